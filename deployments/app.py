@@ -1,0 +1,50 @@
+"""The application builder: validated config in, Ray Serve application out.
+
+Request path: gRPC proxy -> Ingress (validate, map errors) -> Decoder (vLLM engine).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ray.serve import Application
+
+from deployments.decoder import Decoder
+from deployments.ingress import Ingress
+from ponder.config import EngineConfig, PonderConfig
+from ponder.engine.protocol import EngineFactory
+
+
+def check_engine_config(config: EngineConfig) -> None:
+    """Fail at build time, not in a replica minutes later, on bad engine args."""
+    model_dir = config.model_path()
+    if not (model_dir / "config.json").is_file():
+        raise ValueError(
+            f"decoder.engine.model: no HF model at {model_dir} "
+            "(run scripts/setup.sh to convert the default model)"
+        )
+    for name, path in config.lora_adapters.items():
+        if not name or not (name.replace("-", "").replace("_", "").isalnum()):
+            raise ValueError(f"decoder.engine.lora_adapters: bad adapter name {name!r}")
+        if not Path(path).is_dir():
+            raise ValueError(f"decoder.engine.lora_adapters.{name}: no folder at {path}")
+    from ponder.engine.vllm_engine import engine_args
+
+    engine_args(config)  # vLLM's own checks of the argument values
+
+
+def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None) -> Application:
+    """Compose the deployments. engine_factory defaults to vLLM built from the config."""
+    if engine_factory is None:
+        check_engine_config(config.decoder.engine)
+        from ponder.engine.vllm_engine import VLLMEngineFactory
+
+        engine_factory = VLLMEngineFactory(config.decoder.engine)
+    decoder = Decoder.options(**config.decoder.deployment.serve_options()).bind(engine_factory)
+    return Ingress.options(**config.ingress.deployment.serve_options()).bind(decoder, config)
+
+
+def app_builder(args: dict[str, Any]) -> Application:
+    """Entry point named by `import_path` in Serve config files; args is a PonderConfig."""
+    return build_app(PonderConfig.model_validate(args))

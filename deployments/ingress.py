@@ -1,0 +1,124 @@
+"""gRPC ingress: implements ponder.v1.PonderService and grpc.health.v1.Health.
+
+Serve's gRPC proxy calls the method named like the RPC. Each method reads top to bottom:
+validate the request -> call the decoder -> convert the answer; every error is mapped
+to a status code in ponder.api.status and never leaks a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from deployments.remote_errors import original_error
+from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
+from ponder.api.status import status_for
+from ponder.config import PonderConfig
+from ponder.errors import PonderError
+from ponder.generation import GenerationRequest, GenerationResult
+from ponder.v1 import ponder_pb2 as pb
+
+log = logging.getLogger("ray.serve")
+
+
+class RequestFailed(Exception):
+    """Raised after the status was set on the gRPC context; its text is not shown."""
+
+
+@serve.deployment(name="Ingress")
+class Ingress:
+    """The gRPC front door."""
+
+    def __init__(self, decoder: DeploymentHandle, config: PonderConfig) -> None:
+        self._decoder = decoder
+        self._config = config
+        self._adapters = frozenset(config.decoder.engine.lora_adapters)
+
+    # -- ponder.v1.PonderService ---------------------------------------------------------
+
+    async def Generate(  # noqa: N802 - the gRPC method name
+        self, request: pb.GenerateRequest, grpc_context: Any = None
+    ) -> pb.GenerateResponse:
+        request_id = _request_id(grpc_context)
+        try:
+            generation = self._generation_request(request, request_id)
+            result: GenerationResult = await self._decoder.complete.remote(generation)
+            return result_to_proto(result, request_id)
+        except BaseException as error:
+            raise _fail(grpc_context, error, request_id) from None
+
+    async def StreamGenerate(  # noqa: N802 - the gRPC method name
+        self, request: pb.GenerateRequest, grpc_context: Any = None
+    ) -> AsyncIterator[pb.GenerateResponse]:
+        request_id = _request_id(grpc_context)
+        try:
+            generation = self._generation_request(request, request_id)
+            chunks = self._decoder.options(stream=True).stream.remote(generation)
+            try:
+                async for chunk in chunks:
+                    yield chunk_to_proto(chunk, request_id)
+            finally:
+                # Caller gone (cancelled, deadline) or error: stop the decoder's work too.
+                chunks.cancel()
+        except BaseException as error:
+            raise _fail(grpc_context, error, request_id) from None
+
+    # -- grpc.health.v1.Health -----------------------------------------------------------
+
+    async def Check(  # noqa: N802 - the gRPC method name
+        self, request: health_pb2.HealthCheckRequest, grpc_context: Any = None
+    ) -> health_pb2.HealthCheckResponse:
+        """SERVING when a decoder replica answers within the configured time."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        try:
+            await asyncio.wait_for(
+                self._decoder.stats.remote(), timeout=self._config.ingress.health_timeout_s
+            )
+        except Exception as error:  # any failure means not serving; report, don't raise
+            log.warning("health check failed: %s", type(original_error(error)).__name__)
+            serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        return health_pb2.HealthCheckResponse(status=serving)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _generation_request(self, request: pb.GenerateRequest, request_id: str) -> GenerationRequest:
+        return generation_request_from_proto(
+            request,
+            request_id=request_id,
+            limits=self._config.ingress.limits,
+            max_logprobs=self._config.decoder.engine.max_logprobs,
+            adapters=self._adapters,
+        )
+
+
+def _request_id(grpc_context: Any) -> str:
+    """The caller's x-request-id metadata if given, else a fresh id."""
+    if grpc_context is not None:
+        for key, value in grpc_context.invocation_metadata() or ():
+            if key == "x-request-id" and value:
+                return str(value)[:128]
+    return uuid.uuid4().hex
+
+
+def _fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseException:
+    """Set the status for error on the context; return the exception to raise."""
+    error = original_error(error)
+    if isinstance(error, asyncio.CancelledError):
+        return error  # the caller went away; nothing to report
+    code, details = status_for(error, request_id)
+    if isinstance(error, PonderError):
+        log.info("request %s: %s %s", request_id, code.name, details)
+    else:
+        log.exception("request %s failed", request_id, exc_info=error)
+    if grpc_context is not None:
+        grpc_context.set_code(code)
+        grpc_context.set_details(details)
+    return RequestFailed(details) if code != grpc.StatusCode.CANCELLED else error

