@@ -41,8 +41,11 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
         from ponder.engine.vllm_engine import VLLMEngineFactory
 
         engine_factory = VLLMEngineFactory(config.decoder.engine)
-    decoder = Decoder.options(**config.decoder.deployment.serve_options()).bind(engine_factory)
-    return Ingress.options(**config.ingress.deployment.serve_options()).bind(decoder, config)
+    decoder_options = config.decoder.deployment.serve_options()
+    ingress_options = config.ingress.deployment.serve_options()
+    # serve.deployment turns the classes into Deployments; mypy sees the plain classes.
+    decoder = Decoder.options(**decoder_options).bind(engine_factory)  # type: ignore[attr-defined]
+    return Ingress.options(**ingress_options).bind(decoder, config)  # type: ignore[attr-defined]
 
 
 def app_builder(args: dict[str, Any]) -> Application:

@@ -17,7 +17,7 @@ log = logging.getLogger("ray.serve")
 class Decoder:
     """Serves generation requests from one engine, which the factory builds in the replica."""
 
-    async def __init__(self, engine_factory: EngineFactory) -> None:
+    async def __init__(self, engine_factory: EngineFactory) -> None:  # type: ignore[misc]
         self._engine: DecoderEngine = await engine_factory.create()
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:

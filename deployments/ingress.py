@@ -11,12 +11,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health_pb2
 from ray import serve
-from ray.serve.handle import DeploymentHandle
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from deployments.remote_errors import original_error
 from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
@@ -44,7 +44,7 @@ class Ingress:
 
     # -- ponder.v1.PonderService ---------------------------------------------------------
 
-    async def Generate(  # noqa: N802 - the gRPC method name
+    async def Generate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> pb.GenerateResponse:
         request_id = _request_id(grpc_context)
@@ -55,13 +55,14 @@ class Ingress:
         except BaseException as error:
             raise _fail(grpc_context, error, request_id) from None
 
-    async def StreamGenerate(  # noqa: N802 - the gRPC method name
+    async def StreamGenerate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.GenerateResponse]:
         request_id = _request_id(grpc_context)
         try:
             generation = self._generation_request(request, request_id)
-            chunks = self._decoder.options(stream=True).stream.remote(generation)
+            streaming_decoder = self._decoder.options(stream=True)
+            chunks = cast(DeploymentResponseGenerator, streaming_decoder.stream.remote(generation))
             try:
                 async for chunk in chunks:
                     yield chunk_to_proto(chunk, request_id)
@@ -73,7 +74,7 @@ class Ingress:
 
     # -- grpc.health.v1.Health -----------------------------------------------------------
 
-    async def Check(  # noqa: N802 - the gRPC method name
+    async def Check(
         self, request: health_pb2.HealthCheckRequest, grpc_context: Any = None
     ) -> health_pb2.HealthCheckResponse:
         """SERVING when a decoder replica answers within the configured time."""
@@ -89,7 +90,9 @@ class Ingress:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _generation_request(self, request: pb.GenerateRequest, request_id: str) -> GenerationRequest:
+    def _generation_request(
+        self, request: pb.GenerateRequest, request_id: str
+    ) -> GenerationRequest:
         return generation_request_from_proto(
             request,
             request_id=request_id,

@@ -127,7 +127,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     except grpc.RpcError as error:
         print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
         return 1
-    name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)  # type: ignore[arg-type]
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
     print(name)
     return 0 if status == health_pb2.HealthCheckResponse.SERVING else 1
 

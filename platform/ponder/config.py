@@ -123,6 +123,12 @@ class EngineConfig(StrictModel):
         256, ge=1, description="max_tokens when a request leaves it unset."
     )
     seed: int = Field(0, description="Engine seed (requests without a seed still vary).")
+    stream_interval: int = Field(
+        1,
+        ge=1,
+        description="Tokens per streamed message after the first (which is sent at once). "
+        "Larger values mean fewer messages through every hop under load.",
+    )
     cpu_kvcache_gib: float = Field(
         1.0, gt=0, description="CPU backend only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)."
     )

@@ -94,13 +94,14 @@ class GenerationResult:
 
 def join_chunks(chunks: list[GenerationChunk]) -> GenerationResult:
     """Fold a finished stream of chunks into one result."""
-    if not chunks or chunks[-1].finish_reason is None:
+    finish_reason = chunks[-1].finish_reason if chunks else None
+    if finish_reason is None:
         raise ValueError("stream ended without a finish reason")
     last = chunks[-1]
     return GenerationResult(
         text="".join(chunk.text for chunk in chunks),
         prompt_tokens=last.prompt_tokens,
         completion_tokens=last.completion_tokens,
-        finish_reason=last.finish_reason,
+        finish_reason=finish_reason,
         logprobs=tuple(lp for chunk in chunks for lp in chunk.logprobs),
     )

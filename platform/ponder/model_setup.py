@@ -58,7 +58,9 @@ def convert_default_model(model_dir: Path, *, force: bool = False) -> Path:
         gguf_file=gguf_path.name,
         quantization_config=quantization,
     )
-    log.info("weights loaded (%.1f M parameters); writing safetensors", model.num_parameters() / 1e6)
+    log.info(
+        "weights loaded (%.1f M parameters); writing safetensors", model.num_parameters() / 1e6
+    )
     # The dequantised model keeps a GGUF quantization_config in its config; drop it so
     # vLLM loads the folder as a plain (unquantised) model.
     if hasattr(model.config, "quantization_config"):

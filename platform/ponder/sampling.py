@@ -44,7 +44,10 @@ def resolve_sampling(
     Raises InvalidArgument naming the first offending field.
     """
     resolved_temperature = PRESET_TEMPERATURE[preset] if temperature is None else temperature
-    if not math.isfinite(resolved_temperature) or not 0.0 <= resolved_temperature <= MAX_TEMPERATURE:
+    if (
+        not math.isfinite(resolved_temperature)
+        or not 0.0 <= resolved_temperature <= MAX_TEMPERATURE
+    ):
         raise InvalidArgument(
             "sampling.temperature", f"must be between 0 and {MAX_TEMPERATURE:g}, got {temperature}"
         )

@@ -100,7 +100,8 @@ def _chat_messages(
         total_chars += len(message.content)
         if total_chars > limits.max_prompt_chars:
             raise InvalidArgument(
-                "messages", f"conversation exceeds the limit of {limits.max_prompt_chars} characters"
+                "messages",
+                f"conversation exceeds the limit of {limits.max_prompt_chars} characters",
             )
         yield ChatMessage(role=role, content=message.content)
 
@@ -120,7 +121,11 @@ def chunk_to_proto(chunk: GenerationChunk, request_id: str) -> pb.GenerateRespon
     """One streamed chunk; usage and finish reason are filled on every chunk (running totals)."""
     return pb.GenerateResponse(
         text=chunk.text,
-        finish_reason=_FINISH_REASONS[chunk.finish_reason] if chunk.finish_reason else 0,
+        finish_reason=(
+            _FINISH_REASONS[chunk.finish_reason]
+            if chunk.finish_reason
+            else pb.FINISH_REASON_UNSPECIFIED
+        ),
         usage=pb.Usage(
             prompt_tokens=chunk.prompt_tokens, completion_tokens=chunk.completion_tokens
         ),

@@ -48,7 +48,9 @@ def cpu_threads_bind(setting: str) -> str:
 
 def apply_engine_environment(config: EngineConfig) -> None:
     """Export the environment vLLM reads at start (must run before the engine starts)."""
-    values = env.engine_environment(config.cpu_kvcache_gib, cpu_threads_bind(config.cpu_threads_bind))
+    values = env.engine_environment(
+        config.cpu_kvcache_gib, cpu_threads_bind(config.cpu_threads_bind)
+    )
     os.environ.update(values)
     for folder in (values["VLLM_CACHE_ROOT"], values["TORCHINDUCTOR_CACHE_DIR"]):
         os.makedirs(folder, exist_ok=True)
@@ -76,6 +78,7 @@ def engine_args(config: EngineConfig) -> Any:
         enable_prompt_embeds=config.enable_prompt_embeds,
         max_logprobs=config.max_logprobs,
         seed=config.seed,
+        stream_interval=config.stream_interval,
         disable_log_stats=True,
         **lora,
     )
@@ -111,8 +114,12 @@ class VLLMEngine:
         from vllm.v1.engine.async_llm import AsyncLLM
 
         started = time.monotonic()
-        log.info("starting vLLM engine for %s (dtype %s, eager %s)",
-                 config.model_path(), config.dtype, config.enforce_eager)
+        log.info(
+            "starting vLLM engine for %s (dtype %s, eager %s)",
+            config.model_path(),
+            config.dtype,
+            config.enforce_eager,
+        )
         llm = AsyncLLM.from_engine_args(engine_args(config))
         tokenizer = AutoTokenizer.from_pretrained(str(config.model_path()))
         engine = cls(llm, tokenizer, config)
@@ -196,7 +203,7 @@ class VLLMEngine:
             async for output in stream:
                 completion = output.outputs[0]
                 completion_tokens += len(completion.token_ids)
-                finish = _FINISH_REASONS.get(completion.finish_reason or "", None)
+                finish = _FINISH_REASONS.get(completion.finish_reason or "")
                 if output.finished and finish is None:
                     finish = FinishReason.STOP
                 yield GenerationChunk(
@@ -230,7 +237,7 @@ class VLLMEngine:
 
 
 def _token_logprobs(
-    token_ids: Sequence[int], positions: Sequence[dict[int, Any]] | None, top_k: int
+    token_ids: Sequence[int], positions: Any, top_k: int
 ) -> tuple[TokenLogprob, ...]:
     """Convert vLLM's per-position {token_id: Logprob} into TokenLogprob records.
 

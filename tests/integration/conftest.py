@@ -1,0 +1,51 @@
+"""One real platform for the integration tier: Ray + Serve + vLLM on the real model."""
+
+from __future__ import annotations
+
+import copy
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deployments.runner import LocalPlatform
+from deployments.serve_config import validate_serve_config
+from ponder.api.client import PonderClient
+
+SERVE_LOCAL = Path(__file__).parents[2] / "config" / "serve-local.yaml"
+TEST_MAX_MODEL_LEN = 2048
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_config() -> dict:
+    """The local Serve config, with a quicker-starting engine and free ports."""
+    data = copy.deepcopy(yaml.safe_load(SERVE_LOCAL.read_text()))
+    data["http_options"]["port"] = free_port()
+    engine = data["applications"][0]["args"]["decoder"]["engine"]
+    engine["enforce_eager"] = True  # ~30 s start instead of ~90 s
+    engine["max_model_len"] = TEST_MAX_MODEL_LEN
+    return data
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[LocalPlatform]:
+    config = validate_serve_config(test_serve_config(), source="test config")
+    local = LocalPlatform(config, grpc_port=free_port())
+    try:
+        local.start(progress=lambda message: print(f"[platform] {message}", flush=True))
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture()
+def client(platform: LocalPlatform) -> Iterator[PonderClient]:
+    with PonderClient(platform.target) as c:
+        yield c

@@ -1,0 +1,249 @@
+"""Generate / StreamGenerate over a real gRPC channel through Serve to vLLM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+from ray import serve
+
+from deployments.runner import LocalPlatform
+from ponder.api.client import PonderClient, build_request
+from ponder.v1 import ponder_pb2 as pb
+from tests.integration.conftest import TEST_MAX_MODEL_LEN
+
+pytestmark = pytest.mark.integration
+
+CAPITAL = [("user", "What is the capital of France?")]
+
+
+def wait_until_engine_idle(timeout: float = 20.0) -> int:
+    """Poll the decoder replica until it has no unfinished request; return the count."""
+    decoder = serve.get_deployment_handle("Decoder", app_name="ponder")
+    deadline = time.monotonic() + timeout
+    while True:
+        unfinished = decoder.stats.remote().result().unfinished_requests
+        if unfinished == 0 or time.monotonic() > deadline:
+            return int(unfinished)
+        time.sleep(0.2)
+
+
+def test_health_is_serving(client: PonderClient) -> None:
+    assert client.check() == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_generate_answers_paris_at_temperature_zero(client: PonderClient) -> None:
+    response = client.generate(build_request(messages=CAPITAL, temperature=0.0, max_tokens=32))
+    assert "Paris" in response.text
+    assert response.finish_reason == pb.FINISH_REASON_STOP
+    assert response.usage.prompt_tokens > 5
+    assert 0 < response.usage.completion_tokens <= 32
+    assert response.request_id
+
+
+def test_stream_concatenation_equals_unary_answer(client: PonderClient) -> None:
+    request = build_request(
+        messages=[("user", "Name three colours of the rainbow.")], temperature=0.0, max_tokens=48
+    )
+    unary = client.generate(request)
+    chunks = list(client.stream_generate(request))
+    assert len(chunks) >= 3
+    assert "".join(c.text for c in chunks) == unary.text
+    assert all(c.finish_reason == pb.FINISH_REASON_UNSPECIFIED for c in chunks[:-1])
+    assert chunks[-1].finish_reason == unary.finish_reason
+    assert chunks[-1].usage.completion_tokens == unary.usage.completion_tokens
+
+
+def test_sixteen_concurrent_requests_all_succeed(client: PonderClient) -> None:
+    prompts = [f"Give one fact about the number {n}." for n in range(16)]
+
+    def ask(prompt: str) -> pb.GenerateResponse:
+        return client.generate(build_request(messages=[("user", prompt)], max_tokens=24))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(ask, prompts))
+    assert len(responses) == 16
+    assert all(r.text and r.usage.completion_tokens > 0 for r in responses)
+    assert len({r.request_id for r in responses}) == 16
+
+
+def test_same_seed_gives_same_sample(client: PonderClient) -> None:
+    request = build_request(
+        messages=[("user", "Write a short line about the sea.")],
+        preset="creative",
+        seed=1234,
+        max_tokens=24,
+    )
+    first, second = client.generate(request), client.generate(request)
+    assert first.text == second.text
+
+
+def test_stop_string_ends_generation(client: PonderClient) -> None:
+    request = build_request("1, 2, 3, 4, 5, 6,", temperature=0.0, max_tokens=40, stop=[" 9"])
+    response = client.generate(request)
+    assert " 9" not in response.text
+    assert response.finish_reason == pb.FINISH_REASON_STOP
+    assert response.usage.completion_tokens < 40
+
+
+def test_logprobs_are_returned_per_token(client: PonderClient) -> None:
+    response = client.generate(
+        build_request(messages=CAPITAL, temperature=0.0, max_tokens=16, logprobs=3)
+    )
+    assert len(response.logprobs) == response.usage.completion_tokens
+    for token in response.logprobs:
+        assert len(token.top_logprobs) == 3
+        assert token.logprob <= 0.0
+        # Greedy decoding picks the most likely token.
+        assert token.logprob == pytest.approx(token.top_logprobs[0].logprob)
+
+
+def test_max_tokens_gives_length_finish(client: PonderClient) -> None:
+    response = client.generate(build_request("Once upon a time", temperature=0.0, max_tokens=5))
+    assert response.usage.completion_tokens == 5
+    assert response.finish_reason == pb.FINISH_REASON_LENGTH
+
+
+BAD_REQUESTS = [
+    (build_request(""), grpc.StatusCode.INVALID_ARGUMENT, "prompt"),
+    (
+        pb.GenerateRequest(messages=[pb.ChatMessage(role=0, content="hi")]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "messages[0].role",
+    ),
+    (build_request("x", temperature=-0.5), grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
+    (build_request("x", temperature=2.5), grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
+    (build_request("x", top_p=0.0), grpc.StatusCode.INVALID_ARGUMENT, "top_p"),
+    (build_request("x", top_p=1.5), grpc.StatusCode.INVALID_ARGUMENT, "top_p"),
+    (build_request("x", max_tokens=0), grpc.StatusCode.INVALID_ARGUMENT, "max_tokens"),
+    (
+        build_request("x", max_tokens=TEST_MAX_MODEL_LEN + 1),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "max_tokens",
+    ),
+    (
+        build_request("word " * (TEST_MAX_MODEL_LEN + 100)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "prompt",
+    ),
+    (
+        build_request("x", stop=[str(i) for i in range(17)]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "stop",
+    ),
+    (build_request("x", logprobs=21), grpc.StatusCode.INVALID_ARGUMENT, "logprobs"),
+    (build_request("x", adapter="no-such-adapter"), grpc.StatusCode.NOT_FOUND, "adapter"),
+]
+
+
+@pytest.mark.parametrize(("request_", "code", "field"), BAD_REQUESTS)
+@pytest.mark.parametrize("streaming", [False, True], ids=["unary", "stream"])
+def test_bad_input_gets_its_status(
+    client: PonderClient,
+    request_: pb.GenerateRequest,
+    code: grpc.StatusCode,
+    field: str,
+    streaming: bool,
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        if streaming:
+            list(client.stream_generate(request_, timeout=60))
+        else:
+            client.generate(request_, timeout=60)
+    assert caught.value.code() == code
+    details = caught.value.details() or ""
+    assert field in details
+    assert "\n" not in details and "Traceback" not in details
+
+
+def test_server_keeps_serving_after_bad_input(client: PonderClient) -> None:
+    for request_, _, _ in BAD_REQUESTS:
+        with pytest.raises(grpc.RpcError):
+            client.generate(request_, timeout=60)
+    assert "Paris" in client.generate(build_request(messages=CAPITAL, temperature=0.0)).text
+
+
+def test_cancelled_stream_is_aborted_in_the_engine(client: PonderClient) -> None:
+    call = client.stream_generate(build_request("1, 2, 3,", temperature=0.0, max_tokens=1500))
+    received = 0
+    for _ in call:
+        received += 1
+        if received == 3:
+            call.cancel()  # type: ignore[attr-defined]
+            break
+    assert received == 3
+    # 1500 tokens take far longer than this wait: only an abort empties the engine.
+    assert wait_until_engine_idle() == 0
+    assert "Paris" in client.generate(build_request(messages=CAPITAL, temperature=0.0)).text
+
+
+def test_deadline_exceeded_is_reported_and_aborts(client: PonderClient) -> None:
+    request = build_request("1, 2, 3,", temperature=0.0, max_tokens=1500)
+    with pytest.raises(grpc.RpcError) as caught:
+        client.generate(request, timeout=1.0)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert wait_until_engine_idle() == 0
+
+
+def test_reflection_lists_the_services(platform: LocalPlatform) -> None:
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    with grpc.insecure_channel(platform.target) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        response = next(stub.ServerReflectionInfo(iter([request]), timeout=10))
+    names = {service.name for service in response.list_services_response.service}
+    assert {"ponder.v1.PonderService", "grpc.health.v1.Health"} <= names
+
+
+def test_cli_generate_streams_an_answer(platform: LocalPlatform) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ponder.cli",
+            "generate",
+            "What is the capital of France?",
+            "--target",
+            platform.target,
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "24",
+            "--stream",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+    assert "completion" in result.stderr
+
+
+def test_cli_reports_invalid_argument(platform: LocalPlatform) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ponder.cli",
+            "generate",
+            "hi",
+            "--target",
+            platform.target,
+            "--temperature",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "INVALID_ARGUMENT" in result.stderr and "temperature" in result.stderr

@@ -1,0 +1,109 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from deployments.serve_config import ServeConfigError, load_serve_config, validate_serve_config
+from ponder.config import AutoscalingConfig, DeploymentConfig, EngineConfig, PonderConfig
+
+SERVE_LOCAL = Path(__file__).parents[2] / "config" / "serve-local.yaml"
+
+
+def local_config() -> dict:
+    return yaml.safe_load(SERVE_LOCAL.read_text())
+
+
+def test_defaults_are_valid() -> None:
+    config = PonderConfig()
+    assert config.decoder.engine.dtype == "float32"
+    assert config.ingress.limits.max_stop_strings == 16
+
+
+def test_config_is_frozen() -> None:
+    config = PonderConfig()
+    with pytest.raises(ValidationError):
+        config.decoder = config.decoder  # type: ignore[misc]
+
+
+def test_unknown_keys_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        PonderConfig.model_validate({"decoder": {"engine": {"max_model_length": 10}}})
+
+
+def test_every_field_is_described() -> None:
+    from pydantic import BaseModel
+
+    seen: set[type] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            annotation = field.annotation
+            for candidate in (annotation, *getattr(annotation, "__args__", ())):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    walk(candidate)
+
+    walk(PonderConfig)
+    assert EngineConfig in seen and AutoscalingConfig in seen
+
+
+def test_autoscaling_bounds_are_checked() -> None:
+    with pytest.raises(ValidationError, match="min_replicas"):
+        AutoscalingConfig(min_replicas=3, max_replicas=2)
+
+
+def test_replicas_and_autoscaling_are_exclusive() -> None:
+    with pytest.raises(ValidationError, match="num_replicas"):
+        DeploymentConfig(num_replicas=2, autoscaling=AutoscalingConfig())
+    options = DeploymentConfig(num_replicas=None, autoscaling=AutoscalingConfig()).serve_options()
+    assert "autoscaling_config" in options and "num_replicas" not in options
+    fixed = DeploymentConfig(num_replicas=2, num_cpus=0.5).serve_options()
+    assert fixed["num_replicas"] == 2
+    assert fixed["ray_actor_options"] == {"num_cpus": 0.5, "num_gpus": 0.0}
+
+
+def test_local_serve_config_is_valid() -> None:
+    config = load_serve_config(SERVE_LOCAL)
+    assert set(config.apps) == {"ponder"}
+    assert config.schema.grpc_options.port == 9000
+    assert config.apps["ponder"].decoder.deployment.num_replicas == 1
+
+
+def _mutated(path: list, value: object) -> dict:
+    data = copy.deepcopy(local_config())
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (["grpc_options", "prot"], 1, "grpc_options.prot"),
+        (["applications", 0, "route_prefx"], "/x", "route_prefx"),
+        (["applications", 0, "route_prefix"], "ponder", "route_prefix"),
+        (["applications", 0, "args", "decoder", "engine", "dtyp"], "float32", "dtyp"),
+        (["applications", 0, "args", "decoder", "engine", "max_model_len"], 1, "max_model_len"),
+        (["applications", 0, "import_path"], "elsewhere:app", "no application"),
+        (["color"], "blue", "color"),
+    ],
+)
+def test_serve_config_problems_are_rejected(path: list, value: object, message: str) -> None:
+    with pytest.raises(ServeConfigError, match=message):
+        validate_serve_config(_mutated(path, value))
+
+
+def test_serve_config_rejects_min_above_max_in_deployment_overrides() -> None:
+    data = local_config()
+    data["applications"][0]["deployments"] = [
+        {"name": "Decoder", "autoscaling_config": {"min_replicas": 4, "max_replicas": 2}}
+    ]
+    with pytest.raises(ServeConfigError, match="min_replicas"):
+        validate_serve_config(data)

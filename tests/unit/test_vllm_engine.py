@@ -1,0 +1,49 @@
+"""Pieces of the vLLM engine wrapper that need no running engine."""
+
+import os
+
+import pytest
+from vllm.logprobs import Logprob
+
+from ponder.config import EngineConfig
+from ponder.engine.vllm_engine import _token_logprobs, cpu_threads_bind, engine_args
+
+
+def test_logprobs_keep_chosen_token_and_top_k_by_rank() -> None:
+    positions = [
+        {
+            5: Logprob(logprob=-0.1, rank=1, decoded_token=" Paris"),
+            9: Logprob(logprob=-2.5, rank=2, decoded_token=" Lyon"),
+        },
+        {  # sampled token outside the top 2: vLLM adds it with its real rank
+            7: Logprob(logprob=-0.5, rank=1, decoded_token="."),
+            8: Logprob(logprob=-1.0, rank=2, decoded_token=","),
+            3: Logprob(logprob=-4.0, rank=17, decoded_token="!"),
+        },
+    ]
+    records = _token_logprobs([5, 3], positions, top_k=2)
+    assert [r.token for r in records] == [" Paris", "!"]
+    assert records[1].logprob == pytest.approx(-4.0)
+    assert [t.token for t in records[1].top] == [".", ","]
+    assert [t.token for t in records[0].top] == [" Paris", " Lyon"]
+
+
+def test_no_logprobs_requested_gives_none() -> None:
+    assert _token_logprobs([1, 2], None, top_k=0) == ()
+
+
+def test_threads_bind_all_expands_to_every_core() -> None:
+    assert cpu_threads_bind("all") == f"0-{(os.cpu_count() or 1) - 1}"
+    assert cpu_threads_bind("0-3") == "0-3"
+
+
+def test_engine_args_follow_the_config() -> None:
+    config = EngineConfig(
+        model="/models/x", max_model_len=1024, stream_interval=4, enforce_eager=True
+    )
+    args = engine_args(config)
+    assert args.model == "/models/x"
+    assert (args.max_model_len, args.stream_interval, args.enforce_eager) == (1024, 4, True)
+    assert not args.enable_lora
+    lora = engine_args(EngineConfig(lora_adapters={"sql": "/adapters/sql"}))
+    assert lora.enable_lora and lora.max_lora_rank == 8
