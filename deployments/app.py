@@ -1,6 +1,7 @@
 """The application builder: validated config in, Ray Serve application out.
 
-Request path: gRPC proxy -> Ingress (validate, map errors) -> Decoder (vLLM engine).
+Request paths: gRPC proxy -> Ingress (validate, map errors) -> Decoder (vLLM engine);
+gRPC proxy -> Ingress -> Planner (plan, score, prune) -> Decoder replicas, concurrently.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from ray.serve import Application
 
 from deployments.decoder import Decoder
 from deployments.ingress import Ingress
+from deployments.planner import Planner
 from ponder.config import EngineConfig, PonderConfig
 from ponder.engine.protocol import EngineFactory
 
@@ -42,10 +44,12 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
 
         engine_factory = VLLMEngineFactory(config.decoder.engine)
     decoder_options = config.decoder.deployment.serve_options()
+    planner_options = config.planner.deployment.serve_options()
     ingress_options = config.ingress.deployment.serve_options()
     # serve.deployment turns the classes into Deployments; mypy sees the plain classes.
     decoder = Decoder.options(**decoder_options).bind(engine_factory)  # type: ignore[attr-defined]
-    return Ingress.options(**ingress_options).bind(decoder, config)  # type: ignore[attr-defined]
+    planner = Planner.options(**planner_options).bind(decoder, config.planner)  # type: ignore[attr-defined]
+    return Ingress.options(**ingress_options).bind(decoder, planner, config)  # type: ignore[attr-defined]
 
 
 def app_builder(args: dict[str, Any]) -> Application:

@@ -20,10 +20,13 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from deployments.remote_errors import original_error
 from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
+from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
+from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.api.status import status_for
 from ponder.config import PonderConfig
 from ponder.errors import PonderError
 from ponder.generation import GenerationRequest, GenerationResult
+from ponder.reasoning.planner import ReasonCall, ReasonResult
 from ponder.v1 import ponder_pb2 as pb
 
 log = logging.getLogger("ray.serve")
@@ -37,8 +40,11 @@ class RequestFailed(Exception):
 class Ingress:
     """The gRPC front door."""
 
-    def __init__(self, decoder: DeploymentHandle, config: PonderConfig) -> None:
+    def __init__(
+        self, decoder: DeploymentHandle, planner: DeploymentHandle, config: PonderConfig
+    ) -> None:
         self._decoder = decoder
+        self._planner = planner
         self._config = config
         self._adapters = frozenset(config.decoder.engine.lora_adapters)
 
@@ -72,6 +78,33 @@ class Ingress:
         except BaseException as error:
             raise _fail(grpc_context, error, request_id) from None
 
+    async def Reason(
+        self, request: pb.ReasonRequest, grpc_context: Any = None
+    ) -> pb.ReasonResponse:
+        request_id = _request_id(grpc_context)
+        try:
+            call = self._reason_call(request, request_id)
+            result: ReasonResult = await self._planner.reason.remote(call)
+            return reason_result_to_proto(result)
+        except BaseException as error:
+            raise _fail(grpc_context, error, request_id) from None
+
+    async def StreamReason(
+        self, request: pb.ReasonRequest, grpc_context: Any = None
+    ) -> AsyncIterator[pb.ReasonEvent]:
+        request_id = _request_id(grpc_context)
+        try:
+            call = self._reason_call(request, request_id)
+            streaming_planner = self._planner.options(stream=True)
+            events = cast(DeploymentResponseGenerator, streaming_planner.run.remote(call))
+            try:
+                async for event in events:
+                    yield event_to_proto(event)
+            finally:
+                events.cancel()
+        except BaseException as error:
+            raise _fail(grpc_context, error, request_id) from None
+
     # -- grpc.health.v1.Health -----------------------------------------------------------
 
     async def Check(
@@ -89,6 +122,11 @@ class Ingress:
         return health_pb2.HealthCheckResponse(status=serving)
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _reason_call(self, request: pb.ReasonRequest, request_id: str) -> ReasonCall:
+        return reason_call_from_proto(
+            request, reasoning_id=request_id, config=self._config.planner, adapters=self._adapters
+        )
 
     def _generation_request(
         self, request: pb.GenerateRequest, request_id: str

@@ -21,7 +21,9 @@ from deployments.app import build_app
 from deployments.serve_config import PonderServeConfig
 from ponder import env
 from ponder.api.client import PonderClient
+from ponder.config import PonderConfig
 from ponder.engine.protocol import EngineFactory
+from ponder.redis_server import LocalRedis
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,16 @@ class LocalPlatform:
     num_cpus: int | None = None
     log_to_driver: bool = True
     _started: bool = field(default=False, init=False)
+    _redis: list[LocalRedis] = field(default_factory=list, init=False)
 
     @property
     def port(self) -> int:
         return self.grpc_port or self.config.schema.grpc_options.port
+
+    @property
+    def redis_servers(self) -> list[LocalRedis]:
+        """The loopback redis-servers this platform started (score cache)."""
+        return list(self._redis)
 
     @property
     def target(self) -> str:
@@ -86,6 +94,7 @@ class LocalPlatform:
                 app_config = self.config.apps.get(app_schema.name)
                 if app_config is None:
                     continue
+                app_config = self._with_local_redis(app_config, progress)
                 app = build_app(app_config, self.engine_factory)
                 serve.run(app, name=app_schema.name, route_prefix=app_schema.route_prefix)
         finally:
@@ -95,15 +104,32 @@ class LocalPlatform:
             client.wait_until_serving(timeout=max(10.0, timeout_s - (time.monotonic() - started)))
         progress(f"ready: health SERVING on {self.target} after {time.monotonic() - started:.0f} s")
 
+    def _with_local_redis(self, config: PonderConfig, progress: Progress) -> PonderConfig:
+        """Start a loopback redis-server for the score cache when none is configured."""
+        cache = config.planner.cache
+        if cache.redis_url or not cache.start_local:
+            return config
+        redis = LocalRedis().start()
+        self._redis.append(redis)
+        progress(f"started redis-server for the score cache on {redis.url} (AOF on)")
+        planner = config.planner.model_copy(
+            update={"cache": cache.model_copy(update={"redis_url": redis.url})}
+        )
+        return config.model_copy(update={"planner": planner})
+
     def stop(self) -> None:
-        """Shut down Serve and the Ray cluster (replicas stop their engines)."""
-        if not self._started:
-            return
+        """Shut down Serve, the Ray cluster (replicas stop their engines) and local Redis."""
         try:
-            serve.shutdown()
+            if self._started:
+                try:
+                    serve.shutdown()
+                finally:
+                    ray.shutdown()
+                    self._started = False
         finally:
-            ray.shutdown()
-            self._started = False
+            for redis in self._redis:
+                redis.stop()
+            self._redis.clear()
 
 
 def _report_deploy_progress(done: threading.Event, progress: Progress, started: float) -> None:

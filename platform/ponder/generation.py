@@ -31,6 +31,15 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class StructuredOutput:
+    """Constrain the output to a regex, one of several choices, or a JSON schema (one of)."""
+
+    regex: str | None = None
+    choice: tuple[str, ...] | None = None
+    json_schema: str | None = None
+
+
+@dataclass(frozen=True)
 class SamplingOptions:
     """Resolved sampling options (preset applied, every value checked)."""
 
@@ -40,6 +49,7 @@ class SamplingOptions:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logprobs: int | None = None
+    structured: StructuredOutput | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,25 @@ def build_request(
     )
 
 
+def build_reason_request(
+    problem: str,
+    *,
+    branches: int | None = None,
+    max_tokens: int | None = None,
+    strategies: Sequence[str] = (),
+    adapter: str = "",
+) -> pb.ReasonRequest:
+    """A ReasonRequest from plain values."""
+    budget = pb.ReasonBudget()
+    if branches is not None:
+        budget.max_branches = branches
+    if max_tokens is not None:
+        budget.max_tokens = max_tokens
+    return pb.ReasonRequest(
+        problem=problem, budget=budget, strategies=list(strategies), adapter=adapter
+    )
+
+
 class PonderClient:
     """Blocking client over one channel."""
 
@@ -89,6 +108,20 @@ class PonderClient:
     ) -> Iterator[pb.GenerateResponse]:
         """The call object is also an iterator; call .cancel() on it to stop early."""
         call: Iterator[pb.GenerateResponse] = self.stub.StreamGenerate(
+            request, timeout=timeout, metadata=self._metadata
+        )
+        return call
+
+    def reason(self, request: pb.ReasonRequest, timeout: float | None = None) -> pb.ReasonResponse:
+        response: pb.ReasonResponse = self.stub.Reason(
+            request, timeout=timeout, metadata=self._metadata
+        )
+        return response
+
+    def stream_reason(
+        self, request: pb.ReasonRequest, timeout: float | None = None
+    ) -> Iterator[pb.ReasonEvent]:
+        call: Iterator[pb.ReasonEvent] = self.stub.StreamReason(
             request, timeout=timeout, metadata=self._metadata
         )
         return call

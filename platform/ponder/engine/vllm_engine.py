@@ -177,7 +177,17 @@ class VLLMEngine:
                 "sampling.logprobs", f"at most {self._config.max_logprobs}, got {options.logprobs}"
             )
         max_tokens = options.max_tokens or min(self._config.default_max_tokens, room)
+        structured = None
+        if options.structured is not None:
+            from vllm.sampling_params import StructuredOutputsParams
+
+            structured = StructuredOutputsParams(
+                regex=options.structured.regex,
+                choice=list(options.structured.choice) if options.structured.choice else None,
+                json=options.structured.json_schema,
+            )
         return SamplingParams(
+            structured_outputs=structured,
             temperature=options.temperature,
             top_p=options.top_p,
             max_tokens=max_tokens,

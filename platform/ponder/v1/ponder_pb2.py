@@ -24,19 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ponder/v1/ponder.proto\x12\tponder.v1\"=\n\x0b\x43hatMessage\x12\x1d\n\x04role\x18\x01 \x01(\x0e\x32\x0f.ponder.v1.Role\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xfa\x01\n\x0fSamplingOptions\x12)\n\x06preset\x18\x01 \x01(\x0e\x32\x19.ponder.v1.SamplingPreset\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x15\n\x08logprobs\x18\x07 \x01(\rH\x04\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seedB\x0b\n\t_logprobs\"\x8a\x01\n\x0fGenerateRequest\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.ponder.v1.ChatMessage\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12,\n\x08sampling\x18\x03 \x01(\x0b\x32\x1a.ponder.v1.SamplingOptions\x12\x0f\n\x07\x61\x64\x61pter\x18\x04 \x01(\t\",\n\nTopLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"[\n\x0cTokenLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\x12+\n\x0ctop_logprobs\x18\x03 \x03(\x0b\x32\x15.ponder.v1.TopLogprob\"9\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\"\xb0\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12.\n\rfinish_reason\x18\x02 \x01(\x0e\x32\x17.ponder.v1.FinishReason\x12\x1f\n\x05usage\x18\x03 \x01(\x0b\x32\x10.ponder.v1.Usage\x12)\n\x08logprobs\x18\x04 \x03(\x0b\x32\x17.ponder.v1.TokenLogprob\x12\x12\n\nrequest_id\x18\x05 \x01(\t*P\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_SYSTEM\x10\x01\x12\r\n\tROLE_USER\x10\x02\x12\x12\n\x0eROLE_ASSISTANT\x10\x03*k\n\x0eSamplingPreset\x12\x1f\n\x1bSAMPLING_PRESET_UNSPECIFIED\x10\x00\x12\x1a\n\x16SAMPLING_PRESET_REPORT\x10\x01\x12\x1c\n\x18SAMPLING_PRESET_CREATIVE\x10\x02*x\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12\x17\n\x13\x46INISH_REASON_ABORT\x10\x03\x32\xa1\x01\n\rPonderService\x12\x43\n\x08Generate\x12\x1a.ponder.v1.GenerateRequest\x1a\x1b.ponder.v1.GenerateResponse\x12K\n\x0eStreamGenerate\x12\x1a.ponder.v1.GenerateRequest\x1a\x1b.ponder.v1.GenerateResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ponder/v1/ponder.proto\x12\tponder.v1\"=\n\x0b\x43hatMessage\x12\x1d\n\x04role\x18\x01 \x01(\x0e\x32\x0f.ponder.v1.Role\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xfa\x01\n\x0fSamplingOptions\x12)\n\x06preset\x18\x01 \x01(\x0e\x32\x19.ponder.v1.SamplingPreset\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x15\n\x08logprobs\x18\x07 \x01(\rH\x04\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seedB\x0b\n\t_logprobs\"\x8a\x01\n\x0fGenerateRequest\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.ponder.v1.ChatMessage\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12,\n\x08sampling\x18\x03 \x01(\x0b\x32\x1a.ponder.v1.SamplingOptions\x12\x0f\n\x07\x61\x64\x61pter\x18\x04 \x01(\t\",\n\nTopLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"[\n\x0cTokenLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\x12+\n\x0ctop_logprobs\x18\x03 \x03(\x0b\x32\x15.ponder.v1.TopLogprob\"9\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\"\xb0\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12.\n\rfinish_reason\x18\x02 \x01(\x0e\x32\x17.ponder.v1.FinishReason\x12\x1f\n\x05usage\x18\x03 \x01(\x0b\x32\x10.ponder.v1.Usage\x12)\n\x08logprobs\x18\x04 \x03(\x0b\x32\x17.ponder.v1.TokenLogprob\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"b\n\x0cReasonBudget\x12\x19\n\x0cmax_branches\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x02 \x01(\rH\x01\x88\x01\x01\x42\x0f\n\r_max_branchesB\r\n\x0b_max_tokens\"n\n\rReasonRequest\x12\x0f\n\x07problem\x18\x01 \x01(\t\x12\'\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x17.ponder.v1.ReasonBudget\x12\x12\n\nstrategies\x18\x03 \x03(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x04 \x01(\t\"`\n\x08PlanNode\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.ponder.v1.NodeKind\x12\x12\n\ndepends_on\x18\x03 \x03(\t\x12\x11\n\tbranch_id\x18\x04 \x01(\t\"t\n\x08PathStep\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.ponder.v1.NodeKind\x12\x0e\n\x06output\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\r\x12\x14\n\x0cmean_logprob\x18\x05 \x01(\x02\"\xb5\x01\n\rCandidatePath\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\"\n\x05steps\x18\x03 \x03(\x0b\x32\x13.ponder.v1.PathStep\x12\x0e\n\x06\x61nswer\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12%\n\x06status\x18\x06 \x01(\x0e\x32\x15.ponder.v1.PathStatus\x12\x0e\n\x06tokens\x18\x07 \x01(\r\x12\x0c\n\x04note\x18\x08 \x01(\t\"V\n\x0bReasonUsage\x12\x15\n\rdecoder_calls\x18\x01 \x01(\r\x12\x15\n\rprompt_tokens\x18\x02 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x03 \x01(\r\"\xb3\x02\n\x0eReasonResponse\x12\x14\n\x0creasoning_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x1b\n\x0enumeric_answer\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12!\n\x04plan\x18\x04 \x03(\x0b\x32\x13.ponder.v1.PlanNode\x12\'\n\x05paths\x18\x05 \x03(\x0b\x32\x18.ponder.v1.CandidatePath\x12\x16\n\x0e\x63hosen_path_id\x18\x06 \x01(\t\x12%\n\x05usage\x18\x07 \x01(\x0b\x32\x16.ponder.v1.ReasonUsage\x12\x16\n\x0escorer_version\x18\x08 \x01(\t\x12\x12\n\ncache_hits\x18\t \x01(\r\x12\x14\n\x0c\x63\x61\x63he_misses\x18\n \x01(\rB\x11\n\x0f_numeric_answer\"\xa3\x02\n\x0bReasonEvent\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.ponder.v1.ReasonEventKind\x12\x11\n\tbranch_id\x18\x02 \x01(\t\x12\x10\n\x08strategy\x18\x03 \x01(\t\x12!\n\x04step\x18\x04 \x01(\x0b\x32\x13.ponder.v1.PathStep\x12\r\n\x05score\x18\x05 \x01(\x02\x12%\n\x06status\x18\x06 \x01(\x0e\x32\x15.ponder.v1.PathStatus\x12\x0e\n\x06\x61nswer\x18\x07 \x01(\t\x12\x0c\n\x04note\x18\x08 \x01(\t\x12!\n\x04plan\x18\t \x03(\x0b\x32\x13.ponder.v1.PlanNode\x12+\n\x08response\x18\n \x01(\x0b\x32\x19.ponder.v1.ReasonResponse*P\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_SYSTEM\x10\x01\x12\r\n\tROLE_USER\x10\x02\x12\x12\n\x0eROLE_ASSISTANT\x10\x03*k\n\x0eSamplingPreset\x12\x1f\n\x1bSAMPLING_PRESET_UNSPECIFIED\x10\x00\x12\x1a\n\x16SAMPLING_PRESET_REPORT\x10\x01\x12\x1c\n\x18SAMPLING_PRESET_CREATIVE\x10\x02*x\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12\x17\n\x13\x46INISH_REASON_ABORT\x10\x03*\x95\x01\n\x08NodeKind\x12\x19\n\x15NODE_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11NODE_KIND_EXTRACT\x10\x01\x12\x14\n\x10NODE_KIND_METHOD\x10\x02\x12\x15\n\x11NODE_KIND_COMPUTE\x10\x03\x12\x14\n\x10NODE_KIND_VERIFY\x10\x04\x12\x14\n\x10NODE_KIND_ANSWER\x10\x05*t\n\nPathStatus\x12\x1b\n\x17PATH_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15PATH_STATUS_COMPLETED\x10\x01\x12\x16\n\x12PATH_STATUS_PRUNED\x10\x02\x12\x16\n\x12PATH_STATUS_FAILED\x10\x03*\x89\x02\n\x0fReasonEventKind\x12!\n\x1dREASON_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cREASON_EVENT_KIND_PLAN_BUILT\x10\x01\x12$\n REASON_EVENT_KIND_BRANCH_STARTED\x10\x02\x12\x1f\n\x1bREASON_EVENT_KIND_STEP_DONE\x10\x03\x12#\n\x1fREASON_EVENT_KIND_BRANCH_PRUNED\x10\x04\x12!\n\x1dREASON_EVENT_KIND_BRANCH_DONE\x10\x05\x12\"\n\x1eREASON_EVENT_KIND_FINAL_ANSWER\x10\x06\x32\xa4\x02\n\rPonderService\x12\x43\n\x08Generate\x12\x1a.ponder.v1.GenerateRequest\x1a\x1b.ponder.v1.GenerateResponse\x12K\n\x0eStreamGenerate\x12\x1a.ponder.v1.GenerateRequest\x1a\x1b.ponder.v1.GenerateResponse0\x01\x12=\n\x06Reason\x12\x18.ponder.v1.ReasonRequest\x1a\x19.ponder.v1.ReasonResponse\x12\x42\n\x0cStreamReason\x12\x18.ponder.v1.ReasonRequest\x1a\x16.ponder.v1.ReasonEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ponder.v1.ponder_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=871
-  _globals['_ROLE']._serialized_end=951
-  _globals['_SAMPLINGPRESET']._serialized_start=953
-  _globals['_SAMPLINGPRESET']._serialized_end=1060
-  _globals['_FINISHREASON']._serialized_start=1062
-  _globals['_FINISHREASON']._serialized_end=1182
+  _globals['_ROLE']._serialized_start=2175
+  _globals['_ROLE']._serialized_end=2255
+  _globals['_SAMPLINGPRESET']._serialized_start=2257
+  _globals['_SAMPLINGPRESET']._serialized_end=2364
+  _globals['_FINISHREASON']._serialized_start=2366
+  _globals['_FINISHREASON']._serialized_end=2486
+  _globals['_NODEKIND']._serialized_start=2489
+  _globals['_NODEKIND']._serialized_end=2638
+  _globals['_PATHSTATUS']._serialized_start=2640
+  _globals['_PATHSTATUS']._serialized_end=2756
+  _globals['_REASONEVENTKIND']._serialized_start=2759
+  _globals['_REASONEVENTKIND']._serialized_end=3024
   _globals['_CHATMESSAGE']._serialized_start=37
   _globals['_CHATMESSAGE']._serialized_end=98
   _globals['_SAMPLINGOPTIONS']._serialized_start=101
@@ -51,6 +57,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USAGE']._serialized_end=690
   _globals['_GENERATERESPONSE']._serialized_start=693
   _globals['_GENERATERESPONSE']._serialized_end=869
-  _globals['_PONDERSERVICE']._serialized_start=1185
-  _globals['_PONDERSERVICE']._serialized_end=1346
+  _globals['_REASONBUDGET']._serialized_start=871
+  _globals['_REASONBUDGET']._serialized_end=969
+  _globals['_REASONREQUEST']._serialized_start=971
+  _globals['_REASONREQUEST']._serialized_end=1081
+  _globals['_PLANNODE']._serialized_start=1083
+  _globals['_PLANNODE']._serialized_end=1179
+  _globals['_PATHSTEP']._serialized_start=1181
+  _globals['_PATHSTEP']._serialized_end=1297
+  _globals['_CANDIDATEPATH']._serialized_start=1300
+  _globals['_CANDIDATEPATH']._serialized_end=1481
+  _globals['_REASONUSAGE']._serialized_start=1483
+  _globals['_REASONUSAGE']._serialized_end=1569
+  _globals['_REASONRESPONSE']._serialized_start=1572
+  _globals['_REASONRESPONSE']._serialized_end=1879
+  _globals['_REASONEVENT']._serialized_start=1882
+  _globals['_REASONEVENT']._serialized_end=2173
+  _globals['_PONDERSERVICE']._serialized_start=3027
+  _globals['_PONDERSERVICE']._serialized_end=3319
 # @@protoc_insertion_point(module_scope)

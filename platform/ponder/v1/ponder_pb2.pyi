@@ -26,6 +26,32 @@ class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FINISH_REASON_STOP: _ClassVar[FinishReason]
     FINISH_REASON_LENGTH: _ClassVar[FinishReason]
     FINISH_REASON_ABORT: _ClassVar[FinishReason]
+
+class NodeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NODE_KIND_UNSPECIFIED: _ClassVar[NodeKind]
+    NODE_KIND_EXTRACT: _ClassVar[NodeKind]
+    NODE_KIND_METHOD: _ClassVar[NodeKind]
+    NODE_KIND_COMPUTE: _ClassVar[NodeKind]
+    NODE_KIND_VERIFY: _ClassVar[NodeKind]
+    NODE_KIND_ANSWER: _ClassVar[NodeKind]
+
+class PathStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PATH_STATUS_UNSPECIFIED: _ClassVar[PathStatus]
+    PATH_STATUS_COMPLETED: _ClassVar[PathStatus]
+    PATH_STATUS_PRUNED: _ClassVar[PathStatus]
+    PATH_STATUS_FAILED: _ClassVar[PathStatus]
+
+class ReasonEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REASON_EVENT_KIND_UNSPECIFIED: _ClassVar[ReasonEventKind]
+    REASON_EVENT_KIND_PLAN_BUILT: _ClassVar[ReasonEventKind]
+    REASON_EVENT_KIND_BRANCH_STARTED: _ClassVar[ReasonEventKind]
+    REASON_EVENT_KIND_STEP_DONE: _ClassVar[ReasonEventKind]
+    REASON_EVENT_KIND_BRANCH_PRUNED: _ClassVar[ReasonEventKind]
+    REASON_EVENT_KIND_BRANCH_DONE: _ClassVar[ReasonEventKind]
+    REASON_EVENT_KIND_FINAL_ANSWER: _ClassVar[ReasonEventKind]
 ROLE_UNSPECIFIED: Role
 ROLE_SYSTEM: Role
 ROLE_USER: Role
@@ -37,6 +63,23 @@ FINISH_REASON_UNSPECIFIED: FinishReason
 FINISH_REASON_STOP: FinishReason
 FINISH_REASON_LENGTH: FinishReason
 FINISH_REASON_ABORT: FinishReason
+NODE_KIND_UNSPECIFIED: NodeKind
+NODE_KIND_EXTRACT: NodeKind
+NODE_KIND_METHOD: NodeKind
+NODE_KIND_COMPUTE: NodeKind
+NODE_KIND_VERIFY: NodeKind
+NODE_KIND_ANSWER: NodeKind
+PATH_STATUS_UNSPECIFIED: PathStatus
+PATH_STATUS_COMPLETED: PathStatus
+PATH_STATUS_PRUNED: PathStatus
+PATH_STATUS_FAILED: PathStatus
+REASON_EVENT_KIND_UNSPECIFIED: ReasonEventKind
+REASON_EVENT_KIND_PLAN_BUILT: ReasonEventKind
+REASON_EVENT_KIND_BRANCH_STARTED: ReasonEventKind
+REASON_EVENT_KIND_STEP_DONE: ReasonEventKind
+REASON_EVENT_KIND_BRANCH_PRUNED: ReasonEventKind
+REASON_EVENT_KIND_BRANCH_DONE: ReasonEventKind
+REASON_EVENT_KIND_FINAL_ANSWER: ReasonEventKind
 
 class ChatMessage(_message.Message):
     __slots__ = ("role", "content")
@@ -115,3 +158,127 @@ class GenerateResponse(_message.Message):
     logprobs: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
     request_id: str
     def __init__(self, text: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ReasonBudget(_message.Message):
+    __slots__ = ("max_branches", "max_tokens")
+    MAX_BRANCHES_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    max_branches: int
+    max_tokens: int
+    def __init__(self, max_branches: _Optional[int] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+
+class ReasonRequest(_message.Message):
+    __slots__ = ("problem", "budget", "strategies", "adapter")
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    STRATEGIES_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    problem: str
+    budget: ReasonBudget
+    strategies: _containers.RepeatedScalarFieldContainer[str]
+    adapter: str
+    def __init__(self, problem: _Optional[str] = ..., budget: _Optional[_Union[ReasonBudget, _Mapping]] = ..., strategies: _Optional[_Iterable[str]] = ..., adapter: _Optional[str] = ...) -> None: ...
+
+class PlanNode(_message.Message):
+    __slots__ = ("id", "kind", "depends_on", "branch_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: NodeKind
+    depends_on: _containers.RepeatedScalarFieldContainer[str]
+    branch_id: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[NodeKind, str]] = ..., depends_on: _Optional[_Iterable[str]] = ..., branch_id: _Optional[str] = ...) -> None: ...
+
+class PathStep(_message.Message):
+    __slots__ = ("node_id", "kind", "output", "tokens", "mean_logprob")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    kind: NodeKind
+    output: str
+    tokens: int
+    mean_logprob: float
+    def __init__(self, node_id: _Optional[str] = ..., kind: _Optional[_Union[NodeKind, str]] = ..., output: _Optional[str] = ..., tokens: _Optional[int] = ..., mean_logprob: _Optional[float] = ...) -> None: ...
+
+class CandidatePath(_message.Message):
+    __slots__ = ("id", "strategy", "steps", "answer", "score", "status", "tokens", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    strategy: str
+    steps: _containers.RepeatedCompositeFieldContainer[PathStep]
+    answer: str
+    score: float
+    status: PathStatus
+    tokens: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., strategy: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., answer: _Optional[str] = ..., score: _Optional[float] = ..., status: _Optional[_Union[PathStatus, str]] = ..., tokens: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ReasonUsage(_message.Message):
+    __slots__ = ("decoder_calls", "prompt_tokens", "completion_tokens")
+    DECODER_CALLS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    decoder_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    def __init__(self, decoder_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
+
+class ReasonResponse(_message.Message):
+    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses")
+    REASONING_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    NUMERIC_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_PATH_ID_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    SCORER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
+    reasoning_id: str
+    answer: str
+    numeric_answer: float
+    plan: _containers.RepeatedCompositeFieldContainer[PlanNode]
+    paths: _containers.RepeatedCompositeFieldContainer[CandidatePath]
+    chosen_path_id: str
+    usage: ReasonUsage
+    scorer_version: str
+    cache_hits: int
+    cache_misses: int
+    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ...) -> None: ...
+
+class ReasonEvent(_message.Message):
+    __slots__ = ("kind", "branch_id", "strategy", "step", "score", "status", "answer", "note", "plan", "response")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    kind: ReasonEventKind
+    branch_id: str
+    strategy: str
+    step: PathStep
+    score: float
+    status: PathStatus
+    answer: str
+    note: str
+    plan: _containers.RepeatedCompositeFieldContainer[PlanNode]
+    response: ReasonResponse
+    def __init__(self, kind: _Optional[_Union[ReasonEventKind, str]] = ..., branch_id: _Optional[str] = ..., strategy: _Optional[str] = ..., step: _Optional[_Union[PathStep, _Mapping]] = ..., score: _Optional[float] = ..., status: _Optional[_Union[PathStatus, str]] = ..., answer: _Optional[str] = ..., note: _Optional[str] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., response: _Optional[_Union[ReasonResponse, _Mapping]] = ...) -> None: ...

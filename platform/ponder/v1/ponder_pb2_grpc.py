@@ -45,6 +45,16 @@ class PonderServiceStub:
                 request_serializer=ponder_dot_v1_dot_ponder__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=ponder_dot_v1_dot_ponder__pb2.GenerateResponse.FromString,
                 _registered_method=True)
+        self.Reason = channel.unary_unary(
+                '/ponder.v1.PonderService/Reason',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.ReasonRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.ReasonResponse.FromString,
+                _registered_method=True)
+        self.StreamReason = channel.unary_stream(
+                '/ponder.v1.PonderService/StreamReason',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.ReasonRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.ReasonEvent.FromString,
+                _registered_method=True)
 
 
 class PonderServiceServicer:
@@ -67,6 +77,23 @@ class PonderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reason(self, request, context):
+        """Reason solves a problem through a plan of sub-tasks with alternative
+        strategies run concurrently, scores every candidate path and answers from
+        the best one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamReason(self, request, context):
+        """StreamReason runs Reason and reports its progress as events; the last
+        event carries the whole ReasonResponse.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PonderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +106,16 @@ def add_PonderServiceServicer_to_server(servicer, server):
                     servicer.StreamGenerate,
                     request_deserializer=ponder_dot_v1_dot_ponder__pb2.GenerateRequest.FromString,
                     response_serializer=ponder_dot_v1_dot_ponder__pb2.GenerateResponse.SerializeToString,
+            ),
+            'Reason': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reason,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.ReasonRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.ReasonResponse.SerializeToString,
+            ),
+            'StreamReason': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamReason,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.ReasonRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.ReasonEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -136,6 +173,60 @@ class PonderService:
             '/ponder.v1.PonderService/StreamGenerate',
             ponder_dot_v1_dot_ponder__pb2.GenerateRequest.SerializeToString,
             ponder_dot_v1_dot_ponder__pb2.GenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ponder.v1.PonderService/Reason',
+            ponder_dot_v1_dot_ponder__pb2.ReasonRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.ReasonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ponder.v1.PonderService/StreamReason',
+            ponder_dot_v1_dot_ponder__pb2.ReasonRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.ReasonEvent.FromString,
             options,
             channel_credentials,
             insecure,

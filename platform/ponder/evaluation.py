@@ -1,0 +1,178 @@
+"""`ponder eval`: compare answering methods through the gRPC API on the same problems.
+
+Methods:
+  greedy            one Generate, temperature 0, asked for only the number
+  cot               one Generate, temperature 0, step by step, last number parsed
+  self-consistency  k step-by-step samples (temperature 0.7), majority answer; k is set so
+                    its token budget equals reason's (k = reason max_tokens // cot max_tokens)
+  reason            the Reason RPC (planner, scorer, pruning)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ponder.api.client import PonderClient, build_reason_request, build_request
+from ponder.reasoning.plan import parse_number
+from ponder.reasoning.problems import Problem, is_correct
+from ponder.reasoning.steps import SYSTEM_PROMPT, parse_final_number
+
+METHODS = ("greedy", "cot", "self-consistency", "reason")
+COT_MAX_TOKENS = 256
+DIRECT_MAX_TOKENS = 16
+
+
+@dataclass
+class Outcome:
+    correct: bool
+    tokens: int
+    seconds: float
+    answer: float | None
+
+
+@dataclass
+class MethodReport:
+    method: str
+    problems: int
+    accuracy: float
+    tokens_per_problem: float
+    seconds_per_problem: float
+
+
+def _messages(problem: str, instruction: str) -> list[tuple[str, str]]:
+    return [("system", SYSTEM_PROMPT), ("user", f"Problem: {problem}\n\n{instruction}")]
+
+
+class Evaluator:
+    def __init__(self, client: PonderClient, reason_max_tokens: int, branches: int) -> None:
+        self._client = client
+        self._reason_max_tokens = reason_max_tokens
+        self._branches = branches
+        self.sc_samples = max(1, reason_max_tokens // COT_MAX_TOKENS)
+
+    def greedy(self, problem: Problem) -> tuple[float | None, int]:
+        request = build_request(
+            messages=_messages(problem.question, "Reply with only the final numeric answer."),
+            temperature=0.0,
+            max_tokens=DIRECT_MAX_TOKENS,
+        )
+        response = self._client.generate(request, timeout=600)
+        numbers = [parse_number(t) for t in response.text.replace("$", " ").split()]
+        first = next((n for n in numbers if n is not None), None)
+        return first, response.usage.completion_tokens
+
+    def _cot(
+        self, problem: Problem, temperature: float, seed: int | None
+    ) -> tuple[float | None, int]:
+        request = build_request(
+            messages=_messages(
+                problem.question, "Solve it step by step. End with: The answer is <number>."
+            ),
+            temperature=temperature,
+            max_tokens=COT_MAX_TOKENS,
+            seed=seed,
+        )
+        response = self._client.generate(request, timeout=600)
+        return parse_final_number(response.text), response.usage.completion_tokens
+
+    def cot(self, problem: Problem) -> tuple[float | None, int]:
+        return self._cot(problem, 0.0, None)
+
+    def self_consistency(self, problem: Problem) -> tuple[float | None, int]:
+        votes: Counter[float] = Counter()
+        tokens = 0
+        for seed in range(self.sc_samples):
+            answer, used = self._cot(problem, 0.7, seed)
+            tokens += used
+            if answer is not None:
+                votes[round(answer, 4)] += 1
+        return (votes.most_common(1)[0][0] if votes else None), tokens
+
+    def reason(self, problem: Problem) -> tuple[float | None, int]:
+        request = build_reason_request(
+            problem.question, branches=self._branches, max_tokens=self._reason_max_tokens
+        )
+        response = self._client.reason(request, timeout=600)
+        answer = response.numeric_answer if response.HasField("numeric_answer") else None
+        return answer, response.usage.completion_tokens
+
+    def method(self, name: str) -> Callable[[Problem], tuple[float | None, int]]:
+        return {
+            "greedy": self.greedy,
+            "cot": self.cot,
+            "self-consistency": self.self_consistency,
+            "reason": self.reason,
+        }[name]
+
+
+def evaluate(
+    client: PonderClient,
+    problems: list[Problem],
+    methods: list[str],
+    concurrency: int,
+    reason_max_tokens: int,
+    branches: int,
+    progress: Callable[[str], None] = print,
+) -> dict[str, object]:
+    evaluator = Evaluator(client, reason_max_tokens, branches)
+    reports, details = [], {}
+    for name in methods:
+        run = evaluator.method(name)
+
+        def one(
+            problem: Problem, run: Callable[[Problem], tuple[float | None, int]] = run
+        ) -> Outcome:
+            started = time.monotonic()
+            answer, tokens = run(problem)
+            return Outcome(
+                is_correct(answer, problem.answer), tokens, time.monotonic() - started, answer
+            )
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            outcomes = list(pool.map(one, problems))
+        wall = time.monotonic() - started
+        n = max(1, len(outcomes))
+        report = MethodReport(
+            method=name,
+            problems=len(outcomes),
+            accuracy=sum(o.correct for o in outcomes) / n,
+            tokens_per_problem=sum(o.tokens for o in outcomes) / n,
+            seconds_per_problem=wall / n,
+        )
+        progress(
+            f"{name}: accuracy {report.accuracy:.3f}, {report.tokens_per_problem:.0f} "
+            f"tokens/problem, {report.seconds_per_problem:.2f} s/problem"
+        )
+        reports.append(report)
+        details[name] = [asdict(o) for o in outcomes]
+    return {
+        "self_consistency_samples": evaluator.sc_samples,
+        "reason_max_tokens": reason_max_tokens,
+        "reports": [asdict(r) for r in reports],
+        "outcomes": details,
+    }
+
+
+def format_table(result: dict[str, object]) -> str:
+    lines = [
+        "| method | problems | accuracy | decoder tokens / problem | wall s / problem |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["reports"]:  # type: ignore[attr-defined]
+        lines.append(
+            f"| {r['method']} | {r['problems']} | {r['accuracy']:.3f} | "
+            f"{r['tokens_per_problem']:.0f} | {r['seconds_per_problem']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_json(result: dict[str, object], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")

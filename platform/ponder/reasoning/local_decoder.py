@@ -1,0 +1,16 @@
+"""A PlannerDecoder over an engine in this process (training and evaluation jobs)."""
+
+from __future__ import annotations
+
+from ponder.engine.protocol import DecoderEngine
+from ponder.generation import GenerationRequest, GenerationResult, join_chunks
+
+
+class EngineDecoder:
+    """Runs planner calls directly on a DecoderEngine (no Ray)."""
+
+    def __init__(self, engine: DecoderEngine) -> None:
+        self._engine = engine
+
+    async def complete(self, request: GenerationRequest) -> GenerationResult:
+        return join_chunks([chunk async for chunk in self._engine.generate(request)])

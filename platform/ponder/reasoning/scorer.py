@@ -1,0 +1,109 @@
+"""The learned path scorer: logistic regression over path features, versioned on disk."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ponder.reasoning.paths import FEATURE_NAMES
+
+DEFAULT_SCORER_PATH = Path(__file__).with_name("scorer_default.json")
+
+
+@dataclass(frozen=True)
+class PathScorer:
+    """P(correct | features) = sigmoid(w . (x - mean) / std + b)."""
+
+    version: str
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    metrics: dict[str, Any]
+
+    def score_many(self, rows: list[list[float]]) -> list[float]:
+        if not rows:
+            return []
+        x = (np.asarray(rows, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
+        logits = x @ np.asarray(self.weights) + self.bias
+        return [float(v) for v in 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "features": list(FEATURE_NAMES),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "metrics": self.metrics,
+        }
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def load_scorer(path: Path = DEFAULT_SCORER_PATH) -> PathScorer:
+    """Load a scorer file; its feature list must match this code's."""
+    data = json.loads(path.read_text())
+    if tuple(data["features"]) != FEATURE_NAMES:
+        raise ValueError(f"{path}: features differ from this version of the planner")
+    return PathScorer(
+        version=str(data["version"]),
+        weights=tuple(float(w) for w in data["weights"]),
+        bias=float(data["bias"]),
+        mean=tuple(float(m) for m in data["mean"]),
+        std=tuple(float(s) for s in data["std"]),
+        metrics=dict(data.get("metrics", {})),
+    )
+
+
+def fit_scorer(
+    rows: list[list[float]],
+    labels: list[int],
+    version: str,
+    l2: float = 1e-2,
+    steps: int = 2000,
+    learning_rate: float = 0.1,
+) -> PathScorer:
+    """Fit logistic regression with L2 by full-batch gradient descent (deterministic)."""
+    x = np.asarray(rows, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std[std < 1e-9] = 1.0
+    z = (x - mean) / std
+    w = np.zeros(z.shape[1])
+    prior = min(max(y.mean(), 1e-3), 1 - 1e-3)
+    b = math.log(prior / (1 - prior))
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w + b, -30, 30)))
+        grad_w = z.T @ (p - y) / len(y) + l2 * w
+        grad_b = float(np.mean(p - y))
+        w -= learning_rate * grad_w
+        b -= learning_rate * grad_b
+    return PathScorer(
+        version=version,
+        weights=tuple(float(v) for v in w),
+        bias=float(b),
+        mean=tuple(float(v) for v in mean),
+        std=tuple(float(v) for v in std),
+        metrics={},
+    )
+
+
+def log_loss(scores: list[float], labels: list[int]) -> float:
+    eps = 1e-7
+    return float(
+        -np.mean(
+            [
+                math.log(max(s, eps)) if y else math.log(max(1 - s, eps))
+                for s, y in zip(scores, labels, strict=True)
+            ]
+        )
+    )

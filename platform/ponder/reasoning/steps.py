@@ -1,0 +1,346 @@
+"""What one branch does at each node: prompts, decoder calls, parsing and evaluation.
+
+Every branch's prompt starts with the same system message and problem text, so vLLM's
+prefix cache computes that shared prefix once for all branches.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ponder.errors import PonderError
+from ponder.generation import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    Role,
+    SamplingOptions,
+    StructuredOutput,
+    TopLogprob,
+)
+from ponder.reasoning.arithmetic import UnsafeExpression, evaluate
+from ponder.reasoning.plan import (
+    STRATEGY_NODES,
+    BranchSpec,
+    Conditions,
+    NodeKind,
+    Strategy,
+    format_number,
+    parse_number,
+)
+
+SYSTEM_PROMPT = "You are a careful assistant who solves math word problems."
+NUMBER_REGEX = r"-?[0-9]{1,9}(\.[0-9]{1,2})?"
+_OPERAND = r"[0-9]{1,9}(\.[0-9]{1,4})?"
+_OPERATOR = r" [-+*/] "
+_RESULT = r"-?[0-9]{1,9}(\.[0-9]{1,2})?"
+VERIFY_CHOICES = ("yes", "no")
+_ANSWER_IS = re.compile(r"answer is[:\s]*\$?\s*(-?[\d,]*\.?\d+)", re.IGNORECASE)
+_ANY_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+class PlannerDecoder(Protocol):
+    """The planner's view of the decoder replica set."""
+
+    async def complete(self, request: GenerationRequest) -> GenerationResult: ...
+
+
+@dataclass
+class StepRecord:
+    """The outcome of one node of one branch."""
+
+    node_id: str
+    kind: NodeKind
+    output: str
+    tokens: int = 0
+    prompt_tokens: int = 0
+    mean_logprob: float = 0.0
+    min_logprob: float = 0.0
+    value: float | None = None
+    detail: dict[str, float] = field(default_factory=dict)
+    first_token_top: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepBudget:
+    """Token limits of each decoder call."""
+
+    direct: int = 12
+    cot: int = 160
+    expression: int = 40
+    steps: int = 72
+    verify: int = 1
+
+
+class BranchFailed(PonderError):
+    """A branch cannot go on (evaluator refused, nothing parseable, decoder error)."""
+
+
+def problem_messages(
+    problem: str, instruction: str, follow_up: tuple[str, str] | None = None
+) -> tuple[ChatMessage, ...]:
+    """System + problem first (the prefix every branch shares), then the instruction;
+    follow_up = (earlier answer, next instruction) continues the conversation."""
+    messages = [
+        ChatMessage(Role.SYSTEM, SYSTEM_PROMPT),
+        ChatMessage(Role.USER, f"Problem: {problem}\n\n{instruction}"),
+    ]
+    if follow_up is not None:
+        messages.append(ChatMessage(Role.ASSISTANT, follow_up[0]))
+        messages.append(ChatMessage(Role.USER, follow_up[1]))
+    return tuple(messages)
+
+
+def _quantity_regex(conditions: Conditions) -> str:
+    """Any of the problem's own quantities (longest first), or any number if it has none."""
+    operands = sorted({re.escape(format_number(q)) for q in conditions.quantities}, key=len)
+    return "(" + "|".join(reversed(operands)) + ")" if operands else f"({_OPERAND})"
+
+
+def expression_regex(conditions: Conditions) -> str:
+    """Two or three of the problem's own quantities joined by + - * /."""
+    quantity = _quantity_regex(conditions)
+    return f"{quantity}({_OPERATOR}{quantity}){{1,2}}"
+
+
+def steps_regex(conditions: Conditions) -> str:
+    """1-3 lines 'a op b = c': the first over the problem's quantities, later ones over
+    quantities or earlier results."""
+    quantity = _quantity_regex(conditions)
+    later = f"({quantity}|{_RESULT})"
+    first = f"{quantity}{_OPERATOR}{quantity} = {_RESULT}\n"
+    return f"{first}({later}{_OPERATOR}{later} = {_RESULT}\n){{0,2}}"
+
+
+def _stats(result: GenerationResult) -> tuple[float, float]:
+    values = [lp.logprob for lp in result.logprobs if math.isfinite(lp.logprob)]
+    if not values:
+        return 0.0, 0.0
+    return sum(values) / len(values), max(min(values), -20.0)
+
+
+class BranchRunner:
+    """Runs one branch node by node, yielding a StepRecord after each."""
+
+    def __init__(
+        self,
+        decoder: PlannerDecoder,
+        problem: str,
+        conditions: Conditions,
+        spec: BranchSpec,
+        request_id: str,
+        adapter: str | None,
+        budget: StepBudget,
+        tokens_left: list[int],
+    ) -> None:
+        self._decoder = decoder
+        self._problem = problem
+        self._conditions = conditions
+        self._spec = spec
+        self._request_id = request_id
+        self._adapter = adapter
+        self._budget = budget
+        self._tokens_left = tokens_left  # shared by all branches of a request
+        self._calls = 0
+
+    async def _call(
+        self,
+        node_id: str,
+        kind: NodeKind,
+        instruction: str,
+        max_tokens: int,
+        structured: StructuredOutput | None = None,
+        logprobs: int = 1,
+        follow_up: tuple[str, str] | None = None,
+    ) -> StepRecord:
+        if self._tokens_left[0] < max_tokens:
+            raise BranchFailed("token budget exhausted")
+        self._tokens_left[0] -= max_tokens  # reserve; the unused part is returned below
+        self._calls += 1
+        request = GenerationRequest(
+            request_id=f"{self._request_id}-{self._spec.id}-{self._calls}",
+            messages=problem_messages(self._problem, instruction, follow_up),
+            sampling=SamplingOptions(
+                temperature=self._spec.temperature,
+                seed=self._spec.seed if self._spec.temperature > 0 else None,
+                max_tokens=max_tokens,
+                logprobs=logprobs,
+                structured=structured,
+            ),
+            adapter=self._adapter,
+        )
+        try:
+            result = await self._decoder.complete(request)
+        except PonderError as error:
+            self._tokens_left[0] += max_tokens
+            raise BranchFailed(f"decoder: {error.message}") from error
+        self._tokens_left[0] += max_tokens - result.completion_tokens
+        mean, low = _stats(result)
+        return StepRecord(
+            node_id=node_id,
+            kind=kind,
+            output=result.text,
+            tokens=result.completion_tokens,
+            prompt_tokens=result.prompt_tokens,
+            mean_logprob=mean,
+            min_logprob=low,
+            first_token_top=result.logprobs[0].top if result.logprobs else (),
+        )
+
+    def _node_id(self, kind: NodeKind) -> str:
+        return f"{self._spec.id}.{kind.value}"
+
+    async def run(self) -> AsyncIterator[StepRecord]:
+        strategy = self._spec.strategy
+        if strategy is Strategy.DIRECT:
+            async for step in self._direct():
+                yield step
+        elif strategy is Strategy.COT:
+            async for step in self._cot():
+                yield step
+        else:
+            async for step in self._program(strategy):
+                yield step
+
+    async def _direct(self) -> AsyncIterator[StepRecord]:
+        step = await self._call(
+            self._node_id(NodeKind.ANSWER),
+            NodeKind.ANSWER,
+            "Reply with only the final numeric answer.",
+            self._budget.direct,
+            StructuredOutput(regex=NUMBER_REGEX),
+        )
+        step.value = parse_number(step.output.strip())
+        if step.value is None:
+            raise BranchFailed("no number in the answer")
+        yield step
+
+    async def _cot(self) -> AsyncIterator[StepRecord]:
+        instruction = "Solve it step by step."
+        reasoning = await self._call(
+            self._node_id(NodeKind.COMPUTE),
+            NodeKind.COMPUTE,
+            instruction,
+            self._budget.cot,
+        )
+        reasoning.value = parse_final_number(reasoning.output)
+        yield reasoning
+        answer = await self._call(
+            self._node_id(NodeKind.ANSWER),
+            NodeKind.ANSWER,
+            instruction,
+            self._budget.direct,
+            StructuredOutput(regex=NUMBER_REGEX),
+            follow_up=(reasoning.output, "Reply with only the final numeric answer."),
+        )
+        answer.value = parse_number(answer.output.strip())
+        if answer.value is None:
+            raise BranchFailed("no number in the answer")
+        answer.detail["matches_reasoning"] = float(
+            reasoning.value is not None and abs(reasoning.value - answer.value) < 1e-6
+        )
+        yield answer
+
+    async def _program(self, strategy: Strategy) -> AsyncIterator[StepRecord]:
+        numbers = ", ".join(format_number(q) for q in self._conditions.quantities)
+        if strategy is Strategy.POT:
+            method = await self._call(
+                self._node_id(NodeKind.METHOD),
+                NodeKind.METHOD,
+                f"The numbers are: {numbers}. Write one arithmetic expression with these "
+                "numbers that computes the answer.",
+                self._budget.expression,
+                StructuredOutput(regex=expression_regex(self._conditions)),
+            )
+            expressions = [method.output.strip()]
+        else:
+            method = await self._call(
+                self._node_id(NodeKind.METHOD),
+                NodeKind.METHOD,
+                f"The numbers are: {numbers}. Compute the answer in at most 3 steps, one per "
+                "line, each written as: number operator number = result",
+                self._budget.steps,
+                StructuredOutput(regex=steps_regex(self._conditions)),
+            )
+            expressions = [line for line in method.output.splitlines() if line.strip()]
+        method.detail["quantities_used"] = quantities_used(method.output, self._conditions)
+        yield method
+
+        compute = StepRecord(
+            node_id=self._node_id(NodeKind.COMPUTE), kind=NodeKind.COMPUTE, output=""
+        )
+        consistent = 0
+        value = math.nan
+        for line in expressions:
+            expression, _, claimed = line.partition("=")
+            try:
+                value = evaluate(expression)
+            except UnsafeExpression as error:
+                raise BranchFailed(error.message) from error
+            claimed_value = parse_number(claimed.strip()) if claimed else None
+            if claimed_value is None or abs(claimed_value - value) <= 1e-6 * max(1, abs(value)):
+                consistent += 1
+        compute.value = value
+        compute.output = format_number(value)
+        compute.detail["steps_consistent"] = consistent / len(expressions)
+        yield compute
+
+        verify = await self._call(
+            self._node_id(NodeKind.VERIFY),
+            NodeKind.VERIFY,
+            f"Proposed answer: {format_number(value)}. Is this answer correct? Reply yes or no.",
+            self._budget.verify,
+            StructuredOutput(choice=VERIFY_CHOICES),
+            logprobs=5,
+        )
+        verify.detail["p_yes"] = verify_probability(verify)
+        yield verify
+        yield StepRecord(
+            node_id=self._node_id(NodeKind.ANSWER),
+            kind=NodeKind.ANSWER,
+            output=format_number(value),
+            value=value,
+        )
+
+
+def parse_final_number(text: str) -> float | None:
+    """The number after 'the answer is', else the last number in the text."""
+    match = _ANSWER_IS.search(text)
+    if match:
+        return parse_number(match.group(1))
+    numbers = _ANY_NUMBER.findall(text)
+    return parse_number(numbers[-1]) if numbers else None
+
+
+def quantities_used(expression: str, conditions: Conditions) -> float:
+    """Fraction of the problem's quantities that the expression uses."""
+    if not conditions.quantities:
+        return 0.0
+    used = {parse_number(n) for n in _ANY_NUMBER.findall(expression.split("=")[0])}
+    hits = sum(1 for q in conditions.quantities if q in used)
+    return hits / len(conditions.quantities)
+
+
+def verify_probability(step: StepRecord) -> float:
+    """P(yes | yes or no) from the verify call's first-token log-probabilities.
+
+    Falls back to the constrained choice itself when neither appears in the top tokens.
+    """
+    yes = no = 0.0
+    for candidate in step.first_token_top:
+        word = candidate.token.strip().lower()
+        if word == "yes":
+            yes += math.exp(candidate.logprob)
+        elif word == "no":
+            no += math.exp(candidate.logprob)
+    if yes + no > 0:
+        return yes / (yes + no)
+    return 1.0 if step.output.strip().lower().startswith("yes") else 0.0
+
+
+def total_steps(strategy: Strategy) -> int:
+    return len(STRATEGY_NODES[strategy])

@@ -1,0 +1,103 @@
+"""Reason / StreamReason over gRPC through Serve: planner -> decoder replicas, Redis cache."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from deployments.runner import LocalPlatform
+from ponder.api.client import PonderClient, build_reason_request
+from ponder.v1 import ponder_pb2 as pb
+
+pytestmark = pytest.mark.integration
+
+PROBLEM = (
+    "There are 34 dogwood trees currently in the park. Park workers will plant 49 dogwood "
+    "trees today. How many dogwood trees will the park have when the workers are finished?"
+)
+
+
+def test_reason_returns_plan_paths_and_answer(client: PonderClient) -> None:
+    response = client.reason(build_reason_request(PROBLEM), timeout=300)
+    assert response.reasoning_id
+    assert response.answer
+    assert response.HasField("numeric_answer")
+    assert response.scorer_version
+    nodes = {node.id: node for node in response.plan}
+    assert nodes["extract"].kind == pb.NODE_KIND_EXTRACT
+    assert all(dep in nodes for node in response.plan for dep in node.depends_on)
+    assert len(response.paths) == 4
+    assert {p.strategy for p in response.paths} == {"direct", "cot", "pot", "decompose"}
+    scored = [p for p in response.paths if p.steps]
+    assert len(scored) >= 2
+    assert all(0.0 < p.score < 1.0 for p in scored)
+    chosen = next(p for p in response.paths if p.id == response.chosen_path_id)
+    assert chosen.status == pb.PATH_STATUS_COMPLETED
+    assert chosen.answer == response.answer
+    assert response.usage.decoder_calls >= 2
+    assert response.usage.completion_tokens > 0
+
+
+def test_repeated_reason_is_served_from_the_score_cache(client: PonderClient) -> None:
+    request = build_reason_request(PROBLEM, strategies=["pot", "direct"])
+    first = client.reason(request, timeout=300)
+    second = client.reason(request, timeout=300)
+    assert first.cache_misses > 0
+    assert second.cache_hits > 0
+    assert second.cache_hits > first.cache_hits
+
+
+def test_stream_reason_events_arrive_in_order(client: PonderClient) -> None:
+    events = list(client.stream_reason(build_reason_request(PROBLEM, branches=3), timeout=300))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == pb.REASON_EVENT_KIND_PLAN_BUILT
+    assert kinds[-1] == pb.REASON_EVENT_KIND_FINAL_ANSWER
+    assert kinds.count(pb.REASON_EVENT_KIND_FINAL_ANSWER) == 1
+    assert kinds.count(pb.REASON_EVENT_KIND_BRANCH_STARTED) == 3
+    started: set[str] = set()
+    ended: set[str] = set()
+    for event in events:
+        if event.kind == pb.REASON_EVENT_KIND_BRANCH_STARTED:
+            started.add(event.branch_id)
+        elif event.kind == pb.REASON_EVENT_KIND_STEP_DONE:
+            assert event.branch_id in started and event.branch_id not in ended
+            assert 0.0 < event.score < 1.0
+        elif event.kind in (pb.REASON_EVENT_KIND_BRANCH_DONE, pb.REASON_EVENT_KIND_BRANCH_PRUNED):
+            assert event.branch_id in started
+            ended.add(event.branch_id)
+    assert ended == started
+    final = events[-1].response
+    assert final.answer and len(final.paths) == 3
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (build_reason_request(""), "problem"),
+        (build_reason_request("x" * 4001), "problem"),
+        (build_reason_request(PROBLEM, branches=0), "budget.max_branches"),
+        (build_reason_request(PROBLEM, branches=17), "budget.max_branches"),
+        (build_reason_request(PROBLEM, strategies=["guess"]), "strategies"),
+    ],
+)
+def test_bad_reason_requests_get_invalid_argument(
+    client: PonderClient, request_: pb.ReasonRequest, field: str
+) -> None:
+    for call in (client.reason, lambda r, timeout: list(client.stream_reason(r, timeout))):
+        with pytest.raises(grpc.RpcError) as caught:
+            call(request_, timeout=60)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (caught.value.details() or "").startswith(field)
+
+
+def test_reason_answers_with_redis_down(platform: LocalPlatform, client: PonderClient) -> None:
+    (redis,) = platform.redis_servers
+    redis.stop()
+    try:
+        response = client.reason(build_reason_request(PROBLEM, strategies=["pot"]), timeout=300)
+        assert response.answer
+        assert response.cache_hits == 0
+    finally:
+        redis.start()
+    after = client.reason(build_reason_request(PROBLEM, strategies=["pot"]), timeout=300)
+    assert after.answer
