@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -314,3 +315,16 @@ def test_path_features_reflect_the_path() -> None:
     assert row["agreement"] == pytest.approx(0.5)  # agrees with direct, not with cot
     assert row["answer_is_given_quantity"] == 0.0  # 7 is not one of 3, 4
     assert row["has_answer"] == 1.0 and row["answer_is_integer"] == 1.0
+
+
+def test_cached_part_of_the_score_ignores_other_branches() -> None:
+    scorer = load_scorer()
+    row = [0.5] * len(FEATURE_NAMES)
+    agreeing = list(row)
+    agreeing[FEATURE_NAMES.index("agreement")] = 1.0
+    assert scorer.own_logits([row]) == scorer.own_logits([agreeing])
+    assert scorer.context_logits([row]) != scorer.context_logits([agreeing])
+    full = scorer.score_many([agreeing])[0]
+    x = [(v - m) / s for v, m, s in zip(agreeing, scorer.mean, scorer.std, strict=True)]
+    logit = sum(w * v for w, v in zip(scorer.weights, x, strict=True)) + scorer.bias
+    assert full == pytest.approx(1 / (1 + math.exp(-logit)))

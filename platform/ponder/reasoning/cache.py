@@ -1,4 +1,5 @@
-"""Score cache in Redis: keys carry the scorer version, problem hash and path prefix hash.
+"""Score cache in Redis: keys carry the scorer version, problem hash and path prefix hash;
+values are the prefix's own part of the scorer's logit (see paths.CONTEXT_FEATURES).
 
 All keys a scoring pass needs are read in one MGET and the misses written in one
 pipeline. Redis being down never fails a request: the cache is bypassed and that is

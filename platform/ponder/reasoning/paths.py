@@ -67,6 +67,12 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
+# Features that depend on the other branches, not on the path itself: their part of the
+# score is added at read time, so cached scores (keyed by the path prefix) stay exact.
+CONTEXT_FEATURES: frozenset[str] = frozenset({"agreement"})
+_OWN_INDEXES = tuple(i for i, name in enumerate(FEATURE_NAMES) if name not in CONTEXT_FEATURES)
+
+
 def answers_agree(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-4 * max(1.0, abs(a), abs(b))
 
@@ -121,7 +127,6 @@ def stable_hash(value: object) -> str:
 
 def path_prefix_key(path: PathState, features: list[float]) -> str:
     """Identity of a path prefix for the score cache: strategy, step outputs and the
-    inputs that depend on the other branches (so a cached score is always the right one)."""
-    return stable_hash(
-        [path.spec.strategy.value, [s.output for s in path.steps], [round(f, 6) for f in features]]
-    )
+    path's own features (not those that depend on other branches)."""
+    own = [round(features[i], 6) for i in _OWN_INDEXES]
+    return stable_hash([path.spec.strategy.value, [s.output for s in path.steps], own])

@@ -34,7 +34,7 @@ from ponder.reasoning.plan import (
     extract_conditions,
     format_number,
 )
-from ponder.reasoning.scorer import PathScorer
+from ponder.reasoning.scorer import PathScorer, sigmoid
 from ponder.reasoning.steps import (
     BranchFailed,
     BranchRunner,
@@ -314,12 +314,14 @@ class ReasoningPlanner:
         missing = [i for i, value in enumerate(cached) if value is None]
         counters.hits += len(keys) - len(missing)
         counters.misses += len(missing)
-        fresh = scorer.score_many([rows[i] for i in missing])
-        for index, score in zip(missing, fresh, strict=True):
-            cached[index] = score
-        for path, cached_score in zip(live, cached, strict=True):
-            assert cached_score is not None
-            path.score = cached_score
+        # The cache holds each prefix's own logit; the agreement part is added here.
+        fresh = scorer.own_logits([rows[i] for i in missing])
+        for index, own in zip(missing, fresh, strict=True):
+            cached[index] = own
+        context = scorer.context_logits(rows)
+        for path, own_logit, context_logit in zip(live, cached, context, strict=True):
+            assert own_logit is not None
+            path.score = sigmoid(own_logit + context_logit)
         if missing:
             with contextlib.suppress(CacheUnavailable):
                 await self._cache.put_many(

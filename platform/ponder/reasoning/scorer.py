@@ -10,9 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from ponder.reasoning.paths import FEATURE_NAMES
+from ponder.reasoning.paths import CONTEXT_FEATURES, FEATURE_NAMES
 
 DEFAULT_SCORER_PATH = Path(__file__).with_name("scorer_default.json")
+_CONTEXT_MASK = np.array([name in CONTEXT_FEATURES for name in FEATURE_NAMES])
+
+
+def sigmoid(logit: float) -> float:
+    return float(1.0 / (1.0 + math.exp(-min(max(logit, -30.0), 30.0))))
 
 
 @dataclass(frozen=True)
@@ -29,9 +34,27 @@ class PathScorer:
     def score_many(self, rows: list[list[float]]) -> list[float]:
         if not rows:
             return []
+        return [
+            sigmoid(own + ctx)
+            for own, ctx in zip(self.own_logits(rows), self.context_logits(rows), strict=True)
+        ]
+
+    def _terms(self, rows: list[list[float]]) -> Any:
         x = (np.asarray(rows, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
-        logits = x @ np.asarray(self.weights) + self.bias
-        return [float(v) for v in 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))]
+        return x * np.asarray(self.weights)
+
+    def own_logits(self, rows: list[list[float]]) -> list[float]:
+        """The part of the logit that depends only on the path itself (cacheable by prefix)."""
+        if not rows:
+            return []
+        own = self._terms(rows)[:, ~_CONTEXT_MASK].sum(axis=1) + self.bias
+        return [float(v) for v in own]
+
+    def context_logits(self, rows: list[list[float]]) -> list[float]:
+        """The part that depends on the other branches (agreement), added at read time."""
+        if not rows:
+            return []
+        return [float(v) for v in self._terms(rows)[:, _CONTEXT_MASK].sum(axis=1)]
 
     def to_json(self) -> dict[str, Any]:
         return {
