@@ -52,6 +52,7 @@ class HandleDecoder:
 def planner_settings(config: PlannerConfig) -> PlannerSettings:
     return PlannerSettings(
         prune_below=config.prune_below,
+        prune_below_best_fraction=config.prune_below_best_fraction,
         keep_top=config.keep_top,
         early_stop_score=config.early_stop_score,
         early_stop_agree=config.early_stop_agree,

@@ -205,7 +205,14 @@ class PlannerConfig(StrictModel):
     )
     max_tokens_limit: int = Field(8192, ge=16, description="Largest token budget accepted.")
     prune_below: float = Field(
-        0.1, ge=0, le=1, description="Running branches scoring below this are pruned."
+        0.002, ge=0, le=1, description="Running branches scoring below this are pruned."
+    )
+    prune_below_best_fraction: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Running branches scoring below this fraction of the best path's score "
+        "are pruned (a relative threshold, for scorers with a low base rate).",
     )
     keep_top: int = Field(16, ge=1, description="Running branches outside the top k are pruned.")
     early_stop_score: float = Field(

@@ -55,7 +55,8 @@ class Selection(enum.Enum):
 class PlannerSettings:
     """How the planner prunes, stops and selects."""
 
-    prune_below: float = 0.1
+    prune_below: float = 0.002
+    prune_below_best_fraction: float = 0.2
     keep_top: int = 16
     early_stop_score: float = 0.8
     early_stop_agree: int = 2
@@ -357,8 +358,11 @@ class ReasoningPlanner:
         for rank, path in enumerate(contenders):
             if path.status is not PathStatus.RUNNING or not path.steps:
                 continue
-            if path.score < settings.prune_below and path.score < best:
-                decisions.append((path.spec.id, f"score {path.score:.2f} below threshold"))
+            threshold = max(settings.prune_below, settings.prune_below_best_fraction * best)
+            if path.score < threshold and path.score < best:
+                decisions.append(
+                    (path.spec.id, f"score {path.score:.3f} below threshold {threshold:.3f}")
+                )
             elif rank >= settings.keep_top:
                 decisions.append((path.spec.id, f"outside the top {settings.keep_top}"))
         return decisions
