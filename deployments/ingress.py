@@ -67,14 +67,9 @@ class Ingress:
         request_id = _request_id(grpc_context)
         try:
             generation = self._generation_request(request, request_id)
-            streaming_decoder = self._decoder.options(stream=True)
-            chunks = cast(DeploymentResponseGenerator, streaming_decoder.stream.remote(generation))
-            try:
-                async for chunk in chunks:
-                    yield chunk_to_proto(chunk, request_id)
-            finally:
-                # Caller gone (cancelled, deadline) or error: stop the decoder's work too.
-                chunks.cancel()
+            decoder = self._decoder.options(stream=True)
+            async for chunk in _relay(decoder.stream.remote(generation)):
+                yield chunk_to_proto(chunk, request_id)
         except BaseException as error:
             raise _fail(grpc_context, error, request_id) from None
 
@@ -95,13 +90,9 @@ class Ingress:
         request_id = _request_id(grpc_context)
         try:
             call = self._reason_call(request, request_id)
-            streaming_planner = self._planner.options(stream=True)
-            events = cast(DeploymentResponseGenerator, streaming_planner.run.remote(call))
-            try:
-                async for event in events:
-                    yield event_to_proto(event)
-            finally:
-                events.cancel()
+            planner = self._planner.options(stream=True)
+            async for event in _relay(planner.run.remote(call)):
+                yield event_to_proto(event)
         except BaseException as error:
             raise _fail(grpc_context, error, request_id) from None
 
@@ -138,6 +129,17 @@ class Ingress:
             max_logprobs=self._config.decoder.engine.max_logprobs,
             adapters=self._adapters,
         )
+
+
+async def _relay(response: Any) -> AsyncIterator[Any]:
+    """Pass on a downstream stream; when the caller goes away (cancel, deadline) or on an
+    error, cancel the downstream request too, which aborts its generation in vLLM."""
+    stream = cast(DeploymentResponseGenerator, response)
+    try:
+        async for item in stream:
+            yield item
+    finally:
+        stream.cancel()
 
 
 def _request_id(grpc_context: Any) -> str:

@@ -211,8 +211,8 @@ class PlannerConfig(StrictModel):
         0.2,
         ge=0,
         le=1,
-        description="Running branches scoring below this fraction of the best path's score "
-        "are pruned (a relative threshold, for scorers with a low base rate).",
+        description="Running branches scoring below this fraction of the best completed "
+        "path's score are pruned (a relative threshold, for scorers with a low base rate).",
     )
     keep_top: int = Field(16, ge=1, description="Running branches outside the top k are pruned.")
     early_stop_score: float = Field(

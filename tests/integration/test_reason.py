@@ -101,3 +101,33 @@ def test_reason_answers_with_redis_down(platform: LocalPlatform, client: PonderC
         redis.start()
     after = client.reason(build_reason_request(PROBLEM, strategies=["pot"]), timeout=300)
     assert after.answer
+
+
+def test_cli_reason_prints_answer_and_tree(platform: LocalPlatform) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ponder.cli",
+            "reason",
+            PROBLEM,
+            "--target",
+            platform.target,
+            "--branches",
+            "2",
+            "--trace",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].strip()  # the answer
+    assert "scorer" in lines[1] and "cache" in lines[1]
+    assert sum(line.startswith(("├─", "└─")) for line in lines) == 2
+    assert "<= chosen" in result.stdout

@@ -70,7 +70,6 @@ FEATURE_NAMES: tuple[str, ...] = (
 # Features that depend on the other branches, not on the path itself: their part of the
 # score is added at read time, so cached scores (keyed by the path prefix) stay exact.
 CONTEXT_FEATURES: frozenset[str] = frozenset({"agreement"})
-_OWN_INDEXES = tuple(i for i, name in enumerate(FEATURE_NAMES) if name not in CONTEXT_FEATURES)
 
 
 def answers_agree(a: float, b: float) -> bool:
@@ -125,8 +124,9 @@ def stable_hash(value: object) -> str:
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
-def path_prefix_key(path: PathState, features: list[float]) -> str:
-    """Identity of a path prefix for the score cache: strategy, step outputs and the
-    path's own features (not those that depend on other branches)."""
-    own = [round(features[i], 6) for i in _OWN_INDEXES]
-    return stable_hash([path.spec.strategy.value, [s.output for s in path.steps], own])
+def path_prefix_key(path: PathState) -> str:
+    """Identity of a path prefix for the score cache: its strategy and the text of its steps.
+
+    The path's own features are a function of these (log-probabilities too, up to the
+    float noise of different batch compositions, which must not split the cache)."""
+    return stable_hash([path.spec.strategy.value, [(s.kind.value, s.output) for s in path.steps]])

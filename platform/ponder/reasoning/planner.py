@@ -303,10 +303,7 @@ class ReasoningPlanner:
         if self._feature_sink is not None:
             for path, row in zip(live, rows, strict=True):
                 self._feature_sink(reasoning_id, path, row)
-        keys = [
-            score_key(scorer.version, problem_hash, path_prefix_key(p, row))
-            for p, row in zip(live, rows, strict=True)
-        ]
+        keys = [score_key(scorer.version, problem_hash, path_prefix_key(p)) for p in live]
         try:
             cached = await self._cache.get_many(keys)
         except CacheUnavailable:
@@ -355,10 +352,13 @@ class ReasoningPlanner:
             reverse=True,
         )
         best = contenders[0].score if contenders else 0.0
+        # Partial scores of different strategies are not comparable; the relative bar is
+        # set by answers already in hand.
+        best_answer = max((p.score for p in completed), default=0.0)
         for rank, path in enumerate(contenders):
             if path.status is not PathStatus.RUNNING or not path.steps:
                 continue
-            threshold = max(settings.prune_below, settings.prune_below_best_fraction * best)
+            threshold = max(settings.prune_below, settings.prune_below_best_fraction * best_answer)
             if path.score < threshold and path.score < best:
                 decisions.append(
                     (path.spec.id, f"score {path.score:.3f} below threshold {threshold:.3f}")
