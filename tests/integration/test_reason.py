@@ -131,3 +131,15 @@ def test_cli_reason_prints_answer_and_tree(platform: LocalPlatform) -> None:
     assert "scorer" in lines[1] and "cache" in lines[1]
     assert sum(line.startswith(("├─", "└─")) for line in lines) == 2
     assert "<= chosen" in result.stdout
+
+
+def test_reason_deadline_is_honoured_and_branches_are_aborted(client: PonderClient) -> None:
+    from tests.integration.test_generate import wait_until_engine_idle
+
+    request = build_reason_request(PROBLEM, branches=16, strategies=["cot"], max_tokens=4096)
+    with pytest.raises(grpc.RpcError) as caught:
+        client.reason(request, timeout=1.0)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    # Sixteen 160-token chains of thought (~2 700 tokens, over 10 s on 2 cores) cannot
+    # finish within 1 + 5 s: only aborting them empties the engine this soon.
+    assert wait_until_engine_idle(timeout=5.0) == 0
