@@ -45,6 +45,7 @@ class ProblemRecord:
     rows: dict[str, list[list[float]]] = field(default_factory=dict)  # path id -> rows
     correct: dict[str, bool] = field(default_factory=dict)
     strategy: dict[str, str] = field(default_factory=dict)
+    greedy: dict[str, bool] = field(default_factory=dict)
     tokens: int = 0
     failed: bool = False
 
@@ -85,6 +86,7 @@ async def collect(
         record.tokens = result.completion_tokens
         for path in result.paths:
             record.strategy[path.spec.id] = path.spec.strategy.value
+            record.greedy[path.spec.id] = path.spec.temperature == 0
             record.correct[path.spec.id] = path.status is PathStatus.COMPLETED and is_correct(
                 path.answer, record.problem.answer
             )
@@ -118,7 +120,7 @@ def selection_metrics(records: list[ProblemRecord], scorer: PathScorer) -> dict[
             counts["scorer_best"] += int(record.correct.get(best, False))
         counts["oracle_any_path"] += int(any(record.correct.values()))
         for pid, strategy in record.strategy.items():
-            if pid.startswith("b") and pid.split("-")[0] in {"b0", "b1", "b2", "b3"}:
+            if record.greedy.get(pid):
                 per_strategy[strategy] = per_strategy.get(strategy, 0) + int(record.correct[pid])
     total = max(1, len(records))
     metrics = {f"accuracy_{k}": v / total for k, v in counts.items()}
