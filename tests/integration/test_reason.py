@@ -136,6 +136,7 @@ def test_cli_reason_prints_answer_and_tree(platform: LocalPlatform) -> None:
 def test_reason_deadline_is_honoured_and_branches_are_aborted(client: PonderClient) -> None:
     from tests.integration.test_generate import wait_until_engine_idle
 
+    assert wait_until_engine_idle(timeout=180) == 0  # no leftovers from earlier tests
     request = build_reason_request(PROBLEM, branches=16, strategies=["cot"], max_tokens=4096)
     with pytest.raises(grpc.RpcError) as caught:
         client.reason(request, timeout=1.0)
