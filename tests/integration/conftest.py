@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,15 +12,10 @@ import yaml
 from deployments.runner import LocalPlatform
 from deployments.serve_config import validate_serve_config
 from ponder.api.client import PonderClient
+from ponder.redis_server import free_port
 
 SERVE_LOCAL = Path(__file__).parents[2] / "config" / "serve-local.yaml"
 TEST_MAX_MODEL_LEN = 2048
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_config() -> dict:

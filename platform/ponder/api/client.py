@@ -133,7 +133,7 @@ class PonderClient:
         )
         return int(response.status)
 
-    def wait_until_serving(self, timeout: float, on_wait: object = None) -> None:
+    def wait_until_serving(self, timeout: float) -> None:
         """Poll health until SERVING; raise TimeoutError after timeout seconds."""
         deadline = time.monotonic() + timeout
         while True:
@@ -144,6 +144,4 @@ class PonderClient:
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not SERVING after {timeout:.0f} s")
-            if callable(on_wait):
-                on_wait()
             time.sleep(1.0)

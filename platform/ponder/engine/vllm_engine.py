@@ -21,6 +21,7 @@ from ponder.generation import (
     FinishReason,
     GenerationChunk,
     GenerationRequest,
+    SamplingOptions,
     TokenLogprob,
     TopLogprob,
 )
@@ -128,8 +129,6 @@ class VLLMEngine:
         return engine
 
     async def _warm_up(self) -> None:
-        from ponder.generation import SamplingOptions
-
         request = GenerationRequest(
             request_id="warm-up", prompt="Hello", sampling=SamplingOptions(max_tokens=4)
         )

@@ -28,6 +28,7 @@ from ponder.reasoning.paths import (
 from ponder.reasoning.plan import (
     DEFAULT_STRATEGY_ORDER,
     Conditions,
+    NodeKind,
     Plan,
     Strategy,
     build_plan,
@@ -178,7 +179,12 @@ class ReasoningPlanner:
         counters = CacheCounters()
         problem_hash = stable_hash(problem)
         queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-        calls = [0]
+        decoder_calls = 0
+
+        async def rescore() -> None:
+            await self._score(
+                scorer, paths, conditions, problem, problem_hash, counters, reasoning_id
+            )
 
         async def drive(runner: BranchRunner, branch_id: str) -> None:
             try:
@@ -225,12 +231,10 @@ class ReasoningPlanner:
                 if isinstance(item, StepRecord):
                     path.steps.append(item)
                     if item.tokens:
-                        calls[0] += 1
-                    if item.kind.value == "answer":
+                        decoder_calls += 1
+                    if item.kind is NodeKind.ANSWER:
                         path.answer = item.value
-                    await self._score(
-                        scorer, paths, conditions, problem, problem_hash, counters, reasoning_id
-                    )
+                    await rescore()
                     yield StepDone(branch_id, item, path.score)
                 else:
                     if isinstance(item, BranchFailed):
@@ -239,15 +243,7 @@ class ReasoningPlanner:
                         stop(branch_id, PathStatus.FAILED, "no answer")
                     else:
                         path.status = PathStatus.COMPLETED
-                        await self._score(
-                            scorer,
-                            paths,
-                            conditions,
-                            problem,
-                            problem_hash,
-                            counters,
-                            reasoning_id,
-                        )
+                        await rescore()
                     yield BranchDone(branch_id, path.status, path.answer, path.score, path.note)
                 for pruned_id, reason in self._prune_decisions(paths):
                     stop(pruned_id, PathStatus.PRUNED, reason)
@@ -272,7 +268,7 @@ class ReasoningPlanner:
                 plan=plan,
                 paths=tuple(paths.values()),
                 chosen_path_id=chosen.spec.id,
-                decoder_calls=calls[0],
+                decoder_calls=decoder_calls,
                 prompt_tokens=sum(p.prompt_tokens for p in paths.values()),
                 completion_tokens=sum(p.tokens for p in paths.values()),
                 scorer_version=scorer.version,
