@@ -1,7 +1,8 @@
 """The application builder: validated config in, Ray Serve application out.
 
 Request paths: gRPC proxy -> Ingress (validate, map errors) -> Decoder (vLLM engine);
-gRPC proxy -> Ingress -> Planner (plan, score, prune) -> Decoder replicas, concurrently.
+gRPC proxy -> Ingress -> Planner (plan, score, prune, log) -> Decoder replicas, concurrently;
+gRPC proxy -> Ingress -> outcome log in Redis <- Learner (promotes versions) -> Planners.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ray.serve import Application
 
 from deployments.decoder import Decoder
 from deployments.ingress import Ingress
+from deployments.learner import LearnerDeployment
 from deployments.planner import Planner
 from ponder.config import EngineConfig, PonderConfig
 from ponder.engine.protocol import EngineFactory
@@ -48,8 +50,18 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
     ingress_options = config.ingress.deployment.serve_options()
     # serve.deployment turns the classes into Deployments; mypy sees the plain classes.
     decoder = Decoder.options(**decoder_options).bind(engine_factory)  # type: ignore[attr-defined]
-    planner = Planner.options(**planner_options).bind(decoder, config.planner)  # type: ignore[attr-defined]
-    return Ingress.options(**ingress_options).bind(decoder, planner, config)  # type: ignore[attr-defined]
+    planner = Planner.options(**planner_options).bind(  # type: ignore[attr-defined]
+        decoder, config.planner, config.redis
+    )
+    learning = config.planner.learning
+    learner = None
+    if learning.enabled and config.redis.url:
+        learner = LearnerDeployment.options(  # type: ignore[attr-defined]
+            **learning.deployment.serve_options()
+        ).bind(config.redis, learning, config.planner.scorer_path)
+    return Ingress.options(**ingress_options).bind(  # type: ignore[attr-defined]
+        decoder, planner, config, learner
+    )
 
 
 def app_builder(args: dict[str, Any]) -> Application:

@@ -17,16 +17,22 @@ import grpc
 from grpc_health.v1 import health_pb2
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+from redis.asyncio import Redis
 
 from deployments.remote_errors import original_error
 from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
+from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
 from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.api.status import status_for
 from ponder.config import PonderConfig
-from ponder.errors import PonderError
+from ponder.errors import NotFound, PonderError, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
+from ponder.learning.outcome_log import OutcomeLog
+from ponder.learning.records import SHARED_SCOPE, scorer_scope
+from ponder.learning.status import scorer_status
 from ponder.reasoning.planner import ReasonCall, ReasonResult
+from ponder.redis_client import connect
 from ponder.v1 import ponder_pb2 as pb
 
 log = logging.getLogger("ray.serve")
@@ -41,12 +47,22 @@ class Ingress:
     """The gRPC front door."""
 
     def __init__(
-        self, decoder: DeploymentHandle, planner: DeploymentHandle, config: PonderConfig
+        self,
+        decoder: DeploymentHandle,
+        planner: DeploymentHandle,
+        config: PonderConfig,
+        learner: DeploymentHandle | None = None,
     ) -> None:
         self._decoder = decoder
+        self._learner = learner  # bound so Serve deploys it; it works off the outcome log
         self._planner = planner
         self._config = config
         self._adapters = frozenset(config.decoder.engine.lora_adapters)
+        self._redis: Redis | None = None
+        self._outcome_log: OutcomeLog | None = None
+        if config.redis.url and config.planner.learning.enabled:
+            self._redis = connect(config.redis)
+            self._outcome_log = OutcomeLog(self._redis, config.planner.learning.retention_s)
 
     # -- ponder.v1.PonderService ---------------------------------------------------------
 
@@ -78,7 +94,7 @@ class Ingress:
     ) -> pb.ReasonResponse:
         request_id = _request_id(grpc_context)
         try:
-            call = self._reason_call(request, request_id)
+            call = self._reason_call(request, request_id, grpc_context)
             result: ReasonResult = await self._planner.reason.remote(call)
             return reason_result_to_proto(result)
         except BaseException as error:
@@ -89,10 +105,44 @@ class Ingress:
     ) -> AsyncIterator[pb.ReasonEvent]:
         request_id = _request_id(grpc_context)
         try:
-            call = self._reason_call(request, request_id)
+            call = self._reason_call(request, request_id, grpc_context)
             planner = self._planner.options(stream=True)
             async for event in _relay(planner.run.remote(call)):
                 yield event_to_proto(event)
+        except BaseException as error:
+            raise _fail(grpc_context, error, request_id) from None
+
+    async def ReportOutcome(
+        self, request: pb.ReportOutcomeRequest, grpc_context: Any = None
+    ) -> pb.ReportOutcomeResponse:
+        request_id = _request_id(grpc_context)
+        try:
+            outcome = outcome_from_proto(request)
+            ack = await self._learning_log().report(outcome)
+            if ack.record.scope != self._scope(grpc_context):
+                # Another tenant's answer: indistinguishable from an unknown id.
+                raise NotFound(f"reasoning_id {outcome.reasoning_id!r} is unknown or has expired")
+            return pb.ReportOutcomeResponse(
+                duplicate=ack.duplicate,
+                scorer_version=ack.record.scorer_version,
+                scope=ack.record.scope,
+            )
+        except BaseException as error:
+            raise _fail(grpc_context, error, request_id) from None
+
+    async def GetScorer(
+        self, request: pb.GetScorerRequest, grpc_context: Any = None
+    ) -> pb.GetScorerResponse:
+        request_id = _request_id(grpc_context)
+        try:
+            self._learning_log()
+            assert self._redis is not None
+            scope = self._scope(grpc_context)
+            try:
+                status = await scorer_status(self._redis, scope)
+            except NotFound:  # a tenant without its own version yet uses the shared one
+                status = await scorer_status(self._redis, SHARED_SCOPE)
+            return scorer_status_to_proto(status)
         except BaseException as error:
             raise _fail(grpc_context, error, request_id) from None
 
@@ -114,10 +164,25 @@ class Ingress:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _reason_call(self, request: pb.ReasonRequest, request_id: str) -> ReasonCall:
+    def _reason_call(
+        self, request: pb.ReasonRequest, request_id: str, grpc_context: Any
+    ) -> ReasonCall:
         return reason_call_from_proto(
-            request, reasoning_id=request_id, config=self._config.planner, adapters=self._adapters
+            request,
+            reasoning_id=request_id,
+            config=self._config.planner,
+            adapters=self._adapters,
+            scope=self._scope(grpc_context),
         )
+
+    def _scope(self, grpc_context: Any) -> str:
+        tenant = _metadata(grpc_context, "x-tenant-id")
+        return scorer_scope(tenant, self._config.planner.learning.per_tenant)
+
+    def _learning_log(self) -> OutcomeLog:
+        if self._outcome_log is None:
+            raise Unavailable("outcome learning is off on this server (no Redis or disabled)")
+        return self._outcome_log
 
     def _generation_request(
         self, request: pb.GenerateRequest, request_id: str
@@ -142,13 +207,17 @@ async def _relay(response: Any) -> AsyncIterator[Any]:
         stream.cancel()
 
 
-def _request_id(grpc_context: Any) -> str:
-    """The caller's x-request-id metadata if given, else a fresh id."""
+def _metadata(grpc_context: Any, name: str) -> str:
     if grpc_context is not None:
         for key, value in grpc_context.invocation_metadata() or ():
-            if key == "x-request-id" and value:
-                return str(value)[:128]
-    return uuid.uuid4().hex
+            if key == name and value:
+                return str(value)
+    return ""
+
+
+def _request_id(grpc_context: Any) -> str:
+    """The caller's x-request-id metadata if given, else a fresh id."""
+    return _metadata(grpc_context, "x-request-id")[:128] or uuid.uuid4().hex
 
 
 def _fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseException:

@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.remote_errors import original_error
-from ponder.config import PlannerConfig
+from ponder.config import PlannerConfig, RedisConfig
 from ponder.errors import PonderError, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
+from ponder.learning.outcome_log import OutcomeLog
+from ponder.learning.records import ReasoningRecord
+from ponder.learning.registry import ScorerRegistry
+from ponder.learning.watcher import ScorerWatcher
 from ponder.reasoning.cache import NoScoreCache, RedisScoreCache, ScoreCache
 from ponder.reasoning.planner import (
+    Finished,
     PlannerSettings,
     ReasonCall,
     ReasonEvent,
@@ -23,7 +29,8 @@ from ponder.reasoning.planner import (
     ReasonResult,
     Selection,
 )
-from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
+from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
+from ponder.redis_client import connect
 
 log = logging.getLogger("ray.serve")
 
@@ -63,30 +70,73 @@ def planner_settings(config: PlannerConfig) -> PlannerSettings:
 
 @serve.deployment(name="Planner")
 class Planner:
-    """Runs Reason requests: plan, fan out to decoders, score (Redis cache), prune, select."""
+    """Runs Reason requests: plan, fan out to decoders, score (Redis cache), prune, select;
+    logs each answer for outcome learning and hot-reloads promoted scorer versions."""
 
-    def __init__(self, decoder: DeploymentHandle, config: PlannerConfig) -> None:
-        scorer = load_scorer(
-            Path(config.scorer_path) if config.scorer_path else DEFAULT_SCORER_PATH
-        )
-        log.info("path scorer %s loaded", scorer.version)
+    def __init__(
+        self,
+        decoder: DeploymentHandle,
+        config: PlannerConfig,
+        redis_config: RedisConfig,
+    ) -> None:
+        path = Path(config.scorer_path) if config.scorer_path else DEFAULT_SCORER_PATH
+        default = load_scorer(path)
+        self._default = default
+        self._stop = asyncio.Event()
+        self._watcher: ScorerWatcher | None = None
+        self._outcome_log: OutcomeLog | None = None
         cache: ScoreCache = NoScoreCache()
-        if config.cache.redis_url:
-            cache = RedisScoreCache(config.cache.redis_url, config.cache.ttl_s)
+        if redis_config.url:
+            client = connect(redis_config)
+            if config.cache.enabled:
+                cache = RedisScoreCache(client, config.cache.ttl_s)
+            if config.learning.enabled:
+                self._outcome_log = OutcomeLog(client, config.learning.retention_s)
+                self._watcher = ScorerWatcher(ScorerRegistry(client), default)
+                self._reload_task = asyncio.get_running_loop().create_task(
+                    self._watcher.run(config.learning.reload_interval_s, self._stop)
+                )
         else:
-            log.warning("no Redis configured: path scores are not cached")
+            log.warning("no Redis configured: path scores not cached, outcome learning off")
+        log.info("path scorer %s loaded", default.version)
         self._planner = ReasoningPlanner(
-            HandleDecoder(decoder), lambda: scorer, cache, planner_settings(config)
+            HandleDecoder(decoder), lambda: default, cache, planner_settings(config)
         )
+
+    def _scorer(self, call: ReasonCall) -> PathScorer:
+        return self._watcher.current(call.scope) if self._watcher else self._default
 
     async def reason(self, call: ReasonCall) -> ReasonResult:
-        return await self._planner.reason(
-            call.problem, call.budget, call.reasoning_id, call.adapter
+        result = await self._planner.reason(
+            call.problem, call.budget, call.reasoning_id, call.adapter, self._scorer(call)
         )
+        return await self._logged(result, call)
 
     async def run(self, call: ReasonCall) -> AsyncIterator[ReasonEvent]:
         """Events as they happen (call with handle.options(stream=True))."""
         async for event in self._planner.run(
-            call.problem, call.budget, call.reasoning_id, call.adapter
+            call.problem, call.budget, call.reasoning_id, call.adapter, self._scorer(call)
         ):
+            if isinstance(event, Finished):
+                event = Finished(await self._logged(event.result, call))
             yield event
+
+    async def _logged(self, result: ReasonResult, call: ReasonCall) -> ReasonResult:
+        """Write the answer's paths to the outcome log, so its outcome can be reported."""
+        if self._outcome_log is None:
+            return result
+        try:
+            await self._outcome_log.record(ReasoningRecord.from_result(result, call.scope))
+        except Exception as error:  # the answer still goes out; it just cannot be reported
+            log.warning("reasoning %s not logged: %s", result.reasoning_id, error)
+            return result
+        return replace(result, outcome_reportable=True)
+
+    def scorer_versions(self) -> dict[str, str]:
+        """The scorer version per scope this replica uses now."""
+        if self._watcher is None:
+            return {"shared": self._default.version}
+        return self._watcher.versions() or {"shared": self._default.version}
+
+    def __del__(self) -> None:
+        self._stop.set()

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ray
 from ray import serve
@@ -39,6 +40,7 @@ class LocalPlatform:
     engine_factory: EngineFactory | None = None
     num_cpus: int | None = None
     log_to_driver: bool = True
+    redis_data_dir: Path | None = None  # of a locally started Redis; default under .state/
     _started: bool = field(default=False, init=False)
     _redis: list[LocalRedis] = field(default_factory=list, init=False)
 
@@ -48,7 +50,7 @@ class LocalPlatform:
 
     @property
     def redis_servers(self) -> list[LocalRedis]:
-        """The loopback redis-servers this platform started (score cache)."""
+        """The loopback redis-servers this platform started."""
         return list(self._redis)
 
     @property
@@ -105,17 +107,22 @@ class LocalPlatform:
         progress(f"ready: health SERVING on {self.target} after {time.monotonic() - started:.0f} s")
 
     def _with_local_redis(self, config: PonderConfig, progress: Progress) -> PonderConfig:
-        """Start a loopback redis-server for the score cache when none is configured."""
-        cache = config.planner.cache
-        if cache.redis_url or not cache.start_local:
+        """Start a loopback redis-server when no Redis URL is configured; record its URL
+        for `ponder scorer` commands."""
+        if config.redis.url or not config.redis.start_local:
             return config
-        redis = LocalRedis().start()
+        redis = LocalRedis(data_dir=self.redis_data_dir, appendfsync=config.redis.appendfsync)
+        redis.start()
         self._redis.append(redis)
-        progress(f"started redis-server for the score cache on {redis.url} (AOF on)")
-        planner = config.planner.model_copy(
-            update={"cache": cache.model_copy(update={"redis_url": redis.url})}
+        env.local_redis_url_file().parent.mkdir(parents=True, exist_ok=True)
+        env.local_redis_url_file().write_text(redis.url + "\n")
+        progress(
+            f"started redis-server on {redis.url} (AOF, fsync {config.redis.appendfsync}): "
+            "score cache, outcome log, scorer versions"
         )
-        return config.model_copy(update={"planner": planner})
+        return config.model_copy(
+            update={"redis": config.redis.model_copy(update={"url": redis.url})}
+        )
 
     def stop(self) -> None:
         """Shut down Serve, the Ray cluster (replicas stop their engines) and local Redis."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -176,18 +177,108 @@ class IngressConfig(StrictModel):
     )
 
 
+class RedisConfig(StrictModel):
+    """The Redis that holds the score cache, the outcome log and the scorer versions."""
+
+    url: str = Field(
+        "",
+        description="redis:// URL; empty means the local runner starts a loopback "
+        "redis-server (when start_local) or, with start_local off, Redis-backed features "
+        "are off.",
+    )
+    start_local: bool = Field(
+        True, description="Start a loopback redis-server (AOF on) when no url is given."
+    )
+    appendfsync: Literal["always", "everysec"] = Field(
+        "everysec",
+        description="AOF fsync policy of a locally started redis-server. Either survives a "
+        "Redis or platform restart; 'always' also survives a machine crash, at a write cost.",
+    )
+    password_env: str = Field(
+        "",
+        description="Environment variable holding the Redis password (e.g. from a "
+        "Kubernetes Secret); empty means no AUTH.",
+    )
+    timeout_s: float = Field(0.5, gt=0, description="Socket timeout of Redis calls, seconds.")
+
+    def connection_url(self) -> str:
+        """The URL with the password from password_env filled in."""
+        password = env.secret(self.password_env) if self.password_env else ""
+        if not password or not self.url:
+            return self.url
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://:{quote(password, safe='')}@{rest.split('@')[-1]}"
+
+
 class ScoreCacheConfig(StrictModel):
     """Redis cache of path scores."""
 
-    redis_url: str = Field(
-        "",
-        description="redis:// URL of the score cache; empty means `ponder serve` starts a "
-        "local redis-server (if start_local) or the cache is off.",
-    )
-    start_local: bool = Field(
-        True, description="Start a loopback redis-server when no redis_url is given."
-    )
+    enabled: bool = Field(True, description="Cache path scores in Redis (when one is set).")
     ttl_s: int = Field(3600, ge=1, description="Lifetime of a cached score, in seconds.")
+
+
+class LearningConfig(StrictModel):
+    """Online path-scorer learning from reported outcomes."""
+
+    enabled: bool = Field(
+        True, description="Log reasonings, accept ReportOutcome and run the learner."
+    )
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=0.1, max_ongoing_requests=16),
+        description="The learner deployment; keep one replica (it owns the consumer group).",
+    )
+    retention_s: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        description="How long a reasoning stays reportable (and its log entry kept), seconds.",
+    )
+    per_tenant: bool = Field(
+        False,
+        description="Train one scorer per tenant (x-tenant-id metadata); otherwise all "
+        "outcomes train one shared scorer.",
+    )
+    batch_size: int = Field(
+        64, ge=1, description="Most outcomes the learner applies in one step (one checkpoint)."
+    )
+    learning_rate: float = Field(0.05, gt=0, description="SGD step size of online updates.")
+    l2: float = Field(1e-3, ge=0, description="L2 penalty of online updates.")
+    max_step: float = Field(
+        0.5, gt=0, description="Cap on the L2 norm of one update of the weights (guard rail)."
+    )
+    propose_every: int = Field(50, ge=1, description="Outcomes applied between candidate versions.")
+    min_outcomes: int = Field(
+        100, ge=1, description="Outcomes applied before the first candidate is proposed."
+    )
+    holdout_every: int = Field(
+        5,
+        ge=2,
+        description="Every k-th outcome (in log order) is held back from training and used "
+        "to compare candidate and active versions.",
+    )
+    holdout_window: int = Field(
+        500, ge=1, description="Most recent held-back outcomes the gate evaluates on."
+    )
+    min_holdout_examples: int = Field(
+        20,
+        ge=1,
+        description="Held-back labelled path rows (one per step of a labelled path) needed "
+        "before the gate decides; fewer defers the decision.",
+    )
+    gate_metric: Literal["log_loss", "accuracy"] = Field(
+        "log_loss", description="Metric the promotion gate compares on held-back outcomes."
+    )
+    gate_margin: float = Field(
+        0.0,
+        ge=0,
+        description="A candidate is promoted when its metric is no worse than the active "
+        "version's by more than this margin.",
+    )
+    reload_interval_s: float = Field(
+        1.0, gt=0, description="How often planners check for a newly promoted version."
+    )
+    poll_block_ms: int = Field(
+        1000, ge=1, description="How long the learner blocks waiting for new outcomes."
+    )
 
 
 class PlannerConfig(StrictModel):
@@ -233,6 +324,9 @@ class PlannerConfig(StrictModel):
     cache: ScoreCacheConfig = Field(
         default_factory=ScoreCacheConfig, description="Score cache in Redis."
     )
+    learning: LearningConfig = Field(
+        default_factory=LearningConfig, description="Online scorer learning."
+    )
 
 
 class PonderConfig(StrictModel):
@@ -241,6 +335,10 @@ class PonderConfig(StrictModel):
     decoder: DecoderConfig = Field(default_factory=DecoderConfig, description="Decoder set.")
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="gRPC ingress.")
     planner: PlannerConfig = Field(default_factory=PlannerConfig, description="Reasoning planner.")
+    redis: RedisConfig = Field(
+        default_factory=RedisConfig,
+        description="Redis of the score cache, outcome log and scorer versions.",
+    )
 
 
 def load_yaml(path: Path) -> Any:

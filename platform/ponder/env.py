@@ -63,6 +63,24 @@ def ray_environment() -> dict[str, str]:
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 
 
+def local_redis_url_file() -> Path:
+    """Where `ponder serve` records the URL of the Redis it started."""
+    return state_dir() / "redis" / "url"
+
+
+def redis_url() -> str:
+    """Redis for `ponder scorer` commands (PONDER_REDIS_URL); else the local platform's."""
+    url = os.environ.get("PONDER_REDIS_URL", "")
+    if not url and local_redis_url_file().is_file():
+        url = local_redis_url_file().read_text().strip()
+    return url
+
+
 def redis_server_binary() -> str:
     """The redis-server executable (PONDER_REDIS_SERVER)."""
     return os.environ.get("PONDER_REDIS_SERVER", "redis-server")
+
+
+def secret(name: str) -> str:
+    """A secret from the environment variable a config names (e.g. a Redis password)."""
+    return os.environ.get(name, "")

@@ -27,6 +27,10 @@ class NotFound(PonderError):
     """A named thing (adapter, reasoning id, version) does not exist."""
 
 
+class AlreadyExists(PonderError):
+    """The thing exists already in a different form (e.g. a different outcome reported)."""
+
+
 class ResourceExhausted(PonderError):
     """A limit of the server was reached (queue full, budget spent)."""
 

@@ -20,9 +20,12 @@ def free_port() -> int:
 class LocalRedis:
     """Start with start(), stop with stop(); url is redis://127.0.0.1:PORT/0."""
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path | None = None, port: int | None = None, appendfsync: str = "everysec"
+    ) -> None:
         self.data_dir = data_dir or env.state_dir() / "redis"
         self.port = port or free_port()
+        self.appendfsync = appendfsync
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,7 +45,7 @@ class LocalRedis:
             "--appendonly",
             "yes",
             "--appendfsync",
-            "everysec",
+            self.appendfsync,
             "--save",
             "",
             "--daemonize",

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ponder.config import RedisConfig
 from ponder.reasoning.cache import CacheUnavailable, RedisScoreCache, score_key
+from ponder.redis_client import connect
 from ponder.redis_server import LocalRedis
 
 pytestmark = pytest.mark.integration
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.integration
 def test_round_trip_versioned_keys_and_outage(tmp_path: Path) -> None:
     redis = LocalRedis(data_dir=tmp_path).start()
     try:
-        cache = RedisScoreCache(redis.url, ttl_s=60)
+        cache = RedisScoreCache(connect(RedisConfig(url=redis.url)), ttl_s=60)
 
         async def scenario() -> None:
             k1, k2 = score_key("v1", "p", "a"), score_key("v2", "p", "a")
@@ -41,7 +43,7 @@ def test_scores_survive_a_redis_restart(tmp_path: Path) -> None:
     try:
 
         async def write() -> None:
-            cache = RedisScoreCache(redis.url, ttl_s=600)
+            cache = RedisScoreCache(connect(RedisConfig(url=redis.url)), ttl_s=600)
             await cache.put_many({"ponder:score:v1:p:x": 0.75})
             await asyncio.sleep(1.5)  # appendfsync everysec
             await cache.close()
@@ -52,7 +54,7 @@ def test_scores_survive_a_redis_restart(tmp_path: Path) -> None:
         redis = LocalRedis(data_dir=tmp_path, port=port).start()
 
         async def read() -> list[float | None]:
-            cache = RedisScoreCache(redis.url, ttl_s=600)
+            cache = RedisScoreCache(connect(RedisConfig(url=redis.url)), ttl_s=600)
             try:
                 return await cache.get_many(["ponder:score:v1:p:x"])
             finally:

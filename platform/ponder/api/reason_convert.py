@@ -44,6 +44,7 @@ def reason_call_from_proto(
     reasoning_id: str,
     config: PlannerConfig,
     adapters: Iterable[str],
+    scope: str = "shared",
 ) -> ReasonCall:
     """Check a ReasonRequest; raises InvalidArgument naming the field, or NotFound."""
     problem = request.problem.strip()
@@ -73,6 +74,7 @@ def reason_call_from_proto(
         budget=ReasonBudget(max_branches=branches, max_tokens=tokens, strategies=strategies),
         reasoning_id=reasoning_id,
         adapter=adapter,
+        scope=scope,
     )
 
 
@@ -123,6 +125,7 @@ def result_to_proto(result: ReasonResult) -> pb.ReasonResponse:
         scorer_version=result.scorer_version,
         cache_hits=result.cache.hits,
         cache_misses=result.cache.misses,
+        outcome_reportable=result.outcome_reportable,
     )
     if result.numeric_answer is not None:
         response.numeric_answer = result.numeric_answer

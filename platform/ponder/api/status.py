@@ -11,6 +11,7 @@ import asyncio
 import grpc
 
 from ponder.errors import (
+    AlreadyExists,
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
@@ -22,6 +23,7 @@ from ponder.errors import (
 _CODES: dict[type[PonderError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,

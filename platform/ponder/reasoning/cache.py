@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from redis.asyncio import Redis
+
 log = logging.getLogger(__name__)
 
 
@@ -43,14 +45,10 @@ class NoScoreCache:
 
 
 class RedisScoreCache:
-    """ScoreCache over redis.asyncio."""
+    """ScoreCache over a redis.asyncio client (give it short socket timeouts)."""
 
-    def __init__(self, url: str, ttl_s: int, timeout_s: float = 0.5) -> None:
-        import redis.asyncio as redis
-
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+    def __init__(self, client: Redis, ttl_s: int) -> None:
+        self._client = client
         self._ttl_s = ttl_s
         self._down = False
 

@@ -29,6 +29,7 @@ class PathState:
     answer: float | None = None
     score: float = 0.5
     note: str = ""
+    last_features: list[float] | None = None  # the row the latest score was computed from
 
     @property
     def tokens(self) -> int:

@@ -88,6 +88,10 @@ class ReasonResult:
     completion_tokens: int
     scorer_version: str
     cache: CacheCounters
+    # Each path's feature rows, one per step (the last scoring pass after that step):
+    # what the online learner trains on once the outcome is reported.
+    path_rows: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
+    outcome_reportable: bool = False  # logged for learning (set by the planner deployment)
 
 
 # -- events ------------------------------------------------------------------------------
@@ -158,18 +162,29 @@ class ReasoningPlanner:
         self._feature_sink = feature_sink
 
     async def reason(
-        self, problem: str, budget: ReasonBudget, reasoning_id: str, adapter: str | None = None
+        self,
+        problem: str,
+        budget: ReasonBudget,
+        reasoning_id: str,
+        adapter: str | None = None,
+        scorer: PathScorer | None = None,
     ) -> ReasonResult:
-        async for event in self.run(problem, budget, reasoning_id, adapter):
+        async for event in self.run(problem, budget, reasoning_id, adapter, scorer):
             if isinstance(event, Finished):
                 return event.result
         raise RuntimeError("planner ended without a result")
 
     async def run(
-        self, problem: str, budget: ReasonBudget, reasoning_id: str, adapter: str | None = None
+        self,
+        problem: str,
+        budget: ReasonBudget,
+        reasoning_id: str,
+        adapter: str | None = None,
+        scorer: PathScorer | None = None,
     ) -> AsyncIterator[ReasonEvent]:
+        """Events of one request; scorer overrides the injected one (e.g. a tenant's)."""
         settings = self._settings
-        scorer = self._scorer()  # one version for the whole request
+        scorer = scorer or self._scorer()  # one version for the whole request
         conditions = extract_conditions(problem)
         plan = build_plan(budget.strategies, budget.max_branches, settings.sample_temperature)
         yield PlanBuilt(plan)
@@ -180,11 +195,15 @@ class ReasoningPlanner:
         problem_hash = stable_hash(problem)
         queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         decoder_calls = 0
+        rows_by_step: dict[str, dict[int, list[float]]] = {pid: {} for pid in paths}
 
         async def rescore() -> None:
             await self._score(
                 scorer, paths, conditions, problem, problem_hash, counters, reasoning_id
             )
+            for path_id, path in paths.items():
+                if path.last_features is not None:
+                    rows_by_step[path_id][len(path.steps)] = path.last_features
 
         async def drive(runner: BranchRunner, branch_id: str) -> None:
             try:
@@ -273,6 +292,10 @@ class ReasoningPlanner:
                 completion_tokens=sum(p.tokens for p in paths.values()),
                 scorer_version=scorer.version,
                 cache=counters,
+                path_rows={
+                    pid: tuple(tuple(row) for _, row in sorted(rows.items()))
+                    for pid, rows in rows_by_step.items()
+                },
             )
         )
 
@@ -313,9 +336,10 @@ class ReasoningPlanner:
         for index, own in zip(missing, fresh, strict=True):
             cached[index] = own
         context = scorer.context_logits(rows)
-        for path, own_logit, context_logit in zip(live, cached, context, strict=True):
+        for path, row, own_logit, context_logit in zip(live, rows, cached, context, strict=True):
             assert own_logit is not None
             path.score = sigmoid(own_logit + context_logit)
+            path.last_features = row
         if missing:
             with contextlib.suppress(CacheUnavailable):
                 await self._cache.put_many(
@@ -389,3 +413,4 @@ class ReasonCall:
     budget: ReasonBudget
     reasoning_id: str
     adapter: str | None = None
+    scope: str = "shared"  # whose path scorer scores it (and whose its outcome trains)

@@ -73,9 +73,16 @@ class PathScorer:
 
 def load_scorer(path: Path = DEFAULT_SCORER_PATH) -> PathScorer:
     """Load a scorer file; its feature list must match this code's."""
-    data = json.loads(path.read_text())
+    try:
+        return scorer_from_json(json.loads(path.read_text()))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def scorer_from_json(data: dict[str, Any]) -> PathScorer:
+    """A scorer from its to_json() form; its feature list must match this code's."""
     if tuple(data["features"]) != FEATURE_NAMES:
-        raise ValueError(f"{path}: features differ from this version of the planner")
+        raise ValueError("features differ from this version of the planner")
     return PathScorer(
         version=str(data["version"]),
         weights=tuple(float(w) for w in data["weights"]),
@@ -120,12 +127,13 @@ def fit_scorer(
     )
 
 
-def log_loss(scores: list[float], labels: list[int]) -> float:
+def log_loss(scores: list[float], labels: list[int] | list[float]) -> float:
+    """Mean cross-entropy; labels may be soft (a reward in [0, 1])."""
     eps = 1e-7
     return float(
         -np.mean(
             [
-                math.log(max(s, eps)) if y else math.log(max(1 - s, eps))
+                y * math.log(max(s, eps)) + (1 - y) * math.log(max(1 - s, eps))
                 for s, y in zip(scores, labels, strict=True)
             ]
         )

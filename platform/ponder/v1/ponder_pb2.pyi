@@ -236,7 +236,7 @@ class ReasonUsage(_message.Message):
     def __init__(self, decoder_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
 
 class ReasonResponse(_message.Message):
-    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses")
+    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable")
     REASONING_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     NUMERIC_ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +247,7 @@ class ReasonResponse(_message.Message):
     SCORER_VERSION_FIELD_NUMBER: _ClassVar[int]
     CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
     CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_REPORTABLE_FIELD_NUMBER: _ClassVar[int]
     reasoning_id: str
     answer: str
     numeric_answer: float
@@ -257,7 +258,8 @@ class ReasonResponse(_message.Message):
     scorer_version: str
     cache_hits: int
     cache_misses: int
-    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ...) -> None: ...
+    outcome_reportable: bool
+    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ...) -> None: ...
 
 class ReasonEvent(_message.Message):
     __slots__ = ("kind", "branch_id", "strategy", "step", "score", "status", "answer", "note", "plan", "response")
@@ -282,3 +284,87 @@ class ReasonEvent(_message.Message):
     plan: _containers.RepeatedCompositeFieldContainer[PlanNode]
     response: ReasonResponse
     def __init__(self, kind: _Optional[_Union[ReasonEventKind, str]] = ..., branch_id: _Optional[str] = ..., strategy: _Optional[str] = ..., step: _Optional[_Union[PathStep, _Mapping]] = ..., score: _Optional[float] = ..., status: _Optional[_Union[PathStatus, str]] = ..., answer: _Optional[str] = ..., note: _Optional[str] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., response: _Optional[_Union[ReasonResponse, _Mapping]] = ...) -> None: ...
+
+class ReportOutcomeRequest(_message.Message):
+    __slots__ = ("reasoning_id", "correct", "reward", "correct_answer")
+    REASONING_ID_FIELD_NUMBER: _ClassVar[int]
+    CORRECT_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    CORRECT_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    reasoning_id: str
+    correct: bool
+    reward: float
+    correct_answer: str
+    def __init__(self, reasoning_id: _Optional[str] = ..., correct: _Optional[bool] = ..., reward: _Optional[float] = ..., correct_answer: _Optional[str] = ...) -> None: ...
+
+class ReportOutcomeResponse(_message.Message):
+    __slots__ = ("duplicate", "scorer_version", "scope")
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    SCORER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    duplicate: bool
+    scorer_version: str
+    scope: str
+    def __init__(self, duplicate: _Optional[bool] = ..., scorer_version: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
+
+class GetScorerRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ScorerMetrics(_message.Message):
+    __slots__ = ("examples", "log_loss", "accuracy", "calibration_error")
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    LOG_LOSS_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    examples: int
+    log_loss: float
+    accuracy: float
+    calibration_error: float
+    def __init__(self, examples: _Optional[int] = ..., log_loss: _Optional[float] = ..., accuracy: _Optional[float] = ..., calibration_error: _Optional[float] = ...) -> None: ...
+
+class ScorerVersion(_message.Message):
+    __slots__ = ("version", "parent", "status", "created_unix_ms", "promoted_unix_ms", "heldout", "gate_reason", "outcomes_applied")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    HELDOUT_FIELD_NUMBER: _ClassVar[int]
+    GATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    parent: str
+    status: str
+    created_unix_ms: int
+    promoted_unix_ms: int
+    heldout: ScorerMetrics
+    gate_reason: str
+    outcomes_applied: int
+    def __init__(self, version: _Optional[str] = ..., parent: _Optional[str] = ..., status: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., promoted_unix_ms: _Optional[int] = ..., heldout: _Optional[_Union[ScorerMetrics, _Mapping]] = ..., gate_reason: _Optional[str] = ..., outcomes_applied: _Optional[int] = ...) -> None: ...
+
+class ScorerInfo(_message.Message):
+    __slots__ = ("scope", "active", "candidate", "active_heldout", "outcomes_reported", "outcomes_applied", "outcomes_pending", "progressive_log_loss")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_HELDOUT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_REPORTED_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_PENDING_FIELD_NUMBER: _ClassVar[int]
+    PROGRESSIVE_LOG_LOSS_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    active: ScorerVersion
+    candidate: ScorerVersion
+    active_heldout: ScorerMetrics
+    outcomes_reported: int
+    outcomes_applied: int
+    outcomes_pending: int
+    progressive_log_loss: float
+    def __init__(self, scope: _Optional[str] = ..., active: _Optional[_Union[ScorerVersion, _Mapping]] = ..., candidate: _Optional[_Union[ScorerVersion, _Mapping]] = ..., active_heldout: _Optional[_Union[ScorerMetrics, _Mapping]] = ..., outcomes_reported: _Optional[int] = ..., outcomes_applied: _Optional[int] = ..., outcomes_pending: _Optional[int] = ..., progressive_log_loss: _Optional[float] = ...) -> None: ...
+
+class GetScorerResponse(_message.Message):
+    __slots__ = ("scorer",)
+    SCORER_FIELD_NUMBER: _ClassVar[int]
+    scorer: ScorerInfo
+    def __init__(self, scorer: _Optional[_Union[ScorerInfo, _Mapping]] = ...) -> None: ...

@@ -55,6 +55,16 @@ class PonderServiceStub:
                 request_serializer=ponder_dot_v1_dot_ponder__pb2.ReasonRequest.SerializeToString,
                 response_deserializer=ponder_dot_v1_dot_ponder__pb2.ReasonEvent.FromString,
                 _registered_method=True)
+        self.ReportOutcome = channel.unary_unary(
+                '/ponder.v1.PonderService/ReportOutcome',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.ReportOutcomeRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.ReportOutcomeResponse.FromString,
+                _registered_method=True)
+        self.GetScorer = channel.unary_unary(
+                '/ponder.v1.PonderService/GetScorer',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.GetScorerRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.GetScorerResponse.FromString,
+                _registered_method=True)
 
 
 class PonderServiceServicer:
@@ -94,6 +104,25 @@ class PonderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportOutcome(self, request, context):
+        """ReportOutcome tells Ponder afterwards how good an answer of Reason was; the
+        path scorer learns from it online. Reporting the same outcome again is
+        acknowledged and applied once; a different outcome for the same answer is
+        ALREADY_EXISTS; an unknown or expired reasoning_id is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScorer(self, request, context):
+        """GetScorer describes the path scorer the caller's requests use: the active
+        version, the latest candidate, their held-back metrics and the outcome
+        counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PonderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +145,16 @@ def add_PonderServiceServicer_to_server(servicer, server):
                     servicer.StreamReason,
                     request_deserializer=ponder_dot_v1_dot_ponder__pb2.ReasonRequest.FromString,
                     response_serializer=ponder_dot_v1_dot_ponder__pb2.ReasonEvent.SerializeToString,
+            ),
+            'ReportOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportOutcome,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.ReportOutcomeRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.ReportOutcomeResponse.SerializeToString,
+            ),
+            'GetScorer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScorer,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.GetScorerRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.GetScorerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +266,60 @@ class PonderService:
             '/ponder.v1.PonderService/StreamReason',
             ponder_dot_v1_dot_ponder__pb2.ReasonRequest.SerializeToString,
             ponder_dot_v1_dot_ponder__pb2.ReasonEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ponder.v1.PonderService/ReportOutcome',
+            ponder_dot_v1_dot_ponder__pb2.ReportOutcomeRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.ReportOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScorer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ponder.v1.PonderService/GetScorer',
+            ponder_dot_v1_dot_ponder__pb2.GetScorerRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.GetScorerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,57 @@
+"""Learner deployment: one replica running the online learner over the outcome log.
+
+Serve restarts the replica if it dies; the new one resumes from the consumer group's
+pending entries and the state saved with every acknowledgement (see ponder.learning).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from ray import serve
+
+from ponder.config import LearningConfig, RedisConfig
+from ponder.learning.learner import Learner, LearnerSettings
+from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
+from ponder.redis_client import connect
+
+log = logging.getLogger("ray.serve")
+
+
+@serve.deployment(name="Learner")
+class LearnerDeployment:
+    async def __init__(  # type: ignore[misc]
+        self, redis_config: RedisConfig, config: LearningConfig, scorer_path: str
+    ) -> None:
+        default = load_scorer(Path(scorer_path) if scorer_path else DEFAULT_SCORER_PATH)
+        settings = LearnerSettings.from_config(config)
+        client = connect(redis_config, blocking_reads_s=settings.block_ms / 1000)
+        self._learner = Learner(client, settings, default)
+        await self._learner.start()
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._learner.run(self._stop))
+        log.info(
+            "learner started: %d outcomes applied so far, last entry %s",
+            self._learner.state.applied_total,
+            self._learner.state.last_id,
+        )
+
+    async def status(self) -> dict[str, Any]:
+        """Counters of the running learner."""
+        state = self._learner.state
+        return {
+            "applied_total": state.applied_total,
+            "last_id": state.last_id,
+            "outcomes_per_s": self._learner.throughput(),
+            "scopes": {scope: s.applied for scope, s in state.scopes.items()},
+        }
+
+    def check_health(self) -> None:
+        if self._task.done():
+            raise RuntimeError("the learner loop ended")
+
+    def __del__(self) -> None:
+        self._stop.set()

@@ -1,0 +1,1 @@
+"""Online learning of the path scorer from reported outcomes (plain Python + Redis)."""

@@ -1,0 +1,312 @@
+"""The online learner: applies reported outcomes to the path scorer, exactly once.
+
+It reads the outcome log through a consumer group. For each batch it updates the models
+in memory, then writes the new learner state (models, counters, last applied entry id),
+the new held-back outcomes, any proposed version and the acknowledgements in ONE
+MULTI/EXEC. After a crash it reads what was delivered but not acknowledged; entries at or
+below the saved last id were applied already and are only acknowledged. So nothing is
+lost and nothing is applied twice.
+
+Every `holdout_every`-th outcome of a scope is held back (never trained on); the gate
+compares a candidate with the active version on the recent held-back outcomes. The other
+outcomes are first predicted (progressive validation), then learned from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from ponder.config import LearningConfig
+from ponder.learning.gate import GateSettings, Verdict, decide
+from ponder.learning.online import (
+    OnlineModel,
+    UpdateSettings,
+    metrics_of,
+    next_version,
+)
+from ponder.learning.outcome_log import Keys, LogEntry, OutcomeLog, stream_id
+from ponder.learning.records import labelled_rows, now_ms
+from ponder.learning.registry import ScorerRegistry, VersionInfo
+from ponder.reasoning.scorer import PathScorer, log_loss
+
+log = logging.getLogger(__name__)
+
+Example = tuple[list[list[float]], list[float]]  # one outcome's rows and labels
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    batch_size: int = 64
+    propose_every: int = 50
+    min_outcomes: int = 100
+    holdout_every: int = 5
+    holdout_window: int = 500
+    retention_s: int = 7 * 24 * 3600
+    block_ms: int = 1000
+    gate: GateSettings = field(default_factory=GateSettings)
+    update: UpdateSettings = field(default_factory=UpdateSettings)
+
+    @classmethod
+    def from_config(cls, config: LearningConfig) -> LearnerSettings:
+        return cls(
+            batch_size=config.batch_size,
+            propose_every=config.propose_every,
+            min_outcomes=config.min_outcomes,
+            holdout_every=config.holdout_every,
+            holdout_window=config.holdout_window,
+            retention_s=config.retention_s,
+            block_ms=config.poll_block_ms,
+            gate=GateSettings(config.gate_metric, config.gate_margin, config.min_holdout_examples),
+            update=UpdateSettings(config.learning_rate, config.l2, config.max_step),
+        )
+
+
+@dataclass
+class ScopeState:
+    """The learner's model and counters of one scope (shared or a tenant)."""
+
+    model: dict[str, Any]  # OnlineModel.state()
+    base_version: str  # the active version the model continues from
+    applied: int = 0  # outcomes applied (trained on or held back)
+    trained: int = 0
+    held_back: int = 0
+    since_proposal: int = 0
+    proposals: int = 0
+    promotions: int = 0
+    progressive_loss_sum: float = 0.0  # predict-before-learn log-loss over trained rows
+    progressive_examples: int = 0
+    last_reported_ms: int = 0
+
+
+@dataclass
+class LearnerState:
+    last_id: str = "0-0"  # the last outcome-log entry applied
+    applied_total: int = 0
+    scopes: dict[str, ScopeState] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LearnerState:
+        data = json.loads(text)
+        scopes = {k: ScopeState(**v) for k, v in data.pop("scopes").items()}
+        return cls(**data, scopes=scopes)
+
+    @classmethod
+    async def load(cls, client: Redis, keys: Keys) -> LearnerState:
+        data = await client.get(keys.learner_state)
+        return cls() if data is None else cls.from_json(data)
+
+
+class Learner:
+    def __init__(
+        self,
+        client: Redis,
+        settings: LearnerSettings,
+        default_scorer: PathScorer,
+        consumer: str = "learner",
+        keys: Keys | None = None,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._default = default_scorer
+        self._consumer = consumer
+        self.keys = keys or Keys()
+        self.log = OutcomeLog(client, settings.retention_s, self.keys)
+        self.registry = ScorerRegistry(client, self.keys)
+        self.state = LearnerState()
+        self._models: dict[str, OnlineModel] = {}
+        self._active: dict[str, PathScorer] = {}
+        self._holdout: dict[str, list[Example]] = {}
+        self._recovering = True
+        self._started_at = time.monotonic()
+        self._applied_here = 0
+
+    async def start(self) -> None:
+        await self.log.ensure_group()
+        await self.registry.seed("shared", self._default)
+        await self._reload()
+
+    async def _reload(self) -> None:
+        """Forget in-memory progress; continue from what Redis holds."""
+        self.state = await LearnerState.load(self._client, self.keys)
+        self._models.clear()
+        self._active.clear()
+        self._holdout.clear()
+        self._recovering = True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Apply outcomes until stop is set; Redis outages are waited out."""
+        while not stop.is_set():
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except WatchError:
+                log.info("learner: the active scorer changed during a batch; re-applying it")
+                await self._reload()
+            except Exception:
+                log.exception("learner step failed; reloading state from Redis")
+                await asyncio.sleep(1.0)
+                try:
+                    await self._reload()
+                except Exception:
+                    log.warning("learner: Redis still unavailable")
+
+    async def step(self) -> int:
+        """Apply one batch; returns how many log entries it handled (0: none waiting)."""
+        entries: list[LogEntry] = []
+        if self._recovering:
+            entries = await self.log.read(
+                self._consumer, self._settings.batch_size, None, pending=True
+            )
+            self._recovering = bool(entries)
+        if not entries:
+            entries = await self.log.read(
+                self._consumer, self._settings.batch_size, self._settings.block_ms, pending=False
+            )
+        if entries:
+            await self._apply(entries)
+        return len(entries)
+
+    async def _apply(self, entries: list[LogEntry]) -> None:
+        new_holdout: dict[str, list[Example]] = {}
+        proposals: list[tuple[str, VersionInfo]] = []
+        synced: set[str] = set()
+        for entry in entries:
+            if stream_id(entry.entry_id) <= stream_id(self.state.last_id):
+                continue  # applied before a crash, not yet acknowledged
+            scope = entry.record.scope
+            if scope not in synced:
+                await self._sync_scope(scope)
+                synced.add(scope)
+            proposal = self._apply_one(scope, entry, new_holdout)
+            if proposal is not None:
+                proposals.append((scope, proposal))
+            self.state.last_id = entry.entry_id
+            self.state.applied_total += 1
+            self._applied_here += 1
+        async with self._client.pipeline(transaction=True) as pipe:
+            # An operator's rollback during this batch aborts the commit (WatchError); the
+            # batch is then re-read and applied on top of the rolled-back version.
+            if synced:
+                await pipe.watch(*(self.registry.active_key(scope) for scope in synced))
+            pipe.multi()
+            pipe.set(self.keys.learner_state, self.state.to_json())
+            for scope, examples in new_holdout.items():
+                key = self.keys.holdout(scope)
+                pipe.rpush(key, *(json.dumps(e) for e in examples))
+                pipe.ltrim(key, -self._settings.holdout_window, -1)
+            for scope, info in proposals:
+                self.registry.stage_proposal(pipe, scope, info)
+            self.log.stage_ack(pipe, [e.entry_id for e in entries], self.state.last_id)
+            await pipe.execute()
+        for scope, info in proposals:
+            log.info("scorer %s of %s %s: %s", info.version, scope, info.status, info.reason)
+
+    async def _sync_scope(self, scope: str) -> None:
+        """Load the scope's model; restart it from the active version if an operator
+        rolled back (the active version is not the one the model continues from)."""
+        active = await self.registry.seed(scope, self._default)
+        scope_state = self.state.scopes.get(scope)
+        if scope_state is None or scope_state.base_version != active:
+            info = await self.registry.get(scope, active)
+            model = OnlineModel.from_scorer(info.scorer, self._settings.update)
+            if scope_state is None:
+                scope_state = ScopeState(model=model.state(), base_version=active)
+                self.state.scopes[scope] = scope_state
+            else:
+                log.info("learner: %s's active scorer is now %s; restarting from it", scope, active)
+                scope_state.model = model.state()
+                scope_state.base_version = active
+                scope_state.since_proposal = 0
+            self._models[scope] = model
+            self._active[scope] = info.scorer
+        if scope not in self._models:
+            self._models[scope] = OnlineModel.from_state(scope_state.model, self._settings.update)
+            self._active[scope] = (await self.registry.get(scope, active)).scorer
+        if scope not in self._holdout:
+            raw = await self._client.lrange(self.keys.holdout(scope), 0, -1)
+            self._holdout[scope] = [_example(json.loads(item)) for item in raw]
+
+    def _apply_one(
+        self, scope: str, entry: LogEntry, new_holdout: dict[str, list[Example]]
+    ) -> VersionInfo | None:
+        """Hold back or learn from one outcome; a proposed version when one is due."""
+        st = self.state.scopes[scope]
+        model = self._models[scope]
+        rows, labels = labelled_rows(entry.record, entry.outcome)
+        st.applied += 1
+        st.since_proposal += 1
+        st.last_reported_ms = entry.outcome.reported_ms
+        if st.applied % self._settings.holdout_every == 0:
+            st.held_back += 1
+            window = self._holdout[scope]
+            window.append((rows, labels))
+            del window[: max(0, len(window) - self._settings.holdout_window)]
+            new_holdout.setdefault(scope, []).append((rows, labels))
+        else:
+            if rows:
+                st.progressive_loss_sum += log_loss(model.predict(rows), labels) * len(rows)
+                st.progressive_examples += len(rows)
+            model.update(rows, labels)
+            st.trained += 1
+        st.model = model.state()
+        if st.applied < self._settings.min_outcomes:
+            return None
+        if st.since_proposal < self._settings.propose_every:
+            return None
+        return self._propose(scope, st, model)
+
+    def _propose(self, scope: str, st: ScopeState, model: OnlineModel) -> VersionInfo:
+        rows = [row for example in self._holdout[scope] for row in example[0]]
+        labels = [label for example in self._holdout[scope] for label in example[1]]
+        active = self._active[scope]
+        version = next_version(st.base_version, model)
+        active_metrics = metrics_of(active.score_many(rows), labels)
+        candidate_metrics = metrics_of(model.predict(rows), labels)
+        decision = decide(active_metrics, candidate_metrics, self._settings.gate)
+        candidate = model.to_scorer(
+            version,
+            {
+                "heldout": candidate_metrics.to_json(),
+                "outcomes_applied": st.applied,
+                "trained_on": f"online from {st.base_version}",
+            },
+        )
+        st.since_proposal = 0
+        st.proposals += 1
+        if decision.verdict is Verdict.PROMOTE:
+            st.promotions += 1
+            st.base_version = version
+            self._active[scope] = candidate
+        return VersionInfo(
+            scorer=candidate,
+            parent=active.version,
+            created_ms=now_ms(),
+            status=decision.verdict.value,
+            outcomes_applied=st.applied,
+            heldout=candidate_metrics,
+            compared_to=active.version,
+            compared_heldout=active_metrics,
+            reason=decision.reason,
+            extra={"last_outcome_reported_ms": st.last_reported_ms},
+        )
+
+    def throughput(self) -> float:
+        """Outcomes applied per second by this learner since it started."""
+        return self._applied_here / max(1e-9, time.monotonic() - self._started_at)
+
+
+def _example(data: list[Any]) -> Example:
+    rows, labels = data
+    return rows, labels

@@ -1,0 +1,219 @@
+"""The durable outcome log in Redis (AOF on), keyed by reasoning id.
+
+- At answer time the planner writes the reasoning record (every candidate path's features,
+  score, whether it was chosen, the scorer version) to a key that expires after the
+  retention period, and appends it to the `reasonings` stream (the audit log).
+- ReportOutcome joins the label to the record in one Lua script (atomic): it stores the
+  outcome under the reasoning id (a retry finds it and is acknowledged without a second
+  log entry) and appends record + outcome to the `outcomes` stream.
+- The learner reads the `outcomes` stream through a consumer group and acknowledges an
+  entry in the same MULTI/EXEC as the model state it produced (see learner.py), so a crash
+  neither loses nor double-applies an outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from ponder.errors import AlreadyExists, NotFound
+from ponder.learning.records import Outcome, ReasoningRecord, now_ms
+
+LEARNER_GROUP = "learner"
+
+# KEYS: record, outcome, outcomes stream, reported counter. ARGV: outcome json, ttl s.
+# Returns {0} not found, {1, record} logged, {2, earlier outcome json} already reported.
+_REPORT = """
+local record = redis.call('GET', KEYS[1])
+if not record then return {0} end
+local earlier = redis.call('GET', KEYS[2])
+if earlier then return {2, earlier} end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+redis.call('XADD', KEYS[3], '*', 'record', record, 'outcome', ARGV[1])
+redis.call('INCR', KEYS[4])
+return {1, record}
+"""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every Redis key Ponder's learning uses, under one prefix."""
+
+    prefix: str = "ponder"
+
+    def reasoning(self, reasoning_id: str) -> str:
+        return f"{self.prefix}:reasoning:{reasoning_id}"
+
+    def outcome(self, reasoning_id: str) -> str:
+        return f"{self.prefix}:outcome:{reasoning_id}"
+
+    @property
+    def reasonings_stream(self) -> str:
+        return f"{self.prefix}:log:reasonings"
+
+    @property
+    def outcomes_stream(self) -> str:
+        return f"{self.prefix}:log:outcomes"
+
+    @property
+    def reported(self) -> str:
+        return f"{self.prefix}:outcomes:reported"
+
+    @property
+    def learner_state(self) -> str:
+        return f"{self.prefix}:learner:state"
+
+    def holdout(self, scope: str) -> str:
+        return f"{self.prefix}:learner:{scope}:holdout"
+
+    def scorer(self, scope: str, part: str) -> str:
+        return f"{self.prefix}:scorer:{scope}:{part}"
+
+    @property
+    def scorer_scopes(self) -> str:
+        return f"{self.prefix}:scorer:scopes"
+
+
+@dataclass(frozen=True)
+class ReportAck:
+    duplicate: bool
+    record: ReasoningRecord
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    entry_id: str
+    record: ReasoningRecord
+    outcome: Outcome
+
+
+def stream_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class OutcomeLog:
+    def __init__(self, client: Redis, retention_s: int, keys: Keys | None = None) -> None:
+        self._client = client
+        self._retention_s = retention_s
+        self.keys = keys or Keys()
+        self._report = client.register_script(_REPORT)
+
+    async def record(self, record: ReasoningRecord) -> None:
+        """Log a reasoning at answer time."""
+        data = record.to_json()
+        oldest = max(0, now_ms() - self._retention_s * 1000)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.reasoning(record.reasoning_id), data, ex=self._retention_s)
+            pipe.xadd(
+                self.keys.reasonings_stream,
+                {"reasoning_id": record.reasoning_id, "record": data},
+                minid=str(oldest),
+                approximate=True,
+            )
+            await pipe.execute()
+
+    async def get_record(self, reasoning_id: str) -> ReasoningRecord:
+        data = await self._client.get(self.keys.reasoning(reasoning_id))
+        if data is None:
+            raise NotFound(f"reasoning_id {reasoning_id!r} is unknown or has expired")
+        return ReasoningRecord.from_json(data)
+
+    async def get_outcome(self, reasoning_id: str) -> Outcome | None:
+        data = await self._client.get(self.keys.outcome(reasoning_id))
+        return None if data is None else Outcome.from_json(data)
+
+    async def report(self, outcome: Outcome) -> ReportAck:
+        """Join an outcome to its reasoning; idempotent for a retried identical report."""
+        rid = outcome.reasoning_id
+        result = await self._report(
+            keys=[
+                self.keys.reasoning(rid),
+                self.keys.outcome(rid),
+                self.keys.outcomes_stream,
+                self.keys.reported,
+            ],
+            args=[outcome.to_json(), self._retention_s],
+        )
+        status = int(result[0])
+        if status == 0:
+            raise NotFound(f"reasoning_id {rid!r} is unknown or has expired")
+        if status == 2:
+            earlier = Outcome.from_json(result[1])
+            if not earlier.same_report(outcome):
+                raise AlreadyExists(
+                    f"reasoning_id {rid!r} already has a different outcome "
+                    f"(reward {earlier.reward:g}); outcomes cannot be changed"
+                )
+            return ReportAck(True, await self.get_record(rid))
+        return ReportAck(False, ReasoningRecord.from_json(result[1]))
+
+    # -- the learner's side ----------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._client.xgroup_create(
+                self.keys.outcomes_stream, LEARNER_GROUP, id="0", mkstream=True
+            )
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def read(
+        self, consumer: str, count: int, block_ms: int | None, pending: bool
+    ) -> list[LogEntry]:
+        """Entries delivered to this consumer but not acknowledged (pending=True: what a
+        crashed predecessor left), or new ones."""
+        response: Any = await self._client.xreadgroup(
+            LEARNER_GROUP,
+            consumer,
+            {self.keys.outcomes_stream: "0" if pending else ">"},
+            count=count,
+            block=None if pending else block_ms,
+        )
+        entries = []
+        for _stream, items in response or []:
+            for entry_id, fields in items:
+                if not fields:  # trimmed away while pending
+                    continue
+                entries.append(
+                    LogEntry(
+                        text(entry_id),
+                        ReasoningRecord.from_json(fields[b"record"]),
+                        Outcome.from_json(fields[b"outcome"]),
+                    )
+                )
+        return entries
+
+    def stage_ack(self, pipe: Any, entry_ids: list[str], trim_below: str | None) -> None:
+        """Acknowledge (inside the learner's transaction); drop entries older than the
+        retention that were applied already."""
+        if entry_ids:
+            pipe.xack(self.keys.outcomes_stream, LEARNER_GROUP, *entry_ids)
+        if trim_below is not None:
+            oldest = max(0, now_ms() - self._retention_s * 1000)
+            minid = min(stream_id(trim_below), (oldest, 0))
+            pipe.xtrim(self.keys.outcomes_stream, minid=f"{minid[0]}-{minid[1]}", approximate=True)
+
+    async def reported_count(self) -> int:
+        return int(await self._client.get(self.keys.reported) or 0)
+
+    async def pending_count(self) -> int:
+        """Outcomes logged but not yet applied: undelivered plus delivered-unacknowledged."""
+        try:
+            groups = await self._client.xinfo_groups(self.keys.outcomes_stream)
+        except ResponseError:
+            return 0
+        for group in groups:
+            if text(group["name"]) == LEARNER_GROUP:
+                lag = group.get("lag")
+                return int(group["pending"]) + int(lag or 0)
+        return 0
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as str (clients return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

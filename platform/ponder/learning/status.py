@@ -1,0 +1,51 @@
+"""What GetScorer and `ponder scorer status` report about one scope's scorer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from ponder.learning.learner import LearnerState
+from ponder.learning.online import Metrics
+from ponder.learning.outcome_log import Keys, OutcomeLog
+from ponder.learning.registry import ScorerRegistry, VersionInfo
+
+
+@dataclass(frozen=True)
+class ScorerStatus:
+    scope: str
+    active: VersionInfo
+    candidate: VersionInfo | None
+    active_heldout: Metrics | None  # on the outcomes the latest proposal was measured on
+    outcomes_reported: int
+    outcomes_applied: int
+    outcomes_pending: int
+    progressive_log_loss: float
+
+
+async def scorer_status(client: Redis, scope: str, keys: Keys | None = None) -> ScorerStatus:
+    keys = keys or Keys()
+    registry = ScorerRegistry(client, keys)
+    outcome_log = OutcomeLog(client, retention_s=60, keys=keys)  # read-only use
+    active = await registry.active(scope)
+    candidate = await registry.candidate(scope)
+    latest = candidate if candidate is not None else active
+    active_heldout = (
+        latest.compared_heldout if latest.compared_to == active.version else active.heldout
+    )
+    state = await LearnerState.load(client, keys)
+    scope_state = state.scopes.get(scope)
+    progressive = 0.0
+    if scope_state is not None and scope_state.progressive_examples:
+        progressive = scope_state.progressive_loss_sum / scope_state.progressive_examples
+    return ScorerStatus(
+        scope=scope,
+        active=active,
+        candidate=candidate,
+        active_heldout=active_heldout,
+        outcomes_reported=await outcome_log.reported_count(),
+        outcomes_applied=scope_state.applied if scope_state else 0,
+        outcomes_pending=await outcome_log.pending_count(),
+        progressive_log_loss=progressive,
+    )
