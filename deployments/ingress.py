@@ -8,6 +8,7 @@ to a status code in ponder.api.status and never leaks a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from grpc_health.v1 import health_pb2
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from deployments.remote_errors import original_error
 from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
@@ -118,7 +120,8 @@ class Ingress:
         request_id = _request_id(grpc_context)
         try:
             outcome = outcome_from_proto(request)
-            ack = await self._learning_log().report(outcome)
+            async with _redis_errors_unavailable():
+                ack = await self._learning_log().report(outcome)
             if ack.record.scope != self._scope(grpc_context):
                 # Another tenant's answer: indistinguishable from an unknown id.
                 raise NotFound(f"reasoning_id {outcome.reasoning_id!r} is unknown or has expired")
@@ -138,10 +141,11 @@ class Ingress:
             self._learning_log()
             assert self._redis is not None
             scope = self._scope(grpc_context)
-            try:
-                status = await scorer_status(self._redis, scope)
-            except NotFound:  # a tenant without its own version yet uses the shared one
-                status = await scorer_status(self._redis, SHARED_SCOPE)
+            async with _redis_errors_unavailable():
+                try:
+                    status = await scorer_status(self._redis, scope)
+                except NotFound:  # a tenant without its own version yet uses the shared one
+                    status = await scorer_status(self._redis, SHARED_SCOPE)
             return scorer_status_to_proto(status)
         except BaseException as error:
             raise _fail(grpc_context, error, request_id) from None
@@ -205,6 +209,15 @@ async def _relay(response: Any) -> AsyncIterator[Any]:
             yield item
     finally:
         stream.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _redis_errors_unavailable() -> AsyncIterator[None]:
+    """Redis down or restarting: UNAVAILABLE (retryable), never INTERNAL."""
+    try:
+        yield
+    except RedisError as error:
+        raise Unavailable(f"outcome log unavailable: {type(error).__name__}") from None
 
 
 def _metadata(grpc_context: Any, name: str) -> str:

@@ -25,13 +25,27 @@ def test_serve_config() -> dict:
     engine = data["applications"][0]["args"]["decoder"]["engine"]
     engine["enforce_eager"] = True  # ~30 s start instead of ~90 s
     engine["max_model_len"] = TEST_MAX_MODEL_LEN
+    # Quick learning cycles: a candidate every 4 outcomes, every 2nd one held back.
+    data["applications"][0]["args"]["planner"]["learning"].update(
+        batch_size=4,
+        learning_rate=0.5,
+        max_step=2.0,
+        propose_every=4,
+        min_outcomes=4,
+        holdout_every=2,
+        min_holdout_examples=1,
+        reload_interval_s=0.5,
+        poll_block_ms=200,
+    )
     return data
 
 
 @pytest.fixture(scope="session")
-def platform() -> Iterator[LocalPlatform]:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     config = validate_serve_config(test_serve_config(), source="test config")
-    local = LocalPlatform(config, grpc_port=free_port())
+    local = LocalPlatform(
+        config, grpc_port=free_port(), redis_data_dir=tmp_path_factory.mktemp("redis")
+    )
     try:
         local.start(progress=lambda message: print(f"[platform] {message}", flush=True))
         yield local

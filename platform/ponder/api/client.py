@@ -75,11 +75,19 @@ def build_reason_request(
 class PonderClient:
     """Blocking client over one channel."""
 
-    def __init__(self, target: str = "127.0.0.1:9000", application: str | None = None) -> None:
+    def __init__(
+        self, target: str = "127.0.0.1:9000", application: str | None = None, tenant: str = ""
+    ) -> None:
         self.channel = grpc.insecure_channel(target)
         self.stub = pb_grpc.PonderServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
-        self._metadata = (("application", application),) if application else ()
+        metadata = [("application", application)] if application else []
+        if tenant:
+            metadata.append(("x-tenant-id", tenant))
+        self._metadata = tuple(metadata)
+
+    def _with_id(self, request_id: str) -> tuple[tuple[str, str], ...]:
+        return self._metadata + ((("x-request-id", request_id),) if request_id else ())
 
     def __enter__(self) -> PonderClient:
         return self
@@ -112,11 +120,40 @@ class PonderClient:
         )
         return call
 
-    def reason(self, request: pb.ReasonRequest, timeout: float | None = None) -> pb.ReasonResponse:
+    def reason(
+        self, request: pb.ReasonRequest, timeout: float | None = None, request_id: str = ""
+    ) -> pb.ReasonResponse:
+        """request_id (x-request-id) becomes the reasoning_id when given."""
         response: pb.ReasonResponse = self.stub.Reason(
+            request, timeout=timeout, metadata=self._with_id(request_id)
+        )
+        return response
+
+    def report_outcome(
+        self,
+        reasoning_id: str,
+        *,
+        correct: bool | None = None,
+        reward: float | None = None,
+        correct_answer: str = "",
+        timeout: float | None = 30.0,
+    ) -> pb.ReportOutcomeResponse:
+        """Report how good an answer was: correct, or a reward in [0, 1]."""
+        request = pb.ReportOutcomeRequest(reasoning_id=reasoning_id, correct_answer=correct_answer)
+        if correct is not None:
+            request.correct = correct
+        if reward is not None:
+            request.reward = reward
+        response: pb.ReportOutcomeResponse = self.stub.ReportOutcome(
             request, timeout=timeout, metadata=self._metadata
         )
         return response
+
+    def get_scorer(self, timeout: float | None = 30.0) -> pb.ScorerInfo:
+        response: pb.GetScorerResponse = self.stub.GetScorer(
+            pb.GetScorerRequest(), timeout=timeout, metadata=self._metadata
+        )
+        return response.scorer
 
     def stream_reason(
         self, request: pb.ReasonRequest, timeout: float | None = None

@@ -1,0 +1,216 @@
+"""Online scorer learning through the real platform: Reason -> ReportOutcome over gRPC ->
+outcome log in Redis -> Learner replica -> promoted version -> planners hot-reload it.
+Test config (conftest): a candidate every 4 outcomes, every 2nd outcome held back."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import grpc
+import pytest
+import ray
+import redis
+
+from deployments.runner import LocalPlatform
+from ponder.api.client import PonderClient, build_reason_request
+from ponder.config import RedisConfig
+from ponder.learning.outcome_log import OutcomeLog
+from ponder.learning.records import ReasoningRecord, now_ms
+from ponder.redis_client import connect
+
+pytestmark = pytest.mark.integration
+
+PROBLEM = "Sara has 12 apples. She buys 30 more apples. How many apples does Sara have now?"
+
+
+def _reason(client: PonderClient, reasoning_id: str) -> object:
+    request = build_reason_request(PROBLEM, branches=2, strategies=["pot", "direct"])
+    return client.reason(request, timeout=300, request_id=reasoning_id)
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.25)
+
+
+def _settled(client: PonderClient) -> bool:
+    info = client.get_scorer()
+    return info.outcomes_pending == 0 and info.outcomes_applied == info.outcomes_reported
+
+
+def test_reported_outcomes_promote_a_version_that_planners_reload(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    before = client.get_scorer()
+    assert before.scope == "shared" and before.active.version
+    ids = [f"learn-{uuid.uuid4().hex[:8]}-{i}" for i in range(12)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda rid: _reason(client, rid), ids))
+    for rid, answer in zip(ids, answers, strict=True):
+        assert answer.reasoning_id == rid  # type: ignore[attr-defined]
+        assert answer.outcome_reportable  # type: ignore[attr-defined]
+        assert answer.scorer_version == before.active.version  # type: ignore[attr-defined]
+
+    for rid in ids:
+        ack = client.report_outcome(rid, correct=True)
+        assert not ack.duplicate and ack.scope == "shared"
+        assert ack.scorer_version == before.active.version
+    # A retried report is acknowledged and applied once; a different one is refused.
+    assert client.report_outcome(ids[0], correct=True).duplicate
+    with pytest.raises(grpc.RpcError) as caught:
+        client.report_outcome(ids[0], correct=False)
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+    _wait_for(lambda: _settled(client), 60, "the learner to apply every outcome")
+    info = client.get_scorer()
+    assert info.outcomes_reported == before.outcomes_reported + 12
+    assert info.active.version != before.active.version, info
+    assert info.active.status == "promoted" and info.active.parent
+    assert info.active.heldout.examples > 0 and info.active.promoted_unix_ms > 0
+
+    # Planners pick the new version up without a restart; its cache keys are new.
+    new_version = info.active.version
+    _wait_for(
+        lambda: (
+            _reason(client, f"after-{uuid.uuid4().hex[:8]}").scorer_version  # type: ignore[attr-defined]
+            == new_version
+        ),
+        30,
+        "planners to hot-reload the promoted scorer",
+    )
+    keys = redis.Redis.from_url(platform.redis_servers[0].url)
+    try:
+        assert keys.keys(f"ponder:score:{new_version}:*")
+        assert keys.keys(f"ponder:score:{before.active.version}:*")
+    finally:
+        keys.close()
+
+
+def _cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "ponder.cli", "scorer", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_cli_history_and_rollback_reach_the_planners(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    url = ["--redis-url", platform.redis_servers[0].url]
+    active = client.get_scorer().active
+    assert active.parent, "run after a promotion (test above)"
+    history = _cli("history", *url)
+    assert "seed" in history and f"promoted  {active.version}" in history
+    assert f"active    {active.version} [promoted]" in _cli("status", *url)
+
+    _cli("rollback", active.parent, *url)
+    assert client.get_scorer().active.version == active.parent
+    _wait_for(
+        lambda: (
+            _reason(client, f"rolled-{uuid.uuid4().hex[:8]}").scorer_version  # type: ignore[attr-defined]
+            == active.parent
+        ),
+        30,
+        "planners to reload the rolled-back version",
+    )
+    assert "rollback" in _cli("history", *url).splitlines()[-2]
+
+
+def test_bad_reports_get_clear_errors(client: PonderClient) -> None:
+    cases = [
+        (lambda: client.report_outcome("no-such-reasoning", correct=True), "NOT_FOUND"),
+        (lambda: client.report_outcome("x", reward=1.5), "INVALID_ARGUMENT"),
+        (lambda: client.report_outcome("", correct=True), "INVALID_ARGUMENT"),
+        (lambda: client.report_outcome("x"), "INVALID_ARGUMENT"),
+        (lambda: client.report_outcome("x", correct=True, correct_answer="?"), "INVALID_ARGUMENT"),
+    ]
+    for call, code in cases:
+        with pytest.raises(grpc.RpcError) as caught:
+            call()
+        assert caught.value.code().name == code, caught.value.details()
+
+
+def _learner_actors() -> list[str]:
+    return [
+        a["name"]
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if "#Learner#" in a["name"]
+    ]
+
+
+def test_learner_killed_mid_stream_loses_and_doubles_nothing(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    template = _reason(client, f"template-{uuid.uuid4().hex[:8]}")
+    url = platform.redis_servers[0].url
+    record = None
+
+    async def load_and_log(ids: list[str]) -> None:
+        nonlocal record
+        log = OutcomeLog(connect(RedisConfig(url=url)), retention_s=3600)
+        record = await log.get_record(template.reasoning_id)  # type: ignore[attr-defined]
+        for rid in ids:  # more answers like it, as if 40 callers had asked
+            await log.record(replace(record, reasoning_id=rid, created_ms=now_ms()))
+
+    ids = [f"crash-{uuid.uuid4().hex[:8]}-{i}" for i in range(40)]
+    asyncio.run(load_and_log(ids))
+    assert isinstance(record, ReasoningRecord) and record.paths
+    before = client.get_scorer()
+    (victim,) = _learner_actors()
+
+    killed = threading.Event()
+
+    def report_all() -> None:
+        with PonderClient(platform.target) as reporter:
+            for i, rid in enumerate(ids):
+                reporter.report_outcome(rid, correct=i % 3 == 0)
+                if i == 15:
+                    ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+                    killed.set()
+
+    reporter = threading.Thread(target=report_all)
+    reporter.start()
+    reporter.join(timeout=120)
+    assert killed.is_set()
+    # Serve replaces the replica; the new learner resumes from the consumer group.
+    _wait_for(lambda: _learner_actors() not in ([], [victim]), 120, "Serve to start a new learner")
+    _wait_for(lambda: _settled(client), 120, "the restarted learner to catch up")
+    after = client.get_scorer()
+    assert after.outcomes_reported == before.outcomes_reported + 40
+    assert after.outcomes_applied == after.outcomes_reported  # nothing lost, nothing doubled
+
+
+def test_logged_answers_and_labels_survive_a_redis_restart(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    rid = f"durable-{uuid.uuid4().hex[:8]}"
+    assert _reason(client, rid).outcome_reportable  # type: ignore[attr-defined]
+    client.report_outcome(rid, reward=0.25, correct_answer="42")
+    reported = client.get_scorer().outcomes_reported
+    (server,) = platform.redis_servers
+    server.stop()
+    server.start()
+    _wait_for(lambda: _settled(client), 60, "the learner to reconnect")
+    info = client.get_scorer()
+    assert info.outcomes_reported == reported
+    again = client.report_outcome(rid, reward=0.25, correct_answer="42")
+    assert again.duplicate  # the label is still there
+    with pytest.raises(grpc.RpcError) as caught:
+        client.report_outcome(rid, reward=1.0)
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
