@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from ponder import env
 from ponder.v1 import ponder_pb2 as pb
@@ -240,6 +241,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     split = None if args.split == "all" else args.split
     problems = load_problems(Path(args.data), split, args.limit)
     _say(f"{len(problems)} problems ({args.split} split of {Path(args.data).name})")
+    if args.learn_stream:
+        return _learning_loop(args, problems)
     with PonderClient(args.target) as client:
         result = evaluate(
             client, problems, methods, args.concurrency, args.max_tokens, args.branches, _say
@@ -327,6 +330,45 @@ def cmd_scorer(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _learning_loop(args: argparse.Namespace, held_out: list[Any]) -> int:
+    import json
+    import uuid
+
+    from ponder.api.client import PonderClient
+    from ponder.learning_eval import format_loop_table, learning_loop
+    from ponder.reasoning.problems import load_problems
+
+    if args.split != "dev":
+        print("error: --learn-stream measures on the dev split (--split dev)", file=sys.stderr)
+        return 2
+    checkpoints = sorted({int(c) for c in args.checkpoints.split(",") if c.strip()})
+    checkpoints = [c for c in checkpoints if c <= args.learn_stream] or [args.learn_stream]
+    if checkpoints[-1] != args.learn_stream:
+        checkpoints.append(args.learn_stream)
+    stream = load_problems(Path(args.data), "train", args.learn_stream)
+    if len(stream) < args.learn_stream:
+        print(f"error: only {len(stream)} training problems", file=sys.stderr)
+        return 2
+    _say(f"learning loop: {len(stream)} training problems reported, checkpoints {checkpoints}")
+    with PonderClient(args.target) as client:
+        result = learning_loop(
+            client,
+            stream,
+            held_out,
+            checkpoints,
+            args.concurrency,
+            args.max_tokens,
+            args.branches,
+            run_id=f"loop-{uuid.uuid4().hex[:8]}",
+            progress=_say,
+        )
+    print(format_loop_table(result))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    _say(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ponder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -384,6 +426,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="reason's token budget (self-consistency gets the same)",
     )
     evaluation.add_argument("--branches", type=int, default=4)
+    evaluation.add_argument(
+        "--learn-stream",
+        type=int,
+        default=0,
+        dest="learn_stream",
+        help="run the online-learning loop: report outcomes of this many training problems, "
+        "measuring reason on the dev problems at each checkpoint",
+    )
+    evaluation.add_argument(
+        "--checkpoints", default="200,500,1000", help="outcome counts to measure at"
+    )
     evaluation.add_argument("--out", default=str(env.REPO_ROOT / "bench/results/eval.json"))
     evaluation.set_defaults(func=cmd_eval)
 

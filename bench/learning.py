@@ -1,0 +1,185 @@
+"""Online scorer learning benchmark: the learning loop through the full platform, the
+learner's throughput, and the delay from ReportOutcome to promotion.
+
+Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 60]
+
+  loop        `reason` accuracy on held-out (dev) problems with the initial scorer and
+              after 200, 500, 1000 reported outcomes of training problems (labels from the
+              data's answers), via ponder.learning_eval (the same code as
+              `ponder eval --learn-stream`)
+  throughput  outcomes applied per second by the learner draining a backlog of the
+              loop's own logged reasonings (real feature rows), batch 64 vs batch 1
+  delay       promotion time minus the report time of the outcome that triggered it
+Starts its own platform (serve-local.yaml) with a fresh Redis, so the loop starts from
+the packaged scorer. Written to bench/results/learning.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+async def _promotion_delays(url: str) -> dict[str, Any]:
+    from ponder.config import RedisConfig
+    from ponder.learning.registry import ScorerRegistry
+    from ponder.redis_client import connect
+
+    client = connect(RedisConfig(url=url))
+    try:
+        events = await ScorerRegistry(client).history("shared", limit=10_000)
+    finally:
+        await client.aclose()
+    delays = [
+        (e["at_ms"] - e["last_outcome_reported_ms"]) / 1000
+        for e in events
+        if e["event"] == "promoted" and "last_outcome_reported_ms" in e
+    ]
+    verdicts: dict[str, int] = {}
+    for e in events:
+        verdicts[e["event"]] = verdicts.get(e["event"], 0) + 1
+    return {
+        "events": verdicts,
+        "promotion_delay_s": {
+            "count": len(delays),
+            "median": statistics.median(delays) if delays else None,
+            "max": max(delays) if delays else None,
+        },
+    }
+
+
+async def _logged_examples(url: str, limit: int) -> list[tuple[Any, Any]]:
+    """(record, outcome) pairs the platform logged during the loop."""
+    from ponder.config import RedisConfig
+    from ponder.learning.outcome_log import Keys
+    from ponder.learning.records import Outcome, ReasoningRecord
+    from ponder.redis_client import connect
+
+    client = connect(RedisConfig(url=url))
+    pairs = []
+    try:
+        entries = await client.xrange(Keys().outcomes_stream, count=limit)
+        for _id, fields in entries:
+            pairs.append(
+                (
+                    ReasoningRecord.from_json(fields[b"record"]),
+                    Outcome.from_json(fields[b"outcome"]),
+                )
+            )
+    finally:
+        await client.aclose()
+    return pairs
+
+
+async def _throughput(pairs: list[tuple[Any, Any]], outcomes: int, batch_size: int) -> float:
+    """Outcomes/s of a learner draining a backlog of `outcomes` logged outcomes."""
+    from ponder.config import LearningConfig, RedisConfig
+    from ponder.learning.learner import Learner, LearnerSettings
+    from ponder.learning.outcome_log import OutcomeLog
+    from ponder.reasoning.scorer import load_scorer
+    from ponder.redis_client import connect
+    from ponder.redis_server import LocalRedis
+
+    with tempfile.TemporaryDirectory() as folder:
+        redis = LocalRedis(data_dir=Path(folder)).start()
+        try:
+            client = connect(RedisConfig(url=redis.url), blocking_reads_s=0.2)
+            log = OutcomeLog(client, retention_s=3600)
+            for i in range(outcomes):
+                record, outcome = pairs[i % len(pairs)]
+                rid = f"t-{i}"
+                await log.record(replace(record, reasoning_id=rid))
+                await log.report(replace(outcome, reasoning_id=rid))
+            settings = replace(
+                LearnerSettings.from_config(LearningConfig()), batch_size=batch_size, block_ms=10
+            )
+            learner = Learner(client, settings, load_scorer())
+            await learner.start()
+            started = time.perf_counter()
+            while await learner.step():
+                pass
+            elapsed = time.perf_counter() - started
+            assert learner.state.applied_total == outcomes
+            await client.aclose()
+            return outcomes / elapsed
+        finally:
+            redis.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
+    parser.add_argument("--stream", type=int, default=1000)
+    parser.add_argument("--checkpoints", default="200,500,1000")
+    parser.add_argument("--held-out", type=int, default=60, dest="held_out")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--branches", type=int, default=4)
+    parser.add_argument("--max-tokens", type=int, default=1024, dest="max_tokens")
+    parser.add_argument("--throughput-outcomes", type=int, default=2000, dest="tp_outcomes")
+    args = parser.parse_args()
+
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import load_serve_config
+    from ponder import env
+    from ponder.api.client import PonderClient
+    from ponder.learning_eval import format_loop_table, learning_loop
+    from ponder.reasoning.problems import load_problems
+
+    data = env.data_dir() / "mawps_asdiv_train.jsonl"
+    stream = load_problems(data, "train", args.stream)
+    held_out = load_problems(data, "dev", args.held_out)
+    checkpoints = [int(c) for c in args.checkpoints.split(",") if int(c) <= args.stream]
+    redis_dir = Path(tempfile.mkdtemp(prefix="ponder-bench-redis-"))
+    platform = LocalPlatform(
+        load_serve_config(args.config), log_to_driver=False, redis_data_dir=redis_dir
+    )
+    platform.start(progress=_say)
+    try:
+        url = platform.redis_servers[0].url
+        with PonderClient(platform.target) as client:
+            loop = learning_loop(
+                client,
+                stream,
+                held_out,
+                checkpoints,
+                args.concurrency,
+                args.max_tokens,
+                args.branches,
+                run_id=f"bench-{uuid.uuid4().hex[:8]}",
+                progress=_say,
+            )
+        delays = asyncio.run(_promotion_delays(url))
+        pairs = asyncio.run(_logged_examples(url, args.stream))
+    finally:
+        platform.stop()
+    _say(f"learner throughput on {args.tp_outcomes} logged outcomes")
+    throughput = {
+        f"batch_{b}": asyncio.run(_throughput(pairs, args.tp_outcomes, b)) for b in (64, 1)
+    }
+    result = {"loop": loop, **delays, "learner_outcomes_per_s": throughput}
+    out = ROOT / "bench" / "results" / "learning.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(format_loop_table(loop))
+    print(json.dumps({k: v for k, v in result.items() if k != "loop"}, indent=2))
+    _say(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
