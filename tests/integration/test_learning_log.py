@@ -19,7 +19,14 @@ from ponder.learning.gate import GateSettings
 from ponder.learning.learner import Learner, LearnerSettings, LearnerState
 from ponder.learning.online import UpdateSettings
 from ponder.learning.outcome_log import Keys, OutcomeLog
-from ponder.learning.records import SHARED_SCOPE, Outcome, PathRecord, ReasoningRecord, now_ms
+from ponder.learning.records import (
+    SHARED_SCOPE,
+    Outcome,
+    PathRecord,
+    ReasoningRecord,
+    now_ms,
+    scorer_scope,
+)
 from ponder.learning.registry import ScorerRegistry
 from ponder.learning.status import scorer_status
 from ponder.learning.watcher import ScorerWatcher
@@ -229,6 +236,38 @@ def test_promotion_history_rollback_and_hot_reload(redis: LocalRedis) -> None:
         assert (await registry.history(SHARED_SCOPE))[-1]["event"] == "rollback"
         with pytest.raises(NotFound):
             await registry.rollback(SHARED_SCOPE, "9-nonexistent")
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_per_tenant_outcomes_train_only_that_tenants_scorer(redis: LocalRedis) -> None:
+    async def scenario() -> None:
+        client = _client(redis, blocking_s=0.1)
+        log = OutcomeLog(client, retention_s=3600)
+        registry = ScorerRegistry(client)
+        learner = Learner(client, _settings(), DEFAULT)
+        await learner.start()
+        rng = random.Random(7)
+        for i in range(10):
+            record = dataclasses.replace(
+                _record(f"t-{i}", rng), scope=scorer_scope("acme", per_tenant=True)
+            )
+            await log.record(record)
+            await log.report(Outcome(f"t-{i}", 1.0, None, now_ms()))
+        await _drain(learner)
+        tenant = await registry.active("tenant-acme")
+        assert tenant.status == "promoted" and tenant.parent == DEFAULT.version
+        assert await registry.active_version(SHARED_SCOPE) == DEFAULT.version  # untouched
+        state = await LearnerState.load(client, Keys())
+        assert state.scopes["tenant-acme"].applied == 10
+        assert state.scopes.get(SHARED_SCOPE) is None
+        watcher = ScorerWatcher(registry, DEFAULT)
+        assert watcher.current("tenant-other").version == DEFAULT.version
+        watcher.current("tenant-acme")
+        await watcher.refresh()
+        assert watcher.current("tenant-acme").version == tenant.version
+        assert watcher.current("tenant-other").version == DEFAULT.version  # falls back
         await client.aclose()
 
     asyncio.run(scenario())

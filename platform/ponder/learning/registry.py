@@ -97,7 +97,8 @@ class ScorerRegistry:
         if active is not None:
             return active
         if scope != SHARED_SCOPE:
-            default = (await self.active(await self.seed(SHARED_SCOPE, default))).scorer
+            await self.seed(SHARED_SCOPE, default)
+            default = (await self.active(SHARED_SCOPE)).scorer
         info = VersionInfo(default, parent="", created_ms=now_ms(), status="seed")
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.hsetnx(self._key(scope, "versions"), default.version, info.to_json())
