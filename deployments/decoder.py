@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
 from ray import serve
 
+from deployments.metrics import DecoderMetrics
 from ponder.engine.protocol import DecoderEngine, EngineFactory, EngineStats
 from ponder.generation import GenerationChunk, GenerationRequest, GenerationResult, join_chunks
+from ponder.telemetry.tracing import correlate_logs, span
 
 log = logging.getLogger("ray.serve")
 
@@ -18,7 +21,15 @@ class Decoder:
     """Serves generation requests from one engine, which the factory builds in the replica."""
 
     async def __init__(self, engine_factory: EngineFactory) -> None:  # type: ignore[misc]
+        correlate_logs()
         self._engine: DecoderEngine = await engine_factory.create()
+        self._metrics = DecoderMetrics()
+        self._sampler = asyncio.get_running_loop().create_task(self._sample_load())
+
+    async def _sample_load(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._metrics.sample_load(self._engine.stats().unfinished_requests)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         """Chunks as the engine produces them (call with handle.options(stream=True)).
@@ -26,13 +37,17 @@ class Decoder:
         When the caller goes away, Serve cancels this generator, which aborts the request
         inside the engine.
         """
-        async for chunk in self._engine.generate(request):
-            yield chunk
+        with span("decoder.stream", request_id=request.request_id):
+            async for chunk in self._metrics.timed(self._engine.generate(request)):
+                yield chunk
 
     async def complete(self, request: GenerationRequest) -> GenerationResult:
         """The whole answer in one reply."""
-        chunks = [chunk async for chunk in self._engine.generate(request)]
-        return join_chunks(chunks)
+        with span("decoder.complete", request_id=request.request_id) as current:
+            chunks = [chunk async for chunk in self._metrics.timed(self._engine.generate(request))]
+            result = join_chunks(chunks)
+            current.set_attribute("ponder.completion_tokens", result.completion_tokens)
+            return result
 
     def stats(self) -> EngineStats:
         """Load of this replica's engine."""
@@ -43,6 +58,9 @@ class Decoder:
         await self._engine.check_health()
 
     def __del__(self) -> None:
+        sampler = getattr(self, "_sampler", None)
+        if sampler is not None:
+            sampler.cancel()
         engine = getattr(self, "_engine", None)
         if engine is not None:
             engine.shutdown()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import grpc
@@ -21,6 +22,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
 from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
 from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
@@ -35,6 +37,7 @@ from ponder.learning.records import SHARED_SCOPE, scorer_scope
 from ponder.learning.status import scorer_status
 from ponder.reasoning.planner import ReasonCall, ReasonResult
 from ponder.redis_client import connect
+from ponder.telemetry.tracing import correlate_logs
 from ponder.v1 import ponder_pb2 as pb
 
 log = logging.getLogger("ray.serve")
@@ -42,6 +45,10 @@ log = logging.getLogger("ray.serve")
 
 class RequestFailed(Exception):
     """Raised after the status was set on the gRPC context; its text is not shown."""
+
+    def __init__(self, details: str, code: grpc.StatusCode) -> None:
+        super().__init__(details)
+        self.code = code
 
 
 @serve.deployment(name="Ingress")
@@ -60,6 +67,8 @@ class Ingress:
         self._planner = planner
         self._config = config
         self._adapters = frozenset(config.decoder.engine.lora_adapters)
+        self._metrics = IngressMetrics()
+        correlate_logs()
         self._redis: Redis | None = None
         self._outcome_log: OutcomeLog | None = None
         if config.redis.url and config.planner.learning.enabled:
@@ -72,83 +81,91 @@ class Ingress:
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> pb.GenerateResponse:
         request_id = _request_id(grpc_context)
-        try:
-            generation = self._generation_request(request, request_id)
-            result: GenerationResult = await self._decoder.complete.remote(generation)
-            return result_to_proto(result, request_id)
-        except BaseException as error:
-            raise _fail(grpc_context, error, request_id) from None
+        with self._measured("Generate"):
+            try:
+                generation = self._generation_request(request, request_id)
+                result: GenerationResult = await self._decoder.complete.remote(generation)
+                return result_to_proto(result, request_id)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
 
     async def StreamGenerate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.GenerateResponse]:
         request_id = _request_id(grpc_context)
-        try:
-            generation = self._generation_request(request, request_id)
-            decoder = self._decoder.options(stream=True)
-            async for chunk in _relay(decoder.stream.remote(generation)):
-                yield chunk_to_proto(chunk, request_id)
-        except BaseException as error:
-            raise _fail(grpc_context, error, request_id) from None
+        with self._measured("StreamGenerate"):
+            try:
+                generation = self._generation_request(request, request_id)
+                decoder = self._decoder.options(stream=True)
+                async for chunk in _relay(decoder.stream.remote(generation)):
+                    yield chunk_to_proto(chunk, request_id)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
 
     async def Reason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
     ) -> pb.ReasonResponse:
         request_id = _request_id(grpc_context)
-        try:
-            call = self._reason_call(request, request_id, grpc_context)
-            result: ReasonResult = await self._planner.reason.remote(call)
-            return reason_result_to_proto(result)
-        except BaseException as error:
-            raise _fail(grpc_context, error, request_id) from None
+        with self._measured("Reason"):
+            try:
+                call = self._reason_call(request, request_id, grpc_context)
+                result: ReasonResult = await self._planner.reason.remote(call)
+                return reason_result_to_proto(result)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
 
     async def StreamReason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.ReasonEvent]:
         request_id = _request_id(grpc_context)
-        try:
-            call = self._reason_call(request, request_id, grpc_context)
-            planner = self._planner.options(stream=True)
-            async for event in _relay(planner.run.remote(call)):
-                yield event_to_proto(event)
-        except BaseException as error:
-            raise _fail(grpc_context, error, request_id) from None
+        with self._measured("StreamReason"):
+            try:
+                call = self._reason_call(request, request_id, grpc_context)
+                planner = self._planner.options(stream=True)
+                async for event in _relay(planner.run.remote(call)):
+                    yield event_to_proto(event)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
 
     async def ReportOutcome(
         self, request: pb.ReportOutcomeRequest, grpc_context: Any = None
     ) -> pb.ReportOutcomeResponse:
         request_id = _request_id(grpc_context)
-        try:
-            outcome = outcome_from_proto(request)
-            async with _redis_errors_unavailable():
-                ack = await self._learning_log().report(outcome)
-            if ack.record.scope != self._scope(grpc_context):
-                # Another tenant's answer: indistinguishable from an unknown id.
-                raise NotFound(f"reasoning_id {outcome.reasoning_id!r} is unknown or has expired")
-            return pb.ReportOutcomeResponse(
-                duplicate=ack.duplicate,
-                scorer_version=ack.record.scorer_version,
-                scope=ack.record.scope,
-            )
-        except BaseException as error:
-            raise _fail(grpc_context, error, request_id) from None
+        with self._measured("ReportOutcome"):
+            try:
+                outcome = outcome_from_proto(request)
+                async with _redis_errors_unavailable():
+                    ack = await self._learning_log().report(outcome)
+                if ack.record.scope != self._scope(grpc_context):
+                    # Another tenant's answer: indistinguishable from an unknown id.
+                    raise NotFound(
+                        f"reasoning_id {outcome.reasoning_id!r} is unknown or has expired"
+                    )
+                return pb.ReportOutcomeResponse(
+                    duplicate=ack.duplicate,
+                    scorer_version=ack.record.scorer_version,
+                    scope=ack.record.scope,
+                )
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
 
     async def GetScorer(
         self, request: pb.GetScorerRequest, grpc_context: Any = None
     ) -> pb.GetScorerResponse:
         request_id = _request_id(grpc_context)
-        try:
-            self._learning_log()
-            assert self._redis is not None
-            scope = self._scope(grpc_context)
-            async with _redis_errors_unavailable():
-                try:
-                    status = await scorer_status(self._redis, scope)
-                except NotFound:  # a tenant without its own version yet uses the shared one
-                    status = await scorer_status(self._redis, SHARED_SCOPE)
-            return scorer_status_to_proto(status)
-        except BaseException as error:
-            raise _fail(grpc_context, error, request_id) from None
+        with self._measured("GetScorer"):
+            try:
+                self._learning_log()
+                assert self._redis is not None
+                scope = self._scope(grpc_context)
+                async with _redis_errors_unavailable():
+                    try:
+                        status = await scorer_status(self._redis, scope)
+                    except NotFound:  # a tenant without its own version yet uses the shared one
+                        status = await scorer_status(self._redis, SHARED_SCOPE)
+                return scorer_status_to_proto(status)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
 
     # -- grpc.health.v1.Health -----------------------------------------------------------
 
@@ -167,6 +184,25 @@ class Ingress:
         return health_pb2.HealthCheckResponse(status=serving)
 
     # -- helpers -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _measured(self, rpc: str) -> Iterator[None]:
+        """Count the RPC by status code and time it (to its last message)."""
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            yield
+        except RequestFailed as error:
+            code = error.code.name
+            raise
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except BaseException:
+            code = "INTERNAL"
+            raise
+        finally:
+            self._metrics.observe(rpc, code, started)
 
     def _reason_call(
         self, request: pb.ReasonRequest, request_id: str, grpc_context: Any
@@ -246,4 +282,4 @@ def _fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseExcep
     if grpc_context is not None:
         grpc_context.set_code(code)
         grpc_context.set_details(details)
-    return RequestFailed(details) if code != grpc.StatusCode.CANCELLED else error
+    return RequestFailed(details, code) if code != grpc.StatusCode.CANCELLED else error

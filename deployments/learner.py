@@ -13,10 +13,13 @@ from typing import Any
 
 from ray import serve
 
+from deployments.metrics import LearnerMetrics
 from ponder.config import LearningConfig, RedisConfig
 from ponder.learning.learner import Learner, LearnerSettings
+from ponder.learning.registry import VersionInfo
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
 from ponder.redis_client import connect
+from ponder.telemetry.tracing import correlate_logs
 
 log = logging.getLogger("ray.serve")
 
@@ -29,7 +32,9 @@ class LearnerDeployment:
         default = load_scorer(Path(scorer_path) if scorer_path else DEFAULT_SCORER_PATH)
         settings = LearnerSettings.from_config(config)
         client = connect(redis_config, blocking_reads_s=settings.block_ms / 1000)
-        self._learner = Learner(client, settings, default)
+        self._metrics = LearnerMetrics()
+        correlate_logs()
+        self._learner = Learner(client, settings, default, observer=self._observe)
         await self._learner.start()
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._learner.run(self._stop))
@@ -38,6 +43,12 @@ class LearnerDeployment:
             self._learner.state.applied_total,
             self._learner.state.last_id,
         )
+
+    def _observe(self, applied: int, proposals: list[VersionInfo]) -> None:
+        if applied:
+            self._metrics.applied.inc(applied)
+        for info in proposals:
+            self._metrics.proposals.inc(tags={"verdict": info.status})
 
     async def status(self) -> dict[str, Any]:
         """Counters of the running learner."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.metrics import PlannerMetrics
 from deployments.remote_errors import original_error
 from ponder.config import PlannerConfig, RedisConfig
 from ponder.errors import PonderError, Unavailable
@@ -31,6 +32,7 @@ from ponder.reasoning.planner import (
 )
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
 from ponder.redis_client import connect
+from ponder.telemetry.tracing import correlate_logs, span
 
 log = logging.getLogger("ray.serve")
 
@@ -42,7 +44,7 @@ class HandleDecoder:
         self._handle = handle
 
     async def complete(self, request: GenerationRequest) -> GenerationResult:
-        response = self._handle.complete.remote(request)
+        response = self._handle.complete.remote(request)  # carries the current trace
         try:
             result: GenerationResult = await response
         except asyncio.CancelledError:
@@ -83,6 +85,8 @@ class Planner:
         default = load_scorer(path)
         self._default = default
         self._stop = asyncio.Event()
+        self._metrics = PlannerMetrics()
+        correlate_logs()
         self._watcher: ScorerWatcher | None = None
         self._outcome_log: OutcomeLog | None = None
         cache: ScoreCache = NoScoreCache()
@@ -110,7 +114,7 @@ class Planner:
         result = await self._planner.reason(
             call.problem, call.budget, call.reasoning_id, call.adapter, self._scorer(call)
         )
-        return await self._logged(result, call)
+        return await self._finish(result, call)
 
     async def run(self, call: ReasonCall) -> AsyncIterator[ReasonEvent]:
         """Events as they happen (call with handle.options(stream=True))."""
@@ -118,15 +122,29 @@ class Planner:
             call.problem, call.budget, call.reasoning_id, call.adapter, self._scorer(call)
         ):
             if isinstance(event, Finished):
-                event = Finished(await self._logged(event.result, call))
+                event = Finished(await self._finish(event.result, call))
             yield event
 
-    async def _logged(self, result: ReasonResult, call: ReasonCall) -> ReasonResult:
-        """Write the answer's paths to the outcome log, so its outcome can be reported."""
+    async def _finish(self, result: ReasonResult, call: ReasonCall) -> ReasonResult:
+        """Count the request's branches and cache lookups; write its paths to the outcome
+        log, so its outcome can be reported."""
+        metrics = self._metrics
+        metrics.branches.inc(len(result.paths), tags={"outcome": "started"})
+        for path in result.paths:
+            metrics.branches.inc(tags={"outcome": path.status.value})
+        for name, count in (
+            ("hit", result.cache.hits),
+            ("miss", result.cache.misses),
+            ("bypassed", result.cache.bypassed),
+        ):
+            if count:
+                metrics.cache.inc(count, tags={"result": name})
+        metrics.scorer_versions(self.scorer_versions())
         if self._outcome_log is None:
             return result
         try:
-            await self._outcome_log.record(ReasoningRecord.from_result(result, call.scope))
+            with span("outcome_log.record", reasoning_id=result.reasoning_id):
+                await self._outcome_log.record(ReasoningRecord.from_result(result, call.scope))
         except Exception as error:  # the answer still goes out; it just cannot be reported
             log.warning("reasoning %s not logged: %s", result.reasoning_id, error)
             return result

@@ -24,7 +24,7 @@ from ponder import env
 from ponder.api.client import PonderClient
 from ponder.config import PonderConfig
 from ponder.engine.protocol import EngineFactory
-from ponder.redis_server import LocalRedis
+from ponder.redis_server import LocalRedis, free_port
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class LocalPlatform:
     num_cpus: int | None = None
     log_to_driver: bool = True
     redis_data_dir: Path | None = None  # of a locally started Redis; default under .state/
+    metrics_port: int = field(default=0, init=False)  # Prometheus endpoint of the node
     _started: bool = field(default=False, init=False)
     _redis: list[LocalRedis] = field(default_factory=list, init=False)
 
@@ -63,13 +64,25 @@ class LocalPlatform:
         os.environ.update(env.ray_environment())
         temp_dir = env.ray_temp_dir()
         temp_dir.mkdir(parents=True, exist_ok=True)
-        progress(f"starting a local Ray cluster (temp dir {temp_dir})")
+        telemetry = next(iter(self.config.apps.values())).telemetry  # cluster-wide settings
+        tracing = telemetry.tracing
+        os.environ.update(
+            env.tracing_environment(
+                tracing.exporter, tracing.sampling_ratio, tracing.file_dir, tracing.otlp_endpoint
+            )
+        )
+        self.metrics_port = telemetry.metrics_export_port or free_port()
+        progress(
+            f"starting a local Ray cluster (temp dir {temp_dir}; tracing {tracing.exporter}; "
+            f"metrics on http://127.0.0.1:{self.metrics_port}/metrics)"
+        )
         ray.init(
             address="local",
             include_dashboard=False,
             num_cpus=self.num_cpus,
             namespace="ponder",
             _temp_dir=str(temp_dir),
+            _metrics_export_port=self.metrics_port,
             log_to_driver=self.log_to_driver,
         )
         self._started = True
@@ -98,7 +111,12 @@ class LocalPlatform:
                     continue
                 app_config = self._with_local_redis(app_config, progress)
                 app = build_app(app_config, self.engine_factory)
-                serve.run(app, name=app_schema.name, route_prefix=app_schema.route_prefix)
+                serve.run(
+                    app,
+                    name=app_schema.name,
+                    route_prefix=app_schema.route_prefix,
+                    logging_config=app_schema.logging_config,
+                )
         finally:
             done.set()
             watcher.join()

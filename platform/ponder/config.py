@@ -70,6 +70,14 @@ class DeploymentConfig(StrictModel):
     )
     num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per replica (fractions ok).")
     num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per replica (fractions ok).")
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom Ray resources per replica, e.g. {ponder_cpu_node: 0.01} to keep "
+        "a deployment on the CPU worker group of a Kubernetes cluster.",
+    )
+    graceful_shutdown_timeout_s: float = Field(
+        20.0, ge=0, description="How long a stopping replica may finish its requests."
+    )
 
     @model_validator(mode="after")
     def _replicas_or_autoscaling(self) -> DeploymentConfig:
@@ -81,9 +89,13 @@ class DeploymentConfig(StrictModel):
 
     def serve_options(self) -> dict[str, Any]:
         """Keyword arguments for `Deployment.options(...)`."""
+        actor: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+        if self.resources:
+            actor["resources"] = dict(self.resources)
         options: dict[str, Any] = {
             "max_ongoing_requests": self.max_ongoing_requests,
-            "ray_actor_options": {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus},
+            "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
+            "ray_actor_options": actor,
         }
         if self.autoscaling is not None:
             options["autoscaling_config"] = self.autoscaling.to_serve()
@@ -129,6 +141,12 @@ class EngineConfig(StrictModel):
         ge=1,
         description="Tokens per streamed message after the first (which is sent at once). "
         "Larger values mean fewer messages through every hop under load.",
+    )
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="GPU backend only: share of GPU memory vLLM may use."
+    )
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs one engine shards the model over (set num_gpus to match)."
     )
     cpu_kvcache_gib: float = Field(
         1.0, gt=0, description="CPU backend only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)."
@@ -329,6 +347,41 @@ class PlannerConfig(StrictModel):
     )
 
 
+class TracingConfig(StrictModel):
+    """OpenTelemetry traces: Serve's spans of every hop plus Ponder's own (plan, branches,
+    decoder calls, scoring, Redis). Applied when the local runner starts the Ray cluster;
+    on Kubernetes the same settings are the ponder-telemetry ConfigMap."""
+
+    exporter: Literal["off", "otlp", "console", "file"] = Field(
+        "off", description="Where spans go: an OTLP collector, stdout, JSON-lines files, or off."
+    )
+    otlp_endpoint: str = Field(
+        "", description="OTLP/gRPC collector URL, e.g. http://localhost:4317 (exporter otlp)."
+    )
+    sampling_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded; a caller's sampled traceparent is honoured.",
+    )
+    file_dir: str = Field(
+        "", description="Folder of the file exporter; empty means <state dir>/traces."
+    )
+
+
+class TelemetryConfig(StrictModel):
+    """Traces, metrics and logs."""
+
+    tracing: TracingConfig = Field(default_factory=TracingConfig, description="Tracing.")
+    metrics_export_port: int = Field(
+        8080,
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus endpoint of a locally started Ray node; 0 picks "
+        "a free one.",
+    )
+
+
 class PonderConfig(StrictModel):
     """Everything the application builder needs."""
 
@@ -338,6 +391,9 @@ class PonderConfig(StrictModel):
     redis: RedisConfig = Field(
         default_factory=RedisConfig,
         description="Redis of the score cache, outcome log and scorer versions.",
+    )
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig, description="Traces and metrics."
     )
 
 

@@ -63,6 +63,36 @@ def ray_environment() -> dict[str, str]:
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 
 
+def tracing_exporter() -> str:
+    """Span exporter of a traced process (PONDER_TRACING_EXPORTER): otlp, console or file.
+    The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_ENDPOINT itself."""
+    return os.environ.get("PONDER_TRACING_EXPORTER", "otlp")
+
+
+def tracing_dir() -> Path:
+    """Folder of the `file` span exporter (PONDER_TRACING_DIR)."""
+    return Path(os.environ.get("PONDER_TRACING_DIR", state_dir() / "traces")).resolve()
+
+
+def tracing_environment(
+    exporter: str, sampling_ratio: float, folder: str, otlp: str
+) -> dict[str, str]:
+    """What a Ray start needs in its environment for Serve to trace every process with
+    Ponder's exporters (Serve reads these only when the cluster starts)."""
+    if exporter == "off":
+        return {}
+    values = {
+        "RAY_SERVE_TRACING_EXPORTER_IMPORT_PATH": "ponder.telemetry.tracing:span_processors",
+        "RAY_SERVE_TRACING_SAMPLING_RATIO": f"{sampling_ratio:g}",
+        "PONDER_TRACING_EXPORTER": exporter,
+    }
+    if folder:
+        values["PONDER_TRACING_DIR"] = folder
+    if otlp:
+        values["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
+    return values
+
+
 def local_redis_url_file() -> Path:
     """Where `ponder serve` records the URL of the Redis it started."""
     return state_dir() / "redis" / "url"

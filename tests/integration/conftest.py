@@ -18,8 +18,9 @@ SERVE_LOCAL = Path(__file__).parents[2] / "config" / "serve-local.yaml"
 TEST_MAX_MODEL_LEN = 2048
 
 
-def test_serve_config() -> dict:
-    """The local Serve config, with a quicker-starting engine and free ports."""
+def test_serve_config(traces: Path | None = None) -> dict:
+    """The local Serve config, with a quicker-starting engine and free ports; spans go to
+    JSON-lines files under `traces` when given."""
     data = copy.deepcopy(yaml.safe_load(SERVE_LOCAL.read_text()))
     data["http_options"]["port"] = free_port()
     engine = data["applications"][0]["args"]["decoder"]["engine"]
@@ -37,12 +38,25 @@ def test_serve_config() -> dict:
         reload_interval_s=0.5,
         poll_block_ms=200,
     )
+    data["applications"][0]["args"]["telemetry"] = {
+        "tracing": {
+            "exporter": "file" if traces else "off",
+            "sampling_ratio": 1.0,
+            "file_dir": str(traces or ""),
+        },
+        "metrics_export_port": 0,
+    }
     return data
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
-    config = validate_serve_config(test_serve_config(), source="test config")
+def traces_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("traces")
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory, traces_dir: Path) -> Iterator[LocalPlatform]:
+    config = validate_serve_config(test_serve_config(traces_dir), source="test config")
     local = LocalPlatform(
         config, grpc_port=free_port(), redis_data_dir=tmp_path_factory.mktemp("redis")
     )

@@ -80,6 +80,8 @@ def engine_args(config: EngineConfig) -> Any:
         max_logprobs=config.max_logprobs,
         seed=config.seed,
         stream_interval=config.stream_interval,
+        gpu_memory_utilization=config.gpu_memory_utilization,
+        tensor_parallel_size=config.tensor_parallel_size,
         disable_log_stats=True,
         **lora,
     )

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from ponder.learning.outcome_log import Keys, LogEntry, OutcomeLog, stream_id
 from ponder.learning.records import labelled_rows, now_ms
 from ponder.learning.registry import ScorerRegistry, VersionInfo
 from ponder.reasoning.scorer import PathScorer, log_loss
+from ponder.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,9 @@ class Learner:
         default_scorer: PathScorer,
         consumer: str = "learner",
         keys: Keys | None = None,
+        observer: Callable[[int, list[VersionInfo]], None] | None = None,
     ) -> None:
+        """observer(outcomes applied, versions proposed) is told after every commit."""
         self._client = client
         self._settings = settings
         self._default = default_scorer
@@ -130,6 +134,7 @@ class Learner:
         self._recovering = True
         self._started_at = time.monotonic()
         self._applied_here = 0
+        self._observer = observer
 
     async def start(self) -> None:
         await self.log.ensure_group()
@@ -182,6 +187,7 @@ class Learner:
         new_holdout: dict[str, list[Example]] = {}
         proposals: list[tuple[str, VersionInfo]] = []
         synced: set[str] = set()
+        applied = 0
         for entry in entries:
             if stream_id(entry.entry_id) <= stream_id(self.state.last_id):
                 continue  # applied before a crash, not yet acknowledged
@@ -194,7 +200,7 @@ class Learner:
                 proposals.append((scope, proposal))
             self.state.last_id = entry.entry_id
             self.state.applied_total += 1
-            self._applied_here += 1
+            applied += 1
         async with self._client.pipeline(transaction=True) as pipe:
             # An operator's rollback during this batch aborts the commit (WatchError); the
             # batch is then re-read and applied on top of the rolled-back version.
@@ -209,9 +215,13 @@ class Learner:
             for scope, info in proposals:
                 self.registry.stage_proposal(pipe, scope, info)
             self.log.stage_ack(pipe, [e.entry_id for e in entries], self.state.last_id)
-            await pipe.execute()
+            with span("learner.commit", outcomes=applied, proposals=len(proposals)):
+                await pipe.execute()
+        self._applied_here += applied
         for scope, info in proposals:
             log.info("scorer %s of %s %s: %s", info.version, scope, info.status, info.reason)
+        if self._observer is not None:
+            self._observer(applied, [info for _, info in proposals])
 
     async def _sync_scope(self, scope: str) -> None:
         """Load the scope's model; restart it from the active version if an operator

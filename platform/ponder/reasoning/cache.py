@@ -14,6 +14,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from ponder.telemetry.tracing import span
+
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +63,8 @@ class RedisScoreCache:
         if not keys:
             return []
         try:
-            raw = await self._client.mget(keys)
+            with span("redis.mget", keys=len(keys)):
+                raw = await self._client.mget(keys)
         except Exception as error:  # any Redis/network failure: bypass, never fail
             self._failed(error)
             raise CacheUnavailable from error
@@ -74,10 +77,11 @@ class RedisScoreCache:
         if not values:
             return
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key, value in values.items():
-                    pipe.set(key, repr(value), ex=self._ttl_s)
-                await pipe.execute()
+            with span("redis.set", keys=len(values)):
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for key, value in values.items():
+                        pipe.set(key, repr(value), ex=self._ttl_s)
+                    await pipe.execute()
         except Exception as error:
             self._failed(error)
             raise CacheUnavailable from error

@@ -43,6 +43,7 @@ from ponder.reasoning.steps import (
     StepBudget,
     StepRecord,
 )
+from ponder.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,10 @@ class ReasoningPlanner:
         """Events of one request; scorer overrides the injected one (e.g. a tenant's)."""
         settings = self._settings
         scorer = scorer or self._scorer()  # one version for the whole request
-        conditions = extract_conditions(problem)
-        plan = build_plan(budget.strategies, budget.max_branches, settings.sample_temperature)
+        with span("plan", reasoning_id=reasoning_id, scorer_version=scorer.version) as current:
+            conditions = extract_conditions(problem)
+            plan = build_plan(budget.strategies, budget.max_branches, settings.sample_temperature)
+            current.set_attribute("ponder.branches", len(plan.branches))
         yield PlanBuilt(plan)
 
         paths = {spec.id: PathState(spec) for spec in plan.branches}
@@ -198,14 +201,19 @@ class ReasoningPlanner:
         rows_by_step: dict[str, dict[int, list[float]]] = {pid: {} for pid in paths}
 
         async def rescore() -> None:
-            await self._score(
-                scorer, paths, conditions, problem, problem_hash, counters, reasoning_id
-            )
+            with span("score", scorer_version=scorer.version):
+                await self._score(
+                    scorer, paths, conditions, problem, problem_hash, counters, reasoning_id
+                )
             for path_id, path in paths.items():
                 if path.last_features is not None:
                     rows_by_step[path_id][len(path.steps)] = path.last_features
 
         async def drive(runner: BranchRunner, branch_id: str) -> None:
+            with span("branch", branch_id=branch_id, strategy=paths[branch_id].spec.strategy.value):
+                await drive_steps(runner, branch_id)
+
+        async def drive_steps(runner: BranchRunner, branch_id: str) -> None:
             try:
                 async for step in runner.run():
                     queue.put_nowait((branch_id, step))

@@ -1,0 +1,1 @@
+"""Tracing (OpenTelemetry) and log correlation; metrics live with the deployments."""

@@ -1,0 +1,133 @@
+"""Traces and metrics through the real platform: a caller's traceparent continues into
+one trace covering proxy -> ingress -> planner -> branches -> decoder (-> scorer, Redis),
+and Ray's Prometheus endpoint shows Ponder's counters and histograms after traffic."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployments.runner import LocalPlatform
+from ponder.api.client import PonderClient, build_reason_request, build_request
+from ponder.v1 import ponder_pb2_grpc as pb_grpc
+
+pytestmark = pytest.mark.integration
+
+PROBLEM = "A box holds 6 pens. How many pens are in 7 boxes?"
+
+
+def _spans(folder: Path, trace_id: str) -> list[dict[str, Any]]:
+    found = []
+    for path in folder.glob("spans-*.jsonl"):
+        for line in path.read_text().splitlines():
+            span = json.loads(line)
+            if span["context"]["trace_id"] == f"0x{trace_id}":
+                found.append(span)
+    return found
+
+
+def test_callers_traceparent_continues_into_one_trace_over_every_hop(
+    platform: LocalPlatform, traces_dir: Path
+) -> None:
+    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+    metadata = (("traceparent", f"00-{trace_id}-{caller_span}-01"),)
+    with PonderClient(platform.target) as client:
+        stub = pb_grpc.PonderServiceStub(client.channel)
+        request = build_reason_request(PROBLEM, branches=2, strategies=["pot", "direct"])
+        response = stub.Reason(request, timeout=300, metadata=metadata)
+    assert response.answer
+
+    wanted = {
+        "ponder.plan",
+        "ponder.branch",
+        "ponder.score",
+        "ponder.redis.mget",
+        "ponder.decoder.complete",
+        "ponder.outcome_log.record",
+    }
+    deadline = time.monotonic() + 30
+    while True:
+        spans = _spans(traces_dir, trace_id)
+        names = {s["name"] for s in spans}
+        if wanted <= names or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert wanted <= names, sorted(names)
+    by_id = {s["context"]["span_id"]: s for s in spans}
+    print(sorted((s["name"], s["attributes"].get("deployment", "")) for s in spans))
+    roots = [s for s in spans if s["parent_id"] not in by_id]
+    assert roots and all(s["parent_id"] == f"0x{caller_span}" for s in roots), [
+        (s["name"], s["parent_id"]) for s in roots
+    ]
+
+    def ancestors(span: dict[str, Any]) -> list[str]:
+        chain = []
+        while span["parent_id"] in by_id:
+            span = by_id[span["parent_id"]]
+            chain.append(span["name"])
+        return chain
+
+    branches = [s for s in spans if s["name"] == "ponder.branch"]
+    assert len(branches) == 2
+    decoder_calls = [s for s in spans if s["name"] == "ponder.decoder.complete"]
+    assert decoder_calls
+    for call in decoder_calls:
+        assert "ponder.branch" in ancestors(call)  # decoder replica span under its branch
+    redis_reads = [s for s in spans if s["name"] == "ponder.redis.mget"]
+    assert all("ponder.score" in ancestors(s) for s in redis_reads)
+
+
+def _metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        return reply.read().decode()
+
+
+def _value(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_endpoint_shows_ponder_counters_and_histograms(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    client.generate(build_request(messages=[("user", "Say hi.")], max_tokens=8), timeout=120)
+    answer = client.reason(build_reason_request(PROBLEM, branches=2), timeout=300)
+    client.report_outcome(answer.reasoning_id, correct=True)
+    wanted = {
+        ("ray_ponder_requests_total", (("rpc", "Reason"), ("code", "OK"))),
+        ("ray_ponder_requests_total", (("rpc", "Generate"), ("code", "OK"))),
+        ("ray_ponder_request_seconds_count", (("rpc", "Reason"),)),
+        ("ray_ponder_time_to_first_token_seconds_count", ()),
+        ("ray_ponder_time_per_output_token_seconds_count", ()),
+        ("ray_ponder_decoder_batch_size_count", ()),
+        ("ray_ponder_branches_total", (("outcome", "started"),)),
+        ("ray_ponder_score_cache_lookups_total", ()),
+        ("ray_ponder_scorer_version_info", (("scope", "shared"),)),
+        ("ray_ponder_outcomes_applied_total", ()),
+    }
+    deadline = time.monotonic() + 90  # Ray exports metrics every few seconds
+    missing: list[str] = []
+    while True:
+        text = _metrics(platform.metrics_port)
+        missing = [
+            f"{name}{dict(labels)}"
+            for name, labels in wanted
+            if _value(text, name, **dict(labels)) <= 0
+        ]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert not missing, missing
+    assert re.search(r"ray_ponder_decoder_unfinished_requests\{", text)

@@ -1,0 +1,196 @@
+"""Kubernetes manifests without a cluster: each overlay renders (kubectl kustomize), every
+object validates against the Kubernetes schemas, the RayService's serveConfigV2 is the
+rendered variant of config/serve-local.yaml and passes the strict Serve validation."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from deployments.k8s_render import LOCAL_CONFIG, VARIANTS, embedded_config, render
+from deployments.serve_config import validate_serve_config
+from ponder.config import load_yaml
+
+K8S = Path(__file__).parents[2] / "k8s"
+KUBERNETES_VERSION = "1.32.0"
+OVERLAYS = ("dev-cpu", "prod-gpu")
+
+
+def _build(overlay: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is needed to render the kustomize overlays"
+    result = subprocess.run(
+        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def _ray_service(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (service,) = [d for d in docs if d["kind"] == "RayService"]
+    return service
+
+
+def _groups(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    cluster = service["spec"]["rayClusterConfig"]
+    groups = {g["groupName"]: g for g in cluster["workerGroupSpecs"]}
+    return {"head": cluster["headGroupSpec"]} | groups
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_manifests_carry_the_rendered_serve_config(variant: Any) -> None:
+    rendered = render(variant.name)
+    assert embedded_config(variant.manifest) == rendered, (
+        "stale serveConfigV2: run python -m deployments.k8s_render"
+    )
+    # The variant is the local config plus the variant's overrides: same applications,
+    # same import path, same deployments; every local key still there.
+    local = load_yaml(LOCAL_CONFIG)
+    assert [a["name"] for a in rendered["applications"]] == [
+        a["name"] for a in local["applications"]
+    ]
+    assert (
+        rendered["grpc_options"]["grpc_servicer_functions"]
+        == (local["grpc_options"]["grpc_servicer_functions"])
+    )
+
+    def keys(data: Any, prefix: str = "") -> set[str]:
+        if isinstance(data, dict):
+            return {k for key, v in data.items() for k in keys(v, f"{prefix}{key}.")} | {prefix}
+        return {prefix}
+
+    assert keys(local["applications"][0]["args"]) <= keys(rendered["applications"][0]["args"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_and_validates(overlay: str) -> None:
+    docs = _build(overlay)
+    kinds = sorted(d["kind"] for d in docs)
+    for kind in ("ConfigMap", "NetworkPolicy", "RayService", "Service", "StatefulSet"):
+        assert kind in kinds, kinds
+    for doc in docs:
+        if doc["kind"] == "RayService":
+            continue
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    service = _ray_service(docs)
+    assert service["apiVersion"] == "ray.io/v1"
+    for name, group in _groups(service).items():
+        # The pod templates inside the custom resource, validated as Kubernetes objects.
+        template = {
+            "apiVersion": "v1",
+            "kind": "PodTemplate",
+            "metadata": {"name": f"ponder-{name}"},
+            "template": group["template"],
+        }
+        kubernetes_validate.validate(template, KUBERNETES_VERSION, strict=True)
+        container = group["template"]["spec"]["containers"][0]
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert container["readinessProbe"] and container["livenessProbe"]
+        assert container["lifecycle"]["preStop"]
+        assert group["template"]["spec"]["terminationGracePeriodSeconds"] >= 60
+        if name != "head":
+            assert container["readinessProbe"]["grpc"]["port"] == 9000
+            assert 1 <= group["minReplicas"] <= group["maxReplicas"]
+    config = validate_serve_config(
+        yaml.safe_load(service["spec"]["serveConfigV2"]), source=f"{overlay} serveConfigV2"
+    )
+    ponder = config.apps["ponder"]
+    assert ponder.redis.url.startswith("redis://ponder-redis:")
+    assert not ponder.redis.start_local and ponder.redis.password_env == "PONDER_REDIS_PASSWORD"
+    cluster = service["spec"]["rayClusterConfig"]
+    assert cluster["enableInTreeAutoscaling"] is True
+    assert cluster["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
+
+
+def test_prod_gpu_puts_decoders_on_gpu_nodes_and_autoscales() -> None:
+    service = _ray_service(_build("prod-gpu"))
+    groups = _groups(service)
+    gpu = groups["gpu"]["template"]["spec"]
+    limits = gpu["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == "1"
+    assert groups["gpu"]["rayStartParams"]["num-gpus"] == "1"
+    assert gpu["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in gpu["tolerations"])
+    assert "ponder_cpu_node" in groups["cpu"]["rayStartParams"]["resources"]
+    config = validate_serve_config(yaml.safe_load(service["spec"]["serveConfigV2"])).apps["ponder"]
+    assert config.decoder.deployment.num_gpus == 1
+    assert config.decoder.deployment.autoscaling is not None
+    assert config.decoder.deployment.autoscaling.max_replicas >= 2
+    for deployment in (config.planner.deployment, config.ingress.deployment):
+        assert deployment.autoscaling is not None
+        assert deployment.resources == {"ponder_cpu_node": 0.01}
+    assert config.planner.learning.deployment.num_replicas == 1
+    services = {d["metadata"]["name"]: d for d in _build("prod-gpu") if d["kind"] == "Service"}
+    grpc_service = services["ponder-grpc"]
+    assert grpc_service["spec"]["type"] == "LoadBalancer"
+
+
+def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
+    docs = _build("dev-cpu")
+    (redis,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    args = " ".join(redis["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert "--appendonly yes" in args and "--requirepass" in args
+    assert redis["spec"]["volumeClaimTemplates"]
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    redis_rule = policies["ponder-redis"]["spec"]["ingress"]
+    assert redis_rule == [
+        {
+            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "ponder"}}}],
+            "ports": [{"protocol": "TCP", "port": 6379}],
+        }
+    ]
+    open_rules = [r for r in policies["ponder-ray"]["spec"]["ingress"] if "from" not in r]
+    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 9000}]}]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_telemetry_configmap_agrees_with_the_serve_config(overlay: str) -> None:
+    docs = _build(overlay)
+    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    data = configmap["data"]
+    service = _ray_service(docs)
+    tracing = (
+        validate_serve_config(yaml.safe_load(service["spec"]["serveConfigV2"]))
+        .apps["ponder"]
+        .telemetry.tracing
+    )
+    assert data["PONDER_TRACING_EXPORTER"] == tracing.exporter
+    assert float(data["RAY_SERVE_TRACING_SAMPLING_RATIO"]) == tracing.sampling_ratio
+    assert data["OTEL_EXPORTER_OTLP_ENDPOINT"] == tracing.otlp_endpoint
+    assert data["RAY_SERVE_TRACING_EXPORTER_IMPORT_PATH"] == (
+        "ponder.telemetry.tracing:span_processors"
+    )
+    for group in _groups(service).values():
+        container = group["template"]["spec"]["containers"][0]
+        assert {"configMapRef": {"name": "ponder-telemetry"}} in container["envFrom"]
+        assert group["rayStartParams"]["metrics-export-port"] == "8080"
+
+
+def test_dashboard_queries_name_metrics_the_deployments_export() -> None:
+    import json
+    import re
+
+    exported = set(
+        re.findall(r'"(ponder_[a-z_]+)"', (K8S.parent / "deployments" / "metrics.py").read_text())
+    )
+    dashboard = json.loads((K8S / "monitoring" / "grafana-dashboard.json").read_text())
+    used = {
+        match
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for match in re.findall(r"ray_(ponder_[a-z_]+)", target["expr"])
+    }
+    assert used, "the dashboard shows no Ponder metric"
+    suffixes = ("_total", "_bucket", "_count", "_sum")
+    bases = {next((n[: -len(s)] for s in suffixes if n.endswith(s)), n) for n in used}
+    assert bases <= exported, f"not exported by deployments/metrics.py: {bases - exported}"
+    assert exported <= bases, f"exported but on no dashboard panel: {exported - bases}"
