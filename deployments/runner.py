@@ -66,6 +66,8 @@ class LocalPlatform:
         temp_dir.mkdir(parents=True, exist_ok=True)
         telemetry = next(iter(self.config.apps.values())).telemetry  # cluster-wide settings
         tracing = telemetry.tracing
+        for name in env.TRACING_VARIABLES:  # nothing left over from an earlier start
+            os.environ.pop(name, None)
         os.environ.update(
             env.tracing_environment(
                 tracing.exporter, tracing.sampling_ratio, tracing.file_dir, tracing.otlp_endpoint

@@ -74,6 +74,14 @@ def tracing_dir() -> Path:
     return Path(os.environ.get("PONDER_TRACING_DIR", state_dir() / "traces")).resolve()
 
 
+TRACING_VARIABLES = (
+    "RAY_SERVE_TRACING_EXPORTER_IMPORT_PATH",
+    "RAY_SERVE_TRACING_SAMPLING_RATIO",
+    "PONDER_TRACING_EXPORTER",
+    "PONDER_TRACING_DIR",
+)
+
+
 def tracing_environment(
     exporter: str, sampling_ratio: float, folder: str, otlp: str
 ) -> dict[str, str]:

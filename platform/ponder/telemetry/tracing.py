@@ -24,7 +24,6 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
-    SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
@@ -45,7 +44,8 @@ def span_processors() -> list[SpanProcessor]:
     if kind == "console":
         return [BatchSpanProcessor(ConsoleSpanExporter())]
     if kind == "file":
-        return [SimpleSpanProcessor(JsonLinesSpanExporter(env.tracing_dir()))]
+        exporter = JsonLinesSpanExporter(env.tracing_dir())
+        return [BatchSpanProcessor(exporter, schedule_delay_millis=500)]
     raise ValueError(f"PONDER_TRACING_EXPORTER must be one of {EXPORTERS}, got {kind!r}")
 
 

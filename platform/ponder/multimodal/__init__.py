@@ -1,0 +1,1 @@
+"""Images and tables understood with text: input checks, encoders, cross-modal fusion."""
