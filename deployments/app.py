@@ -2,7 +2,8 @@
 
 Request paths: gRPC proxy -> Ingress (validate, map errors) -> Decoder (vLLM engine);
 gRPC proxy -> Ingress -> Planner (plan, score, prune, log) -> Decoder replicas, concurrently;
-gRPC proxy -> Ingress -> outcome log in Redis <- Learner (promotes versions) -> Planners.
+gRPC proxy -> Ingress -> outcome log in Redis <- Learner (promotes versions) -> Planners;
+gRPC proxy -> Ingress -> EncoderPool (batched encoders, fusion) -> Decoder (prompt embeds).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from ray.serve import Application
 
 from deployments.decoder import Decoder
+from deployments.encoder import EncoderPool
 from deployments.ingress import Ingress
 from deployments.learner import LearnerDeployment
 from deployments.planner import Planner
@@ -59,8 +61,13 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
         learner = LearnerDeployment.options(  # type: ignore[attr-defined]
             **learning.deployment.serve_options()
         ).bind(config.redis, learning, config.planner.scorer_path)
+    encoder = None
+    if config.encoder.enabled:
+        encoder = EncoderPool.options(  # type: ignore[attr-defined]
+            **config.encoder.deployment.serve_options()
+        ).bind(config.encoder, config.decoder.engine)
     return Ingress.options(**ingress_options).bind(  # type: ignore[attr-defined]
-        decoder, planner, config, learner
+        decoder, planner, config, learner, encoder
     )
 
 

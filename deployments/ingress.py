@@ -26,6 +26,13 @@ from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
 from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
 from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
+from ponder.api.multimodal_convert import (
+    AnalyzeCall,
+    analyze_call_from_proto,
+    analyze_chunk_to_proto,
+    encode_input_from_proto,
+    encode_response,
+)
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
 from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.api.status import status_for
@@ -61,8 +68,10 @@ class Ingress:
         planner: DeploymentHandle,
         config: PonderConfig,
         learner: DeploymentHandle | None = None,
+        encoder: DeploymentHandle | None = None,
     ) -> None:
         self._decoder = decoder
+        self._encoder = encoder
         self._learner = learner  # bound so Serve deploys it; it works off the outcome log
         self._planner = planner
         self._config = config
@@ -167,6 +176,59 @@ class Ingress:
             except BaseException as error:
                 raise _fail(grpc_context, error, request_id) from None
 
+    async def Encode(
+        self, request: pb.EncodeRequest, grpc_context: Any = None
+    ) -> pb.EncodeResponse:
+        request_id = _request_id(grpc_context)
+        with self._measured("Encode"):
+            try:
+                image, table = encode_input_from_proto(request)
+                encoded = await self._encoders().encode.remote(image, table)
+                return encode_response(encoded)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
+
+    async def Analyze(
+        self, request: pb.AnalyzeRequest, grpc_context: Any = None
+    ) -> pb.AnalyzeResponse:
+        request_id = _request_id(grpc_context)
+        with self._measured("Analyze"):
+            try:
+                call = self._analyze_call(request)
+                fused = await self._encoders().fuse.remote(
+                    call.messages, call.image, call.table_json
+                )
+                generation = GenerationRequest(
+                    request_id=request_id,
+                    sampling=call.sampling,
+                    prompt_embeds=fused.prompt_embeds,
+                )
+                result: GenerationResult = await self._decoder.complete.remote(generation)
+                return analyze_chunk_to_proto(result, request_id, fused)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
+
+    async def StreamAnalyze(
+        self, request: pb.AnalyzeRequest, grpc_context: Any = None
+    ) -> AsyncIterator[pb.AnalyzeResponse]:
+        request_id = _request_id(grpc_context)
+        with self._measured("StreamAnalyze"):
+            try:
+                call = self._analyze_call(request)
+                fused = await self._encoders().fuse.remote(
+                    call.messages, call.image, call.table_json
+                )
+                generation = GenerationRequest(
+                    request_id=request_id,
+                    sampling=call.sampling,
+                    prompt_embeds=fused.prompt_embeds,
+                )
+                decoder = self._decoder.options(stream=True)
+                async for chunk in _relay(decoder.stream.remote(generation)):
+                    yield analyze_chunk_to_proto(chunk, request_id, fused)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
+
     # -- grpc.health.v1.Health -----------------------------------------------------------
 
     async def Check(
@@ -218,6 +280,16 @@ class Ingress:
     def _scope(self, grpc_context: Any) -> str:
         tenant = _metadata(grpc_context, "x-tenant-id")
         return scorer_scope(tenant, self._config.planner.learning.per_tenant)
+
+    def _encoders(self) -> DeploymentHandle:
+        if self._encoder is None:
+            raise Unavailable("the encoder pool is off on this server (encoder.enabled)")
+        return self._encoder
+
+    def _analyze_call(self, request: pb.AnalyzeRequest) -> AnalyzeCall:
+        return analyze_call_from_proto(
+            request, self._config.ingress.limits, self._config.decoder.engine.max_logprobs
+        )
 
     def _learning_log(self) -> OutcomeLog:
         if self._outcome_log is None:

@@ -166,6 +166,41 @@ def format_reason_tree(response: pb.ReasonResponse) -> str:
     return "\n".join(lines)
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import grpc
+
+    from ponder.api.client import PonderClient, build_analyze_request
+
+    try:
+        image = Path(args.image).read_bytes() if args.image else b""
+        table = Path(args.table).read_text() if args.table else ""
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    request = build_analyze_request(
+        args.text, image=image, table_json=table, max_tokens=args.max_tokens
+    )
+    try:
+        with PonderClient(args.target) as client:
+            if args.stream:
+                for chunk in client.stream_analyze(request, timeout=args.timeout):
+                    print(chunk.text, end="", flush=True)
+                print()
+            else:
+                response = client.analyze(request, timeout=args.timeout)
+                print(response.text.strip())
+                print(
+                    f"[image vectors {response.image_vectors}, table vectors "
+                    f"{response.table_vectors}, weights {response.weights_version}, "
+                    f"{response.usage.prompt_tokens} prompt positions]",
+                    file=sys.stderr,
+                )
+    except grpc.RpcError as error:
+        print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2
@@ -409,6 +444,14 @@ def build_parser() -> argparse.ArgumentParser:
     reason.add_argument("--adapter", help="LoRA adapter name")
     reason.add_argument("--trace", action="store_true", help="print the tree of branches")
     reason.set_defaults(func=cmd_reason)
+
+    analyze = sub.add_parser("analyze", parents=[target], help="ask about an image and/or table")
+    analyze.add_argument("text", help="the question or instruction")
+    analyze.add_argument("--image", help="PNG or JPEG file")
+    analyze.add_argument("--table", help='JSON file {"columns": [...], "rows": [[...]]}')
+    analyze.add_argument("--max-tokens", type=int, dest="max_tokens")
+    analyze.add_argument("--stream", action="store_true", help="print text as it arrives")
+    analyze.set_defaults(func=cmd_analyze)
 
     evaluation = sub.add_parser("eval", parents=[target], help="compare answering methods")
     evaluation.add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Role(enum.Enum):
@@ -61,6 +62,9 @@ class GenerationRequest:
     prompt: str = ""
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     adapter: str | None = None
+    # A fused multimodal prompt: float32 tensor [positions, hidden width] given to the
+    # engine instead of tokens (messages/prompt are then ignored).
+    prompt_embeds: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

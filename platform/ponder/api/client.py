@@ -72,6 +72,22 @@ def build_reason_request(
     )
 
 
+def build_analyze_request(
+    text: str,
+    *,
+    image: bytes = b"",
+    table_json: str = "",
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+) -> pb.AnalyzeRequest:
+    """An AnalyzeRequest from plain values (image bytes, table JSON text)."""
+    sampling = build_request("x", temperature=temperature, max_tokens=max_tokens, seed=seed)
+    return pb.AnalyzeRequest(
+        text=text, image=image, table_json=table_json, sampling=sampling.sampling
+    )
+
+
 class PonderClient:
     """Blocking client over one channel."""
 
@@ -159,6 +175,34 @@ class PonderClient:
         self, request: pb.ReasonRequest, timeout: float | None = None
     ) -> Iterator[pb.ReasonEvent]:
         call: Iterator[pb.ReasonEvent] = self.stub.StreamReason(
+            request, timeout=timeout, metadata=self._metadata
+        )
+        return call
+
+    def encode(
+        self, *, image: bytes | None = None, table_json: str | None = None, timeout: float = 120
+    ) -> pb.EncodeResponse:
+        """Encode one image (PNG/JPEG bytes) or one table (JSON)."""
+        request = pb.EncodeRequest()
+        if image is not None:
+            request.image = image
+        if table_json is not None:
+            request.table_json = table_json
+        response: pb.EncodeResponse = self.stub.Encode(
+            request, timeout=timeout, metadata=self._metadata
+        )
+        return response
+
+    def analyze(self, request: pb.AnalyzeRequest, timeout: float = 300) -> pb.AnalyzeResponse:
+        response: pb.AnalyzeResponse = self.stub.Analyze(
+            request, timeout=timeout, metadata=self._metadata
+        )
+        return response
+
+    def stream_analyze(
+        self, request: pb.AnalyzeRequest, timeout: float = 300
+    ) -> Iterator[pb.AnalyzeResponse]:
+        call: Iterator[pb.AnalyzeResponse] = self.stub.StreamAnalyze(
             request, timeout=timeout, metadata=self._metadata
         )
         return call

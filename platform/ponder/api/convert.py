@@ -17,6 +17,7 @@ from ponder.generation import (
     GenerationRequest,
     GenerationResult,
     Role,
+    SamplingOptions,
     TokenLogprob,
 )
 from ponder.sampling import Preset, resolve_sampling
@@ -61,20 +62,7 @@ def generation_request_from_proto(
         raise InvalidArgument(
             "prompt", f"{len(prompt)} characters exceeds the limit of {limits.max_prompt_chars}"
         )
-    sampling = request.sampling
-    if sampling.preset not in _PRESETS:
-        raise InvalidArgument("sampling.preset", f"unknown preset {sampling.preset}")
-    options = resolve_sampling(
-        preset=_PRESETS[sampling.preset],
-        temperature=sampling.temperature if sampling.HasField("temperature") else None,
-        top_p=sampling.top_p if sampling.HasField("top_p") else None,
-        max_tokens=sampling.max_tokens if sampling.HasField("max_tokens") else None,
-        seed=sampling.seed if sampling.HasField("seed") else None,
-        stop=list(sampling.stop),
-        logprobs=sampling.logprobs if sampling.HasField("logprobs") else None,
-        max_stop_strings=limits.max_stop_strings,
-        max_logprobs=max_logprobs,
-    )
+    options = sampling_from_proto(request.sampling, limits, max_logprobs)
     adapter = request.adapter or None
     if adapter is not None and adapter not in set(adapters):
         raise NotFound(f"adapter: no LoRA adapter named {adapter!r}")
@@ -84,6 +72,25 @@ def generation_request_from_proto(
         prompt=prompt,
         sampling=options,
         adapter=adapter,
+    )
+
+
+def sampling_from_proto(
+    sampling: pb.SamplingOptions, limits: RequestLimits, max_logprobs: int
+) -> SamplingOptions:
+    """Check SamplingOptions (preset, ranges) and resolve them."""
+    if sampling.preset not in _PRESETS:
+        raise InvalidArgument("sampling.preset", f"unknown preset {sampling.preset}")
+    return resolve_sampling(
+        preset=_PRESETS[sampling.preset],
+        temperature=sampling.temperature if sampling.HasField("temperature") else None,
+        top_p=sampling.top_p if sampling.HasField("top_p") else None,
+        max_tokens=sampling.max_tokens if sampling.HasField("max_tokens") else None,
+        seed=sampling.seed if sampling.HasField("seed") else None,
+        stop=list(sampling.stop),
+        logprobs=sampling.logprobs if sampling.HasField("logprobs") else None,
+        max_stop_strings=limits.max_stop_strings,
+        max_logprobs=max_logprobs,
     )
 
 

@@ -204,12 +204,21 @@ class VLLMEngine:
             lora = self._loras.get(request.adapter)
             if lora is None:
                 raise NotFound(f"adapter: no LoRA adapter named {request.adapter!r}")
-        prompt_ids = self.prompt_token_ids(request)
-        params = self._sampling_params(request, len(prompt_ids))
+        prompt: Any
+        if request.prompt_embeds is not None:
+            if not self._config.enable_prompt_embeds:
+                raise InvalidArgument(
+                    "prompt_embeds", "this decoder does not accept prompt embeddings"
+                )
+            prompt = {"prompt_embeds": request.prompt_embeds}
+            prompt_len = int(request.prompt_embeds.shape[0])
+        else:
+            prompt_ids = self.prompt_token_ids(request)
+            prompt = {"prompt_token_ids": prompt_ids}
+            prompt_len = len(prompt_ids)
+        params = self._sampling_params(request, prompt_len)
         completion_tokens = 0
-        stream = self._llm.generate(
-            {"prompt_token_ids": prompt_ids}, params, request.request_id, lora_request=lora
-        )
+        stream = self._llm.generate(prompt, params, request.request_id, lora_request=lora)
         try:
             async for output in stream:
                 completion = output.outputs[0]
@@ -219,7 +228,7 @@ class VLLMEngine:
                     finish = FinishReason.STOP
                 yield GenerationChunk(
                     text=completion.text,
-                    prompt_tokens=len(prompt_ids),
+                    prompt_tokens=prompt_len,
                     completion_tokens=completion_tokens,
                     logprobs=_token_logprobs(
                         completion.token_ids, completion.logprobs, params.logprobs or 0

@@ -368,3 +368,59 @@ class GetScorerResponse(_message.Message):
     SCORER_FIELD_NUMBER: _ClassVar[int]
     scorer: ScorerInfo
     def __init__(self, scorer: _Optional[_Union[ScorerInfo, _Mapping]] = ...) -> None: ...
+
+class EncodeRequest(_message.Message):
+    __slots__ = ("image", "table_json")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TABLE_JSON_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    table_json: str
+    def __init__(self, image: _Optional[bytes] = ..., table_json: _Optional[str] = ...) -> None: ...
+
+class EncodeResponse(_message.Message):
+    __slots__ = ("modality", "vectors", "width", "pooled", "batch_size", "weights_version", "random_init")
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    POOLED_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RANDOM_INIT_FIELD_NUMBER: _ClassVar[int]
+    modality: str
+    vectors: int
+    width: int
+    pooled: _containers.RepeatedScalarFieldContainer[float]
+    batch_size: int
+    weights_version: str
+    random_init: bool
+    def __init__(self, modality: _Optional[str] = ..., vectors: _Optional[int] = ..., width: _Optional[int] = ..., pooled: _Optional[_Iterable[float]] = ..., batch_size: _Optional[int] = ..., weights_version: _Optional[str] = ..., random_init: _Optional[bool] = ...) -> None: ...
+
+class AnalyzeRequest(_message.Message):
+    __slots__ = ("text", "image", "table_json", "sampling")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TABLE_JSON_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    image: bytes
+    table_json: str
+    sampling: SamplingOptions
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., table_json: _Optional[str] = ..., sampling: _Optional[_Union[SamplingOptions, _Mapping]] = ...) -> None: ...
+
+class AnalyzeResponse(_message.Message):
+    __slots__ = ("text", "finish_reason", "usage", "request_id", "image_vectors", "table_vectors", "weights_version")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    finish_reason: FinishReason
+    usage: Usage
+    request_id: str
+    image_vectors: int
+    table_vectors: int
+    weights_version: str
+    def __init__(self, text: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., request_id: _Optional[str] = ..., image_vectors: _Optional[int] = ..., table_vectors: _Optional[int] = ..., weights_version: _Optional[str] = ...) -> None: ...

@@ -65,6 +65,21 @@ class PonderServiceStub:
                 request_serializer=ponder_dot_v1_dot_ponder__pb2.GetScorerRequest.SerializeToString,
                 response_deserializer=ponder_dot_v1_dot_ponder__pb2.GetScorerResponse.FromString,
                 _registered_method=True)
+        self.Encode = channel.unary_unary(
+                '/ponder.v1.PonderService/Encode',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.EncodeRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.EncodeResponse.FromString,
+                _registered_method=True)
+        self.Analyze = channel.unary_unary(
+                '/ponder.v1.PonderService/Analyze',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.FromString,
+                _registered_method=True)
+        self.StreamAnalyze = channel.unary_stream(
+                '/ponder.v1.PonderService/StreamAnalyze',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.FromString,
+                _registered_method=True)
 
 
 class PonderServiceServicer:
@@ -123,6 +138,30 @@ class PonderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Encode(self, request, context):
+        """Encode runs the encoder pool on one image or table and describes the
+        vectors it produces (for retrieval and caching by callers).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Analyze(self, request, context):
+        """Analyze answers text about an optional image and/or table: their encoder
+        vectors are fused into the prompt by cross-modal attention.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamAnalyze(self, request, context):
+        """StreamAnalyze is Analyze with the answer streamed in chunks; the last
+        message carries the finish reason and usage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PonderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +194,21 @@ def add_PonderServiceServicer_to_server(servicer, server):
                     servicer.GetScorer,
                     request_deserializer=ponder_dot_v1_dot_ponder__pb2.GetScorerRequest.FromString,
                     response_serializer=ponder_dot_v1_dot_ponder__pb2.GetScorerResponse.SerializeToString,
+            ),
+            'Encode': grpc.unary_unary_rpc_method_handler(
+                    servicer.Encode,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.EncodeRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.EncodeResponse.SerializeToString,
+            ),
+            'Analyze': grpc.unary_unary_rpc_method_handler(
+                    servicer.Analyze,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.SerializeToString,
+            ),
+            'StreamAnalyze': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAnalyze,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -320,6 +374,87 @@ class PonderService:
             '/ponder.v1.PonderService/GetScorer',
             ponder_dot_v1_dot_ponder__pb2.GetScorerRequest.SerializeToString,
             ponder_dot_v1_dot_ponder__pb2.GetScorerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Encode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ponder.v1.PonderService/Encode',
+            ponder_dot_v1_dot_ponder__pb2.EncodeRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.EncodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Analyze(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ponder.v1.PonderService/Analyze',
+            ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAnalyze(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ponder.v1.PonderService/StreamAnalyze',
+            ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.FromString,
             options,
             channel_credentials,
             insecure,

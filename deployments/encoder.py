@@ -1,0 +1,178 @@
+"""Encoder pool deployment: image and table encoders batched across callers with
+@serve.batch, and the fusion of their vectors into a decoder prompt.
+
+Checks of untrusted input run before batching, so a bad image or table fails alone
+(INVALID_ARGUMENT) and the replica keeps serving. Model work runs in a worker thread
+(torch releases the GIL), so the replica keeps accepting requests, which join the next
+batch, while one batch computes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ray import serve
+from ray.util.metrics import Histogram
+
+from ponder.config import EncoderConfig, EngineConfig
+from ponder.errors import InvalidArgument
+from ponder.multimodal.inputs import (
+    ImageLimits,
+    Table,
+    TableLimits,
+    decode_image,
+    parse_table,
+    preprocess_image,
+)
+from ponder.multimodal.model import MultimodalModel
+from ponder.telemetry.tracing import correlate_logs, span
+
+log = logging.getLogger("ray.serve")
+
+PACKAGED_WEIGHTS = Path(__file__).resolve().parents[1] / "platform" / "ponder" / "multimodal"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One input's projected vectors [n, width] and how it was encoded."""
+
+    modality: str
+    vectors: torch.Tensor
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class FusedPrompt:
+    prompt_embeds: torch.Tensor  # [positions, width] float32
+    image_vectors: int
+    table_vectors: int
+    weights_version: str
+
+
+@serve.deployment(name="EncoderPool")
+class EncoderPool:
+    def __init__(self, config: EncoderConfig, engine: EngineConfig) -> None:
+        correlate_logs()
+        weights = Path(config.weights_dir) if config.weights_dir else PACKAGED_WEIGHTS
+        self._model = MultimodalModel(
+            engine.model_path(),
+            weights_dir=weights,
+            image_trunk_path=Path(config.image_trunk_path) if config.image_trunk_path else None,
+            quantize=config.quantize,
+        )
+        self._config = config
+        self._max_model_len = engine.max_model_len
+        self._image_limits = ImageLimits(config.max_image_bytes, config.max_image_side)
+        self._table_limits = TableLimits(max_cells=config.max_table_cells)
+        for method in (self._image_batch, self._table_batch):
+            batched: Any = method
+            batched.set_max_batch_size(config.max_batch_size)
+            batched.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
+        self._batch_sizes = Histogram(
+            "ponder_encoder_batch_size",
+            description="Inputs per encoder batch, by modality.",
+            boundaries=[1, 2, 4, 8, 16, 32],
+            tag_keys=("modality",),
+        )
+        info = self._model.info
+        log.info(
+            "encoder pool ready: weights %s (random init: %s, image trunk random: %s)",
+            info.version,
+            info.random_init,
+            info.image_trunk_random_init,
+        )
+
+    # -- batched encoders --------------------------------------------------------------
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def _image_batch(self, pixels: list[np.ndarray]) -> list[Encoded]:
+        self._batch_sizes.observe(len(pixels), tags={"modality": "image"})
+
+        def run() -> torch.Tensor:
+            with torch.no_grad():
+                return self._model.project_image(self._model.image_regions(pixels))
+
+        with span("encoder.images", batch=len(pixels)):
+            projected = await asyncio.to_thread(run)
+        return [Encoded("image", projected[i], len(pixels)) for i in range(len(pixels))]
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def _table_batch(self, tables: list[Table]) -> list[Encoded]:
+        self._batch_sizes.observe(len(tables), tags={"modality": "table"})
+
+        def run() -> list[torch.Tensor]:
+            with torch.no_grad():
+                return self._model.encode_tables(tables)[0]
+
+        with span("encoder.tables", batch=len(tables)):
+            cells = await asyncio.to_thread(run)
+        return [Encoded("table", c, len(tables)) for c in cells]
+
+    async def encode_image(self, data: bytes) -> Encoded:
+        image = decode_image(data, self._image_limits)  # InvalidArgument before batching
+        result: Encoded = await self._image_batch(preprocess_image(image))
+        return result
+
+    async def encode_table(self, text: str) -> Encoded:
+        table = parse_table(text, self._table_limits)
+        result: Encoded = await self._table_batch(table)
+        return result
+
+    # -- what the ingress calls --------------------------------------------------------
+
+    def weights(self) -> dict[str, Any]:
+        info = self._model.info
+        return {
+            "version": info.version,
+            "random_init": info.random_init or info.image_trunk_random_init,
+        }
+
+    async def encode(self, image: bytes | None, table_json: str | None) -> dict[str, Any]:
+        encoded = await (
+            self.encode_image(image) if image is not None else self.encode_table(table_json or "")
+        )
+        vectors = encoded.vectors
+        return {
+            "modality": encoded.modality,
+            "vectors": int(vectors.shape[0]),
+            "width": int(vectors.shape[1]),
+            "pooled": vectors.mean(dim=0).tolist(),
+            "batch_size": encoded.batch_size,
+            **{f"weights_{k}": v for k, v in self.weights().items()},
+        }
+
+    async def fuse(
+        self, messages: list[dict[str, str]], image: bytes | None, table_json: str | None
+    ) -> FusedPrompt:
+        """The decoder prompt for text + optional image/table: [vectors ; fused text]."""
+        if len(messages[-1]["content"]) > self._config.max_text_chars:
+            raise InvalidArgument("text", f"longer than {self._config.max_text_chars} characters")
+        jobs = []
+        if image is not None:
+            jobs.append(self.encode_image(image))
+        if table_json is not None:
+            jobs.append(self.encode_table(table_json))
+        encoded = await asyncio.gather(*jobs)
+        ids = self._model.prompt_ids(messages)
+        memory = torch.cat([e.vectors for e in encoded]) if encoded else None
+        positions = len(ids) + (0 if memory is None else int(memory.shape[0]))
+        if positions >= self._max_model_len:
+            raise InvalidArgument(
+                "text",
+                f"the prompt is {positions} positions with the image/table prefix; the "
+                f"decoder's context holds {self._max_model_len}",
+            )
+        with torch.no_grad():
+            embeds = self._model.prompt_embeddings(ids, memory).contiguous()
+        return FusedPrompt(
+            prompt_embeds=embeds,
+            image_vectors=sum(int(e.vectors.shape[0]) for e in encoded if e.modality == "image"),
+            table_vectors=sum(int(e.vectors.shape[0]) for e in encoded if e.modality == "table"),
+            weights_version=self._model.info.version,
+        )

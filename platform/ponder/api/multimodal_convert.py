@@ -1,0 +1,78 @@
+"""Encode / Analyze messages <-> the encoder pool's and decoder's types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ponder.api.convert import sampling_from_proto
+from ponder.config import RequestLimits
+from ponder.errors import InvalidArgument
+from ponder.generation import FinishReason, GenerationChunk, GenerationResult, SamplingOptions
+from ponder.v1 import ponder_pb2 as pb
+
+_FINISH = {
+    FinishReason.STOP: pb.FINISH_REASON_STOP,
+    FinishReason.LENGTH: pb.FINISH_REASON_LENGTH,
+    FinishReason.ABORT: pb.FINISH_REASON_ABORT,
+}
+
+
+@dataclass(frozen=True)
+class AnalyzeCall:
+    messages: list[dict[str, str]]
+    image: bytes | None
+    table_json: str | None
+    sampling: SamplingOptions
+
+
+def encode_input_from_proto(request: pb.EncodeRequest) -> tuple[bytes | None, str | None]:
+    which = request.WhichOneof("input")
+    if which is None:
+        raise InvalidArgument("input", "set image or table_json")
+    return (request.image, None) if which == "image" else (None, request.table_json)
+
+
+def encode_response(encoded: dict[str, Any]) -> pb.EncodeResponse:
+    return pb.EncodeResponse(
+        modality=encoded["modality"],
+        vectors=encoded["vectors"],
+        width=encoded["width"],
+        pooled=encoded["pooled"],
+        batch_size=encoded["batch_size"],
+        weights_version=encoded["weights_version"],
+        random_init=encoded["weights_random_init"],
+    )
+
+
+def analyze_call_from_proto(
+    request: pb.AnalyzeRequest, limits: RequestLimits, max_logprobs: int
+) -> AnalyzeCall:
+    text = request.text.strip()
+    if not text:
+        raise InvalidArgument("text", "empty")
+    if len(text) > limits.max_prompt_chars:
+        raise InvalidArgument("text", f"longer than {limits.max_prompt_chars} characters")
+    return AnalyzeCall(
+        messages=[{"role": "user", "content": text}],
+        image=request.image or None,
+        table_json=request.table_json or None,
+        sampling=sampling_from_proto(request.sampling, limits, max_logprobs),
+    )
+
+
+def analyze_chunk_to_proto(
+    chunk: GenerationChunk | GenerationResult, request_id: str, fused: Any
+) -> pb.AnalyzeResponse:
+    finish = chunk.finish_reason
+    return pb.AnalyzeResponse(
+        text=chunk.text,
+        finish_reason=_FINISH[finish] if finish else pb.FINISH_REASON_UNSPECIFIED,
+        usage=pb.Usage(
+            prompt_tokens=chunk.prompt_tokens, completion_tokens=chunk.completion_tokens
+        ),
+        request_id=request_id,
+        image_vectors=fused.image_vectors,
+        table_vectors=fused.table_vectors,
+        weights_version=fused.weights_version,
+    )

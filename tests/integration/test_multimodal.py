@@ -1,0 +1,129 @@
+"""Encode / Analyze over gRPC through Serve: encoder pool (batched) -> fusion -> vLLM with
+prompt embeddings; bad input gets INVALID_ARGUMENT and the pool keeps serving."""
+
+from __future__ import annotations
+
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+from PIL import Image, ImageDraw
+
+from deployments.runner import LocalPlatform
+from ponder.api.client import PonderClient, build_analyze_request, build_request
+
+pytestmark = pytest.mark.integration
+
+BIG_TABLE = json.dumps({"columns": ["a"], "rows": [[i] for i in range(3000)]})
+TABLE = json.dumps(
+    {"columns": ["fruit", "sold"], "rows": [["apples", 12], ["pears", 30], ["plums", 7]]}
+)
+
+
+def _chart(values: list[int]) -> bytes:
+    image = Image.new("RGB", (320, 240), "white")
+    draw = ImageDraw.Draw(image)
+    for i, value in enumerate(values):
+        draw.rectangle((20 + i * 60, 220 - value * 4, 60 + i * 60, 220), fill="navy")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_encode_image_and_table(client: PonderClient) -> None:
+    image = client.encode(image=_chart([10, 30, 20]))
+    assert (image.modality, image.vectors, image.width) == ("image", 49, 576)
+    assert len(image.pooled) == 576 and image.batch_size >= 1
+    assert image.weights_version and image.random_init  # no trained weights in the repo yet
+    table = client.encode(table_json=TABLE)
+    assert table.modality == "table"
+    assert table.vectors == 2 + 6  # header cells + body cells
+    assert len(table.pooled) == 576
+
+
+def test_encoder_batches_concurrent_callers(client: PonderClient) -> None:
+    images = [_chart([i, 40 - i, 20]) for i in range(16)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        sizes = list(pool.map(lambda data: client.encode(image=data).batch_size, images))
+    assert max(sizes) > 1, sizes
+
+
+def test_analyze_with_image_table_and_both(client: PonderClient) -> None:
+    cases = [
+        ({"image": _chart([5, 40, 15])}, 49, 0),
+        ({"table_json": TABLE}, 0, 8),
+        ({"image": _chart([5, 40, 15]), "table_json": TABLE}, 49, 8),
+    ]
+    for inputs, image_vectors, table_vectors in cases:
+        request = build_analyze_request("Which is largest?", max_tokens=12, **inputs)  # type: ignore[arg-type]
+        response = client.analyze(request)
+        assert response.text and response.finish_reason
+        assert (response.image_vectors, response.table_vectors) == (image_vectors, table_vectors)
+        assert response.usage.prompt_tokens > image_vectors + table_vectors
+        chunks = list(client.stream_analyze(request))
+        assert chunks[-1].finish_reason and "".join(c.text for c in chunks)
+
+
+def test_analyze_without_image_or_table_equals_generate(client: PonderClient) -> None:
+    """Plain text through the embedding table reproduces the token prompt exactly."""
+    question = "Name three colours of the rainbow."
+    analyzed = client.analyze(build_analyze_request(question, temperature=0.0, max_tokens=24))
+    generated = client.generate(
+        build_request(messages=[("user", question)], temperature=0.0, max_tokens=24)
+    )
+    assert analyzed.text == generated.text
+    assert analyzed.usage.prompt_tokens == generated.usage.prompt_tokens
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "field"),
+    [
+        ({"image": b"GIF89a not an image"}, "image"),
+        ({"image": _chart([1, 2])[:100]}, "image"),
+        ({"image": _png_header(8000, 8000)}, "image"),
+        ({"table_json": "{oops"}, "table"),
+        ({"table_json": '{"columns": ["a", "b"], "rows": [[1, 2], [3]]}'}, "table.rows[1]"),
+        (
+            {"table_json": json.dumps({"columns": ["a"], "rows": [[i] for i in range(3000)]})},
+            "table",
+        ),
+    ],
+)
+def test_bad_inputs_get_invalid_argument_and_the_pool_keeps_serving(
+    client: PonderClient, inputs: dict[str, object], field: str
+) -> None:
+    request = build_analyze_request("Describe it.", max_tokens=8, **inputs)  # type: ignore[arg-type]
+    with pytest.raises(grpc.RpcError) as caught:
+        client.analyze(request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (caught.value.details() or "").startswith(field), caught.value.details()
+    with pytest.raises(grpc.RpcError) as again:
+        client.encode(**inputs)  # type: ignore[arg-type]
+    assert again.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert client.encode(table_json=TABLE).vectors == 8  # still serving
+
+
+def test_text_too_long_once_the_prefix_is_added(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    limit = platform.config.apps["ponder"].decoder.engine.max_model_len
+    text = "word " * (limit - 40)  # fits alone; not with 49 image positions
+    request = build_analyze_request(text, image=_chart([3, 4]), max_tokens=4)
+    with pytest.raises(grpc.RpcError) as caught:
+        client.analyze(request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "image/table prefix" in (caught.value.details() or "")
