@@ -120,11 +120,12 @@ def test_cross_attention_shapes_and_the_initial_gate_leaves_text_unchanged() -> 
 
 
 def test_table_encoder_gives_one_vector_per_cell_and_a_summary() -> None:
-    encoder = TableEncoder(vocab_size=100, embed_dim=16, hidden=8)
-    cells, summary = encoder([[[1, 2], [3], [4, 5, 6]], [[7], [8]]])
+    encoder = TableEncoder(token_width=12, embed_dim=16, hidden=8)
+    first, second = torch.randn(3, 12), torch.randn(2, 12)
+    cells, summary = encoder([first, second])
     assert [c.shape for c in cells] == [(3, 16), (2, 16)]
     assert summary.shape == (2, 16)
-    again, _ = encoder([[[1, 2], [3], [4, 5, 6]]])
+    again, _ = encoder([first])
     assert torch.allclose(again[0], cells[0], atol=1e-6)  # padding does not leak
 
 

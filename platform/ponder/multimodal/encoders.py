@@ -46,21 +46,21 @@ class ImageEncoder(nn.Module):
 
 
 class TableEncoder(nn.Module):
-    """Cells (token ids of "header: value", row-major) -> per-cell vectors and a summary."""
+    """Cells -> per-cell vectors and a table summary.
 
-    def __init__(self, vocab_size: int, embed_dim: int = 128, hidden: int = 128) -> None:
+    Each cell arrives as the mean of the decoder's (frozen) token embeddings of its text
+    ("header: value"), so numbers and words keep the decoder's meaning; a learned linear
+    map feeds a bidirectional LSTM that reads the cells row-major."""
+
+    def __init__(self, token_width: int, embed_dim: int = 128, hidden: int = 128) -> None:
         super().__init__()
-        self.embed = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean")
+        self.embed = nn.Linear(token_width, embed_dim)
         self.lstm = nn.LSTM(embed_dim, hidden, batch_first=True, bidirectional=True)
         self.width = 2 * hidden
 
-    def forward(self, tables: list[list[list[int]]]) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """tables[b][cell] = token ids; returns ([cells_b, width] per table, [B, width])."""
-        sequences = []
-        for cells in tables:
-            flat = torch.tensor([t for cell in cells for t in cell], dtype=torch.long)
-            offsets = torch.tensor([0] + [len(c) for c in cells[:-1]], dtype=torch.long).cumsum(0)
-            sequences.append(self.embed(flat, offsets))
+    def forward(self, tables: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """tables[b] = [cells_b, token_width]; returns ([cells_b, width] each, [B, width])."""
+        sequences = [self.embed(cells) for cells in tables]
         lengths = torch.tensor([len(s) for s in sequences])
         padded = pad_sequence(sequences, batch_first=True)
         packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)

@@ -54,9 +54,9 @@ def load_embedding_table(model_dir: Path) -> torch.Tensor:
 class TrainableParts(nn.Module):
     """The weights `ponder train-fusion` fits (the decoder stays frozen)."""
 
-    def __init__(self, vocab_size: int, width: int, heads: int = 8) -> None:
+    def __init__(self, width: int, heads: int = 8) -> None:
         super().__init__()
-        self.table_encoder = TableEncoder(vocab_size)
+        self.table_encoder = TableEncoder(width)
         self.image_projection = Projection(IMAGE_FEATURE_WIDTH, width)
         self.table_projection = Projection(self.table_encoder.width, width)
         self.fusion = CrossModalAttention(width, heads)
@@ -89,7 +89,7 @@ class MultimodalModel:
         self.chat = AutoTokenizer.from_pretrained(str(model_dir))
         with torch.random.fork_rng():
             torch.manual_seed(INIT_SEED)
-            self.parts = TrainableParts(int(self.embeddings.shape[0]), self.width)
+            self.parts = TrainableParts(self.width)
         self.image_encoder = ImageEncoder(seed=INIT_SEED)
         trunk_random = True
         if image_trunk_path is not None:
@@ -98,7 +98,8 @@ class MultimodalModel:
         meta: dict[str, Any] = {}
         random_init = True
         if weights_dir is not None and (weights_dir / WEIGHTS_FILE).is_file():
-            self.parts.load_state_dict(load_file(str(weights_dir / WEIGHTS_FILE)))
+            stored = load_file(str(weights_dir / WEIGHTS_FILE))
+            self.parts.load_state_dict({k: v.float() for k, v in stored.items()})
             meta = json.loads((weights_dir / META_FILE).read_text())
             random_init = False
         version = meta.get("version") or f"init-{INIT_SEED}"
@@ -140,9 +141,13 @@ class MultimodalModel:
         ]
         return [self.tokenizer.encode(t, add_special_tokens=False).ids or [0] for t in texts]
 
+    def cell_embeddings(self, table: Table) -> torch.Tensor:
+        """[cells, W]: each cell's mean decoder token embedding."""
+        return torch.stack([self.embeddings[ids].mean(dim=0) for ids in self.table_tokens(table)])
+
     def encode_tables(self, tables: list[Table]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """-> projected cell vectors per table [cells, W] and summaries [B, W]."""
-        cells, summary = self.parts.table_encoder([self.table_tokens(t) for t in tables])
+        cells, summary = self.parts.table_encoder([self.cell_embeddings(t) for t in tables])
         projection = self.parts.table_projection
         return [projection(c) for c in cells], projection(summary)
 
@@ -171,7 +176,8 @@ class MultimodalModel:
 def save_weights(parts: TrainableParts, folder: Path, meta: dict[str, Any]) -> str:
     """Write the trainable weights with a content-derived version; returns the version."""
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in parts.state_dict().items()}
+    # float16 on disk (half the size); loaded back as float32.
+    state = {k: v.detach().half().contiguous() for k, v in parts.state_dict().items()}
     save_file(state, str(folder / WEIGHTS_FILE))
     digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()[:8]
     version = f"fusion-{digest}"

@@ -1,0 +1,178 @@
+"""Encoder pool benchmark, side by side in one run.
+
+Run:  .venv/bin/python bench/encoder.py [--images 64] [--callers 16]
+
+  P5  images/s of the EncoderPool with @serve.batch (max batch 8) / images/s with
+      batching off (max batch 1), 16 concurrent callers, same replica shape  target >= 3
+  Q   8-bit dynamic quantisation of the encoders: images/s quantised / float, and the
+      largest absolute difference of the projected vectors on the same images
+  L   latency p50 of Analyze (text only; text + image) / Generate for the same text,
+      through the full platform over gRPC
+Written to bench/results/encoder.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _chart(seed: int) -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (400, 300), "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(5):
+        height = 20 + (seed * 37 + i * 53) % 250
+        draw.rectangle((20 + i * 75, 290 - height, 70 + i * 75, 290), fill="steelblue")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _throughput(app_name: str, images: list[bytes], callers: int) -> dict[str, float]:
+    from ray import serve
+
+    handle = serve.get_deployment_handle("EncoderPool", app_name=app_name)
+
+    async def run() -> tuple[float, list[int]]:
+        queue = list(images)
+        sizes: list[int] = []
+
+        async def caller() -> None:
+            while queue:
+                data = queue.pop()
+                result = await handle.encode.remote(data, None)
+                sizes.append(result["batch_size"])
+
+        await asyncio.gather(*(caller() for _ in range(callers)))  # warm-up round
+        queue.extend(images)
+        sizes.clear()
+        started = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(callers)))
+        return time.perf_counter() - started, sizes
+
+    elapsed, sizes = asyncio.run(run())
+    return {
+        "images_per_s": len(images) / elapsed,
+        "mean_batch": statistics.mean(sizes),
+        "max_batch": max(sizes),
+    }
+
+
+def _quantisation_drift(images: list[bytes]) -> float:
+    import torch
+
+    from ponder import env
+    from ponder.multimodal.inputs import ImageLimits, decode_image, preprocess_image
+    from ponder.multimodal.model import MultimodalModel
+
+    pixels = [preprocess_image(decode_image(d, ImageLimits())) for d in images[:8]]
+    full = MultimodalModel(env.default_model_dir())
+    quant = MultimodalModel(env.default_model_dir(), quantize=True)
+    with torch.no_grad():
+        a = full.project_image(full.image_regions(pixels))
+        b = quant.project_image(quant.image_regions(pixels))
+    return float((a - b).abs().max())
+
+
+def _latency(target: str, rounds: int) -> dict[str, float]:
+    from ponder.api.client import PonderClient, build_analyze_request, build_request
+
+    text = "Describe what a bar chart shows in one sentence."
+    image = _chart(3)
+    calls = {
+        "generate": lambda c: c.generate(
+            build_request(messages=[("user", text)], temperature=0.0, max_tokens=32), timeout=120
+        ),
+        "analyze_text": lambda c: c.analyze(
+            build_analyze_request(text, temperature=0.0, max_tokens=32)
+        ),
+        "analyze_image": lambda c: c.analyze(
+            build_analyze_request(text, image=image, temperature=0.0, max_tokens=32)
+        ),
+    }
+    result: dict[str, float] = {}
+    with PonderClient(target) as client:
+        for name, call in calls.items():
+            call(client)  # warm-up
+            times = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                call(client)
+                times.append(time.perf_counter() - started)
+            result[f"{name}_p50_s"] = statistics.median(times)
+    result["L_analyze_text_over_generate"] = result["analyze_text_p50_s"] / result["generate_p50_s"]
+    result["L_analyze_image_over_generate"] = (
+        result["analyze_image_p50_s"] / result["generate_p50_s"]
+    )
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--callers", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+
+    from ray import serve
+
+    from deployments.encoder import EncoderPool
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import load_serve_config
+
+    config = load_serve_config(ROOT / "config" / "serve-local.yaml")
+    ponder = config.apps["ponder"]
+    platform = LocalPlatform(config, log_to_driver=False)
+    platform.start(progress=_say)
+    images = [_chart(i) for i in range(args.images)]
+    result: dict[str, Any] = {}
+    try:
+        result["latency"] = _latency(platform.target, args.rounds)
+        _say(f"latency: {result['latency']}")
+        variants = {
+            "unbatched": {"max_batch_size": 1},
+            "batched": {"max_batch_size": 8},
+            "batched_quantised": {"max_batch_size": 8, "quantize": True},
+        }
+        for name, overrides in variants.items():
+            encoder = ponder.encoder.model_copy(update=overrides)
+            app = EncoderPool.options(**encoder.deployment.serve_options()).bind(  # type: ignore[attr-defined]
+                encoder, ponder.decoder.engine
+            )
+            serve.run(app, name=f"enc-{name}", route_prefix=f"/enc-{name}")
+            result[name] = _throughput(f"enc-{name}", images, args.callers)
+            _say(f"{name}: {result[name]}")
+            serve.delete(f"enc-{name}")
+    finally:
+        platform.stop()
+    result["P5_batched_over_unbatched"] = (
+        result["batched"]["images_per_s"] / result["unbatched"]["images_per_s"]
+    )
+    result["Q_quantised_over_float"] = (
+        result["batched_quantised"]["images_per_s"] / result["batched"]["images_per_s"]
+    )
+    result["Q_max_abs_difference"] = _quantisation_drift(images)
+    out = ROOT / "bench" / "results" / "encoder.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
