@@ -20,6 +20,7 @@ import torch
 from ray import serve
 from ray.util.metrics import Histogram
 
+import ponder.multimodal as multimodal_package
 from ponder.config import EncoderConfig, EngineConfig
 from ponder.errors import InvalidArgument
 from ponder.multimodal.inputs import (
@@ -35,7 +36,7 @@ from ponder.telemetry.tracing import correlate_logs, span
 
 log = logging.getLogger("ray.serve")
 
-PACKAGED_WEIGHTS = Path(__file__).resolve().parents[1] / "platform" / "ponder" / "multimodal"
+PACKAGED_WEIGHTS = Path(multimodal_package.__file__).parent  # `ponder train-fusion` output
 
 
 @dataclass(frozen=True)

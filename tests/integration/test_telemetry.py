@@ -33,6 +33,12 @@ def _spans(folder: Path, trace_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def ray_session_dir() -> str:
+    import ray
+
+    return str(ray._private.worker.global_worker.node.get_session_dir_path())
+
+
 def test_callers_traceparent_continues_into_one_trace_over_every_hop(
     platform: LocalPlatform, traces_dir: Path
 ) -> None:
@@ -82,6 +88,18 @@ def test_callers_traceparent_continues_into_one_trace_over_every_hop(
         assert "ponder.branch" in ancestors(call)  # decoder replica span under its branch
     redis_reads = [s for s in spans if s["name"] == "ponder.redis.mget"]
     assert all("ponder.score" in ancestors(s) for s in redis_reads)
+
+    # Structured logs: the replicas' JSON log lines of this request carry its trace id.
+    logs = Path(ray_session_dir()) / "logs" / "serve"
+    lines = [
+        json.loads(line)
+        for path in logs.glob("replica_ponder_*.log")
+        for line in path.read_text().splitlines()
+        if line.startswith("{") and trace_id in line
+    ]
+    assert lines, "no JSON log line carries the trace id"
+    assert all(line.get("request_id") for line in lines)
+    assert {line.get("trace_id") for line in lines} == {trace_id}
 
 
 def _metrics(port: int) -> str:

@@ -175,9 +175,11 @@ class OutcomeLog:
             block=None if pending else block_ms,
         )
         entries = []
+        gone = []
         for _stream, items in response or []:
             for entry_id, fields in items:
-                if not fields:  # trimmed away while pending
+                if not fields:  # trimmed away (past retention) while pending: clear it
+                    gone.append(entry_id)
                     continue
                 entries.append(
                     LogEntry(
@@ -186,6 +188,8 @@ class OutcomeLog:
                         Outcome.from_json(fields[b"outcome"]),
                     )
                 )
+        if gone:
+            await self._client.xack(self.keys.outcomes_stream, LEARNER_GROUP, *gone)
         return entries
 
     def stage_ack(self, pipe: Any, entry_ids: list[str], trim_below: str | None) -> None:

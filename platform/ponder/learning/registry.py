@@ -104,10 +104,10 @@ class ScorerRegistry:
             pipe.hsetnx(self._key(scope, "versions"), default.version, info.to_json())
             pipe.set(self._key(scope, "active"), default.version, nx=True)
             pipe.sadd(self.keys.scorer_scopes, scope)
-            await pipe.execute()
-        active = await self.active_version(scope)
-        if active == default.version:
+            _, became_active, _ = await pipe.execute()
+        if became_active:  # only the one seeder that won records it
             await self._event(scope, "seed", default.version, "")
+        active = await self.active_version(scope)
         assert active is not None
         return active
 
