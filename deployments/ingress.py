@@ -57,6 +57,9 @@ class RequestFailed(Exception):
         super().__init__(details)
         self.code = code
 
+    def __reduce__(self) -> tuple[type, tuple[str, grpc.StatusCode]]:
+        return (type(self), (str(self), self.code))  # Serve pickles it to the proxy
+
 
 @serve.deployment(name="Ingress")
 class Ingress:

@@ -115,11 +115,10 @@ class PlannerMetrics:
         self._shown: dict[str, str] = {}
 
     def scorer_versions(self, versions: dict[str, str]) -> None:
+        """Set on every request: Ray exports a gauge series only while it is being set."""
         for scope, version in versions.items():
             previous = self._shown.get(scope)
-            if previous == version:
-                continue
-            if previous is not None:
+            if previous is not None and previous != version:
                 self.scorer.set(0, tags={"scope": scope, "version": previous})
             self.scorer.set(1, tags={"scope": scope, "version": version})
             self._shown[scope] = version

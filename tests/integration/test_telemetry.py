@@ -67,7 +67,14 @@ def test_callers_traceparent_continues_into_one_trace_over_every_hop(
         time.sleep(0.5)
     assert wanted <= names, sorted(names)
     by_id = {s["context"]["span_id"]: s for s in spans}
-    print(sorted((s["name"], s["attributes"].get("deployment", "")) for s in spans))
+    # Serve's own spans of every hop: the gRPC proxy and each replica.
+    for hop in (
+        "proxy_grpc_request Ingress /ponder.v1.PonderService/Reason",
+        "replica_handle_request Ingress Reason",
+        "replica_handle_request Planner reason",
+        "replica_handle_request Decoder complete",
+    ):
+        assert hop in names, (hop, sorted(names))
     roots = [s for s in spans if s["parent_id"] not in by_id]
     assert roots and all(s["parent_id"] == f"0x{caller_span}" for s in roots), [
         (s["name"], s["parent_id"]) for s in roots
@@ -85,7 +92,10 @@ def test_callers_traceparent_continues_into_one_trace_over_every_hop(
     decoder_calls = [s for s in spans if s["name"] == "ponder.decoder.complete"]
     assert decoder_calls
     for call in decoder_calls:
-        assert "ponder.branch" in ancestors(call)  # decoder replica span under its branch
+        chain = ancestors(call)  # decoder replica -> router -> branch -> planner -> ingress
+        assert chain[0] == "replica_handle_request Decoder complete", chain
+        assert "ponder.branch" in chain and "replica_handle_request Planner reason" in chain
+        assert chain[-1] == "proxy_grpc_request Ingress /ponder.v1.PonderService/Reason"
     redis_reads = [s for s in spans if s["name"] == "ponder.redis.mget"]
     assert all("ponder.score" in ancestors(s) for s in redis_reads)
 
