@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = ROOT / "platform" / "ponder" / "multimodal"
 
 
 def _say(message: str) -> None:
@@ -73,20 +74,27 @@ def _throughput(app_name: str, images: list[bytes], callers: int) -> dict[str, f
     }
 
 
-def _quantisation_drift(images: list[bytes]) -> float:
+def _quantisation_drift(images: list[bytes]) -> dict[str, float]:
+    """Largest absolute difference of quantised vs float outputs on the same inputs."""
     import torch
 
     from ponder import env
     from ponder.multimodal.inputs import ImageLimits, decode_image, preprocess_image
     from ponder.multimodal.model import MultimodalModel
+    from ponder.multimodal.synthetic import make_examples
 
     pixels = [preprocess_image(decode_image(d, ImageLimits())) for d in images[:8]]
-    full = MultimodalModel(env.default_model_dir())
-    quant = MultimodalModel(env.default_model_dir(), quantize=True)
+    tables = [e.table for e in make_examples(30, seed=3) if e.table is not None]
+    full = MultimodalModel(env.default_model_dir(), weights_dir=PACKAGED)
+    quant = MultimodalModel(env.default_model_dir(), weights_dir=PACKAGED, quantize=True)
     with torch.no_grad():
-        a = full.project_image(full.image_regions(pixels))
-        b = quant.project_image(quant.image_regions(pixels))
-    return float((a - b).abs().max())
+        regions = full.image_regions(pixels)
+        image = (full.project_image(regions) - quant.project_image(regions)).abs().max()
+        a, _ = full.encode_tables(tables)
+        b, _ = quant.encode_tables(tables)
+        table = max(float((x - y).abs().max()) for x, y in zip(a, b, strict=True))
+        scale = float(torch.cat(a).abs().max())
+    return {"image_projection": float(image), "table_cells": table, "table_value_scale": scale}
 
 
 def _latency(target: str, rounds: int) -> dict[str, float]:
@@ -150,7 +158,10 @@ def main() -> int:
             "batched_quantised": {"max_batch_size": 8, "quantize": True},
         }
         for name, overrides in variants.items():
-            encoder = ponder.encoder.model_copy(update=overrides)
+            # Same replica shape as the main pool, minus its CPU reservation (the platform
+            # has reserved the cluster's CPUs; these variants share the same two cores).
+            deployment = ponder.encoder.deployment.model_copy(update={"num_cpus": 0.0})
+            encoder = ponder.encoder.model_copy(update=overrides | {"deployment": deployment})
             app = EncoderPool.options(**encoder.deployment.serve_options()).bind(  # type: ignore[attr-defined]
                 encoder, ponder.decoder.engine
             )

@@ -115,11 +115,11 @@ class MultimodalModel:
             )
         self.parts.eval()
         if quantize:
-            self.image_encoder = torch.ao.quantization.quantize_dynamic(
-                self.image_encoder, {nn.Linear}, dtype=torch.qint8
-            )
-            self.parts.table_encoder = torch.ao.quantization.quantize_dynamic(
-                self.parts.table_encoder, {nn.LSTM, nn.Linear}, dtype=torch.qint8
+            # Dynamic int8 covers Linear and LSTM layers: projections, table encoder,
+            # fusion. The ResNet trunk is convolutions, which dynamic quantisation does
+            # not touch.
+            self.parts = torch.ao.quantization.quantize_dynamic(
+                self.parts, {nn.Linear, nn.LSTM}, dtype=torch.qint8
             )
 
     # -- encoders --------------------------------------------------------------------------
