@@ -11,7 +11,7 @@ from ray import serve
 from deployments.metrics import DecoderMetrics
 from ponder.engine.protocol import DecoderEngine, EngineFactory, EngineStats
 from ponder.generation import GenerationChunk, GenerationRequest, GenerationResult, join_chunks
-from ponder.telemetry.tracing import correlate_logs, span
+from ponder.telemetry.tracing import correlate_logs, open_span, span
 
 log = logging.getLogger("ray.serve")
 
@@ -37,9 +37,12 @@ class Decoder:
         When the caller goes away, Serve cancels this generator, which aborts the request
         inside the engine.
         """
-        with span("decoder.stream", request_id=request.request_id):
+        streaming = open_span("decoder.stream", request_id=request.request_id)
+        try:
             async for chunk in self._metrics.timed(self._engine.generate(request)):
                 yield chunk
+        finally:
+            streaming.end()
 
     async def complete(self, request: GenerationRequest) -> GenerationResult:
         """The whole answer in one reply."""

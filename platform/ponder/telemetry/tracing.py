@@ -77,6 +77,17 @@ def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
         yield current
 
 
+def open_span(name: str, **attributes: Any) -> trace.Span:
+    """A child span of the current one that is not made current: for work that spans an
+    async generator's yields (entering a current span there would attach the context in
+    one step and detach it in another). End it with `.end()`."""
+    opened = _tracer.start_span(f"ponder.{name}")
+    for key, value in attributes.items():
+        if value is not None:
+            opened.set_attribute(f"ponder.{key}", value)
+    return opened
+
+
 class TraceLogFilter(logging.Filter):
     """Adds trace_id and span_id of the current span to every log record."""
 
