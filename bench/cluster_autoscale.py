@@ -41,9 +41,53 @@ def main() -> int:
     from ponder.engine.vllm_engine import VLLMEngineFactory
 
     os.environ.update(env.ray_environment())
+    # `ray start` / `ray stop` of the cluster helper must be this venv's.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     engine = load_serve_config(ROOT / "config" / "serve-local.yaml").apps["ponder"].decoder.engine
     engine = engine.model_copy(update={"enforce_eager": True, "max_model_len": 2048})
-    cluster = AutoscalingCluster(
+
+    class LocalFakeCluster(AutoscalingCluster):
+        """AutoscalingCluster with its base config written here (the wheel lacks the
+        example YAML it reads): Ray's fake multi-node provider, nodes = local raylets."""
+
+        def _generate_config(
+            self, head_resources: Any, worker_node_types: Any, **kwargs: Any
+        ) -> Any:
+            kwargs.pop("autoscaler_v2", None)
+            return {
+                "cluster_name": "ponder-fake",
+                "max_workers": 8,
+                "provider": {
+                    "type": "fake_multinode",
+                    "use_node_id_as_ip": True,
+                    "disable_node_updaters": True,
+                    "disable_launch_config_check": True,
+                },
+                "available_node_types": worker_node_types
+                | {
+                    "ray.head.default": {
+                        "resources": head_resources,
+                        "node_config": {},
+                        "max_workers": 0,
+                    }
+                },
+                "head_node_type": "ray.head.default",
+                "upscaling_speed": 1.0,
+                "idle_timeout_minutes": 0.25,
+                "docker": {},
+                "auth": {"ssh_user": "ubuntu"},
+                "file_mounts": {},
+                "cluster_synced_files": [],
+                "file_mounts_sync_continuously": False,
+                "initialization_commands": [],
+                "setup_commands": [],
+                "head_setup_commands": [],
+                "worker_setup_commands": [],
+                "head_start_ray_commands": [],
+                "worker_start_ray_commands": [],
+            } | kwargs
+
+    cluster = LocalFakeCluster(
         head_resources={"CPU": 0},
         worker_node_types={
             "cpu": {
@@ -98,7 +142,7 @@ def main() -> int:
             app = Decoder.options(**options.serve_options()).bind(  # type: ignore[attr-defined]
                 VLLMEngineFactory(engine)
             )
-            serve.run(app, name=APP, route_prefix=f"/{APP}", _blocking=False)
+            serve._run(app, name=APP, route_prefix=f"/{APP}", _blocking=False)
 
         deploy(1)
         note("Decoder deployed with num_gpus=1, 1 replica (no GPU node yet)")
