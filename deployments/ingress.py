@@ -197,15 +197,7 @@ class Ingress:
         request_id = _request_id(grpc_context)
         with self._measured("Analyze"):
             try:
-                call = self._analyze_call(request)
-                fused = await self._encoders().fuse.remote(
-                    call.messages, call.image, call.table_json
-                )
-                generation = GenerationRequest(
-                    request_id=request_id,
-                    sampling=call.sampling,
-                    prompt_embeds=fused.prompt_embeds,
-                )
+                generation, fused = await self._fused_generation(request, request_id)
                 result: GenerationResult = await self._decoder.complete.remote(generation)
                 return analyze_chunk_to_proto(result, request_id, fused)
             except BaseException as error:
@@ -217,15 +209,7 @@ class Ingress:
         request_id = _request_id(grpc_context)
         with self._measured("StreamAnalyze"):
             try:
-                call = self._analyze_call(request)
-                fused = await self._encoders().fuse.remote(
-                    call.messages, call.image, call.table_json
-                )
-                generation = GenerationRequest(
-                    request_id=request_id,
-                    sampling=call.sampling,
-                    prompt_embeds=fused.prompt_embeds,
-                )
+                generation, fused = await self._fused_generation(request, request_id)
                 decoder = self._decoder.options(stream=True)
                 async for chunk in _relay(decoder.stream.remote(generation)):
                     yield analyze_chunk_to_proto(chunk, request_id, fused)
@@ -289,10 +273,19 @@ class Ingress:
             raise Unavailable("the encoder pool is off on this server (encoder.enabled)")
         return self._encoder
 
-    def _analyze_call(self, request: pb.AnalyzeRequest) -> AnalyzeCall:
-        return analyze_call_from_proto(
+    async def _fused_generation(
+        self, request: pb.AnalyzeRequest, request_id: str
+    ) -> tuple[GenerationRequest, Any]:
+        """Check an AnalyzeRequest, encode and fuse its inputs (encoder pool): the decoder
+        request with the fused prompt embeddings, and what the fusion reports."""
+        call: AnalyzeCall = analyze_call_from_proto(
             request, self._config.ingress.limits, self._config.decoder.engine.max_logprobs
         )
+        fused = await self._encoders().fuse.remote(call.messages, call.image, call.table_json)
+        generation = GenerationRequest(
+            request_id=request_id, sampling=call.sampling, prompt_embeds=fused.prompt_embeds
+        )
+        return generation, fused
 
     def _learning_log(self) -> OutcomeLog:
         if self._outcome_log is None:
