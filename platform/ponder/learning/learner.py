@@ -201,6 +201,8 @@ class Learner:
             self.state.last_id = entry.entry_id
             self.state.applied_total += 1
             applied += 1
+        for scope in synced:  # serialise each touched model once per batch, not per outcome
+            self.state.scopes[scope].model = self._models[scope].state()
         async with self._client.pipeline(transaction=True) as pipe:
             # An operator's rollback during this batch aborts the commit (WatchError); the
             # batch is then re-read and applied on top of the rolled-back version.
@@ -270,7 +272,6 @@ class Learner:
                 st.progressive_examples += len(rows)
             model.update(rows, labels)
             st.trained += 1
-        st.model = model.state()
         if st.applied < self._settings.min_outcomes:
             return None
         if st.since_proposal < self._settings.propose_every:
