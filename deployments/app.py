@@ -8,7 +8,7 @@ gRPC proxy -> Ingress -> EncoderPool (batched encoders, fusion) -> Decoder (prom
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 from typing import Any
 
 from ray.serve import Application
@@ -20,6 +20,7 @@ from deployments.learner import LearnerDeployment
 from deployments.planner import Planner
 from ponder.config import EngineConfig, PonderConfig
 from ponder.engine.protocol import EngineFactory
+from ponder.models import BASE_MODEL_NAME
 
 
 def check_engine_config(config: EngineConfig) -> None:
@@ -30,11 +31,19 @@ def check_engine_config(config: EngineConfig) -> None:
             f"decoder.engine.model: no HF model at {model_dir} "
             "(run scripts/setup.sh to convert the default model)"
         )
-    for name, path in config.lora_adapters.items():
+    for name, path in config.adapter_dirs().items():
         if not name or not (name.replace("-", "").replace("_", "").isalnum()):
             raise ValueError(f"decoder.engine.lora_adapters: bad adapter name {name!r}")
-        if not Path(path).is_dir():
-            raise ValueError(f"decoder.engine.lora_adapters.{name}: no folder at {path}")
+        if name == BASE_MODEL_NAME:
+            raise ValueError(f"decoder.engine.lora_adapters: {name!r} names the base model")
+        if not (path / "adapter_config.json").is_file():
+            raise ValueError(f"decoder.engine.lora_adapters.{name}: no peft adapter at {path}")
+        rank = json.loads((path / "adapter_config.json").read_text()).get("r", 0)
+        if rank > config.max_lora_rank:
+            raise ValueError(
+                f"decoder.engine.lora_adapters.{name}: rank {rank} exceeds max_lora_rank "
+                f"{config.max_lora_rank}"
+            )
     from ponder.engine.vllm_engine import engine_args
 
     engine_args(config)  # vLLM's own checks of the argument values

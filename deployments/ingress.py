@@ -26,6 +26,7 @@ from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
 from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
 from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
+from ponder.api.models_convert import models_to_proto
 from ponder.api.multimodal_convert import (
     AnalyzeCall,
     analyze_call_from_proto,
@@ -42,6 +43,7 @@ from ponder.generation import GenerationRequest, GenerationResult
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, scorer_scope
 from ponder.learning.status import scorer_status
+from ponder.models import catalogue
 from ponder.reasoning.planner import ReasonCall, ReasonResult
 from ponder.redis_client import connect
 from ponder.telemetry.tracing import correlate_logs
@@ -79,6 +81,7 @@ class Ingress:
         self._planner = planner
         self._config = config
         self._adapters = frozenset(config.decoder.engine.lora_adapters)
+        self._models = catalogue(config)
         self._metrics = IngressMetrics()
         correlate_logs()
         self._redis: Redis | None = None
@@ -213,6 +216,16 @@ class Ingress:
                 decoder = self._decoder.options(stream=True)
                 async for chunk in _relay(decoder.stream.remote(generation)):
                     yield analyze_chunk_to_proto(chunk, request_id, fused)
+            except BaseException as error:
+                raise _fail(grpc_context, error, request_id) from None
+
+    async def ListModels(
+        self, request: pb.ListModelsRequest, grpc_context: Any = None
+    ) -> pb.ListModelsResponse:
+        request_id = _request_id(grpc_context)
+        with self._measured("ListModels"):
+            try:
+                return models_to_proto(self._models)
             except BaseException as error:
                 raise _fail(grpc_context, error, request_id) from None
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -15,7 +16,13 @@ from deployments.metrics import PlannerMetrics
 from deployments.remote_errors import original_error
 from ponder.config import PlannerConfig, RedisConfig
 from ponder.errors import PonderError, Unavailable
-from ponder.generation import GenerationRequest, GenerationResult
+from ponder.generation import (
+    GenerationChunk,
+    GenerationRequest,
+    GenerationResult,
+    TokenMeter,
+    collect_chunks,
+)
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import ReasoningRecord
 from ponder.learning.registry import ScorerRegistry
@@ -41,12 +48,15 @@ class HandleDecoder:
     """PlannerDecoder over the decoder deployment; cancelling a call aborts it in vLLM."""
 
     def __init__(self, handle: DeploymentHandle) -> None:
-        self._handle = handle
+        self._stream = handle.options(stream=True)
 
-    async def complete(self, request: GenerationRequest) -> GenerationResult:
-        response = self._handle.complete.remote(request)  # carries the current trace
+    async def complete(
+        self, request: GenerationRequest, meter: TokenMeter | None = None
+    ) -> GenerationResult:
+        # Streamed, so the tokens of a call that is cancelled midway are counted too.
+        response = self._stream.stream.remote(request)  # carries the current trace
         try:
-            result: GenerationResult = await response
+            return await collect_chunks(cast(AsyncIterator[GenerationChunk], response), meter)
         except asyncio.CancelledError:
             response.cancel()  # a pruned branch: stop its generation now
             raise
@@ -55,7 +65,6 @@ class HandleDecoder:
             if isinstance(cause, PonderError):
                 raise cause from None
             raise Unavailable(f"decoder call failed: {type(cause).__name__}") from None
-        return result
 
 
 def planner_settings(config: PlannerConfig) -> PlannerSettings:

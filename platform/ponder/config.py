@@ -127,9 +127,13 @@ class EngineConfig(StrictModel):
         False, description="Accept prompt embeddings (fused multimodal prompts)."
     )
     lora_adapters: dict[str, str] = Field(
-        default_factory=dict, description="LoRA adapters callers may name: name -> folder."
+        default_factory=dict,
+        description="LoRA adapters callers may name: name -> peft folder (relative paths "
+        "are from the repository root, e.g. platform/ponder/adapters/math-1234abcd).",
     )
-    max_lora_rank: int = Field(8, ge=1, description="Largest LoRA rank accepted.")
+    max_lora_rank: int = Field(
+        16, ge=1, description="Largest LoRA rank accepted (vLLM: 1, 8, 16, 32, 64, ...)."
+    )
     max_loras: int = Field(2, ge=1, description="LoRA adapters active in one batch.")
     max_logprobs: int = Field(20, ge=0, description="Most top log-probs a request may ask for.")
     default_max_tokens: int = Field(
@@ -160,6 +164,13 @@ class EngineConfig(StrictModel):
     def model_path(self) -> Path:
         """The model folder this config points at."""
         return Path(self.model).resolve() if self.model else env.default_model_dir()
+
+    def adapter_dirs(self) -> dict[str, Path]:
+        """Each adapter's folder, relative paths taken from the repository root."""
+        return {
+            name: path if path.is_absolute() else (env.REPO_ROOT / path).resolve()
+            for name, path in ((n, Path(p)) for n, p in self.lora_adapters.items())
+        }
 
 
 class DecoderConfig(StrictModel):
@@ -339,6 +350,12 @@ class PlannerConfig(StrictModel):
     scorer_path: str = Field(
         "", description="Path scorer weights file; empty means the packaged default."
     )
+    adapter: str = Field(
+        "",
+        description="LoRA adapter (a decoder.engine.lora_adapters name) the planner's "
+        "branches use when a request names none; empty means the base model. A request's "
+        "adapter 'base' asks for the base model explicitly.",
+    )
     cache: ScoreCacheConfig = Field(
         default_factory=ScoreCacheConfig, description="Score cache in Redis."
     )
@@ -430,6 +447,16 @@ class PonderConfig(StrictModel):
     encoder: EncoderConfig = Field(
         default_factory=EncoderConfig, description="Image/table encoder pool."
     )
+
+    @model_validator(mode="after")
+    def _planner_adapter_is_served(self) -> PonderConfig:
+        adapter = self.planner.adapter
+        if adapter and adapter not in self.decoder.engine.lora_adapters:
+            raise ValueError(
+                f"planner.adapter {adapter!r} is not in decoder.engine.lora_adapters "
+                f"({', '.join(sorted(self.decoder.engine.lora_adapters)) or 'none'})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _encoders_need_prompt_embeds(self) -> PonderConfig:

@@ -19,9 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ponder.api.client import PonderClient, build_reason_request, build_request
+from ponder.reasoning.formats import COT_INSTRUCTION, DIRECT_INSTRUCTION, problem_messages
 from ponder.reasoning.plan import parse_number
 from ponder.reasoning.problems import Problem, is_correct
-from ponder.reasoning.steps import SYSTEM_PROMPT, parse_final_number
+from ponder.reasoning.steps import parse_final_number
+from ponder.stats import wilson_interval
 
 METHODS = ("greedy", "cot", "self-consistency", "reason")
 COT_MAX_TOKENS = 256
@@ -41,26 +43,35 @@ class MethodReport:
     method: str
     problems: int
     accuracy: float
+    correct: int
+    ci95: tuple[float, float]
     tokens_per_problem: float
     seconds_per_problem: float
 
 
 def _messages(problem: str, instruction: str) -> list[tuple[str, str]]:
-    return [("system", SYSTEM_PROMPT), ("user", f"Problem: {problem}\n\n{instruction}")]
+    return [(m.role.value, m.content) for m in problem_messages(problem, instruction)]
 
 
 class Evaluator:
-    def __init__(self, client: PonderClient, reason_max_tokens: int, branches: int) -> None:
+    """Each method answers one problem; `adapter` applies to every method ('' means the
+    base model for Generate and the planner's default for Reason; 'base' means none)."""
+
+    def __init__(
+        self, client: PonderClient, reason_max_tokens: int, branches: int, adapter: str = ""
+    ) -> None:
         self._client = client
         self._reason_max_tokens = reason_max_tokens
         self._branches = branches
+        self._adapter = adapter
         self.sc_samples = max(1, reason_max_tokens // COT_MAX_TOKENS)
 
     def greedy(self, problem: Problem) -> tuple[float | None, int]:
         request = build_request(
-            messages=_messages(problem.question, "Reply with only the final numeric answer."),
+            messages=_messages(problem.question, DIRECT_INSTRUCTION),
             temperature=0.0,
             max_tokens=DIRECT_MAX_TOKENS,
+            adapter=self._adapter,
         )
         response = self._client.generate(request, timeout=600)
         numbers = [parse_number(t) for t in response.text.replace("$", " ").split()]
@@ -71,12 +82,11 @@ class Evaluator:
         self, problem: Problem, temperature: float, seed: int | None
     ) -> tuple[float | None, int]:
         request = build_request(
-            messages=_messages(
-                problem.question, "Solve it step by step. End with: The answer is <number>."
-            ),
+            messages=_messages(problem.question, COT_INSTRUCTION),
             temperature=temperature,
             max_tokens=COT_MAX_TOKENS,
             seed=seed,
+            adapter=self._adapter,
         )
         response = self._client.generate(request, timeout=600)
         return parse_final_number(response.text), response.usage.completion_tokens
@@ -85,10 +95,14 @@ class Evaluator:
         return self._cot(problem, 0.0, None)
 
     def self_consistency(self, problem: Problem) -> tuple[float | None, int]:
+        """k samples fanned out at once (as Reason fans out its branches), majority answer."""
         votes: Counter[float] = Counter()
         tokens = 0
-        for seed in range(self.sc_samples):
-            answer, used = self._cot(problem, 0.7, seed)
+        with ThreadPoolExecutor(max_workers=self.sc_samples) as pool:
+            samples = list(
+                pool.map(lambda seed: self._cot(problem, 0.7, seed), range(self.sc_samples))
+            )
+        for answer, used in samples:
             tokens += used
             if answer is not None:
                 votes[round(answer, 4)] += 1
@@ -96,7 +110,10 @@ class Evaluator:
 
     def reason(self, problem: Problem) -> tuple[float | None, int]:
         request = build_reason_request(
-            problem.question, branches=self._branches, max_tokens=self._reason_max_tokens
+            problem.question,
+            branches=self._branches,
+            max_tokens=self._reason_max_tokens,
+            adapter=self._adapter,
         )
         response = self._client.reason(request, timeout=600)
         answer = response.numeric_answer if response.HasField("numeric_answer") else None
@@ -119,8 +136,9 @@ def evaluate(
     reason_max_tokens: int,
     branches: int,
     progress: Callable[[str], None] = print,
+    adapter: str = "",
 ) -> dict[str, object]:
-    evaluator = Evaluator(client, reason_max_tokens, branches)
+    evaluator = Evaluator(client, reason_max_tokens, branches, adapter)
     reports, details = [], {}
     for name in methods:
         run = evaluator.method(name)
@@ -143,6 +161,8 @@ def evaluate(
             method=name,
             problems=len(outcomes),
             accuracy=sum(o.correct for o in outcomes) / n,
+            correct=sum(o.correct for o in outcomes),
+            ci95=wilson_interval(sum(o.correct for o in outcomes), len(outcomes)),
             tokens_per_problem=sum(o.tokens for o in outcomes) / n,
             seconds_per_problem=wall / n,
         )
@@ -153,6 +173,7 @@ def evaluate(
         reports.append(report)
         details[name] = [asdict(o) for o in outcomes]
     return {
+        "adapter": adapter or "(defaults)",
         "self_consistency_samples": evaluator.sc_samples,
         "reason_max_tokens": reason_max_tokens,
         "reports": [asdict(r) for r in reports],
@@ -162,12 +183,14 @@ def evaluate(
 
 def format_table(result: dict[str, object]) -> str:
     lines = [
-        "| method | problems | accuracy | decoder tokens / problem | wall s / problem |",
+        "| method | correct / problems | accuracy [95 % CI] | decoder tokens / problem "
+        "| wall s / problem |",
         "|---|---|---|---|---|",
     ]
     for r in result["reports"]:  # type: ignore[attr-defined]
         lines.append(
-            f"| {r['method']} | {r['problems']} | {r['accuracy']:.3f} | "
+            f"| {r['method']} | {r['correct']}/{r['problems']} | {r['accuracy']:.3f} "
+            f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}] | "
             f"{r['tokens_per_problem']:.0f} | {r['seconds_per_problem']:.2f} |"
         )
     return "\n".join(lines)

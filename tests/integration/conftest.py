@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,15 +18,53 @@ from ponder.api.client import PonderClient
 from ponder.redis_server import free_port
 
 SERVE_LOCAL = Path(__file__).parents[2] / "config" / "serve-local.yaml"
+TINY_ADAPTER_CONFIG = Path(__file__).parent / "tiny-adapter.yaml"
 TEST_MAX_MODEL_LEN = 2048
 
 
-def test_serve_config(traces: Path | None = None) -> dict:
+@dataclass(frozen=True)
+class TrainedAdapter:
+    """An adapter a few steps of `ponder train adapter` produced during this session."""
+
+    name: str
+    path: Path
+    first_run_log: str
+    resumed_run_log: str
+
+
+def _train(out: Path, storage: Path, max_steps: int) -> str:
+    command = [
+        sys.executable, "-m", "ponder.cli", "train", "adapter",
+        "--config", str(TINY_ADAPTER_CONFIG), "--max-steps", str(max_steps),
+        "--run-name", "integration-adapter", "--storage-dir", str(storage), "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-4000:]
+    return log
+
+
+@pytest.fixture(scope="session")
+def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> TrainedAdapter:
+    """Two steps through Ray Train, then the same command with one more step: it resumes
+    from the first run's checkpoint and packages the adapter."""
+    root = tmp_path_factory.mktemp("adapter")
+    storage = root / "ray-train"
+    first = _train(root / "first", storage, max_steps=2)
+    resumed = _train(root / "out", storage, max_steps=3)
+    (folder,) = [p for p in (root / "out").iterdir() if p.is_dir()]
+    return TrainedAdapter(folder.name, folder, first, resumed)
+
+
+def test_serve_config(traces: Path | None = None, adapters: dict[str, Path] | None = None) -> dict:
     """The local Serve config, with a quicker-starting engine and free ports; spans go to
-    JSON-lines files under `traces` when given."""
+    JSON-lines files under `traces` when given; `adapters` are served beside the
+    configured ones."""
     data = copy.deepcopy(yaml.safe_load(SERVE_LOCAL.read_text()))
     data["http_options"]["port"] = free_port()
     engine = data["applications"][0]["args"]["decoder"]["engine"]
+    for name, path in (adapters or {}).items():
+        engine.setdefault("lora_adapters", {})[name] = str(path)
     engine["enforce_eager"] = True  # ~30 s start instead of ~90 s
     engine["max_model_len"] = TEST_MAX_MODEL_LEN
     # Quick learning cycles: a candidate every 4 outcomes, every 2nd one held back.
@@ -55,8 +96,11 @@ def traces_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory, traces_dir: Path) -> Iterator[LocalPlatform]:
-    config = validate_serve_config(test_serve_config(traces_dir), source="test config")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory, traces_dir: Path, trained_adapter: TrainedAdapter
+) -> Iterator[LocalPlatform]:
+    adapters = {trained_adapter.name: trained_adapter.path}
+    config = validate_serve_config(test_serve_config(traces_dir, adapters), source="test config")
     local = LocalPlatform(
         config, grpc_port=free_port(), redis_data_dir=tmp_path_factory.mktemp("redis")
     )

@@ -194,3 +194,40 @@ def test_dashboard_queries_name_metrics_the_deployments_export() -> None:
     bases = {next((n[: -len(s)] for s in suffixes if n.endswith(s)), n) for n in used}
     assert bases <= exported, f"not exported by deployments/metrics.py: {bases - exported}"
     assert exported <= bases, f"exported but on no dashboard panel: {exported - bases}"
+
+
+def test_training_rayjob_runs_the_adapter_job_on_gpu_workers() -> None:
+    jobs = K8S / "jobs"
+    (storage,) = [d for d in yaml.safe_load_all((jobs / "storage.yaml").read_text()) if d]
+    kubernetes_validate.validate(storage, KUBERNETES_VERSION, strict=True)
+    assert storage["spec"]["accessModes"] == ["ReadWriteMany"]
+    (job,) = [d for d in yaml.safe_load_all((jobs / "train-adapter.yaml").read_text()) if d]
+    assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
+    entry = job["spec"]["entrypoint"].split()
+    assert entry[:3] == ["ponder", "train", "adapter"] and "--gpu" in entry
+    # The job's options exist on the real command, and its config file is the repo's.
+    from ponder.cli import build_parser
+
+    args = build_parser().parse_args(entry[1:])
+    assert args.gpu and args.workers == 2 and args.run_name
+    assert Path(args.config).name == "train-adapter.yaml"
+    assert (Path(__file__).parents[2] / "config" / "train-adapter.yaml").is_file()
+    cluster = job["spec"]["rayClusterSpec"]
+    groups = {"head": cluster["headGroupSpec"]} | {
+        g["groupName"]: g for g in cluster["workerGroupSpecs"]
+    }
+    for name, group in groups.items():
+        template = {
+            "apiVersion": "v1",
+            "kind": "PodTemplate",
+            "metadata": {"name": f"ponder-train-{name}"},
+            "template": group["template"],
+        }
+        kubernetes_validate.validate(template, KUBERNETES_VERSION, strict=True)
+        mounts = {
+            m["mountPath"] for m in group["template"]["spec"]["containers"][0]["volumeMounts"]
+        }
+        assert "/train" in mounts  # checkpoints on the shared volume: resumable
+    gpu = groups["gpu"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert gpu["nvidia.com/gpu"] == "1"
+    assert groups["gpu"]["replicas"] == int(args.workers)

@@ -8,7 +8,13 @@ import math
 import pytest
 
 from ponder.errors import InvalidArgument, Unavailable
-from ponder.generation import FinishReason, GenerationRequest, GenerationResult, TokenLogprob
+from ponder.generation import (
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    TokenLogprob,
+    TokenMeter,
+)
 from ponder.reasoning.cache import CacheUnavailable, NoScoreCache
 from ponder.reasoning.paths import FEATURE_NAMES, PathStatus
 from ponder.reasoning.plan import (
@@ -39,9 +45,15 @@ PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have now?"
 class ScriptedDecoder:
     """Answers by strategy instruction; records calls and cancellations."""
 
-    def __init__(self, answers: dict[str, str], delays: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        answers: dict[str, str],
+        delays: dict[str, float] | None = None,
+        streamed_first: int = 0,
+    ) -> None:
         self.answers = answers
         self.delays = delays or {}
+        self.streamed_first = streamed_first  # tokens "streamed" before the delay
         self.calls: list[str] = []
         self.cancelled: list[str] = []
         self.concurrent = 0
@@ -61,11 +73,15 @@ class ScriptedDecoder:
                 return key
         raise AssertionError(text)
 
-    async def complete(self, request: GenerationRequest) -> GenerationResult:
+    async def complete(
+        self, request: GenerationRequest, meter: TokenMeter | None = None
+    ) -> GenerationResult:
         kind = self.kind(request)
         self.calls.append(kind)
         self.concurrent += 1
         self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        if meter is not None:
+            meter.generated += self.streamed_first
         try:
             await asyncio.sleep(self.delays.get(kind, 0.01))
         except asyncio.CancelledError:
@@ -74,6 +90,8 @@ class ScriptedDecoder:
         finally:
             self.concurrent -= 1
         text = self.answers[kind]
+        if meter is not None:
+            meter.generated += len(text.split()) + 1 - self.streamed_first
         return GenerationResult(
             text=text,
             prompt_tokens=50,
@@ -190,6 +208,17 @@ def test_early_stop_cancels_slow_branches() -> None:
     assert set(decoder.cancelled) == {"cot", "steps"}  # in-flight calls were aborted
     result = events[-1].result
     assert sum(p.status is PathStatus.PRUNED for p in result.paths) == 2
+
+
+def test_usage_counts_the_tokens_of_aborted_calls() -> None:
+    decoder = ScriptedDecoder(GOOD, delays={"cot": 5.0, "steps": 5.0}, streamed_first=1)
+    settings = {"early_stop_agree": 2, "early_stop_score": 0.5}
+    result = asyncio.run(planner(decoder, **settings).reason(PROBLEM, ReasonBudget(), "r"))
+    assert set(decoder.cancelled) == {"cot", "steps"}
+    kept = sum(p.tokens for p in result.paths)
+    assert result.kept_tokens == kept
+    # the two aborted calls had streamed one token each before they were cancelled
+    assert result.completion_tokens == kept + 2
 
 
 def test_low_scores_are_pruned_while_running() -> None:

@@ -45,4 +45,4 @@ def test_engine_args_follow_the_config() -> None:
     assert (args.max_model_len, args.stream_interval, args.enforce_eager) == (1024, 4, True)
     assert not args.enable_lora
     lora = engine_args(EngineConfig(lora_adapters={"sql": "/adapters/sql"}))
-    assert lora.enable_lora and lora.max_lora_rank == 8
+    assert lora.enable_lora and lora.max_lora_rank == 16

@@ -207,6 +207,12 @@ class PonderClient:
         )
         return call
 
+    def list_models(self, timeout: float = 30.0) -> list[pb.ModelInfo]:
+        response: pb.ListModelsResponse = self.stub.ListModels(
+            pb.ListModelsRequest(), timeout=timeout, metadata=self._metadata
+        )
+        return list(response.models)
+
     def check(self, timeout: float = 5.0) -> int:
         """grpc.health.v1 status (health_pb2.HealthCheckResponse.SERVING == 1)."""
         response = self.health.Check(

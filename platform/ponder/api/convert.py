@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ponder.config import RequestLimits
-from ponder.errors import InvalidArgument, NotFound
+from ponder.errors import InvalidArgument
 from ponder.generation import (
     ChatMessage,
     FinishReason,
@@ -20,6 +20,7 @@ from ponder.generation import (
     SamplingOptions,
     TokenLogprob,
 )
+from ponder.models import resolve_adapter
 from ponder.sampling import Preset, resolve_sampling
 from ponder.v1 import ponder_pb2 as pb
 
@@ -63,9 +64,7 @@ def generation_request_from_proto(
             "prompt", f"{len(prompt)} characters exceeds the limit of {limits.max_prompt_chars}"
         )
     options = sampling_from_proto(request.sampling, limits, max_logprobs)
-    adapter = request.adapter or None
-    if adapter is not None and adapter not in set(adapters):
-        raise NotFound(f"adapter: no LoRA adapter named {adapter!r}")
+    adapter = resolve_adapter(request.adapter, adapters)
     return GenerationRequest(
         request_id=request_id,
         messages=messages,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ponder.config import PlannerConfig
-from ponder.errors import InvalidArgument, NotFound
+from ponder.errors import InvalidArgument
+from ponder.models import BASE_MODEL_NAME, resolve_adapter
 from ponder.reasoning.paths import PathState, PathStatus
 from ponder.reasoning.plan import NodeKind, Plan, format_number, parse_strategies
 from ponder.reasoning.planner import (
@@ -66,9 +67,7 @@ def reason_call_from_proto(
             "budget.max_tokens", f"must be 16 to {config.max_tokens_limit}, got {tokens}"
         )
     strategies = parse_strategies(list(request.strategies))
-    adapter = request.adapter or None
-    if adapter is not None and adapter not in set(adapters):
-        raise NotFound(f"adapter: no LoRA adapter named {adapter!r}")
+    adapter = resolve_adapter(request.adapter, adapters, config.adapter)
     return ReasonCall(
         problem=problem,
         budget=ReasonBudget(max_branches=branches, max_tokens=tokens, strategies=strategies),
@@ -121,11 +120,13 @@ def result_to_proto(result: ReasonResult) -> pb.ReasonResponse:
             decoder_calls=result.decoder_calls,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            kept_tokens=result.kept_tokens,
         ),
         scorer_version=result.scorer_version,
         cache_hits=result.cache.hits,
         cache_misses=result.cache.misses,
         outcome_reportable=result.outcome_reportable,
+        adapter=result.adapter or BASE_MODEL_NAME,
     )
     if result.numeric_answer is not None:
         response.numeric_answer = result.numeric_answer

@@ -105,8 +105,8 @@ class VLLMEngine:
         self._tokenizer = tokenizer
         self._config = config
         self._loras = {
-            name: self._lora_request(name, index + 1, path)
-            for index, (name, path) in enumerate(sorted(config.lora_adapters.items()))
+            name: self._lora_request(name, index + 1, str(path))
+            for index, (name, path) in enumerate(sorted(config.adapter_dirs().items()))
         }
 
     @classmethod

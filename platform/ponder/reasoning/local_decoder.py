@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ponder.engine.protocol import DecoderEngine
-from ponder.generation import GenerationRequest, GenerationResult, join_chunks
+from ponder.generation import GenerationRequest, GenerationResult, TokenMeter, collect_chunks
 
 
 class EngineDecoder:
@@ -12,5 +12,7 @@ class EngineDecoder:
     def __init__(self, engine: DecoderEngine) -> None:
         self._engine = engine
 
-    async def complete(self, request: GenerationRequest) -> GenerationResult:
-        return join_chunks([chunk async for chunk in self._engine.generate(request)])
+    async def complete(
+        self, request: GenerationRequest, meter: TokenMeter | None = None
+    ) -> GenerationResult:
+        return await collect_chunks(self._engine.generate(request), meter)

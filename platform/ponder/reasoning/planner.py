@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ponder.errors import Unavailable
+from ponder.generation import TokenMeter
 from ponder.reasoning.cache import CacheCounters, CacheUnavailable, ScoreCache, score_key
 from ponder.reasoning.paths import (
     PathState,
@@ -86,13 +87,15 @@ class ReasonResult:
     chosen_path_id: str
     decoder_calls: int
     prompt_tokens: int
-    completion_tokens: int
+    completion_tokens: int  # every generated token, aborted calls included
     scorer_version: str
     cache: CacheCounters
     # Each path's feature rows, one per step (the last scoring pass after that step):
     # what the online learner trains on once the outcome is reported.
     path_rows: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
     outcome_reportable: bool = False  # logged for learning (set by the planner deployment)
+    kept_tokens: int = 0  # tokens of the calls that finished (those in the paths)
+    adapter: str | None = None  # the LoRA adapter every branch ran on (None: base model)
 
 
 # -- events ------------------------------------------------------------------------------
@@ -194,6 +197,7 @@ class ReasoningPlanner:
 
         paths = {spec.id: PathState(spec) for spec in plan.branches}
         tokens_left = [budget.max_tokens]
+        meter = TokenMeter()
         counters = CacheCounters()
         problem_hash = stable_hash(problem)
         queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
@@ -238,6 +242,7 @@ class ReasoningPlanner:
                 adapter,
                 settings.step_budget,
                 tokens_left,
+                meter,
             )
             tasks[spec.id] = asyncio.create_task(drive(runner, spec.id))
             yield BranchStarted(spec.id, spec.strategy)
@@ -297,7 +302,9 @@ class ReasoningPlanner:
                 chosen_path_id=chosen.spec.id,
                 decoder_calls=decoder_calls,
                 prompt_tokens=sum(p.prompt_tokens for p in paths.values()),
-                completion_tokens=sum(p.tokens for p in paths.values()),
+                completion_tokens=max(meter.generated, sum(p.tokens for p in paths.values())),
+                kept_tokens=sum(p.tokens for p in paths.values()),
+                adapter=adapter,
                 scorer_version=scorer.version,
                 cache=counters,
                 path_rows={

@@ -14,15 +14,26 @@ from typing import Protocol
 
 from ponder.errors import PonderError
 from ponder.generation import (
-    ChatMessage,
     GenerationRequest,
     GenerationResult,
-    Role,
     SamplingOptions,
     StructuredOutput,
+    TokenMeter,
     TopLogprob,
 )
 from ponder.reasoning.arithmetic import UnsafeExpression, evaluate
+from ponder.reasoning.formats import (
+    COT_INSTRUCTION,
+    DIRECT_INSTRUCTION,
+    NUMBER_REGEX,
+    VERIFY_CHOICES,
+    expression_instruction,
+    expression_regex,
+    problem_messages,
+    steps_instruction,
+    steps_regex,
+    verify_instruction,
+)
 from ponder.reasoning.plan import (
     STRATEGY_NODES,
     BranchSpec,
@@ -33,12 +44,6 @@ from ponder.reasoning.plan import (
     parse_number,
 )
 
-SYSTEM_PROMPT = "You are a careful assistant who solves math word problems."
-NUMBER_REGEX = r"-?[0-9]{1,9}(\.[0-9]{1,2})?"
-_OPERAND = r"[0-9]{1,9}(\.[0-9]{1,4})?"
-_OPERATOR = r" [-+*/] "
-_RESULT = r"-?[0-9]{1,9}(\.[0-9]{1,2})?"
-VERIFY_CHOICES = ("yes", "no")
 _ANSWER_IS = re.compile(r"answer is[:\s]*\$?\s*(-?[\d,]*\.?\d+)", re.IGNORECASE)
 _ANY_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
@@ -46,7 +51,11 @@ _ANY_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 class PlannerDecoder(Protocol):
     """The planner's view of the decoder replica set."""
 
-    async def complete(self, request: GenerationRequest) -> GenerationResult: ...
+    async def complete(
+        self, request: GenerationRequest, meter: TokenMeter | None = None
+    ) -> GenerationResult:
+        """The whole answer; `meter` counts tokens as they are generated."""
+        ...
 
 
 @dataclass
@@ -80,42 +89,6 @@ class BranchFailed(PonderError):
     """A branch cannot go on (evaluator refused, nothing parseable, decoder error)."""
 
 
-def problem_messages(
-    problem: str, instruction: str, follow_up: tuple[str, str] | None = None
-) -> tuple[ChatMessage, ...]:
-    """System + problem first (the prefix every branch shares), then the instruction;
-    follow_up = (earlier answer, next instruction) continues the conversation."""
-    messages = [
-        ChatMessage(Role.SYSTEM, SYSTEM_PROMPT),
-        ChatMessage(Role.USER, f"Problem: {problem}\n\n{instruction}"),
-    ]
-    if follow_up is not None:
-        messages.append(ChatMessage(Role.ASSISTANT, follow_up[0]))
-        messages.append(ChatMessage(Role.USER, follow_up[1]))
-    return tuple(messages)
-
-
-def _quantity_regex(conditions: Conditions) -> str:
-    """Any of the problem's own quantities (longest first), or any number if it has none."""
-    operands = sorted({re.escape(format_number(q)) for q in conditions.quantities}, key=len)
-    return "(" + "|".join(reversed(operands)) + ")" if operands else f"({_OPERAND})"
-
-
-def expression_regex(conditions: Conditions) -> str:
-    """Two or three of the problem's own quantities joined by + - * /."""
-    quantity = _quantity_regex(conditions)
-    return f"{quantity}({_OPERATOR}{quantity}){{1,2}}"
-
-
-def steps_regex(conditions: Conditions) -> str:
-    """1-3 lines 'a op b = c': the first over the problem's quantities, later ones over
-    quantities or earlier results."""
-    quantity = _quantity_regex(conditions)
-    later = f"({quantity}|{_RESULT})"
-    first = f"{quantity}{_OPERATOR}{quantity} = {_RESULT}\n"
-    return f"{first}({later}{_OPERATOR}{later} = {_RESULT}\n){{0,2}}"
-
-
 def _stats(result: GenerationResult) -> tuple[float, float]:
     values = [lp.logprob for lp in result.logprobs if math.isfinite(lp.logprob)]
     if not values:
@@ -136,6 +109,7 @@ class BranchRunner:
         adapter: str | None,
         budget: StepBudget,
         tokens_left: list[int],
+        meter: TokenMeter | None = None,
     ) -> None:
         self._decoder = decoder
         self._problem = problem
@@ -145,6 +119,7 @@ class BranchRunner:
         self._adapter = adapter
         self._budget = budget
         self._tokens_left = tokens_left  # shared by all branches of a request
+        self._meter = meter  # every generated token of the request, aborted calls included
         self._calls = 0
 
     async def _call(
@@ -174,7 +149,7 @@ class BranchRunner:
             adapter=self._adapter,
         )
         try:
-            result = await self._decoder.complete(request)
+            result = await self._decoder.complete(request, self._meter)
         except PonderError as error:
             self._tokens_left[0] += max_tokens
             raise BranchFailed(f"decoder: {error.message}") from error
@@ -210,7 +185,7 @@ class BranchRunner:
         step = await self._call(
             self._node_id(NodeKind.ANSWER),
             NodeKind.ANSWER,
-            "Reply with only the final numeric answer.",
+            DIRECT_INSTRUCTION,
             self._budget.direct,
             StructuredOutput(regex=NUMBER_REGEX),
         )
@@ -220,7 +195,7 @@ class BranchRunner:
         yield step
 
     async def _cot(self) -> AsyncIterator[StepRecord]:
-        instruction = "Solve it step by step."
+        instruction = COT_INSTRUCTION
         reasoning = await self._call(
             self._node_id(NodeKind.COMPUTE),
             NodeKind.COMPUTE,
@@ -235,7 +210,7 @@ class BranchRunner:
             instruction,
             self._budget.direct,
             StructuredOutput(regex=NUMBER_REGEX),
-            follow_up=(reasoning.output, "Reply with only the final numeric answer."),
+            follow_up=(reasoning.output, DIRECT_INSTRUCTION),
         )
         answer.value = parse_number(answer.output.strip())
         if answer.value is None:
@@ -246,13 +221,12 @@ class BranchRunner:
         yield answer
 
     async def _program(self, strategy: Strategy) -> AsyncIterator[StepRecord]:
-        numbers = ", ".join(format_number(q) for q in self._conditions.quantities)
+        quantities = self._conditions.quantities
         if strategy is Strategy.POT:
             method = await self._call(
                 self._node_id(NodeKind.METHOD),
                 NodeKind.METHOD,
-                f"The numbers are: {numbers}. Write one arithmetic expression with these "
-                "numbers that computes the answer.",
+                expression_instruction(quantities),
                 self._budget.expression,
                 StructuredOutput(regex=expression_regex(self._conditions)),
             )
@@ -261,8 +235,7 @@ class BranchRunner:
             method = await self._call(
                 self._node_id(NodeKind.METHOD),
                 NodeKind.METHOD,
-                f"The numbers are: {numbers}. Compute the answer in at most 3 steps, one per "
-                "line, each written as: number operator number = result",
+                steps_instruction(quantities),
                 self._budget.steps,
                 StructuredOutput(regex=steps_regex(self._conditions)),
             )
@@ -292,7 +265,7 @@ class BranchRunner:
         verify = await self._call(
             self._node_id(NodeKind.VERIFY),
             NodeKind.VERIFY,
-            f"Proposed answer: {format_number(value)}. Is this answer correct? Reply yes or no.",
+            verify_instruction(value),
             self._budget.verify,
             StructuredOutput(choice=VERIFY_CHOICES),
             logprobs=5,

@@ -56,6 +56,7 @@ async def collect(
     budget: ReasonBudget,
     concurrency: int,
     progress: Callable[[str], None] = print,
+    adapter: str | None = None,
 ) -> list[ProblemRecord]:
     """Run the planner on every problem (concurrently) and record its candidates."""
     records = [ProblemRecord(p) for p in problems]
@@ -73,7 +74,9 @@ async def collect(
     async def one(reasoning_id: str, record: ProblemRecord) -> None:
         async with semaphore:
             try:
-                result = await planner.reason(record.problem.question, budget, reasoning_id)
+                result = await planner.reason(
+                    record.problem.question, budget, reasoning_id, adapter
+                )
             except Exception as error:  # a problem with no answer still teaches nothing
                 record.failed = True
                 log.info("%s: %s", reasoning_id, error)

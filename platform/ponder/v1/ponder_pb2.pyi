@@ -52,6 +52,12 @@ class ReasonEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_EVENT_KIND_BRANCH_PRUNED: _ClassVar[ReasonEventKind]
     REASON_EVENT_KIND_BRANCH_DONE: _ClassVar[ReasonEventKind]
     REASON_EVENT_KIND_FINAL_ANSWER: _ClassVar[ReasonEventKind]
+
+class ModelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODEL_KIND_UNSPECIFIED: _ClassVar[ModelKind]
+    MODEL_KIND_BASE: _ClassVar[ModelKind]
+    MODEL_KIND_ADAPTER: _ClassVar[ModelKind]
 ROLE_UNSPECIFIED: Role
 ROLE_SYSTEM: Role
 ROLE_USER: Role
@@ -80,6 +86,9 @@ REASON_EVENT_KIND_STEP_DONE: ReasonEventKind
 REASON_EVENT_KIND_BRANCH_PRUNED: ReasonEventKind
 REASON_EVENT_KIND_BRANCH_DONE: ReasonEventKind
 REASON_EVENT_KIND_FINAL_ANSWER: ReasonEventKind
+MODEL_KIND_UNSPECIFIED: ModelKind
+MODEL_KIND_BASE: ModelKind
+MODEL_KIND_ADAPTER: ModelKind
 
 class ChatMessage(_message.Message):
     __slots__ = ("role", "content")
@@ -226,17 +235,19 @@ class CandidatePath(_message.Message):
     def __init__(self, id: _Optional[str] = ..., strategy: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., answer: _Optional[str] = ..., score: _Optional[float] = ..., status: _Optional[_Union[PathStatus, str]] = ..., tokens: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class ReasonUsage(_message.Message):
-    __slots__ = ("decoder_calls", "prompt_tokens", "completion_tokens")
+    __slots__ = ("decoder_calls", "prompt_tokens", "completion_tokens", "kept_tokens")
     DECODER_CALLS_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    KEPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     decoder_calls: int
     prompt_tokens: int
     completion_tokens: int
-    def __init__(self, decoder_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
+    kept_tokens: int
+    def __init__(self, decoder_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., kept_tokens: _Optional[int] = ...) -> None: ...
 
 class ReasonResponse(_message.Message):
-    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable")
+    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable", "adapter")
     REASONING_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     NUMERIC_ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -248,6 +259,7 @@ class ReasonResponse(_message.Message):
     CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
     CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_REPORTABLE_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
     reasoning_id: str
     answer: str
     numeric_answer: float
@@ -259,7 +271,8 @@ class ReasonResponse(_message.Message):
     cache_hits: int
     cache_misses: int
     outcome_reportable: bool
-    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ...) -> None: ...
+    adapter: str
+    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ..., adapter: _Optional[str] = ...) -> None: ...
 
 class ReasonEvent(_message.Message):
     __slots__ = ("kind", "branch_id", "strategy", "step", "score", "status", "answer", "note", "plan", "response")
@@ -424,3 +437,36 @@ class AnalyzeResponse(_message.Message):
     table_vectors: int
     weights_version: str
     def __init__(self, text: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., request_id: _Optional[str] = ..., image_vectors: _Optional[int] = ..., table_vectors: _Optional[int] = ..., weights_version: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ModelInfo(_message.Message):
+    __slots__ = ("name", "kind", "version", "description", "planner_default", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PLANNER_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: ModelKind
+    version: str
+    description: str
+    planner_default: bool
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[ModelKind, str]] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., planner_default: _Optional[bool] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...

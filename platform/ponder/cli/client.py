@@ -1,0 +1,308 @@
+"""Client commands: call a running platform over gRPC (generate, reason, analyze, models,
+health, eval)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ponder import env
+from ponder.cli.common import rpc_errors, say, target_options
+from ponder.v1 import ponder_pb2 as pb
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ponder.api.client import PonderClient, build_request
+
+    messages = []
+    if args.system:
+        messages.append(("system", args.system))
+    if not args.raw:
+        messages.append(("user", args.prompt))
+    request = build_request(
+        args.prompt if args.raw else "",
+        messages=messages,
+        preset=args.preset or "",
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        stop=args.stop or (),
+        adapter=args.adapter or "",
+    )
+    with rpc_errors(), PonderClient(args.target) as client:
+        if args.stream:
+            last = None
+            for chunk in client.stream_generate(request, timeout=args.timeout):
+                print(chunk.text, end="", flush=True)
+                last = chunk
+            print()
+            if last is not None:
+                _print_usage(last)
+        else:
+            response = client.generate(request, timeout=args.timeout)
+            print(response.text)
+            _print_usage(response)
+    return 0
+
+
+def _print_usage(response: pb.GenerateResponse) -> None:
+    usage = response.usage
+    reason = pb.FinishReason.Name(response.finish_reason)
+    print(
+        f"[{reason.removeprefix('FINISH_REASON_').lower()}; prompt {usage.prompt_tokens} "
+        f"tokens, completion {usage.completion_tokens} tokens]",
+        file=sys.stderr,
+    )
+
+
+def cmd_reason(args: argparse.Namespace) -> int:
+    from ponder.api.client import PonderClient, build_reason_request
+
+    request = build_reason_request(
+        args.problem,
+        branches=args.branches,
+        max_tokens=args.max_tokens,
+        strategies=args.strategy or (),
+        adapter=args.adapter or "",
+    )
+    with rpc_errors(), PonderClient(args.target) as client:
+        response = client.reason(request, timeout=args.timeout)
+    print(response.answer)
+    if args.trace:
+        print(format_reason_tree(response))
+    return 0
+
+
+def format_reason_tree(response: pb.ReasonResponse) -> str:
+    """A readable tree of the branches, their steps and scores."""
+    usage = response.usage
+    lines = [
+        f"reasoning {response.reasoning_id}  scorer {response.scorer_version}  "
+        f"cache {response.cache_hits} hit / {response.cache_misses} miss  "
+        f"decoder calls {usage.decoder_calls}, {usage.completion_tokens} tokens"
+    ]
+    for index, path in enumerate(response.paths):
+        last = index == len(response.paths) - 1
+        status = pb.PathStatus.Name(path.status).removeprefix("PATH_STATUS_").lower()
+        chosen = "  <= chosen" if path.id == response.chosen_path_id else ""
+        lines.append(
+            f"{'└─' if last else '├─'} {path.id} [{status}] score {path.score:.3f} "
+            f"answer {path.answer or '-'} ({path.tokens} tokens){chosen}"
+        )
+        pad = "   " if last else "│  "
+        for step in path.steps:
+            kind = pb.NodeKind.Name(step.kind).removeprefix("NODE_KIND_").lower()
+            text = " ".join(step.output.split())
+            lines.append(f"{pad}· {kind}: {text[:70]}{'…' if len(text) > 70 else ''}")
+        if path.note:
+            lines.append(f"{pad}· note: {path.note}")
+    return "\n".join(lines)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from ponder.api.client import PonderClient, build_analyze_request
+
+    try:
+        image = Path(args.image).read_bytes() if args.image else b""
+        table = Path(args.table).read_text() if args.table else ""
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    request = build_analyze_request(
+        args.text, image=image, table_json=table, max_tokens=args.max_tokens
+    )
+    with rpc_errors(), PonderClient(args.target) as client:
+        if args.stream:
+            for chunk in client.stream_analyze(request, timeout=args.timeout):
+                print(chunk.text, end="", flush=True)
+            print()
+        else:
+            response = client.analyze(request, timeout=args.timeout)
+            print(response.text.strip())
+            print(
+                f"[image vectors {response.image_vectors}, table vectors "
+                f"{response.table_vectors}, weights {response.weights_version}, "
+                f"{response.usage.prompt_tokens} prompt positions]",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ponder.api.client import PonderClient
+
+    with rpc_errors(), PonderClient(args.target) as client:
+        models = client.list_models(timeout=args.timeout)
+    for model in models:
+        kind = pb.ModelKind.Name(model.kind).removeprefix("MODEL_KIND_").lower()
+        default = "  (Reason's default)" if model.planner_default else ""
+        print(f"{model.name:<16} {kind:<8} {model.version}{default}")
+        print(f"{'':<16} {model.description}")
+        for key, value in sorted(model.metrics.items()):
+            print(f"{'':<16} {key} = {value:.3f}")
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from grpc_health.v1 import health_pb2
+
+    from ponder.api.client import PonderClient
+
+    with rpc_errors(), PonderClient(args.target) as client:
+        status = client.check(timeout=args.timeout)
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+    print(name)
+    return 0 if status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ponder.api.client import PonderClient
+    from ponder.evaluation import METHODS, evaluate, format_table, write_json
+    from ponder.reasoning.problems import load_problems
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        print(f"error: unknown method {unknown[0]!r}; known: {', '.join(METHODS)}", file=sys.stderr)
+        return 2
+    split = None if args.split == "all" else args.split
+    problems = load_problems(Path(args.data), split, args.limit)
+    say(f"{len(problems)} problems ({args.split} split of {Path(args.data).name})")
+    if args.learn_stream:
+        return _learning_loop(args, problems)
+    with PonderClient(args.target) as client:
+        result = evaluate(
+            client,
+            problems,
+            methods,
+            args.concurrency,
+            args.max_tokens,
+            args.branches,
+            say,
+            args.adapter,
+        )
+    print(format_table(result))
+    write_json(result, Path(args.out))
+    say(f"wrote {args.out}")
+    return 0
+
+
+def _learning_loop(args: argparse.Namespace, held_out: list[Any]) -> int:
+    import json
+    import uuid
+
+    from ponder.api.client import PonderClient
+    from ponder.learning_eval import format_loop_table, learning_loop
+    from ponder.reasoning.problems import load_problems
+
+    if args.split != "dev":
+        print("error: --learn-stream measures on the dev split (--split dev)", file=sys.stderr)
+        return 2
+    checkpoints = sorted({int(c) for c in args.checkpoints.split(",") if c.strip()})
+    checkpoints = [c for c in checkpoints if c <= args.learn_stream] or [args.learn_stream]
+    if checkpoints[-1] != args.learn_stream:
+        checkpoints.append(args.learn_stream)
+    stream = load_problems(Path(args.data), "train", args.learn_stream)
+    if len(stream) < args.learn_stream:
+        print(f"error: only {len(stream)} training problems", file=sys.stderr)
+        return 2
+    say(f"learning loop: {len(stream)} training problems reported, checkpoints {checkpoints}")
+    with PonderClient(args.target) as client:
+        result = learning_loop(
+            client,
+            stream,
+            held_out,
+            checkpoints,
+            args.concurrency,
+            args.max_tokens,
+            args.branches,
+            run_id=f"loop-{uuid.uuid4().hex[:8]}",
+            progress=say,
+        )
+    print(format_loop_table(result))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    say(f"wrote {args.out}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    target = target_options()
+
+    gen = sub.add_parser("generate", parents=[target], help="ask the platform for an answer")
+    gen.add_argument("prompt", help="the question (sent as a user chat message)")
+    gen.add_argument("--raw", action="store_true", help="send as a raw prompt, no chat template")
+    gen.add_argument("--system", help="a system message before the prompt")
+    gen.add_argument("--preset", choices=["report", "creative"], help="sampling preset")
+    gen.add_argument("--temperature", type=float, help="overrides the preset")
+    gen.add_argument("--top-p", type=float, dest="top_p")
+    gen.add_argument("--max-tokens", type=int, dest="max_tokens")
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--stop", action="append", help="stop string (repeatable)")
+    gen.add_argument("--adapter", help="LoRA adapter name (see `ponder models`)")
+    gen.add_argument("--stream", action="store_true", help="print tokens as they arrive")
+    gen.set_defaults(func=cmd_generate)
+
+    reason = sub.add_parser("reason", parents=[target], help="solve a problem with the planner")
+    reason.add_argument("problem", help="the problem text")
+    reason.add_argument("--branches", type=int, help="candidate paths (1-16, default 4)")
+    reason.add_argument("--max-tokens", type=int, dest="max_tokens", help="decoder token budget")
+    reason.add_argument("--strategy", action="append", help="allow this strategy (repeatable)")
+    reason.add_argument(
+        "--adapter", help="LoRA adapter name; 'base' for none (default: the planner's)"
+    )
+    reason.add_argument("--trace", action="store_true", help="print the tree of branches")
+    reason.set_defaults(func=cmd_reason)
+
+    analyze = sub.add_parser("analyze", parents=[target], help="ask about an image and/or table")
+    analyze.add_argument("text", help="the question or instruction")
+    analyze.add_argument("--image", help="PNG or JPEG file")
+    analyze.add_argument("--table", help='JSON file {"columns": [...], "rows": [[...]]}')
+    analyze.add_argument("--max-tokens", type=int, dest="max_tokens")
+    analyze.add_argument("--stream", action="store_true", help="print text as it arrives")
+    analyze.set_defaults(func=cmd_analyze)
+
+    models = sub.add_parser("models", parents=[target], help="the models and adapters served")
+    models.set_defaults(func=cmd_models)
+
+    evaluation = sub.add_parser("eval", parents=[target], help="compare answering methods")
+    evaluation.add_argument(
+        "--data", default=str(env.data_dir() / "mawps_asdiv_train.jsonl"), help="JSONL problems"
+    )
+    evaluation.add_argument("--split", choices=["dev", "train", "all"], default="dev")
+    evaluation.add_argument("--limit", type=int, default=50)
+    evaluation.add_argument("--methods", default="greedy,cot,self-consistency,reason")
+    evaluation.add_argument("--concurrency", type=int, default=8, help="problems at once")
+    evaluation.add_argument(
+        "--max-tokens",
+        type=int,
+        default=1024,
+        dest="max_tokens",
+        help="reason's token budget (self-consistency gets the same)",
+    )
+    evaluation.add_argument("--branches", type=int, default=4)
+    evaluation.add_argument(
+        "--adapter",
+        default="",
+        help="adapter every method uses ('base' for none; default: Generate uses the base "
+        "model and Reason the planner's default)",
+    )
+    evaluation.add_argument(
+        "--learn-stream",
+        type=int,
+        default=0,
+        dest="learn_stream",
+        help="run the online-learning loop: report outcomes of this many training problems, "
+        "measuring reason on the dev problems at each checkpoint",
+    )
+    evaluation.add_argument(
+        "--checkpoints", default="200,500,1000", help="outcome counts to measure at"
+    )
+    evaluation.add_argument("--out", default=str(env.REPO_ROOT / "bench/results/eval.json"))
+    evaluation.set_defaults(func=cmd_eval)
+
+    health = sub.add_parser("health", parents=[target], help="grpc.health.v1 Check")
+    health.set_defaults(func=cmd_health)

@@ -1,0 +1,108 @@
+"""`ponder scorer status|history|rollback`: operator commands on the path scorer's
+versions, straight against Redis."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ponder import env
+
+
+def cmd_scorer(args: argparse.Namespace) -> int:
+    """Operator commands on the scorer versions, straight against Redis."""
+    import asyncio
+    import json
+    from datetime import UTC, datetime
+
+    from ponder.config import RedisConfig
+    from ponder.errors import PonderError
+    from ponder.learning.records import scorer_scope
+    from ponder.learning.registry import ScorerRegistry, VersionInfo
+    from ponder.learning.status import scorer_status
+    from ponder.redis_client import connect
+
+    url = args.redis_url or env.redis_url()
+    if not url:
+        print("error: no Redis: pass --redis-url or set PONDER_REDIS_URL", file=sys.stderr)
+        return 2
+    scope = scorer_scope(args.tenant, per_tenant=bool(args.tenant))
+
+    def when(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S") if ms else "-"
+
+    def describe(info: VersionInfo) -> str:
+        metrics = (
+            f"held-back log-loss {info.heldout.log_loss:.4f}, accuracy "
+            f"{info.heldout.accuracy:.3f}, ECE {info.heldout.calibration_error:.3f} "
+            f"({info.heldout.examples} rows)"
+            if info.heldout
+            else "no held-back metrics"
+        )
+        return (
+            f"{info.version} [{info.status}] parent {info.parent or '-'}, created "
+            f"{when(info.created_ms)}, promoted {when(info.promoted_ms)}; {metrics}"
+        )
+
+    async def run() -> int:
+        client = connect(RedisConfig(url=url))
+        registry = ScorerRegistry(client)
+        try:
+            if args.action == "status":
+                status = await scorer_status(client, scope)
+                print(f"scope {status.scope}")
+                print(f"active    {describe(status.active)}")
+                if status.candidate is not None:
+                    print(f"candidate {describe(status.candidate)}")
+                    print(f"          gate: {status.candidate.reason}")
+                print(
+                    f"outcomes  {status.outcomes_reported} reported, {status.outcomes_applied} "
+                    f"applied to this scope, {status.outcomes_pending} pending; progressive "
+                    f"log-loss {status.progressive_log_loss:.4f}"
+                )
+            elif args.action == "history":
+                for event in await registry.history(scope, args.limit):
+                    extra = {
+                        k: v
+                        for k, v in event.items()
+                        if k not in ("at_ms", "event", "version", "detail")
+                    }
+                    print(
+                        f"{when(event['at_ms'])}  {event['event']:<9} {event['version']:<12} "
+                        f"{event['detail']}{'  ' + json.dumps(extra) if extra else ''}"
+                    )
+                print(f"kept versions: {len(await registry.versions(scope))}")
+            else:
+                info = await registry.rollback(scope, args.version)
+                print(f"active scorer of {scope} is now {describe(info)}")
+                print("planners reload it within their reload interval; the learner restarts")
+            return 0
+        except PonderError as error:
+            print(f"error: {error.message}", file=sys.stderr)
+            return 1
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def register(sub: Any) -> None:
+    scorer = sub.add_parser("scorer", help="path scorer versions: status, history, rollback")
+    actions = scorer.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--redis-url",
+        dest="redis_url",
+        default="",
+        help="default: PONDER_REDIS_URL or the Redis a local `ponder serve` started",
+    )
+    common.add_argument("--tenant", default="", help="a tenant's scorer (per-tenant mode)")
+    actions.add_parser("status", parents=[common], help="active and candidate")
+    history = actions.add_parser("history", parents=[common], help="events")
+    history.add_argument("--limit", type=int, default=50)
+    rollback = actions.add_parser(
+        "rollback", parents=[common], help="make a kept version active again"
+    )
+    rollback.add_argument("version", help="a version id from `ponder scorer history`")
+    scorer.set_defaults(func=cmd_scorer)

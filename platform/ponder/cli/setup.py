@@ -1,0 +1,23 @@
+"""`ponder setup-model`: convert the default model once (offline)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from ponder import env
+
+
+def cmd_setup_model(args: argparse.Namespace) -> int:
+    from ponder.model_setup import convert_default_model
+
+    logging.basicConfig(level=logging.INFO, format="[ponder] %(message)s")
+    convert_default_model(env.default_model_dir(), force=args.force)
+    return 0
+
+
+def register(sub: Any) -> None:
+    setup = sub.add_parser("setup-model", help="convert the default model once (offline)")
+    setup.add_argument("--force", action="store_true", help="convert again even if done")
+    setup.set_defaults(func=cmd_setup_model)

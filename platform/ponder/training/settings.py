@@ -1,0 +1,70 @@
+"""Settings of the adapter training job (frozen, strict, loadable from YAML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from ponder.config import StrictModel, load_yaml
+
+LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class AdapterTrainingConfig(StrictModel):
+    """LoRA fine-tuning of the decoder on the domain (`ponder train adapter`)."""
+
+    name_prefix: str = Field(
+        "math", pattern=r"^[a-z][a-z0-9-]{0,30}$", description="Adapter name before the hash."
+    )
+    examples: int = Field(5000, ge=1, description="Training examples drawn from the mix.")
+    seed: int = Field(0, description="Seed of the mix, the batch order and the LoRA init.")
+    rank: int = Field(16, ge=1, le=64, description="LoRA rank r (vLLM's max_lora_rank >= r).")
+    alpha: int = Field(32, ge=1, description="LoRA alpha (the update is scaled by alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target_modules: tuple[str, ...] = Field(
+        LORA_TARGET_MODULES, min_length=1, description="Linear layers that get a LoRA update."
+    )
+    top_layers: int = Field(
+        12,
+        ge=0,
+        description="LoRA on the top N decoder layers only (0 = all): backward stops at the "
+        "lowest adapted layer, which on CPU roughly halves a step.",
+    )
+    learning_rate: float = Field(5e-4, gt=0, description="Peak AdamW learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    batch_size: int = Field(16, ge=1, description="Examples per optimizer step (all workers).")
+    epochs: float = Field(1.0, gt=0, description="Passes over the drawn examples.")
+    max_steps: int = Field(0, ge=0, description="Stop after this many steps (0 = by epochs).")
+    warmup_steps: int = Field(20, ge=0, description="Linear warm-up steps, then linear decay.")
+    max_seq_tokens: int = Field(
+        384, ge=32, description="Examples longer than this (prompt + target) are dropped."
+    )
+    checkpoint_every: int = Field(
+        50, ge=1, description="Steps between resumable checkpoints (reported to Ray Train)."
+    )
+    log_every: int = Field(5, ge=1, description="Steps between progress lines.")
+    num_workers: int = Field(1, ge=1, description="Ray Train workers (data-parallel).")
+    use_gpu: bool = Field(False, description="One GPU per worker (a GPU worker group).")
+    cpus_per_worker: float = Field(2.0, gt=0, description="CPUs reserved per worker.")
+    torch_threads: int = Field(
+        0, ge=0, description="Intra-op threads per CPU worker (0 = the worker's CPUs)."
+    )
+    dev_limit: int = Field(
+        400, ge=0, description="Dev problems the job evaluates the adapter on (0 = none)."
+    )
+
+    @model_validator(mode="after")
+    def _batch_splits(self) -> AdapterTrainingConfig:
+        if self.batch_size % self.num_workers:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must split evenly over num_workers "
+                f"({self.num_workers})"
+            )
+        return self
+
+
+def load_adapter_training_config(path: Path | None) -> AdapterTrainingConfig:
+    if path is None:
+        return AdapterTrainingConfig()
+    return AdapterTrainingConfig.model_validate(load_yaml(path))
