@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from deployments.ray_options import ray_environment, serve_options
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = "gpu-autoscale"
 
@@ -36,11 +38,10 @@ def main() -> int:
 
     from deployments.decoder import Decoder
     from deployments.serve_config import load_serve_config
-    from ponder import env
     from ponder.config import DeploymentConfig
     from ponder.engine.vllm_engine import VLLMEngineFactory
 
-    os.environ.update(env.ray_environment())
+    os.environ.update(ray_environment())
     # `ray start` / `ray stop` of the cluster helper must be this venv's.
     os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     engine = load_serve_config(ROOT / "config" / "serve-local.yaml").apps["ponder"].decoder.engine
@@ -139,7 +140,7 @@ def main() -> int:
 
         def deploy(replicas: int) -> None:
             options = DeploymentConfig(num_replicas=replicas, num_cpus=0.1, num_gpus=1)
-            app = Decoder.options(**options.serve_options()).bind(  # type: ignore[attr-defined]
+            app = Decoder.options(**serve_options(options)).bind(  # type: ignore[attr-defined]
                 VLLMEngineFactory(engine)
             )
             serve._run(app, name=APP, route_prefix=f"/{APP}", _blocking=False)

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from deployments.ray_options import serve_options
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED = ROOT / "platform" / "ponder" / "multimodal"
 
@@ -162,7 +164,7 @@ def main() -> int:
             # has reserved the cluster's CPUs; these variants share the same two cores).
             deployment = ponder.encoder.deployment.model_copy(update={"num_cpus": 0.0})
             encoder = ponder.encoder.model_copy(update=overrides | {"deployment": deployment})
-            app = EncoderPool.options(**encoder.deployment.serve_options()).bind(  # type: ignore[attr-defined]
+            app = EncoderPool.options(**serve_options(encoder.deployment)).bind(  # type: ignore[attr-defined]
                 encoder, ponder.decoder.engine
             )
             serve.run(app, name=f"enc-{name}", route_prefix=f"/enc-{name}")

@@ -89,7 +89,7 @@ async def _logged_examples(url: str, limit: int) -> list[tuple[Any, Any]]:
 async def _throughput(pairs: list[tuple[Any, Any]], outcomes: int, batch_size: int) -> float:
     """Outcomes/s of a learner draining a backlog of `outcomes` logged outcomes."""
     from ponder.config import LearningConfig, RedisConfig
-    from ponder.learning.learner import Learner, LearnerSettings
+    from ponder.learning.learner import Learner
     from ponder.learning.outcome_log import OutcomeLog
     from ponder.reasoning.scorer import load_scorer
     from ponder.redis_client import connect
@@ -105,10 +105,8 @@ async def _throughput(pairs: list[tuple[Any, Any]], outcomes: int, batch_size: i
                 rid = f"t-{i}"
                 await log.record(replace(record, reasoning_id=rid))
                 await log.report(replace(outcome, reasoning_id=rid))
-            settings = replace(
-                LearnerSettings.from_config(LearningConfig()), batch_size=batch_size, block_ms=10
-            )
-            learner = Learner(client, settings, load_scorer())
+            config = LearningConfig(batch_size=batch_size, poll_block_ms=10)
+            learner = Learner(client, config, load_scorer())
             await learner.start()
             started = time.perf_counter()
             while await learner.step():

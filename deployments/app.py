@@ -18,6 +18,7 @@ from deployments.encoder import EncoderPool
 from deployments.ingress import Ingress
 from deployments.learner import LearnerDeployment
 from deployments.planner import Planner
+from deployments.ray_options import serve_options
 from ponder.config import EngineConfig, PonderConfig
 from ponder.engine.protocol import EngineFactory
 from ponder.models import BASE_MODEL_NAME
@@ -56,9 +57,9 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
         from ponder.engine.vllm_engine import VLLMEngineFactory
 
         engine_factory = VLLMEngineFactory(config.decoder.engine)
-    decoder_options = config.decoder.deployment.serve_options()
-    planner_options = config.planner.deployment.serve_options()
-    ingress_options = config.ingress.deployment.serve_options()
+    decoder_options = serve_options(config.decoder.deployment)
+    planner_options = serve_options(config.planner.deployment)
+    ingress_options = serve_options(config.ingress.deployment)
     # serve.deployment turns the classes into Deployments; mypy sees the plain classes.
     decoder = Decoder.options(**decoder_options).bind(engine_factory)  # type: ignore[attr-defined]
     planner = Planner.options(**planner_options).bind(  # type: ignore[attr-defined]
@@ -68,12 +69,12 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
     learner = None
     if learning.enabled and config.redis.url:
         learner = LearnerDeployment.options(  # type: ignore[attr-defined]
-            **learning.deployment.serve_options()
+            **serve_options(learning.deployment)
         ).bind(config.redis, learning, config.planner.scorer_path)
     encoder = None
     if config.encoder.enabled:
         encoder = EncoderPool.options(  # type: ignore[attr-defined]
-            **config.encoder.deployment.serve_options()
+            **serve_options(config.encoder.deployment)
         ).bind(config.encoder, config.decoder.engine)
     return Ingress.options(**ingress_options).bind(  # type: ignore[attr-defined]
         decoder, planner, config, learner, encoder

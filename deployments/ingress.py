@@ -2,7 +2,7 @@
 
 Serve's gRPC proxy calls the method named like the RPC. Each method reads top to bottom:
 validate the request -> call the decoder -> convert the answer; every error is mapped
-to a status code in ponder.api.status and never leaks a traceback.
+to a status code in ponder.api.grpc_status and never leaks a traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -24,7 +25,12 @@ from redis.exceptions import RedisError
 
 from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
-from ponder.api.convert import chunk_to_proto, generation_request_from_proto, result_to_proto
+from ponder.api.generate_convert import (
+    chunk_to_proto,
+    generation_request_from_proto,
+    result_to_proto,
+)
+from ponder.api.grpc_status import status_for
 from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
 from ponder.api.models_convert import models_to_proto
 from ponder.api.multimodal_convert import (
@@ -36,13 +42,12 @@ from ponder.api.multimodal_convert import (
 )
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
 from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
-from ponder.api.status import status_for
 from ponder.config import PonderConfig
 from ponder.errors import NotFound, PonderError, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, scorer_scope
-from ponder.learning.status import scorer_status
+from ponder.learning.scorer_status import scorer_status
 from ponder.models import catalogue
 from ponder.reasoning.planner import ReasonCall, ReasonResult
 from ponder.redis_client import connect
@@ -50,6 +55,22 @@ from ponder.telemetry.tracing import correlate_logs
 from ponder.v1 import ponder_pb2 as pb
 
 log = logging.getLogger("ray.serve")
+
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler knows of the call beyond its request message."""
+
+    request_id: str
+    grpc_context: Any
+
+
+UnaryHandler = Callable[[Req, Call], Awaitable[Resp]]
+StreamHandler = Callable[[Req, Call], AsyncIterator[Resp]]
 
 
 class RequestFailed(Exception):
@@ -90,144 +111,168 @@ class Ingress:
             self._redis = connect(config.redis)
             self._outcome_log = OutcomeLog(self._redis, config.planner.learning.retention_s)
 
-    # -- ponder.v1.PonderService ---------------------------------------------------------
+    # -- ponder.v1.PonderService: each RPC is a scaffold around one handler ---------------
 
     async def Generate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> pb.GenerateResponse:
-        request_id = _request_id(grpc_context)
-        with self._measured("Generate"):
-            try:
-                generation = self._generation_request(request, request_id)
-                result: GenerationResult = await self._decoder.complete.remote(generation)
-                return result_to_proto(result, request_id)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        return await self._unary("Generate", self._generate, request, grpc_context)
 
     async def StreamGenerate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.GenerateResponse]:
-        request_id = _request_id(grpc_context)
-        with self._measured("StreamGenerate"):
-            try:
-                generation = self._generation_request(request, request_id)
-                decoder = self._decoder.options(stream=True)
-                async for chunk in _relay(decoder.stream.remote(generation)):
-                    yield chunk_to_proto(chunk, request_id)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        async for message in self._streaming(
+            "StreamGenerate", self._stream_generate, request, grpc_context
+        ):
+            yield message
 
     async def Reason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
     ) -> pb.ReasonResponse:
-        request_id = _request_id(grpc_context)
-        with self._measured("Reason"):
-            try:
-                call = self._reason_call(request, request_id, grpc_context)
-                result: ReasonResult = await self._planner.reason.remote(call)
-                return reason_result_to_proto(result)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        return await self._unary("Reason", self._reason, request, grpc_context)
 
     async def StreamReason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.ReasonEvent]:
-        request_id = _request_id(grpc_context)
-        with self._measured("StreamReason"):
-            try:
-                call = self._reason_call(request, request_id, grpc_context)
-                planner = self._planner.options(stream=True)
-                async for event in _relay(planner.run.remote(call)):
-                    yield event_to_proto(event)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        async for message in self._streaming(
+            "StreamReason", self._stream_reason, request, grpc_context
+        ):
+            yield message
 
     async def ReportOutcome(
         self, request: pb.ReportOutcomeRequest, grpc_context: Any = None
     ) -> pb.ReportOutcomeResponse:
-        request_id = _request_id(grpc_context)
-        with self._measured("ReportOutcome"):
-            try:
-                outcome = outcome_from_proto(request)
-                async with _redis_errors_unavailable():
-                    ack = await self._learning_log().report(outcome)
-                if ack.record.scope != self._scope(grpc_context):
-                    # Another tenant's answer: indistinguishable from an unknown id.
-                    raise NotFound(
-                        f"reasoning_id {outcome.reasoning_id!r} is unknown or has expired"
-                    )
-                return pb.ReportOutcomeResponse(
-                    duplicate=ack.duplicate,
-                    scorer_version=ack.record.scorer_version,
-                    scope=ack.record.scope,
-                )
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        return await self._unary("ReportOutcome", self._report_outcome, request, grpc_context)
 
     async def GetScorer(
         self, request: pb.GetScorerRequest, grpc_context: Any = None
     ) -> pb.GetScorerResponse:
-        request_id = _request_id(grpc_context)
-        with self._measured("GetScorer"):
-            try:
-                self._learning_log()
-                assert self._redis is not None
-                scope = self._scope(grpc_context)
-                async with _redis_errors_unavailable():
-                    try:
-                        status = await scorer_status(self._redis, scope)
-                    except NotFound:  # a tenant without its own version yet uses the shared one
-                        status = await scorer_status(self._redis, SHARED_SCOPE)
-                return scorer_status_to_proto(status)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        return await self._unary("GetScorer", self._get_scorer, request, grpc_context)
 
     async def Encode(
         self, request: pb.EncodeRequest, grpc_context: Any = None
     ) -> pb.EncodeResponse:
-        request_id = _request_id(grpc_context)
-        with self._measured("Encode"):
-            try:
-                image, table = encode_input_from_proto(request)
-                encoded = await self._encoders().encode.remote(image, table)
-                return encode_response(encoded)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        return await self._unary("Encode", self._encode, request, grpc_context)
 
     async def Analyze(
         self, request: pb.AnalyzeRequest, grpc_context: Any = None
     ) -> pb.AnalyzeResponse:
-        request_id = _request_id(grpc_context)
-        with self._measured("Analyze"):
-            try:
-                generation, fused = await self._fused_generation(request, request_id)
-                result: GenerationResult = await self._decoder.complete.remote(generation)
-                return analyze_chunk_to_proto(result, request_id, fused)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        return await self._unary("Analyze", self._analyze, request, grpc_context)
 
     async def StreamAnalyze(
         self, request: pb.AnalyzeRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.AnalyzeResponse]:
-        request_id = _request_id(grpc_context)
-        with self._measured("StreamAnalyze"):
-            try:
-                generation, fused = await self._fused_generation(request, request_id)
-                decoder = self._decoder.options(stream=True)
-                async for chunk in _relay(decoder.stream.remote(generation)):
-                    yield analyze_chunk_to_proto(chunk, request_id, fused)
-            except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+        async for message in self._streaming(
+            "StreamAnalyze", self._stream_analyze, request, grpc_context
+        ):
+            yield message
 
     async def ListModels(
         self, request: pb.ListModelsRequest, grpc_context: Any = None
     ) -> pb.ListModelsResponse:
-        request_id = _request_id(grpc_context)
-        with self._measured("ListModels"):
+        return await self._unary("ListModels", self._list_models, request, grpc_context)
+
+    # -- the two scaffolds ---------------------------------------------------------------
+
+    async def _unary(
+        self, rpc: str, handler: UnaryHandler[Req, Resp], request: Req, grpc_context: Any
+    ) -> Resp:
+        """Request id, metrics, and every error mapped to a status (never a traceback)."""
+        call = Call(_request_id(grpc_context), grpc_context)
+        with self._measured(rpc):
             try:
-                return models_to_proto(self._models)
+                return await handler(request, call)
             except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+                raise _fail(grpc_context, error, call.request_id) from None
+
+    async def _streaming(
+        self, rpc: str, handler: StreamHandler[Req, Resp], request: Req, grpc_context: Any
+    ) -> AsyncIterator[Resp]:
+        """As _unary, for a stream: errors midway end it with their status."""
+        call = Call(_request_id(grpc_context), grpc_context)
+        with self._measured(rpc):
+            try:
+                async for message in handler(request, call):
+                    yield message
+            except BaseException as error:
+                raise _fail(grpc_context, error, call.request_id) from None
+
+    # -- handlers: validate -> call downstream -> convert ---------------------------------
+
+    async def _generate(self, request: pb.GenerateRequest, call: Call) -> pb.GenerateResponse:
+        generation = self._generation_request(request, call.request_id)
+        result: GenerationResult = await self._decoder.complete.remote(generation)
+        return result_to_proto(result, call.request_id)
+
+    async def _stream_generate(
+        self, request: pb.GenerateRequest, call: Call
+    ) -> AsyncIterator[pb.GenerateResponse]:
+        generation = self._generation_request(request, call.request_id)
+        decoder = self._decoder.options(stream=True)
+        async for chunk in _relay(decoder.stream.remote(generation)):
+            yield chunk_to_proto(chunk, call.request_id)
+
+    async def _reason(self, request: pb.ReasonRequest, call: Call) -> pb.ReasonResponse:
+        reason_call = self._reason_call(request, call.request_id, call.grpc_context)
+        result: ReasonResult = await self._planner.reason.remote(reason_call)
+        return reason_result_to_proto(result)
+
+    async def _stream_reason(
+        self, request: pb.ReasonRequest, call: Call
+    ) -> AsyncIterator[pb.ReasonEvent]:
+        reason_call = self._reason_call(request, call.request_id, call.grpc_context)
+        planner = self._planner.options(stream=True)
+        async for event in _relay(planner.run.remote(reason_call)):
+            yield event_to_proto(event)
+
+    async def _report_outcome(
+        self, request: pb.ReportOutcomeRequest, call: Call
+    ) -> pb.ReportOutcomeResponse:
+        outcome = outcome_from_proto(request)
+        async with _redis_errors_unavailable():
+            ack = await self._learning_log().report(outcome)
+        if ack.record.scope != self._scope(call.grpc_context):
+            # Another tenant's answer: indistinguishable from an unknown id.
+            raise NotFound(f"reasoning_id {outcome.reasoning_id!r} is unknown or has expired")
+        return pb.ReportOutcomeResponse(
+            duplicate=ack.duplicate,
+            scorer_version=ack.record.scorer_version,
+            scope=ack.record.scope,
+        )
+
+    async def _get_scorer(self, request: pb.GetScorerRequest, call: Call) -> pb.GetScorerResponse:
+        self._learning_log()
+        assert self._redis is not None
+        scope = self._scope(call.grpc_context)
+        async with _redis_errors_unavailable():
+            try:
+                status = await scorer_status(self._redis, scope)
+            except NotFound:  # a tenant without its own version yet uses the shared one
+                status = await scorer_status(self._redis, SHARED_SCOPE)
+        return scorer_status_to_proto(status)
+
+    async def _encode(self, request: pb.EncodeRequest, call: Call) -> pb.EncodeResponse:
+        image, table = encode_input_from_proto(request)
+        encoded = await self._encoders().encode.remote(image, table)
+        return encode_response(encoded)
+
+    async def _analyze(self, request: pb.AnalyzeRequest, call: Call) -> pb.AnalyzeResponse:
+        generation, fused = await self._fused_generation(request, call.request_id)
+        result: GenerationResult = await self._decoder.complete.remote(generation)
+        return analyze_chunk_to_proto(result, call.request_id, fused)
+
+    async def _stream_analyze(
+        self, request: pb.AnalyzeRequest, call: Call
+    ) -> AsyncIterator[pb.AnalyzeResponse]:
+        generation, fused = await self._fused_generation(request, call.request_id)
+        decoder = self._decoder.options(stream=True)
+        async for chunk in _relay(decoder.stream.remote(generation)):
+            yield analyze_chunk_to_proto(chunk, call.request_id, fused)
+
+    async def _list_models(
+        self, request: pb.ListModelsRequest, call: Call
+    ) -> pb.ListModelsResponse:
+        return models_to_proto(self._models)
 
     # -- grpc.health.v1.Health -----------------------------------------------------------
 

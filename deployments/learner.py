@@ -15,7 +15,7 @@ from ray import serve
 
 from deployments.metrics import LearnerMetrics
 from ponder.config import LearningConfig, RedisConfig
-from ponder.learning.learner import Learner, LearnerSettings
+from ponder.learning.learner import Learner
 from ponder.learning.registry import VersionInfo
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
 from ponder.redis_client import connect
@@ -30,11 +30,10 @@ class LearnerDeployment:
         self, redis_config: RedisConfig, config: LearningConfig, scorer_path: str
     ) -> None:
         default = load_scorer(Path(scorer_path) if scorer_path else DEFAULT_SCORER_PATH)
-        settings = LearnerSettings.from_config(config)
-        client = connect(redis_config, blocking_reads_s=settings.block_ms / 1000)
+        client = connect(redis_config, blocking_reads_s=config.poll_block_ms / 1000)
         self._metrics = LearnerMetrics()
         correlate_logs()
-        self._learner = Learner(client, settings, default, observer=self._observe)
+        self._learner = Learner(client, config, default, observer=self._observe)
         await self._learner.start()
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._learner.run(self._stop))

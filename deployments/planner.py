@@ -30,12 +30,10 @@ from ponder.learning.watcher import ScorerWatcher
 from ponder.reasoning.cache import NoScoreCache, RedisScoreCache, ScoreCache
 from ponder.reasoning.planner import (
     Finished,
-    PlannerSettings,
     ReasonCall,
     ReasonEvent,
     ReasoningPlanner,
     ReasonResult,
-    Selection,
 )
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
 from ponder.redis_client import connect
@@ -65,18 +63,6 @@ class HandleDecoder:
             if isinstance(cause, PonderError):
                 raise cause from None
             raise Unavailable(f"decoder call failed: {type(cause).__name__}") from None
-
-
-def planner_settings(config: PlannerConfig) -> PlannerSettings:
-    return PlannerSettings(
-        prune_below=config.prune_below,
-        prune_below_best_fraction=config.prune_below_best_fraction,
-        keep_top=config.keep_top,
-        early_stop_score=config.early_stop_score,
-        early_stop_agree=config.early_stop_agree,
-        selection=Selection(config.selection),
-        sample_temperature=config.sample_temperature,
-    )
 
 
 @serve.deployment(name="Planner")
@@ -112,9 +98,7 @@ class Planner:
         else:
             log.warning("no Redis configured: path scores not cached, outcome learning off")
         log.info("path scorer %s loaded", default.version)
-        self._planner = ReasoningPlanner(
-            HandleDecoder(decoder), lambda: default, cache, planner_settings(config)
-        )
+        self._planner = ReasoningPlanner(HandleDecoder(decoder), lambda: default, cache, config)
 
     def _scorer(self, call: ReasonCall) -> PathScorer:
         return self._watcher.current(call.scope) if self._watcher else self._default

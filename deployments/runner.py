@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve.config import gRPCOptions
 
 from deployments.app import build_app
+from deployments.ray_options import ray_environment
 from deployments.serve_config import PonderServeConfig
 from ponder import env
 from ponder.api.client import PonderClient
@@ -61,7 +62,7 @@ class LocalPlatform:
     def start(self, progress: Progress = print, timeout_s: float = 900) -> None:
         """Start Ray, Serve and every application; return once health is SERVING."""
         started = time.monotonic()
-        os.environ.update(env.ray_environment())
+        os.environ.update(ray_environment())
         temp_dir = env.ray_temp_dir()
         temp_dir.mkdir(parents=True, exist_ok=True)
         telemetry = next(iter(self.config.apps.values())).telemetry  # cluster-wide settings

@@ -87,22 +87,6 @@ class DeploymentConfig(StrictModel):
             raise ValueError("set num_replicas or autoscaling")
         return self
 
-    def serve_options(self) -> dict[str, Any]:
-        """Keyword arguments for `Deployment.options(...)`."""
-        actor: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
-        if self.resources:
-            actor["resources"] = dict(self.resources)
-        options: dict[str, Any] = {
-            "max_ongoing_requests": self.max_ongoing_requests,
-            "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
-            "ray_actor_options": actor,
-        }
-        if self.autoscaling is not None:
-            options["autoscaling_config"] = self.autoscaling.to_serve()
-        else:
-            options["num_replicas"] = self.num_replicas
-        return options
-
 
 class EngineConfig(StrictModel):
     """Arguments of the vLLM engine each decoder replica creates."""
@@ -310,8 +294,19 @@ class LearningConfig(StrictModel):
     )
 
 
+class StepTokensConfig(StrictModel):
+    """Most tokens of each kind of decoder call a branch makes."""
+
+    direct: int = Field(12, ge=1, description="Direct answer node (a number).")
+    cot: int = Field(160, ge=1, description="Chain-of-thought compute node (worked text).")
+    expression: int = Field(40, ge=1, description="Program-of-thought expression node.")
+    steps: int = Field(72, ge=1, description="Decompose node (up to three `a op b = c` lines).")
+    verify: int = Field(1, ge=1, description="Verify node (yes or no).")
+
+
 class PlannerConfig(StrictModel):
-    """The reasoning planner deployment."""
+    """The reasoning planner: the deployment and every setting of the planner core (the
+    core takes this model as it is, so there is one source of truth)."""
 
     deployment: DeploymentConfig = Field(
         default_factory=lambda: DeploymentConfig(num_cpus=0.2, max_ongoing_requests=64),
@@ -335,6 +330,9 @@ class PlannerConfig(StrictModel):
         "path's score are pruned (a relative threshold, for scorers with a low base rate).",
     )
     keep_top: int = Field(16, ge=1, description="Running branches outside the top k are pruned.")
+    step_tokens: StepTokensConfig = Field(
+        default_factory=StepTokensConfig, description="Token limits of each decoder call."
+    )
     early_stop_score: float = Field(
         0.8, ge=0, le=1, description="Completed paths agreeing at this score stop the rest."
     )
@@ -362,6 +360,20 @@ class PlannerConfig(StrictModel):
     learning: LearningConfig = Field(
         default_factory=LearningConfig, description="Online scorer learning."
     )
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> PlannerConfig:
+        if self.default_branches > self.max_branches:
+            raise ValueError(
+                f"default_branches ({self.default_branches}) exceeds max_branches "
+                f"({self.max_branches})"
+            )
+        if self.default_max_tokens > self.max_tokens_limit:
+            raise ValueError(
+                f"default_max_tokens ({self.default_max_tokens}) exceeds max_tokens_limit "
+                f"({self.max_tokens_limit})"
+            )
+        return self
 
 
 class EncoderConfig(StrictModel):

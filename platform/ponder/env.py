@@ -53,13 +53,9 @@ def engine_environment(cpu_kvcache_gib: float, cpu_threads_bind: str) -> dict[st
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 
 
-def ray_environment() -> dict[str, str]:
-    """Environment for a local Ray cluster started by Ponder."""
-    wanted = {
-        "RAY_AUTH_MODE": "disabled",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "HF_HUB_OFFLINE": "1",
-    }
+def with_overrides(wanted: dict[str, str]) -> dict[str, str]:
+    """`wanted`, with any of its variables already set in the environment winning (so an
+    operator can override what a start-up sets)."""
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 
 

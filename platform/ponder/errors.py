@@ -1,4 +1,4 @@
-"""The few typed errors of the core. They map to gRPC status codes in ponder.api.status.
+"""The few typed errors of the core. They map to gRPC status codes in ponder.api.grpc_status.
 
 Each carries only a message (a single line), so it pickles across Ray process boundaries.
 """

@@ -31,7 +31,9 @@ DIRECT_MAX_TOKENS = 16
 
 
 @dataclass
-class Outcome:
+class MethodOutcome:
+    """One method's answer to one problem."""
+
     correct: bool
     tokens: int
     seconds: float
@@ -145,10 +147,10 @@ def evaluate(
 
         def one(
             problem: Problem, run: Callable[[Problem], tuple[float | None, int]] = run
-        ) -> Outcome:
+        ) -> MethodOutcome:
             started = time.monotonic()
             answer, tokens = run(problem)
-            return Outcome(
+            return MethodOutcome(
                 is_correct(answer, problem.answer), tokens, time.monotonic() - started, answer
             )
 

@@ -14,6 +14,7 @@ import pytest
 from ray import serve
 
 from deployments.decoder import Decoder
+from deployments.ray_options import serve_options
 from deployments.runner import LocalPlatform
 from ponder.config import AutoscalingConfig, DeploymentConfig
 from ponder.engine.vllm_engine import VLLMEngineFactory
@@ -48,7 +49,7 @@ def test_decoder_scales_up_under_load_and_back_down(platform: LocalPlatform) -> 
         max_ongoing_requests=32,
         num_cpus=0.0,  # the test cluster's 2 CPUs are reserved by the main application
     )
-    app = Decoder.options(**scaling.serve_options()).bind(  # type: ignore[attr-defined]
+    app = Decoder.options(**serve_options(scaling)).bind(  # type: ignore[attr-defined]
         VLLMEngineFactory(engine)
     )
     serve.run(app, name=APP, route_prefix=f"/{APP}")

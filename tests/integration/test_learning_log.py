@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from ponder.config import RedisConfig
+from ponder.config import LearningConfig, RedisConfig
 from ponder.errors import AlreadyExists, NotFound
-from ponder.learning.gate import GateSettings
-from ponder.learning.learner import Learner, LearnerSettings, LearnerState
-from ponder.learning.online import UpdateSettings
+from ponder.learning.learner import Learner, LearnerState
 from ponder.learning.outcome_log import Keys, OutcomeLog
 from ponder.learning.records import (
     SHARED_SCOPE,
@@ -28,7 +26,7 @@ from ponder.learning.records import (
     scorer_scope,
 )
 from ponder.learning.registry import ScorerRegistry
-from ponder.learning.status import scorer_status
+from ponder.learning.scorer_status import scorer_status
 from ponder.learning.watcher import ScorerWatcher
 from ponder.reasoning.paths import FEATURE_NAMES
 from ponder.reasoning.scorer import load_scorer
@@ -72,7 +70,7 @@ def _record(reasoning_id: str, rng: random.Random) -> ReasoningRecord:
     return ReasoningRecord(reasoning_id, SHARED_SCOPE, DEFAULT.version, now_ms(), paths)
 
 
-def _settings(**overrides: object) -> LearnerSettings:
+def _settings(**overrides: object) -> LearningConfig:
     base = {
         "batch_size": 8,
         "propose_every": 10,
@@ -80,11 +78,14 @@ def _settings(**overrides: object) -> LearnerSettings:
         "holdout_every": 2,
         "holdout_window": 100,
         "retention_s": 3600,
-        "block_ms": 50,
-        "gate": GateSettings("log_loss", 0.0, 4),
-        "update": UpdateSettings(learning_rate=0.5, max_step=2.0),
+        "poll_block_ms": 50,
+        "gate_metric": "log_loss",
+        "gate_margin": 0.0,
+        "min_holdout_examples": 4,
+        "learning_rate": 0.5,
+        "max_step": 2.0,
     }
-    return LearnerSettings(**(base | overrides))  # type: ignore[arg-type]
+    return LearningConfig.model_validate(base | overrides)
 
 
 async def _log_and_report(log: OutcomeLog, ids: list[str], reward: float = 1.0) -> None:

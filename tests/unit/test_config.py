@@ -5,6 +5,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from deployments.ray_options import serve_options
 from deployments.serve_config import ServeConfigError, load_serve_config, validate_serve_config
 from ponder.config import AutoscalingConfig, DeploymentConfig, EngineConfig, PonderConfig
 
@@ -60,9 +61,9 @@ def test_autoscaling_bounds_are_checked() -> None:
 def test_replicas_and_autoscaling_are_exclusive() -> None:
     with pytest.raises(ValidationError, match="num_replicas"):
         DeploymentConfig(num_replicas=2, autoscaling=AutoscalingConfig())
-    options = DeploymentConfig(num_replicas=None, autoscaling=AutoscalingConfig()).serve_options()
+    options = serve_options(DeploymentConfig(num_replicas=None, autoscaling=AutoscalingConfig()))
     assert "autoscaling_config" in options and "num_replicas" not in options
-    fixed = DeploymentConfig(num_replicas=2, num_cpus=0.5).serve_options()
+    fixed = serve_options(DeploymentConfig(num_replicas=2, num_cpus=0.5))
     assert fixed["num_replicas"] == 2
     assert fixed["ray_actor_options"] == {"num_cpus": 0.5, "num_gpus": 0.0}
 
@@ -107,3 +108,25 @@ def test_serve_config_rejects_min_above_max_in_deployment_overrides() -> None:
     ]
     with pytest.raises(ServeConfigError, match="min_replicas"):
         validate_serve_config(data)
+
+
+def test_planner_defaults_must_sit_within_their_limits() -> None:
+    from ponder.config import PlannerConfig
+
+    with pytest.raises(ValidationError, match="default_branches"):
+        PlannerConfig(default_branches=8, max_branches=4)
+    with pytest.raises(ValidationError, match="default_max_tokens"):
+        PlannerConfig(default_max_tokens=4096, max_tokens_limit=2048)
+    assert PlannerConfig(default_branches=4, max_branches=4).default_branches == 4
+
+
+def test_planner_adapter_must_be_a_served_adapter() -> None:
+    with pytest.raises(ValidationError, match=r"planner\.adapter 'math-x'"):
+        PonderConfig.model_validate({"planner": {"adapter": "math-x"}})
+    config = PonderConfig.model_validate(
+        {
+            "planner": {"adapter": "math-x"},
+            "decoder": {"engine": {"lora_adapters": {"math-x": "platform/ponder/adapters/x"}}},
+        }
+    )
+    assert config.decoder.engine.adapter_dirs()["math-x"].is_absolute()

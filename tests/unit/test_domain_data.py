@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ponder import env
+from ponder.config import PlannerConfig
 from ponder.generation import FinishReason, GenerationRequest, GenerationResult, TokenLogprob
 from ponder.reasoning.cache import NoScoreCache
 from ponder.reasoning.formats import (
@@ -22,7 +23,7 @@ from ponder.reasoning.formats import (
 )
 from ponder.reasoning.paths import FEATURE_NAMES, PathStatus
 from ponder.reasoning.plan import extract_conditions, parse_number, parse_strategies
-from ponder.reasoning.planner import PlannerSettings, ReasonBudget, ReasoningPlanner
+from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
 from ponder.reasoning.problems import is_correct, load_problems, split_of
 from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import parse_final_number
@@ -123,7 +124,7 @@ def test_mawps_targets_drive_every_strategy_of_the_planner_to_the_gold_answer() 
             TargetDecoder({f: e.target for f, e in by_format.items()}, "yes"),
             _scorer,
             NoScoreCache(),
-            PlannerSettings(prune_below=0.0, early_stop_agree=99),
+            PlannerConfig(prune_below=0.0, early_stop_agree=99),
         )
         budget = ReasonBudget(max_branches=4, strategies=parse_strategies([]))
         result = asyncio.run(planner.reason(question, budget, "t"))

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument, Unavailable
 from ponder.generation import (
     FinishReason,
@@ -30,10 +31,8 @@ from ponder.reasoning.planner import (
     BranchStarted,
     Finished,
     PlanBuilt,
-    PlannerSettings,
     ReasonBudget,
     ReasoningPlanner,
-    Selection,
     StepDone,
 )
 from ponder.reasoning.scorer import PathScorer, fit_scorer, load_scorer
@@ -119,7 +118,8 @@ def uniform_scorer(version: str = "test-1") -> PathScorer:
 
 
 def planner(decoder: ScriptedDecoder, **settings: object) -> ReasoningPlanner:
-    return ReasoningPlanner(decoder, uniform_scorer, NoScoreCache(), PlannerSettings(**settings))  # type: ignore[arg-type]
+    config = PlannerConfig.model_validate(settings)
+    return ReasoningPlanner(decoder, uniform_scorer, NoScoreCache(), config)
 
 
 def collect(agen) -> list:  # type: ignore[no-untyped-def]
@@ -231,7 +231,7 @@ def test_low_scores_are_pruned_while_running() -> None:
         decoder,
         lambda: scorer,
         NoScoreCache(),
-        PlannerSettings(prune_below=0.1, early_stop_agree=99),
+        PlannerConfig(prune_below=0.1, early_stop_agree=99),
     )
     result = asyncio.run(planner_.reason(PROBLEM, ReasonBudget(), "r"))
     decompose = next(p for p in result.paths if p.spec.strategy is Strategy.DECOMPOSE)
@@ -246,8 +246,8 @@ def test_token_budget_limits_branches() -> None:
     assert any("budget" in p.note for p in result.paths if p.status is PathStatus.FAILED)
 
 
-@pytest.mark.parametrize("selection", [Selection.BEST, Selection.VOTE])
-def test_selection_prefers_agreeing_answers(selection: Selection) -> None:
+@pytest.mark.parametrize("selection", ["best", "vote"])
+def test_selection_prefers_agreeing_answers(selection: str) -> None:
     answers = dict(GOOD, direct="9")
     result = asyncio.run(
         planner(ScriptedDecoder(answers), selection=selection, early_stop_agree=99).reason(
@@ -277,7 +277,7 @@ def test_cache_hits_on_repeat_and_keys_carry_the_version() -> None:
     cache = FlakyCache()
     run = lambda scorer: asyncio.run(  # noqa: E731
         ReasoningPlanner(
-            ScriptedDecoder(GOOD), scorer, cache, PlannerSettings(early_stop_agree=99)
+            ScriptedDecoder(GOOD), scorer, cache, PlannerConfig(early_stop_agree=99)
         ).reason(PROBLEM, ReasonBudget(), "r")
     )
     first = run(lambda: uniform_scorer("v1"))

@@ -8,7 +8,7 @@ from ponder.errors import InvalidArgument
 from ponder.learning.online import Metrics
 from ponder.learning.records import Outcome, now_ms
 from ponder.learning.registry import VersionInfo
-from ponder.learning.status import ScorerStatus
+from ponder.learning.scorer_status import ScorerStatus
 from ponder.reasoning.plan import parse_number
 from ponder.v1 import ponder_pb2 as pb
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.api.convert import sampling_from_proto
+from ponder.api.generate_convert import sampling_from_proto
 from ponder.config import RequestLimits
 from ponder.errors import InvalidArgument
 from ponder.generation import FinishReason, GenerationChunk, GenerationResult, SamplingOptions

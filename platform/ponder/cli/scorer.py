@@ -20,7 +20,7 @@ def cmd_scorer(args: argparse.Namespace) -> int:
     from ponder.errors import PonderError
     from ponder.learning.records import scorer_scope
     from ponder.learning.registry import ScorerRegistry, VersionInfo
-    from ponder.learning.status import scorer_status
+    from ponder.learning.scorer_status import scorer_status
     from ponder.redis_client import connect
 
     url = args.redis_url or env.redis_url()

@@ -44,33 +44,6 @@ log = logging.getLogger(__name__)
 Example = tuple[list[list[float]], list[float]]  # one outcome's rows and labels
 
 
-@dataclass(frozen=True)
-class LearnerSettings:
-    batch_size: int = 64
-    propose_every: int = 50
-    min_outcomes: int = 100
-    holdout_every: int = 5
-    holdout_window: int = 500
-    retention_s: int = 7 * 24 * 3600
-    block_ms: int = 1000
-    gate: GateSettings = field(default_factory=GateSettings)
-    update: UpdateSettings = field(default_factory=UpdateSettings)
-
-    @classmethod
-    def from_config(cls, config: LearningConfig) -> LearnerSettings:
-        return cls(
-            batch_size=config.batch_size,
-            propose_every=config.propose_every,
-            min_outcomes=config.min_outcomes,
-            holdout_every=config.holdout_every,
-            holdout_window=config.holdout_window,
-            retention_s=config.retention_s,
-            block_ms=config.poll_block_ms,
-            gate=GateSettings(config.gate_metric, config.gate_margin, config.min_holdout_examples),
-            update=UpdateSettings(config.learning_rate, config.l2, config.max_step),
-        )
-
-
 @dataclass
 class ScopeState:
     """The learner's model and counters of one scope (shared or a tenant)."""
@@ -113,7 +86,7 @@ class Learner:
     def __init__(
         self,
         client: Redis,
-        settings: LearnerSettings,
+        config: LearningConfig,
         default_scorer: PathScorer,
         consumer: str = "learner",
         keys: Keys | None = None,
@@ -121,11 +94,15 @@ class Learner:
     ) -> None:
         """observer(outcomes applied, versions proposed) is told after every commit."""
         self._client = client
-        self._settings = settings
+        self._config = config
+        self._gate = GateSettings(
+            config.gate_metric, config.gate_margin, config.min_holdout_examples
+        )
+        self._update = UpdateSettings(config.learning_rate, config.l2, config.max_step)
         self._default = default_scorer
         self._consumer = consumer
         self.keys = keys or Keys()
-        self.log = OutcomeLog(client, settings.retention_s, self.keys)
+        self.log = OutcomeLog(client, config.retention_s, self.keys)
         self.registry = ScorerRegistry(client, self.keys)
         self.state = LearnerState()
         self._models: dict[str, OnlineModel] = {}
@@ -172,12 +149,12 @@ class Learner:
         entries: list[LogEntry] = []
         if self._recovering:
             entries = await self.log.read(
-                self._consumer, self._settings.batch_size, None, pending=True
+                self._consumer, self._config.batch_size, None, pending=True
             )
             self._recovering = bool(entries)
         if not entries:
             entries = await self.log.read(
-                self._consumer, self._settings.batch_size, self._settings.block_ms, pending=False
+                self._consumer, self._config.batch_size, self._config.poll_block_ms, pending=False
             )
         if entries:
             await self._apply(entries)
@@ -213,7 +190,7 @@ class Learner:
             for scope, examples in new_holdout.items():
                 key = self.keys.holdout(scope)
                 pipe.rpush(key, *(json.dumps(e) for e in examples))
-                pipe.ltrim(key, -self._settings.holdout_window, -1)
+                pipe.ltrim(key, -self._config.holdout_window, -1)
             for scope, info in proposals:
                 self.registry.stage_proposal(pipe, scope, info)
             self.log.stage_ack(pipe, [e.entry_id for e in entries], self.state.last_id)
@@ -232,7 +209,7 @@ class Learner:
         scope_state = self.state.scopes.get(scope)
         if scope_state is None or scope_state.base_version != active:
             info = await self.registry.get(scope, active)
-            model = OnlineModel.from_scorer(info.scorer, self._settings.update)
+            model = OnlineModel.from_scorer(info.scorer, self._update)
             if scope_state is None:
                 scope_state = ScopeState(model=model.state(), base_version=active)
                 self.state.scopes[scope] = scope_state
@@ -244,7 +221,7 @@ class Learner:
             self._models[scope] = model
             self._active[scope] = info.scorer
         if scope not in self._models:
-            self._models[scope] = OnlineModel.from_state(scope_state.model, self._settings.update)
+            self._models[scope] = OnlineModel.from_state(scope_state.model, self._update)
             self._active[scope] = (await self.registry.get(scope, active)).scorer
         if scope not in self._holdout:
             raw = await self._client.lrange(self.keys.holdout(scope), 0, -1)
@@ -260,11 +237,11 @@ class Learner:
         st.applied += 1
         st.since_proposal += 1
         st.last_reported_ms = entry.outcome.reported_ms
-        if st.applied % self._settings.holdout_every == 0:
+        if st.applied % self._config.holdout_every == 0:
             st.held_back += 1
             window = self._holdout[scope]
             window.append((rows, labels))
-            del window[: max(0, len(window) - self._settings.holdout_window)]
+            del window[: max(0, len(window) - self._config.holdout_window)]
             new_holdout.setdefault(scope, []).append((rows, labels))
         else:
             if rows:
@@ -272,9 +249,9 @@ class Learner:
                 st.progressive_examples += len(rows)
             model.update(rows, labels)
             st.trained += 1
-        if st.applied < self._settings.min_outcomes:
+        if st.applied < self._config.min_outcomes:
             return None
-        if st.since_proposal < self._settings.propose_every:
+        if st.since_proposal < self._config.propose_every:
             return None
         return self._propose(scope, st, model)
 
@@ -285,7 +262,7 @@ class Learner:
         version = next_version(st.base_version, model)
         active_metrics = metrics_of(active.score_many(rows), labels)
         candidate_metrics = metrics_of(model.predict(rows), labels)
-        decision = decide(active_metrics, candidate_metrics, self._settings.gate)
+        decision = decide(active_metrics, candidate_metrics, self._gate)
         candidate = model.to_scorer(
             version,
             {

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from ponder.config import PlannerConfig
 from ponder.errors import Unavailable
 from ponder.generation import TokenMeter
 from ponder.reasoning.cache import CacheCounters, CacheUnavailable, ScoreCache, score_key
@@ -28,7 +28,7 @@ from ponder.reasoning.paths import (
 )
 from ponder.reasoning.plan import (
     DEFAULT_STRATEGY_ORDER,
-    Conditions,
+    BranchSpec,
     NodeKind,
     Plan,
     Strategy,
@@ -41,31 +41,11 @@ from ponder.reasoning.steps import (
     BranchFailed,
     BranchRunner,
     PlannerDecoder,
-    StepBudget,
     StepRecord,
 )
 from ponder.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
-
-
-class Selection(enum.Enum):
-    BEST = "best"
-    VOTE = "vote"
-
-
-@dataclass(frozen=True)
-class PlannerSettings:
-    """How the planner prunes, stops and selects."""
-
-    prune_below: float = 0.002
-    prune_below_best_fraction: float = 0.2
-    keep_top: int = 16
-    early_stop_score: float = 0.8
-    early_stop_agree: int = 2
-    selection: Selection = Selection.BEST
-    sample_temperature: float = 0.7
-    step_budget: StepBudget = field(default_factory=StepBudget)
 
 
 @dataclass(frozen=True)
@@ -149,20 +129,21 @@ FeatureSink = Callable[[str, PathState, list[float]], None]
 
 
 class ReasoningPlanner:
-    """Plans, fans out, scores, prunes and selects. Decoder, scorer and cache are injected."""
+    """Plans, fans out, scores, prunes and selects. Decoder, scorer and cache are injected;
+    each request is one `RequestRun`."""
 
     def __init__(
         self,
         decoder: PlannerDecoder,
         scorer: Callable[[], PathScorer],
         cache: ScoreCache,
-        settings: PlannerSettings | None = None,
+        config: PlannerConfig | None = None,
         feature_sink: FeatureSink | None = None,
     ) -> None:
         self._decoder = decoder
         self._scorer = scorer
         self._cache = cache
-        self._settings = settings or PlannerSettings()
+        self._config = config or PlannerConfig()
         self._feature_sink = feature_sink
 
     async def reason(
@@ -187,183 +168,192 @@ class ReasoningPlanner:
         scorer: PathScorer | None = None,
     ) -> AsyncIterator[ReasonEvent]:
         """Events of one request; scorer overrides the injected one (e.g. a tenant's)."""
-        settings = self._settings
-        scorer = scorer or self._scorer()  # one version for the whole request
-        with span("plan", reasoning_id=reasoning_id, scorer_version=scorer.version) as current:
-            conditions = extract_conditions(problem)
-            plan = build_plan(budget.strategies, budget.max_branches, settings.sample_temperature)
-            current.set_attribute("ponder.branches", len(plan.branches))
-        yield PlanBuilt(plan)
+        run = RequestRun(
+            self._decoder,
+            scorer or self._scorer(),  # one version for the whole request
+            self._cache,
+            self._config,
+            self._feature_sink,
+            problem,
+            budget,
+            reasoning_id,
+            adapter,
+        )
+        async for event in run.events():
+            yield event
 
-        paths = {spec.id: PathState(spec) for spec in plan.branches}
-        tokens_left = [budget.max_tokens]
-        meter = TokenMeter()
-        counters = CacheCounters()
-        problem_hash = stable_hash(problem)
-        queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-        decoder_calls = 0
-        rows_by_step: dict[str, dict[int, list[float]]] = {pid: {} for pid in paths}
 
-        async def rescore() -> None:
-            with span("score", scorer_version=scorer.version):
-                await self._score(
-                    scorer, paths, conditions, problem, problem_hash, counters, reasoning_id
-                )
-            for path_id, path in paths.items():
-                if path.last_features is not None:
-                    rows_by_step[path_id][len(path.steps)] = path.last_features
+class RequestRun:
+    """One Reason request: plan, drive every branch, rescore after each step, prune and
+    stop branches, then select the answer. Its state lives here, not in closures."""
 
-        async def drive(runner: BranchRunner, branch_id: str) -> None:
-            with span("branch", branch_id=branch_id, strategy=paths[branch_id].spec.strategy.value):
-                await drive_steps(runner, branch_id)
+    def __init__(
+        self,
+        decoder: PlannerDecoder,
+        scorer: PathScorer,
+        cache: ScoreCache,
+        config: PlannerConfig,
+        feature_sink: FeatureSink | None,
+        problem: str,
+        budget: ReasonBudget,
+        reasoning_id: str,
+        adapter: str | None,
+    ) -> None:
+        self.decoder = decoder
+        self.scorer = scorer
+        self.cache = cache
+        self.config = config
+        self.feature_sink = feature_sink
+        self.problem = problem
+        self.budget = budget
+        self.reasoning_id = reasoning_id
+        self.adapter = adapter
+        self.conditions = extract_conditions(problem)
+        self.plan = build_plan(budget.strategies, budget.max_branches, config.sample_temperature)
+        self.paths = {spec.id: PathState(spec) for spec in self.plan.branches}
+        self.tokens_left = [budget.max_tokens]
+        self.meter = TokenMeter()
+        self.counters = CacheCounters()
+        self.problem_hash = stable_hash(problem)
+        self.queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+        self.decoder_calls = 0
+        self.rows_by_step: dict[str, dict[int, list[float]]] = {pid: {} for pid in self.paths}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
 
-        async def drive_steps(runner: BranchRunner, branch_id: str) -> None:
+    async def events(self) -> AsyncIterator[ReasonEvent]:
+        with span(
+            "plan", reasoning_id=self.reasoning_id, scorer_version=self.scorer.version
+        ) as current:
+            current.set_attribute("ponder.branches", len(self.plan.branches))
+        yield PlanBuilt(self.plan)
+        for spec in self.plan.branches:
+            self.tasks[spec.id] = asyncio.create_task(self.drive(spec))
+            yield BranchStarted(spec.id, spec.strategy)
+        try:
+            while any(p.status is PathStatus.RUNNING for p in self.paths.values()):
+                branch_id, item = await self.queue.get()
+                async for event in self.take(branch_id, item):
+                    yield event
+                for pruned_id, reason in self.prune_decisions():
+                    self.stop(pruned_id, PathStatus.PRUNED, reason)
+                    yield BranchPruned(pruned_id, reason, self.paths[pruned_id].score)
+        finally:
+            await self.cancel_all()
+        yield Finished(self.result())
+
+    async def drive(self, spec: BranchSpec) -> None:
+        """Run one branch, queueing each step, then its end (done or failed)."""
+        runner = BranchRunner(
+            self.decoder,
+            self.problem,
+            self.conditions,
+            spec,
+            self.reasoning_id,
+            self.adapter,
+            self.config.step_tokens,
+            self.tokens_left,
+            self.meter,
+        )
+        with span("branch", branch_id=spec.id, strategy=spec.strategy.value):
             try:
                 async for step in runner.run():
-                    queue.put_nowait((branch_id, step))
+                    self.queue.put_nowait((spec.id, step))
             except BranchFailed as error:
-                queue.put_nowait((branch_id, error))
+                self.queue.put_nowait((spec.id, error))
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a bug in one branch must not sink the others
-                log.exception("branch %s crashed", branch_id)
-                queue.put_nowait((branch_id, BranchFailed(type(error).__name__)))
+                log.exception("branch %s crashed", spec.id)
+                self.queue.put_nowait((spec.id, BranchFailed(type(error).__name__)))
             else:
-                queue.put_nowait((branch_id, _DONE))
+                self.queue.put_nowait((spec.id, _DONE))
 
-        tasks: dict[str, asyncio.Task[None]] = {}
-        for spec in plan.branches:
-            runner = BranchRunner(
-                self._decoder,
-                problem,
-                conditions,
-                spec,
-                reasoning_id,
-                adapter,
-                settings.step_budget,
-                tokens_left,
-                meter,
-            )
-            tasks[spec.id] = asyncio.create_task(drive(runner, spec.id))
-            yield BranchStarted(spec.id, spec.strategy)
+    async def take(self, branch_id: str, item: object) -> AsyncIterator[ReasonEvent]:
+        """Apply one queued item of a branch: a step, its failure or its end."""
+        path = self.paths[branch_id]
+        if path.status is not PathStatus.RUNNING:
+            return  # pruned while this item was queued
+        if isinstance(item, StepRecord):
+            path.steps.append(item)
+            if item.tokens:
+                self.decoder_calls += 1
+            if item.kind is NodeKind.ANSWER:
+                path.answer = item.value
+            await self.rescore()
+            yield StepDone(branch_id, item, path.score)
+            return
+        if isinstance(item, BranchFailed):
+            self.stop(branch_id, PathStatus.FAILED, item.message)
+        elif path.answer is None:
+            self.stop(branch_id, PathStatus.FAILED, "no answer")
+        else:
+            path.status = PathStatus.COMPLETED
+            await self.rescore()
+        yield BranchDone(branch_id, path.status, path.answer, path.score, path.note)
 
-        def stop(branch_id: str, status: PathStatus, note: str) -> None:
-            path = paths[branch_id]
-            path.status, path.note = status, note
-            task = tasks[branch_id]
-            if not task.done():
-                task.cancel()  # aborts the branch's in-flight decoder call
+    async def rescore(self) -> None:
+        """Score every live or completed path (one cache read, one cache write) and keep
+        each path's latest feature row per step for outcome learning."""
+        with span("score", scorer_version=self.scorer.version):
+            await self.score()
+        for path_id, path in self.paths.items():
+            if path.last_features is not None:
+                self.rows_by_step[path_id][len(path.steps)] = path.last_features
 
-        try:
-            while any(p.status is PathStatus.RUNNING for p in paths.values()):
-                branch_id, item = await queue.get()
-                path = paths[branch_id]
-                if path.status is not PathStatus.RUNNING:
-                    continue  # pruned while this item was queued
-                if isinstance(item, StepRecord):
-                    path.steps.append(item)
-                    if item.tokens:
-                        decoder_calls += 1
-                    if item.kind is NodeKind.ANSWER:
-                        path.answer = item.value
-                    await rescore()
-                    yield StepDone(branch_id, item, path.score)
-                else:
-                    if isinstance(item, BranchFailed):
-                        stop(branch_id, PathStatus.FAILED, item.message)
-                    elif path.answer is None:
-                        stop(branch_id, PathStatus.FAILED, "no answer")
-                    else:
-                        path.status = PathStatus.COMPLETED
-                        await rescore()
-                    yield BranchDone(branch_id, path.status, path.answer, path.score, path.note)
-                for pruned_id, reason in self._prune_decisions(paths):
-                    stop(pruned_id, PathStatus.PRUNED, reason)
-                    yield BranchPruned(pruned_id, reason, paths[pruned_id].score)
-        finally:
-            for task in tasks.values():
-                task.cancel()
-            for task in tasks.values():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-        chosen = self._select(list(paths.values()))
-        if chosen is None:
-            notes = "; ".join(f"{p.spec.id}: {p.note}" for p in paths.values())
-            raise Unavailable(f"reasoning: no branch produced an answer ({notes})")
-        assert chosen.answer is not None
-        yield Finished(
-            ReasonResult(
-                reasoning_id=reasoning_id,
-                answer=format_number(chosen.answer),
-                numeric_answer=chosen.answer,
-                plan=plan,
-                paths=tuple(paths.values()),
-                chosen_path_id=chosen.spec.id,
-                decoder_calls=decoder_calls,
-                prompt_tokens=sum(p.prompt_tokens for p in paths.values()),
-                completion_tokens=max(meter.generated, sum(p.tokens for p in paths.values())),
-                kept_tokens=sum(p.tokens for p in paths.values()),
-                adapter=adapter,
-                scorer_version=scorer.version,
-                cache=counters,
-                path_rows={
-                    pid: tuple(tuple(row) for _, row in sorted(rows.items()))
-                    for pid, rows in rows_by_step.items()
-                },
-            )
-        )
-
-    async def _score(
-        self,
-        scorer: PathScorer,
-        paths: dict[str, PathState],
-        conditions: Conditions,
-        problem: str,
-        problem_hash: str,
-        counters: CacheCounters,
-        reasoning_id: str,
-    ) -> None:
-        """Score every live or completed path; one cache read, one cache write."""
+    async def score(self) -> None:
         live = [
             p
-            for p in paths.values()
+            for p in self.paths.values()
             if p.status in (PathStatus.RUNNING, PathStatus.COMPLETED) and p.steps
         ]
         if not live:
             return
-        everyone = list(paths.values())
-        rows = [path_features(p, everyone, conditions, len(problem)) for p in live]
-        if self._feature_sink is not None:
+        everyone = list(self.paths.values())
+        rows = [path_features(p, everyone, self.conditions, len(self.problem)) for p in live]
+        if self.feature_sink is not None:
             for path, row in zip(live, rows, strict=True):
-                self._feature_sink(reasoning_id, path, row)
-        keys = [score_key(scorer.version, problem_hash, path_prefix_key(p)) for p in live]
+                self.feature_sink(self.reasoning_id, path, row)
+        keys = [score_key(self.scorer.version, self.problem_hash, path_prefix_key(p)) for p in live]
         try:
-            cached = await self._cache.get_many(keys)
+            cached = await self.cache.get_many(keys)
         except CacheUnavailable:
             cached = [None] * len(keys)
-            counters.bypassed += len(keys)
+            self.counters.bypassed += len(keys)
         missing = [i for i, value in enumerate(cached) if value is None]
-        counters.hits += len(keys) - len(missing)
-        counters.misses += len(missing)
+        self.counters.hits += len(keys) - len(missing)
+        self.counters.misses += len(missing)
         # The cache holds each prefix's own logit; the agreement part is added here.
-        fresh = scorer.own_logits([rows[i] for i in missing])
+        fresh = self.scorer.own_logits([rows[i] for i in missing])
         for index, own in zip(missing, fresh, strict=True):
             cached[index] = own
-        context = scorer.context_logits(rows)
+        context = self.scorer.context_logits(rows)
         for path, row, own_logit, context_logit in zip(live, rows, cached, context, strict=True):
             assert own_logit is not None
             path.score = sigmoid(own_logit + context_logit)
             path.last_features = row
         if missing:
             with contextlib.suppress(CacheUnavailable):
-                await self._cache.put_many(
-                    {keys[i]: v for i, v in zip(missing, fresh, strict=True)}
-                )
+                await self.cache.put_many({keys[i]: v for i, v in zip(missing, fresh, strict=True)})
 
-    def _prune_decisions(self, paths: dict[str, PathState]) -> list[tuple[str, str]]:
+    def stop(self, branch_id: str, status: PathStatus, note: str) -> None:
+        """End a branch; a running one is cancelled, which aborts its decoder call."""
+        path = self.paths[branch_id]
+        path.status, path.note = status, note
+        task = self.tasks[branch_id]
+        if not task.done():
+            task.cancel()
+
+    async def cancel_all(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def prune_decisions(self) -> list[tuple[str, str]]:
         """Which running branches to stop now, and why."""
-        settings = self._settings
+        config = self.config
+        paths = self.paths
         running = [p for p in paths.values() if p.status is PathStatus.RUNNING]
         completed = [p for p in paths.values() if p.status is PathStatus.COMPLETED]
         if not running:
@@ -376,8 +366,8 @@ class ReasoningPlanner:
                 and path.answer is not None
                 and answers_agree(q.answer, path.answer)
             ]
-            if len(agreeing) >= settings.early_stop_agree and all(
-                q.score >= settings.early_stop_score for q in agreeing
+            if len(agreeing) >= config.early_stop_agree and all(
+                q.score >= config.early_stop_score for q in agreeing
             ):
                 return [(p.spec.id, "early stop: strong answers agree") for p in running]
         decisions: list[tuple[str, str]] = []
@@ -393,20 +383,24 @@ class ReasoningPlanner:
         for rank, path in enumerate(contenders):
             if path.status is not PathStatus.RUNNING or not path.steps:
                 continue
-            threshold = max(settings.prune_below, settings.prune_below_best_fraction * best_answer)
+            threshold = max(config.prune_below, config.prune_below_best_fraction * best_answer)
             if path.score < threshold and path.score < best:
                 decisions.append(
                     (path.spec.id, f"score {path.score:.3f} below threshold {threshold:.3f}")
                 )
-            elif rank >= settings.keep_top:
-                decisions.append((path.spec.id, f"outside the top {settings.keep_top}"))
+            elif rank >= config.keep_top:
+                decisions.append((path.spec.id, f"outside the top {config.keep_top}"))
         return decisions
 
-    def _select(self, paths: list[PathState]) -> PathState | None:
-        completed = [p for p in paths if p.status is PathStatus.COMPLETED and p.answer is not None]
+    def select(self) -> PathState | None:
+        completed = [
+            p
+            for p in self.paths.values()
+            if p.status is PathStatus.COMPLETED and p.answer is not None
+        ]
         if not completed:
             return None
-        if self._settings.selection is Selection.BEST:
+        if self.config.selection == "best":
             return max(completed, key=lambda p: p.score)
         groups: list[list[PathState]] = []
         for path in completed:
@@ -418,6 +412,34 @@ class ReasoningPlanner:
                 groups.append([path])
         winner = max(groups, key=lambda g: sum(p.score for p in g))
         return max(winner, key=lambda p: p.score)
+
+    def result(self) -> ReasonResult:
+        chosen = self.select()
+        paths = self.paths
+        if chosen is None:
+            notes = "; ".join(f"{p.spec.id}: {p.note}" for p in paths.values())
+            raise Unavailable(f"reasoning: no branch produced an answer ({notes})")
+        assert chosen.answer is not None
+        kept = sum(p.tokens for p in paths.values())
+        return ReasonResult(
+            reasoning_id=self.reasoning_id,
+            answer=format_number(chosen.answer),
+            numeric_answer=chosen.answer,
+            plan=self.plan,
+            paths=tuple(paths.values()),
+            chosen_path_id=chosen.spec.id,
+            decoder_calls=self.decoder_calls,
+            prompt_tokens=sum(p.prompt_tokens for p in paths.values()),
+            completion_tokens=max(self.meter.generated, kept),
+            kept_tokens=kept,
+            adapter=self.adapter,
+            scorer_version=self.scorer.version,
+            cache=self.counters,
+            path_rows={
+                pid: tuple(tuple(row) for _, row in sorted(rows.items()))
+                for pid, rows in self.rows_by_step.items()
+            },
+        )
 
 
 @dataclass(frozen=True)

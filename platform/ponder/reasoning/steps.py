@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ponder.config import StepTokensConfig
 from ponder.errors import PonderError
 from ponder.generation import (
     GenerationRequest,
@@ -74,17 +75,6 @@ class StepRecord:
     first_token_top: tuple[TopLogprob, ...] = ()
 
 
-@dataclass(frozen=True)
-class StepBudget:
-    """Token limits of each decoder call."""
-
-    direct: int = 12
-    cot: int = 160
-    expression: int = 40
-    steps: int = 72
-    verify: int = 1
-
-
 class BranchFailed(PonderError):
     """A branch cannot go on (evaluator refused, nothing parseable, decoder error)."""
 
@@ -107,7 +97,7 @@ class BranchRunner:
         spec: BranchSpec,
         request_id: str,
         adapter: str | None,
-        budget: StepBudget,
+        budget: StepTokensConfig,
         tokens_left: list[int],
         meter: TokenMeter | None = None,
     ) -> None:

@@ -16,16 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.config import PlannerConfig
 from ponder.reasoning.cache import NoScoreCache
 from ponder.reasoning.paths import FEATURE_NAMES, PathState, PathStatus
-from ponder.reasoning.planner import PlannerSettings, ReasonBudget, ReasoningPlanner
+from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
 from ponder.reasoning.problems import Problem, is_correct
 from ponder.reasoning.scorer import PathScorer, fit_scorer, log_loss
 from ponder.reasoning.steps import PlannerDecoder
 
 log = logging.getLogger(__name__)
 
-COLLECT_SETTINGS = PlannerSettings(prune_below=0.0, early_stop_agree=10**6, keep_top=16)
+# Every path is seen to its end: no pruning, no early stop.
+COLLECT_SETTINGS = PlannerConfig(
+    prune_below=0.0, prune_below_best_fraction=0.0, early_stop_agree=10**6, keep_top=16
+)
 
 
 def prior_scorer() -> PathScorer:

@@ -1,7 +1,7 @@
 import pytest
 
 from ponder.api.client import build_request
-from ponder.api.convert import chunk_to_proto, generation_request_from_proto
+from ponder.api.generate_convert import chunk_to_proto, generation_request_from_proto
 from ponder.config import RequestLimits
 from ponder.errors import InvalidArgument, NotFound
 from ponder.generation import FinishReason, GenerationChunk, Role, TokenLogprob, TopLogprob

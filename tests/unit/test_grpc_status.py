@@ -4,7 +4,7 @@ import pickle
 import grpc
 import pytest
 
-from ponder.api.status import status_for
+from ponder.api.grpc_status import status_for
 from ponder.errors import (
     DeadlineExceeded,
     InvalidArgument,

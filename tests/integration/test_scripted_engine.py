@@ -1,0 +1,169 @@
+"""The deployments' own behaviour against the scripted engine (no vLLM): the whole
+application, injected with ScriptedEngineFactory through the same seam as vLLM, runs as a
+second application on the test cluster and is called through Serve's gRPC proxy.
+
+Error mapping, stream relay and cancellation, the planner's fan-out and tenant scope are
+checked in seconds; the real-engine tests check the same paths on vLLM."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from ray import serve
+
+from deployments.app import build_app
+from deployments.runner import LocalPlatform
+from ponder.api.client import PonderClient, build_reason_request, build_request
+from ponder.engine.scripted import FAIL_MARKER, ScriptedEngineFactory
+from ponder.redis_server import LocalRedis
+from ponder.v1 import ponder_pb2 as pb
+
+pytestmark = pytest.mark.integration
+
+APP = "scripted"
+RULES = (
+    ("one arithmetic expression", "3 + 4"),
+    ("at most 3 steps", "3 + 4 = 7\n"),
+    ("Is this answer correct", "yes"),
+    ("step by step", "3 + 4 = 7. The answer is 7."),
+    ("only the final numeric", "7"),
+    ("count slowly", " ".join(f"w{i}" for i in range(400))),
+)
+PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
+
+
+@pytest.fixture(scope="module")
+def scripted(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The application with the scripted engine (per-tenant learning on, no encoders, a
+    Redis of its own); every deployment reserves no CPU, since the main application holds
+    the cluster's."""
+    config = platform.config.apps["ponder"]
+    zero = {"num_cpus": 0.0}
+    own_redis = LocalRedis(data_dir=tmp_path_factory.mktemp("scripted-redis")).start()
+    redis = config.redis.model_copy(update={"url": own_redis.url})
+    app_config = config.model_copy(
+        update={
+            "redis": redis,
+            "encoder": config.encoder.model_copy(update={"enabled": False}),
+            "decoder": config.decoder.model_copy(
+                update={"deployment": config.decoder.deployment.model_copy(update=zero)}
+            ),
+            "ingress": config.ingress.model_copy(
+                update={"deployment": config.ingress.deployment.model_copy(update=zero)}
+            ),
+            "planner": config.planner.model_copy(
+                update={
+                    "deployment": config.planner.deployment.model_copy(update=zero),
+                    "learning": config.planner.learning.model_copy(
+                        update={
+                            "per_tenant": True,
+                            "deployment": config.planner.learning.deployment.model_copy(
+                                update=zero
+                            ),
+                        }
+                    ),
+                }
+            ),
+        }
+    )
+    factory = ScriptedEngineFactory(
+        rules=RULES,
+        token_delay_s=0.01,
+        adapters=tuple(config.decoder.engine.lora_adapters),
+    )
+    try:
+        serve.run(build_app(app_config, factory), name=APP, route_prefix=f"/{APP}")
+        yield APP
+    finally:
+        serve.delete(APP)
+        own_redis.stop()
+
+
+def _client(platform: LocalPlatform, tenant: str = "") -> PonderClient:
+    return PonderClient(platform.target, application=APP, tenant=tenant)
+
+
+def _unfinished() -> int:
+    decoder = serve.get_deployment_handle("Decoder", app_name=APP)
+    return int(decoder.stats.remote().result().unfinished_requests)
+
+
+def test_generate_and_stream_relay_the_engines_tokens(
+    scripted: str, platform: LocalPlatform
+) -> None:
+    with _client(platform) as client:
+        request = build_request(messages=[("user", "hello")], max_tokens=5)
+        unary = client.generate(request)
+        chunks = list(client.stream_generate(request))
+    assert unary.text == "one two three four five"
+    assert unary.finish_reason == pb.FINISH_REASON_LENGTH
+    assert "".join(c.text for c in chunks) == unary.text
+    assert chunks[-1].usage.completion_tokens == 5
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "named"),
+    [
+        (
+            build_request(messages=[("user", "hi")], temperature=9.0),
+            "INVALID_ARGUMENT",
+            "temperature",
+        ),
+        (build_request(messages=[("user", "hi")], adapter="nope"), "NOT_FOUND", "nope"),
+        (build_request(messages=[("user", FAIL_MARKER)]), "UNAVAILABLE", "scripted"),
+        (pb.GenerateRequest(), "INVALID_ARGUMENT", "messages"),
+    ],
+    ids=["bad-temperature", "unknown-adapter", "engine-failure", "empty"],
+)
+def test_errors_map_to_their_status_without_a_traceback(
+    scripted: str, platform: LocalPlatform, request_: pb.GenerateRequest, code: str, named: str
+) -> None:
+    with _client(platform) as client, pytest.raises(grpc.RpcError) as error:
+        client.generate(request_)
+    assert error.value.code().name == code
+    assert named in error.value.details()
+    assert "Traceback" not in error.value.details()
+
+
+def test_a_cancelled_stream_stops_the_engine(scripted: str, platform: LocalPlatform) -> None:
+    with _client(platform) as client:
+        call = client.stream_generate(
+            build_request(messages=[("user", "count slowly")], max_tokens=400)
+        )
+        first = next(iter(call))
+        assert first.text
+        assert _unfinished() == 1
+        call.cancel()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 3.0  # the whole reply would take 4 s
+    while _unfinished() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _unfinished() == 0
+
+
+def test_reason_fans_out_and_answers_on_the_scripted_engine(
+    scripted: str, platform: LocalPlatform
+) -> None:
+    with _client(platform, tenant="acme") as client:
+        response = client.reason(build_reason_request(PROBLEM, branches=4), timeout=60)
+    assert response.numeric_answer == 7
+    assert {p.strategy for p in response.paths} == {"pot", "cot", "decompose", "direct"}
+    assert response.usage.completion_tokens >= response.usage.kept_tokens > 0
+
+
+def test_a_tenant_cannot_report_on_another_tenants_answer(
+    scripted: str, platform: LocalPlatform
+) -> None:
+    reasoning_id = f"scope-{uuid.uuid4().hex[:8]}"
+    with _client(platform, tenant="acme") as acme, _client(platform, tenant="rival") as rival:
+        answer = acme.reason(
+            build_reason_request(PROBLEM, branches=2), timeout=60, request_id=reasoning_id
+        )
+        assert answer.outcome_reportable
+        with pytest.raises(grpc.RpcError) as foreign:
+            rival.report_outcome(reasoning_id, correct=True)
+        assert foreign.value.code() is grpc.StatusCode.NOT_FOUND
+        assert acme.report_outcome(reasoning_id, correct=True).scope.endswith("acme")
