@@ -25,7 +25,42 @@ DEFAULT_ADAPTER_CONFIG = env.REPO_ROOT / "config" / "train-adapter.yaml"
 DEMO_QUESTION = "What is the capital of France?"
 
 
+class StopRequested(Exception):
+    """SIGTERM or SIGINT arrived while the platform was still starting."""
+
+
+class Signals:
+    """SIGTERM and SIGINT take one path: the first asks for a drained stop, a second one
+    for a fast stop. While the platform starts, a signal aborts the start."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.force = threading.Event()
+        self.serving = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.stop.is_set():
+            self.force.set()
+            say(f"{signal.Signals(signum).name} again: stopping now")
+            return
+        self.stop.set()
+        if not self.serving:
+            raise StopRequested
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the platform until SIGTERM/SIGINT, then drain and stop everything it started."""
+    from deployments.lifecycle import (
+        AnotherRunIsLive,
+        RunRecord,
+        clean_leftovers,
+        this_process,
+        wait_ports_free,
+    )
     from deployments.runner import LocalPlatform
     from deployments.serve_config import ServeConfigError, load_serve_config
 
@@ -34,20 +69,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ServeConfigError, OSError) as error:
         say(f"invalid config: {error}")
         return 2
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    platform = LocalPlatform(config, grpc_port=args.port)
+    record_path = env.run_record_file()
     try:
+        clean_leftovers(record_path, say)
+    except AnotherRunIsLive as error:
+        say(str(error))
+        return 2
+    me = this_process()
+    record = RunRecord(record_path, pid=me.pid, created=me.created)
+    signals = Signals()
+    signals.install()
+    platform = LocalPlatform(config, grpc_port=args.port, on_ray_started=signals.install)
+
+    def remember(processes: list[Any]) -> None:
+        record.processes = tuple(processes)
+        record.ports = tuple(platform.ports)
+        record.save()
+
+    platform.on_processes = remember
+    grace = next(iter(config.apps.values())).ingress.drain_grace_s
+    ended: list[Any] = []
+    try:
+        record.save()
         platform.start(progress=say)
-        if args.demo:
+        signals.serving = True
+        if args.demo and not signals.stop.is_set():
             _demo(platform.target)
-        say("serving until Ctrl-C / SIGTERM")
-        stop.wait()
-        say("stopping")
+        say(f"serving on {platform.target} until SIGTERM / Ctrl-C (drain grace {grace:g} s)")
+        signals.stop.wait()
+        say("stopping: no new calls; waiting for calls in flight")
+        if not signals.force.is_set():
+            platform.drain(grace, progress=say)
+    except StopRequested:
+        say("stop requested while starting")
     finally:
-        platform.stop()
-        say("stopped")
+        if signals.force.is_set():
+            platform.kill()
+        ended = platform.stop()
+        record.remove()
+    if ended:
+        say("ended after shutdown: " + ", ".join(f"{p.name} (pid {p.pid})" for p in ended))
+    busy = wait_ports_free(platform.ports, timeout_s=10.0)
+    if busy:
+        say(f"ports still taken after the stop: {busy}")
+        return 1
+    say("stopped: every process of this run has ended and its ports are free")
     return 0
 
 

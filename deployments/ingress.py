@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
+from ponder import env
 from ponder.api.generate_convert import (
     chunk_to_proto,
     generation_request_from_proto,
@@ -103,6 +104,9 @@ class Ingress:
         self._config = config
         self._adapters = frozenset(config.decoder.engine.lora_adapters)
         self._models = catalogue(config)
+        self._draining = False
+        self._drain_file = env.drain_file()
+        self._in_flight = 0
         self._metrics = IngressMetrics()
         correlate_logs()
         self._redis: Redis | None = None
@@ -181,6 +185,7 @@ class Ingress:
         call = Call(_request_id(grpc_context), grpc_context)
         with self._measured(rpc):
             try:
+                self._refuse_while_draining()
                 return await handler(request, call)
             except BaseException as error:
                 raise _fail(grpc_context, error, call.request_id) from None
@@ -192,6 +197,7 @@ class Ingress:
         call = Call(_request_id(grpc_context), grpc_context)
         with self._measured(rpc):
             try:
+                self._refuse_while_draining()
                 async for message in handler(request, call):
                     yield message
             except BaseException as error:
@@ -279,8 +285,11 @@ class Ingress:
     async def Check(
         self, request: health_pb2.HealthCheckRequest, grpc_context: Any = None
     ) -> health_pb2.HealthCheckResponse:
-        """SERVING when a decoder replica answers within the configured time."""
+        """SERVING when a decoder replica answers within the configured time; NOT_SERVING
+        from the moment a drain starts (load balancers and probes stop sending first)."""
         serving = health_pb2.HealthCheckResponse.SERVING
+        if self._is_draining():
+            return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
         try:
             await asyncio.wait_for(
                 self._decoder.stats.remote(), timeout=self._config.ingress.health_timeout_s
@@ -290,6 +299,31 @@ class Ingress:
             serving = health_pb2.HealthCheckResponse.NOT_SERVING
         return health_pb2.HealthCheckResponse(status=serving)
 
+    # -- shutdown ------------------------------------------------------------------------
+
+    def drain(self) -> int:
+        """Start draining: health says NOT_SERVING, new calls get UNAVAILABLE, calls in
+        flight go on. Returns how many are in flight."""
+        if not self._draining:
+            log.info("draining: %d call(s) in flight", self._in_flight)
+        self._draining = True
+        return self._in_flight
+
+    def in_flight(self) -> int:
+        """Calls this replica is still answering (streams until their last message)."""
+        return self._in_flight
+
+    def _is_draining(self) -> bool:
+        """Draining was asked of this replica, or of its node (the drain file exists)."""
+        if not self._draining and self._drain_file.exists():
+            log.info("drain file %s found: draining", self._drain_file)
+            self._draining = True
+        return self._draining
+
+    def _refuse_while_draining(self) -> None:
+        if self._is_draining():
+            raise Unavailable("the server is shutting down; retry shortly")
+
     # -- helpers -------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -297,6 +331,7 @@ class Ingress:
         """Count the RPC by status code and time it (to its last message)."""
         started = time.perf_counter()
         code = "OK"
+        self._in_flight += 1
         try:
             yield
         except RequestFailed as error:
@@ -309,6 +344,7 @@ class Ingress:
             code = "INTERNAL"
             raise
         finally:
+            self._in_flight -= 1
             self._metrics.observe(rpc, code, started)
 
     def _reason_call(

@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve.config import gRPCOptions
 
 from deployments.app import build_app
+from deployments.lifecycle import OwnedProcess, descendants, terminate
 from deployments.ray_options import ray_environment
 from deployments.serve_config import PonderServeConfig
 from ponder import env
@@ -42,9 +43,16 @@ class LocalPlatform:
     num_cpus: int | None = None
     log_to_driver: bool = True
     redis_data_dir: Path | None = None  # of a locally started Redis; default under .state/
+    # Called once Ray is up (ray.init installs its own SIGTERM handler; a caller that
+    # handles signals itself re-installs its handlers here).
+    on_ray_started: Callable[[], None] | None = None
+    # Called with every process the run owns, whenever that set grows (the run record).
+    on_processes: Callable[[list[OwnedProcess]], None] | None = None
     metrics_port: int = field(default=0, init=False)  # Prometheus endpoint of the node
     _started: bool = field(default=False, init=False)
     _redis: list[LocalRedis] = field(default_factory=list, init=False)
+    _owned: dict[tuple[int, float], OwnedProcess] = field(default_factory=dict, init=False)
+    _tracking: threading.Event = field(default_factory=threading.Event, init=False)
 
     @property
     def port(self) -> int:
@@ -62,6 +70,7 @@ class LocalPlatform:
     def start(self, progress: Progress = print, timeout_s: float = 900) -> None:
         """Start Ray, Serve and every application; return once health is SERVING."""
         started = time.monotonic()
+        env.drain_file().unlink(missing_ok=True)  # a stale one would keep health NOT_SERVING
         os.environ.update(ray_environment())
         temp_dir = env.ray_temp_dir()
         temp_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +98,9 @@ class LocalPlatform:
             log_to_driver=self.log_to_driver,
         )
         self._started = True
+        if self.on_ray_started is not None:
+            self.on_ray_started()
+        self._track_processes()
         schema = self.config.schema
         grpc_options = gRPCOptions(
             port=self.port,
@@ -145,8 +157,63 @@ class LocalPlatform:
             update={"redis": config.redis.model_copy(update={"url": redis.url})}
         )
 
-    def stop(self) -> None:
-        """Shut down Serve, the Ray cluster (replicas stop their engines) and local Redis."""
+    @property
+    def ports(self) -> list[int]:
+        """The loopback ports this run listens on (gRPC, metrics, Redis)."""
+        return [self.port, self.metrics_port, *(r.port for r in self._redis)]
+
+    def owned_processes(self) -> list[OwnedProcess]:
+        """Every process this run started (so far seen)."""
+        self._snapshot()
+        return list(self._owned.values())
+
+    def _snapshot(self) -> bool:
+        grew = False
+        for process in descendants(os.getpid()):
+            key = (process.pid, process.created)
+            if key not in self._owned:
+                self._owned[key] = process
+                grew = True
+        return grew
+
+    def _track_processes(self) -> None:
+        """Watch the process tree while the run lives (replicas start workers later)."""
+
+        def watch() -> None:
+            while not self._tracking.wait(2.0):
+                if self._snapshot() and self.on_processes is not None:
+                    self.on_processes(list(self._owned.values()))
+
+        self._snapshot()
+        if self.on_processes is not None:
+            self.on_processes(list(self._owned.values()))
+        threading.Thread(target=watch, name="ponder-process-tracker", daemon=True).start()
+
+    def drain(self, grace_s: float, progress: Progress = print) -> int:
+        """Health goes NOT_SERVING and new calls are refused; wait up to grace_s for the
+        calls in flight. Returns how many were still running at the end."""
+        if not self._started:
+            return 0
+        handles = [
+            serve.get_deployment_handle("Ingress", app_name=name) for name in self.config.apps
+        ]
+        left = sum(int(h.drain.remote().result(timeout_s=10)) for h in handles)
+        progress(f"draining: health NOT_SERVING, {left} call(s) in flight, up to {grace_s:g} s")
+        deadline = time.monotonic() + grace_s
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = sum(int(h.in_flight.remote().result(timeout_s=10)) for h in handles)
+        if left:
+            progress(f"grace period over: cancelling {left} call(s) (their generations abort)")
+        return left
+
+    def stop(self, grace_s: float = 10.0) -> list[OwnedProcess]:
+        """Shut down Serve, the Ray cluster (replicas stop their engines) and local Redis;
+        then end any process of this run still alive (some Ray agents ignore SIGTERM).
+        Returns the processes that had to be ended that way."""
+        self._tracking.set()
+        if self._started:
+            self._snapshot()
         try:
             if self._started:
                 try:
@@ -156,8 +223,15 @@ class LocalPlatform:
                     self._started = False
         finally:
             for redis in self._redis:
-                redis.stop()
+                redis.stop()  # SIGTERM: redis-server flushes its AOF and exits
             self._redis.clear()
+        return terminate(self._owned.values(), grace_s)
+
+    def kill(self) -> None:
+        """Fast stop: SIGKILL every process of this run at once."""
+        self._tracking.set()
+        self._snapshot()
+        terminate(self._owned.values(), grace_s=0.0)
 
 
 def _report_deploy_progress(done: threading.Event, progress: Progress, started: float) -> None:

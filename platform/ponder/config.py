@@ -188,6 +188,13 @@ class IngressConfig(StrictModel):
     health_timeout_s: float = Field(
         2.0, gt=0, description="How long a health check waits for the decoder to answer."
     )
+    drain_grace_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM/SIGINT: how long calls in flight may finish (health already "
+        "NOT_SERVING, new calls refused) before they are cancelled and everything stops. "
+        "Keep Kubernetes' terminationGracePeriodSeconds above it.",
+    )
 
 
 class RedisConfig(StrictModel):
@@ -435,11 +442,12 @@ class TelemetryConfig(StrictModel):
 
     tracing: TracingConfig = Field(default_factory=TracingConfig, description="Tracing.")
     metrics_export_port: int = Field(
-        8080,
+        0,
         ge=0,
         le=65535,
         description="Port of the Prometheus endpoint of a locally started Ray node; 0 picks "
-        "a free one.",
+        "a free one (printed at start), so two runs or a stale process never collide. "
+        "Kubernetes variants set the node's fixed metrics-export-port.",
     )
 
 

@@ -102,6 +102,17 @@ def local_redis_url_file() -> Path:
     return state_dir() / "redis" / "url"
 
 
+def drain_file() -> Path:
+    """While this file exists, the Ingress replicas of this node drain (PONDER_DRAIN_FILE;
+    Kubernetes' preStop hook creates it)."""
+    return Path(os.environ.get("PONDER_DRAIN_FILE", state_dir() / "run" / "draining"))
+
+
+def run_record_file() -> Path:
+    """What a running `ponder serve` started (pids, ports), for cleaning up after a crash."""
+    return state_dir() / "run" / "serve.json"
+
+
 def redis_url() -> str:
     """Redis for `ponder scorer` commands (PONDER_REDIS_URL); else the local platform's."""
     url = os.environ.get("PONDER_REDIS_URL", "")

@@ -56,7 +56,9 @@ def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> TrainedAdapter:
     return TrainedAdapter(folder.name, folder, first, resumed)
 
 
-def test_serve_config(traces: Path | None = None, adapters: dict[str, Path] | None = None) -> dict:
+def serve_config_for_tests(
+    traces: Path | None = None, adapters: dict[str, Path] | None = None
+) -> dict:
     """The local Serve config, with a quicker-starting engine and free ports; spans go to
     JSON-lines files under `traces` when given; `adapters` are served beside the
     configured ones."""
@@ -100,7 +102,9 @@ def platform(
     tmp_path_factory: pytest.TempPathFactory, traces_dir: Path, trained_adapter: TrainedAdapter
 ) -> Iterator[LocalPlatform]:
     adapters = {trained_adapter.name: trained_adapter.path}
-    config = validate_serve_config(test_serve_config(traces_dir, adapters), source="test config")
+    config = validate_serve_config(
+        serve_config_for_tests(traces_dir, adapters), source="test config"
+    )
     local = LocalPlatform(
         config, grpc_port=free_port(), redis_data_dir=tmp_path_factory.mktemp("redis")
     )

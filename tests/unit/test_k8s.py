@@ -231,3 +231,29 @@ def test_training_rayjob_runs_the_adapter_job_on_gpu_workers() -> None:
     gpu = groups["gpu"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert gpu["nvidia.com/gpu"] == "1"
     assert groups["gpu"]["replicas"] == int(args.workers)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_drain_before_ray_stops_within_the_grace_period(overlay: str) -> None:
+    """preStop creates the drain file (health NOT_SERVING, new calls refused), waits the
+    configured drain grace, then stops Ray; all of it fits in the termination grace."""
+    import re
+
+    service = _ray_service(_build(overlay))
+    config = validate_serve_config(
+        yaml.safe_load(service["spec"]["serveConfigV2"]), source=f"{overlay} serveConfigV2"
+    )
+    drain_grace = config.apps["ponder"].ingress.drain_grace_s
+    for name, group in _groups(service).items():
+        spec = group["template"]["spec"]
+        container = spec["containers"][0]
+        drain_file = {e["name"]: e.get("value") for e in container["env"]}["PONDER_DRAIN_FILE"]
+        command = container["lifecycle"]["preStop"]["exec"]["command"][-1]
+        match = re.fullmatch(
+            rf"touch {re.escape(drain_file)} && sleep (\d+) && ray stop --grace-period (\d+)",
+            command,
+        )
+        assert match, (name, command)
+        sleep, ray_grace = int(match.group(1)), int(match.group(2))
+        assert sleep >= drain_grace, (name, sleep, drain_grace)
+        assert spec["terminationGracePeriodSeconds"] >= sleep + ray_grace + 10, name
