@@ -173,7 +173,7 @@ def cmd_train_adapter(args: argparse.Namespace) -> int:
         metrics["dev_split"] = {
             "data": f"mawps_asdiv_train.jsonl dev split ({len(dev)} problems; never trained on)",
             "greedy_single_branch_per_strategy": asyncio.run(
-                evaluate_adapter(engine, version, folder, dev, args.concurrency, say)
+                evaluate_adapter(engine, version, folder.resolve(), dev, args.concurrency, say)
             ),
         }
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -313,7 +313,7 @@ def register(sub: Any) -> None:
     )
     adapter.add_argument(
         "--out",
-        default=str(env.REPO_ROOT / "platform" / "ponder" / "adapters"),
+        default=str(env.PACKAGE_DIR / "adapters"),
         help="folder the versioned adapter is written into",
     )
     adapter.set_defaults(func=cmd_train_adapter)

@@ -36,7 +36,7 @@ from ponder.telemetry.tracing import correlate_logs, span
 
 log = logging.getLogger("ray.serve")
 
-PACKAGED_WEIGHTS = Path(multimodal_package.__file__).parent  # `ponder train-fusion` output
+PACKAGED_WEIGHTS = Path(multimodal_package.__file__).parent  # `ponder train fusion` output
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from ponder.training.domain_data import training_pool as build_pool
 from ponder.training.settings import AdapterTrainingConfig
 
 Say = Callable[[str], None]
-ADAPTERS_DIR = env.REPO_ROOT / "platform" / "ponder" / "adapters"
+ADAPTERS_DIR = env.PACKAGE_DIR / "adapters"
 
 
 def _example_to_dict(example: Example) -> dict[str, Any]:

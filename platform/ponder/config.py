@@ -112,8 +112,8 @@ class EngineConfig(StrictModel):
     )
     lora_adapters: dict[str, str] = Field(
         default_factory=dict,
-        description="LoRA adapters callers may name: name -> peft folder (relative paths "
-        "are from the repository root, e.g. platform/ponder/adapters/math-1234abcd).",
+        description="LoRA adapters callers may name: name -> peft folder; a relative path "
+        "is inside the ponder package, where trained adapters ship (adapters/math-1234abcd).",
     )
     max_lora_rank: int = Field(
         16, ge=1, description="Largest LoRA rank accepted (vLLM: 1, 8, 16, 32, 64, ...)."
@@ -150,9 +150,9 @@ class EngineConfig(StrictModel):
         return Path(self.model).resolve() if self.model else env.default_model_dir()
 
     def adapter_dirs(self) -> dict[str, Path]:
-        """Each adapter's folder, relative paths taken from the repository root."""
+        """Each adapter's folder; relative paths are inside the ponder package."""
         return {
-            name: path if path.is_absolute() else (env.REPO_ROOT / path).resolve()
+            name: path if path.is_absolute() else (env.PACKAGE_DIR / path).resolve()
             for name, path in ((n, Path(p)) for n, p in self.lora_adapters.items())
         }
 
@@ -394,7 +394,7 @@ class EncoderConfig(StrictModel):
     weights_dir: str = Field(
         "",
         description="Folder of trained fusion weights (multimodal.safetensors + .json from "
-        "`ponder train-fusion`); empty means the packaged ones if present, else a "
+        "`ponder train fusion`); empty means the packaged ones if present, else a "
         "deterministic untrained initialisation (reported loudly).",
     )
     image_trunk_path: str = Field(

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent  # ponder/, where packaged weights live
 
 
 def state_dir() -> Path:

@@ -126,7 +126,7 @@ def test_planner_adapter_must_be_a_served_adapter() -> None:
     config = PonderConfig.model_validate(
         {
             "planner": {"adapter": "math-x"},
-            "decoder": {"engine": {"lora_adapters": {"math-x": "platform/ponder/adapters/x"}}},
+            "decoder": {"engine": {"lora_adapters": {"math-x": "adapters/x"}}},
         }
     )
     assert config.decoder.engine.adapter_dirs()["math-x"].is_absolute()

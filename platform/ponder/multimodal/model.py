@@ -52,7 +52,7 @@ def load_embedding_table(model_dir: Path) -> torch.Tensor:
 
 
 class TrainableParts(nn.Module):
-    """The weights `ponder train-fusion` fits (the decoder stays frozen)."""
+    """The weights `ponder train fusion` fits (the decoder stays frozen)."""
 
     def __init__(self, width: int, heads: int = 8) -> None:
         super().__init__()
@@ -107,7 +107,7 @@ class MultimodalModel:
         if random_init or trunk_random:
             log.warning(
                 "MULTIMODAL WEIGHTS NOT TRAINED: %s%s initialised from seed %d; image/table "
-                "answers will not be meaningful until `ponder train-fusion` weights (and a "
+                "answers will not be meaningful until `ponder train fusion` weights (and a "
                 "pretrained image trunk) are configured",
                 "fusion/projections" if random_init else "",
                 (" and image trunk" if random_init else "image trunk") if trunk_random else "",

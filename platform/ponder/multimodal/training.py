@@ -1,4 +1,4 @@
-"""`ponder train-fusion`: fit the projections, the table encoder and the cross-modal
+"""`ponder train fusion`: fit the projections, the table encoder and the cross-modal
 attention (with its gate) so the frozen decoder answers questions about images and tables.
 
 The decoder is the same model vLLM serves, loaded in transformers (fp32, CPU) and frozen;

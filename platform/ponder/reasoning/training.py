@@ -1,6 +1,6 @@
 """Fit the path scorer from the planner's own candidates on training problems.
 
-`ponder train-scorer` runs the planner (no pruning, no early stop, so every path is seen
+`ponder train scorer` runs the planner (no pruning, no early stop, so every path is seen
 to its end) over training problems, records the features of every path after every step,
 labels each row with whether that path's final answer is right, fits logistic regression,
 and reports metrics on a held-out dev split that never enters training.

@@ -43,7 +43,8 @@ async def evaluate_adapter(
     concurrency: int,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    """{'base': {...}, 'adapter': {...}} of strategy_counts on `problems`."""
+    """{'base': {...}, 'adapter': {...}} of strategy_counts on `problems`; adapter_dir must
+    be absolute (vLLM's engine processes resolve it on their own)."""
     from ponder.engine.vllm_engine import VLLMEngine
     from ponder.reasoning.local_decoder import EngineDecoder
     from ponder.reasoning.training import collect
