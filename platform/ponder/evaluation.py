@@ -102,7 +102,9 @@ class Evaluator:
         tokens = 0
         with ThreadPoolExecutor(max_workers=self.sc_samples) as pool:
             samples = list(
-                pool.map(lambda seed: self._cot(problem, 0.7, seed), range(self.sc_samples))
+                # No per-request seed: vLLM 0.32's CPU backend crashes the engine when a
+                # seeded request's prefill is chunked ("CPU Generator does not use offset").
+                pool.map(lambda _: self._cot(problem, 0.7, None), range(self.sc_samples))
             )
         for answer, used in samples:
             tokens += used
