@@ -115,7 +115,7 @@ def test_generate_and_stream_relay_the_engines_tokens(
         ),
         (build_request(messages=[("user", "hi")], adapter="nope"), "NOT_FOUND", "nope"),
         (build_request(messages=[("user", FAIL_MARKER)]), "UNAVAILABLE", "scripted"),
-        (pb.GenerateRequest(), "INVALID_ARGUMENT", "messages"),
+        (pb.GenerateRequest(), "INVALID_ARGUMENT", "prompt"),
     ],
     ids=["bad-temperature", "unknown-adapter", "engine-failure", "empty"],
 )

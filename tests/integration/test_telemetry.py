@@ -55,7 +55,7 @@ def test_callers_traceparent_continues_into_one_trace_over_every_hop(
         "ponder.branch",
         "ponder.score",
         "ponder.redis.mget",
-        "ponder.decoder.complete",
+        "ponder.decoder.stream",  # planner calls are streamed (tokens of aborted calls count)
         "ponder.outcome_log.record",
     }
     deadline = time.monotonic() + 30
@@ -72,7 +72,7 @@ def test_callers_traceparent_continues_into_one_trace_over_every_hop(
         "proxy_grpc_request Ingress /ponder.v1.PonderService/Reason",
         "replica_handle_request Ingress Reason",
         "replica_handle_request Planner reason",
-        "replica_handle_request Decoder complete",
+        "replica_handle_request Decoder stream",
     ):
         assert hop in names, (hop, sorted(names))
     roots = [s for s in spans if s["parent_id"] not in by_id]
@@ -89,11 +89,11 @@ def test_callers_traceparent_continues_into_one_trace_over_every_hop(
 
     branches = [s for s in spans if s["name"] == "ponder.branch"]
     assert len(branches) == 2
-    decoder_calls = [s for s in spans if s["name"] == "ponder.decoder.complete"]
+    decoder_calls = [s for s in spans if s["name"] == "ponder.decoder.stream"]
     assert decoder_calls
     for call in decoder_calls:
         chain = ancestors(call)  # decoder replica -> router -> branch -> planner -> ingress
-        assert chain[0] == "replica_handle_request Decoder complete", chain
+        assert chain[0] == "replica_handle_request Decoder stream", chain
         assert "ponder.branch" in chain and "replica_handle_request Planner reason" in chain
         assert chain[-1] == "proxy_grpc_request Ingress /ponder.v1.PonderService/Reason"
     redis_reads = [s for s in spans if s["name"] == "ponder.redis.mget"]
