@@ -17,7 +17,12 @@ from ray import serve
 
 from deployments.app import build_app
 from deployments.runner import LocalPlatform
-from ponder.api.client import PonderClient, build_reason_request, build_request
+from ponder.api.client import (
+    PonderClient,
+    build_analyze_request,
+    build_reason_request,
+    build_request,
+)
 from ponder.engine.scripted import FAIL_MARKER, ScriptedEngineFactory
 from ponder.redis_server import LocalRedis
 from ponder.v1 import ponder_pb2 as pb
@@ -38,8 +43,8 @@ PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 
 @pytest.fixture(scope="module")
 def scripted(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The application with the scripted engine (per-tenant learning on, no encoders, a
-    Redis of its own); every deployment reserves no CPU, since the main application holds
+    """The application with the scripted engine (per-tenant learning on, the encoder pool,
+    a Redis of its own); every deployment reserves no CPU, since the main application holds
     the cluster's."""
     config = platform.config.apps["ponder"]
     zero = {"num_cpus": 0.0}
@@ -48,7 +53,9 @@ def scripted(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) 
     app_config = config.model_copy(
         update={
             "redis": redis,
-            "encoder": config.encoder.model_copy(update={"enabled": False}),
+            "encoder": config.encoder.model_copy(
+                update={"deployment": config.encoder.deployment.model_copy(update=zero)}
+            ),
             "decoder": config.decoder.model_copy(
                 update={"deployment": config.decoder.deployment.model_copy(update=zero)}
             ),
@@ -167,3 +174,17 @@ def test_a_tenant_cannot_report_on_another_tenants_answer(
             rival.report_outcome(reasoning_id, correct=True)
         assert foreign.value.code() is grpc.StatusCode.NOT_FOUND
         assert acme.report_outcome(reasoning_id, correct=True).scope.endswith("acme")
+
+
+def test_analyze_fuses_a_table_and_maps_bad_tables(scripted: str, platform: LocalPlatform) -> None:
+    table = '{"columns": ["year", "sales"], "rows": [[2023, 10], [2024, 14]]}'
+    with _client(platform) as client:
+        response = client.analyze(
+            build_analyze_request("Did sales rise?", table_json=table, max_tokens=3)
+        )
+        assert response.text == "one two three"
+        assert response.table_vectors == 6 and response.image_vectors == 0  # header + cells
+        with pytest.raises(grpc.RpcError) as bad:
+            client.analyze(build_analyze_request("Did sales rise?", table_json="[[[", max_tokens=3))
+    assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "table" in bad.value.details()

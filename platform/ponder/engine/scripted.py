@@ -53,9 +53,12 @@ class ScriptedEngine:
         if request.adapter and request.adapter not in self._recipe.adapters:
             raise NotFound(f"adapter: no LoRA adapter named {request.adapter!r}")
         words = self._reply(request).split(" ")
-        prompt_tokens = sum(len(m.content.split()) for m in request.messages) or len(
-            request.prompt.split()
-        )
+        if request.prompt_embeds is not None:  # a fused (image/table) prompt
+            prompt_tokens = int(request.prompt_embeds.shape[0])
+        else:
+            prompt_tokens = sum(len(m.content.split()) for m in request.messages) or len(
+                request.prompt.split()
+            )
         if prompt_tokens >= self._recipe.max_model_len:
             raise InvalidArgument("prompt", f"is {prompt_tokens} tokens")
         limit = request.sampling.max_tokens or len(words)
