@@ -162,11 +162,6 @@ class LocalPlatform:
         """The loopback ports this run listens on (gRPC, metrics, Redis)."""
         return [self.port, self.metrics_port, *(r.port for r in self._redis)]
 
-    def owned_processes(self) -> list[OwnedProcess]:
-        """Every process this run started (so far seen)."""
-        self._snapshot()
-        return list(self._owned.values())
-
     def _snapshot(self) -> bool:
         grew = False
         for process in descendants(os.getpid()):
