@@ -22,6 +22,7 @@ from ponder import env
 from ponder.cli.common import DEFAULT_SERVE_CONFIG, say
 
 DEFAULT_ADAPTER_CONFIG = env.REPO_ROOT / "config" / "train-adapter.yaml"
+DEFAULT_STUDENT_CONFIG = env.REPO_ROOT / "config" / "train-student.yaml"
 DEMO_QUESTION = "What is the capital of France?"
 
 
@@ -132,7 +133,7 @@ def cmd_train_adapter(args: argparse.Namespace) -> int:
     import asyncio
 
     from deployments.serve_config import load_serve_config
-    from deployments.training_jobs import package_adapter, run_adapter_job
+    from deployments.training_jobs import package_adapter, run_training_job
     from ponder.reasoning.problems import load_problems
     from ponder.training.adapter_eval import evaluate_adapter
     from ponder.training.settings import load_adapter_training_config
@@ -155,7 +156,7 @@ def cmd_train_adapter(args: argparse.Namespace) -> int:
     run_name = args.run_name or f"adapter-{settings.name_prefix}-{digest}"
     command = "ponder " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "ponder train adapter"
     storage = Path(args.storage_dir) if args.storage_dir else None
-    checkpoint, facts = run_adapter_job(settings, run_name, say, storage)
+    checkpoint, facts = run_training_job(settings, run_name, say, storage)
     out_root = Path(args.out)
     version, folder = package_adapter(checkpoint, settings.name_prefix, out_root)
     say(f"adapter {version} written to {folder}")
@@ -179,6 +180,81 @@ def cmd_train_adapter(args: argparse.Namespace) -> int:
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     say(f"metrics in {folder / 'metrics.json'}")
     print(json.dumps({"version": version, "dev_split": metrics.get("dev_split")}, indent=2))
+    return 0
+
+
+def cmd_train_student(args: argparse.Namespace) -> int:
+    """Distil the domain teacher into a smaller student through Ray Train; package its
+    small parts as <prefix>-<hash>, derive the full model, measure it on the dev split."""
+    import asyncio
+
+    from deployments.serve_config import load_serve_config
+    from deployments.training_jobs import run_training_job
+    from ponder.reasoning.problems import load_problems
+    from ponder.student_setup import build_student, package_student
+    from ponder.training.adapter_eval import evaluate_model
+    from ponder.training.distill import spaced_layers
+    from ponder.training.settings import StudentTrainingConfig, load_training_config
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = load_training_config(
+        StudentTrainingConfig, Path(args.config) if args.config else None
+    )
+    overrides = {
+        k: v
+        for k, v in {
+            "alpha": args.alpha,
+            "examples": args.examples,
+            "max_steps": args.max_steps,
+            "dev_limit": args.dev_limit,
+            "num_workers": args.workers,
+            "use_gpu": True if args.gpu else None,
+        }.items()
+        if v is not None
+    }
+    settings = settings.model_validate(settings.model_dump() | overrides)
+    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:8]
+    run_name = args.run_name or f"student-{settings.name_prefix}-{digest}"
+    command = "ponder " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "ponder train student"
+    storage = Path(args.storage_dir) if args.storage_dir else None
+    checkpoint, facts = run_training_job(settings, run_name, say, storage)
+    teacher_layers = json.loads((env.default_model_dir() / "config.json").read_text())[
+        "num_hidden_layers"
+    ]
+    layers = spaced_layers(teacher_layers, settings.student_layers)
+    name, folder = package_student(
+        checkpoint / "adapter",
+        settings.name_prefix,
+        settings.teacher_adapter,
+        layers,
+        Path(args.out),
+    )
+    say(f"student {name}: committed parts in {folder}")
+    model_dir = build_student(folder)
+    say(f"student {name}: full model derived at {model_dir}")
+    metrics: dict[str, Any] = {
+        "name": name,
+        "command": command,
+        "teacher": f"SmolLM2-135M-Instruct + {settings.teacher_adapter or 'no adapter'}",
+        "layers_kept": list(layers),
+        "settings": settings.model_dump(mode="json"),
+        "training": facts,
+    }
+    if settings.dev_limit:
+        engine = load_serve_config(Path(args.serve_config)).apps["ponder"].decoder.engine
+        engine = engine.model_copy(
+            update={"model": str(model_dir), "lora_adapters": {}, "enable_prompt_embeds": False}
+        )
+        dev = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", settings.dev_limit)
+        metrics["dev_split"] = {
+            "data": f"mawps_asdiv_train.jsonl dev split ({len(dev)} problems; never trained on)",
+            "greedy_single_branch_per_strategy": {
+                "student": asyncio.run(evaluate_model(engine, dev, args.concurrency, say, name))
+            },
+        }
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    say(f"metrics in {folder / 'metrics.json'}")
+    print(json.dumps({"name": name, "dev_split": metrics.get("dev_split")}, indent=2))
     return 0
 
 
@@ -272,6 +348,38 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _job_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
+    """Arguments the Ray Train jobs share."""
+    parser.add_argument("--examples", type=int, help="training examples (overrides config)")
+    parser.add_argument("--max-steps", type=int, dest="max_steps", help="stop after N steps")
+    parser.add_argument("--dev-limit", type=int, dest="dev_limit", help="dev problems (0: none)")
+    parser.add_argument("--workers", type=int, help="Ray Train workers")
+    parser.add_argument("--gpu", action="store_true", help="one GPU per worker")
+    parser.add_argument(
+        "--run-name",
+        dest="run_name",
+        help="Ray Train run (default: from the settings' hash; "
+        "the same command resumes from its last checkpoint)",
+    )
+    parser.add_argument(
+        "--storage-dir",
+        dest="storage_dir",
+        help="Ray Train storage for checkpoints (default: .state/train)",
+    )
+    parser.add_argument("--concurrency", type=int, default=32, help="dev problems at once")
+    parser.add_argument(
+        "--serve-config",
+        dest="serve_config",
+        default=str(DEFAULT_SERVE_CONFIG),
+        help="engine args of the dev evaluation from this Serve config",
+    )
+    parser.add_argument(
+        "--out",
+        default=str(default_out),
+        help="folder the versioned result is written into",
+    )
+
+
 def register(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the platform in the foreground until Ctrl-C")
     serve.add_argument("--port", type=int, default=None, help="gRPC port (default: config's)")
@@ -288,35 +396,18 @@ def register(sub: Any) -> None:
     adapter.add_argument(
         "--config", default=str(DEFAULT_ADAPTER_CONFIG), help="AdapterTrainingConfig YAML"
     )
-    adapter.add_argument("--examples", type=int, help="training examples (overrides config)")
-    adapter.add_argument("--max-steps", type=int, dest="max_steps", help="stop after N steps")
-    adapter.add_argument("--dev-limit", type=int, dest="dev_limit", help="dev problems (0: none)")
-    adapter.add_argument("--workers", type=int, help="Ray Train workers")
-    adapter.add_argument("--gpu", action="store_true", help="one GPU per worker")
-    adapter.add_argument(
-        "--run-name",
-        dest="run_name",
-        help="Ray Train run (default: from the settings' hash; "
-        "the same command resumes from its last checkpoint)",
-    )
-    adapter.add_argument(
-        "--storage-dir",
-        dest="storage_dir",
-        help="Ray Train storage for checkpoints (default: .state/train)",
-    )
-    adapter.add_argument("--concurrency", type=int, default=32, help="dev problems at once")
-    adapter.add_argument(
-        "--serve-config",
-        dest="serve_config",
-        default=str(DEFAULT_SERVE_CONFIG),
-        help="engine args of the dev evaluation from this Serve config",
-    )
-    adapter.add_argument(
-        "--out",
-        default=str(env.PACKAGE_DIR / "adapters"),
-        help="folder the versioned adapter is written into",
-    )
+    _job_arguments(adapter, default_out=env.PACKAGE_DIR / "adapters")
     adapter.set_defaults(func=cmd_train_adapter)
+
+    student = jobs.add_parser(
+        "student", help="distil the domain teacher into a smaller student (Ray Train)"
+    )
+    student.add_argument(
+        "--config", default=str(DEFAULT_STUDENT_CONFIG), help="StudentTrainingConfig YAML"
+    )
+    student.add_argument("--alpha", type=float, help="CE weight (1 - alpha on the KL term)")
+    _job_arguments(student, default_out=env.PACKAGE_DIR / "students")
+    student.set_defaults(func=cmd_train_student)
 
     scorer = jobs.add_parser("scorer", help="fit the path scorer on training problems")
     scorer.add_argument("--data", action="append", default=[], help="JSONL problems file")

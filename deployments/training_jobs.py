@@ -1,10 +1,11 @@
-"""Training jobs on Ray Train: the domain LoRA adapter (`ponder train adapter`).
+"""Training jobs on Ray Train: the domain LoRA adapter (`ponder train adapter`) and the
+distilled student (`ponder train student`).
 
 Thin glue over `ponder.training`: the driver draws the examples, a TorchTrainer runs
-`ponder.training.lora.train_adapter` in each worker (CPU workers here; `use_gpu` and the
-worker count from the config on a GPU worker group), checkpoints go to Ray Train's
-storage so a rerun with the same run name resumes, and the driver packages the adapter
-(peft layout, versioned `<prefix>-<hash>`) with its metrics.
+`ponder.training.lora.train_adapter` or `ponder.training.distill.train_student` in each
+worker (CPU workers here; `use_gpu` and the worker count from the config on a GPU worker
+group), checkpoints go to Ray Train's storage so a rerun with the same run name resumes,
+and the driver packages the result (versioned `<prefix>-<hash>`) with its metrics.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from ponder import env
 from ponder.generation import ChatMessage, Role
 from ponder.training.domain_data import Example, TargetFormat, pool_summary, training_mix
 from ponder.training.domain_data import training_pool as build_pool
-from ponder.training.settings import AdapterTrainingConfig
+from ponder.training.settings import (
+    AdapterTrainingConfig,
+    StudentTrainingConfig,
+    TrainingJobConfig,
+)
 
 Say = Callable[[str], None]
 ADAPTERS_DIR = env.PACKAGE_DIR / "adapters"
@@ -58,9 +63,15 @@ def _worker_loop(config: dict[str, Any]) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from ponder.training.lora import Progress, tokenise, train_adapter
+    from ponder.training.distill import train_student
+    from ponder.training.loop import Progress
+    from ponder.training.lora import tokenise, train_adapter
 
-    settings = AdapterTrainingConfig.model_validate(config["settings"])
+    settings: TrainingJobConfig
+    if config["job"] == "student":
+        settings = StudentTrainingConfig.model_validate(config["settings"])
+    else:
+        settings = AdapterTrainingConfig.model_validate(config["settings"])
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     if not settings.use_gpu:
@@ -94,31 +105,41 @@ def _worker_loop(config: dict[str, Any]) -> None:
     def wrap(module: Any) -> Any:
         return ray.train.torch.prepare_model(module) if world > 1 else module
 
+    common: dict[str, Any] = {
+        "resume_from": resume_from,
+        "rank": rank,
+        "world_size": world,
+        "wrap_model": wrap,
+        "device": str(ray.train.torch.get_device()),
+        "pad_id": int(tokenizer.pad_token_id or tokenizer.eos_token_id),
+    }
     try:
-        train_adapter(
-            settings,
-            examples,
-            model_dir,
-            work_dir,
-            report,
-            resume_from=resume_from,
-            rank=rank,
-            world_size=world,
-            wrap_model=wrap,
-            device=str(ray.train.torch.get_device()),
-            pad_id=int(tokenizer.pad_token_id or tokenizer.eos_token_id),
-        )
+        if isinstance(settings, StudentTrainingConfig):
+            teacher = config["teacher_adapter_dir"]
+            train_student(
+                settings,
+                examples,
+                model_dir,
+                Path(teacher) if teacher else None,
+                work_dir,
+                report,
+                **common,
+            )
+        else:
+            assert isinstance(settings, AdapterTrainingConfig)
+            train_adapter(settings, examples, model_dir, work_dir, report, **common)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def run_adapter_job(
-    settings: AdapterTrainingConfig,
+def run_training_job(
+    settings: TrainingJobConfig,
     run_name: str,
     say: Say,
     storage_dir: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Train on Ray Train; returns the final checkpoint folder (with `adapter/`) and the
+    """Train on Ray Train (the adapter or, for StudentTrainingConfig, the student);
+    returns the final checkpoint folder (with the trained delta in `adapter/`) and the
     facts of the run (data counts, time, examples/s, loss curve)."""
     os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
     os.environ.update(ray_environment())
@@ -148,9 +169,11 @@ def run_adapter_job(
         trainer = TorchTrainer(
             train_loop_per_worker=_worker_loop,
             train_loop_config={
+                "job": "student" if isinstance(settings, StudentTrainingConfig) else "adapter",
                 "settings": settings.model_dump(mode="json"),
                 "examples": [_example_to_dict(e) for e in examples],
                 "model_dir": str(env.default_model_dir()),
+                "teacher_adapter_dir": _teacher_adapter_dir(settings),
             },
             scaling_config=ScalingConfig(
                 num_workers=settings.num_workers,
@@ -192,6 +215,15 @@ def run_adapter_job(
         "loss_curve": [c for c in curve if c["step"] % 10 == 0 or c["step"] == steps],
     }
     return final, facts
+
+
+def _teacher_adapter_dir(settings: TrainingJobConfig) -> str:
+    if isinstance(settings, StudentTrainingConfig) and settings.teacher_adapter:
+        folder = ADAPTERS_DIR / settings.teacher_adapter
+        if not (folder / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"teacher_adapter: no adapter at {folder}")
+        return str(folder)
+    return ""
 
 
 def adapter_version(folder: Path, prefix: str) -> str:

@@ -1,4 +1,4 @@
-"""Dev-split accuracy of the base model and an adapter, per planner strategy.
+"""Dev-split accuracy per planner strategy: the base model and an adapter, or a student.
 
 Runs the planner's single greedy branch of every strategy (no pruning, no early stop)
 on an in-process vLLM engine that serves the adapter by name, so base and adapter are
@@ -70,3 +70,28 @@ async def evaluate_adapter(
     finally:
         engine.shutdown()
     return results
+
+
+async def evaluate_model(
+    engine_config: EngineConfig,
+    problems: list[Problem],
+    concurrency: int,
+    say: Callable[[str], None],
+    label: str,
+) -> dict[str, Any]:
+    """strategy_counts on `problems` of the model engine_config points at (no adapter):
+    a distilled student, measured exactly like the adapter above."""
+    from ponder.engine.vllm_engine import VLLMEngine
+    from ponder.reasoning.local_decoder import EngineDecoder
+    from ponder.reasoning.training import collect
+
+    say(f"starting a vLLM engine serving {label}")
+    engine = await VLLMEngine.start(engine_config)
+    try:
+        say(f"dev split, {label}: {len(problems)} problems, one greedy branch per strategy")
+        records = await collect(EngineDecoder(engine), problems, STRATEGY_BUDGET, concurrency, say)
+        counts = strategy_counts(records)
+        say(f"  {label}: " + ", ".join(f"{s} {v['k']}/{v['n']}" for s, v in counts.items()))
+        return counts
+    finally:
+        engine.shutdown()

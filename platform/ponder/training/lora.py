@@ -9,25 +9,15 @@ model for data parallelism; tests and a laptop can call it directly.
 from __future__ import annotations
 
 import json
-import math
-import random
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ponder.training.domain_data import Example
+from ponder.training.loop import IGNORE, Report, TokenisedExample, run_training
 from ponder.training.settings import AdapterTrainingConfig
 
-IGNORE = -100
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-
-
-@dataclass(frozen=True)
-class TokenisedExample:
-    input_ids: list[int]
-    labels: list[int]  # IGNORE on the prompt: the loss covers the reply and its end token
 
 
 def tokenise(
@@ -48,47 +38,6 @@ def tokenise(
             continue
         out.append(TokenisedExample(ids, [IGNORE] * len(prompt) + reply))
     return out
-
-
-def batch_order(
-    examples: Sequence[TokenisedExample], batch_size: int, epochs: float, seed: int
-) -> list[list[int]]:
-    """Deterministic batches of similar length (little padding), in shuffled order.
-
-    Resuming replays the same order and skips the batches already taken.
-    """
-    rng = random.Random(seed)
-    batches: list[list[int]] = []
-    full_epochs = math.ceil(epochs)
-    for _ in range(full_epochs):
-        indices = list(range(len(examples)))
-        rng.shuffle(indices)
-        window = batch_size * 32
-        epoch: list[list[int]] = []
-        for start in range(0, len(indices), window):
-            chunk = sorted(
-                indices[start : start + window], key=lambda i: len(examples[i].input_ids)
-            )
-            epoch.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-        rng.shuffle(epoch)
-        batches.extend(epoch)
-    wanted = math.ceil(len(examples) * epochs / batch_size)
-    return batches[:wanted]
-
-
-def collate(items: Sequence[TokenisedExample], pad_id: int) -> dict[str, Any]:
-    import torch
-
-    width = max(len(item.input_ids) for item in items)
-    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    for row, item in enumerate(items):
-        n = len(item.input_ids)
-        ids[row, :n] = torch.tensor(item.input_ids)
-        labels[row, :n] = torch.tensor(item.labels)
-        mask[row, :n] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
 def lora_model(model_dir: Path, settings: AdapterTrainingConfig) -> Any:
@@ -139,28 +88,6 @@ def reply_loss_module(peft_model: Any) -> Any:
     return ReplyLoss(peft_model)
 
 
-@dataclass
-class Progress:
-    """What one progress report carries."""
-
-    step: int
-    total_steps: int
-    loss: float
-    examples_per_s: float
-    eta_s: float
-    learning_rate: float
-
-
-Report = Callable[[Progress, Path | None], None]
-
-
-def _learning_rate(step: int, total: int, settings: AdapterTrainingConfig) -> float:
-    if settings.warmup_steps and step < settings.warmup_steps:
-        return settings.learning_rate * (step + 1) / settings.warmup_steps
-    span = max(1, total - settings.warmup_steps)
-    return settings.learning_rate * max(0.0, 1 - (step - settings.warmup_steps) / span)
-
-
 def train_adapter(
     settings: AdapterTrainingConfig,
     examples: Sequence[TokenisedExample],
@@ -174,80 +101,24 @@ def train_adapter(
     device: str = "cpu",
     pad_id: int = 2,
 ) -> tuple[Any, list[dict[str, float]]]:
-    """Train; every `checkpoint_every` steps write a checkpoint under work_dir and report
-    it. Returns the (unwrapped) peft model and the loss curve."""
-    import torch
-    from peft import set_peft_model_state_dict
-
+    """Train the LoRA adapter; checkpoints under work_dir (see `run_training`). Returns
+    the (unwrapped) peft model and the loss curve."""
     model = lora_model(model_dir, settings).to(device)
-    batches = batch_order(examples, settings.batch_size, settings.epochs, settings.seed)
-    total = min(len(batches), settings.max_steps) if settings.max_steps else len(batches)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay
+    curve = run_training(
+        model,
+        reply_loss_module(model),
+        settings,
+        examples,
+        work_dir,
+        report,
+        resume_from=resume_from,
+        rank=rank,
+        world_size=world_size,
+        wrap_model=wrap_model,
+        device=device,
+        pad_id=pad_id,
     )
-    curve: list[dict[str, float]] = []
-    start = 0
-    if resume_from is not None:
-        state = torch.load(resume_from / "trainer_state.pt", weights_only=False)
-        set_peft_model_state_dict(model, state["adapter"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, curve = int(state["step"]), list(state["curve"])
-    wrapped = wrap_model(reply_loss_module(model))
-    wrapped.train()
-    per_worker = settings.batch_size // world_size
-    started, seen, smoothed = time.monotonic(), 0, curve[-1]["loss"] if curve else None
-    for step in range(start, total):
-        indices = batches[step][rank * per_worker : (rank + 1) * per_worker]
-        if not indices:
-            indices = batches[step][:1]
-        batch = {
-            k: v.to(device) for k, v in collate([examples[i] for i in indices], pad_id).items()
-        }
-        lr = _learning_rate(step, total, settings)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss = wrapped(**batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        value = float(loss.detach())
-        smoothed = value if smoothed is None else 0.9 * smoothed + 0.1 * value
-        seen += len(indices) * world_size
-        curve.append({"step": step + 1, "loss": value})
-        done = step + 1
-        if done % settings.log_every == 0 or done == total or done % settings.checkpoint_every == 0:
-            elapsed = time.monotonic() - started
-            rate = seen / elapsed if elapsed > 0 else 0.0
-            eta = (total - done) * settings.batch_size / rate if rate > 0 else 0.0
-            checkpoint = None
-            if rank == 0 and (done % settings.checkpoint_every == 0 or done == total):
-                checkpoint = save_checkpoint(model, optimizer, done, curve, work_dir)
-                if done == total:
-                    save_adapter(model, checkpoint / "adapter")
-            report(Progress(done, total, smoothed, rate, eta, lr), checkpoint)
     return model, curve
-
-
-def save_checkpoint(
-    model: Any, optimizer: Any, step: int, curve: list[dict[str, float]], work_dir: Path
-) -> Path:
-    import torch
-    from peft import get_peft_model_state_dict
-
-    folder = work_dir / f"checkpoint-{step:06d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "adapter": get_peft_model_state_dict(model),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "curve": curve,
-        },
-        folder / "trainer_state.pt",
-    )
-    return folder
 
 
 def save_adapter(model: Any, folder: Path, dtype: str = "float16") -> None:

@@ -1,8 +1,10 @@
-"""Settings of the adapter training job (frozen, strict, loadable from YAML)."""
+"""Settings of the training jobs (frozen, strict, loadable from YAML): the domain LoRA
+adapter (`ponder train adapter`) and the distilled student (`ponder train student`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, model_validator
 
@@ -11,25 +13,13 @@ from ponder.config import StrictModel, load_yaml
 LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-class AdapterTrainingConfig(StrictModel):
-    """LoRA fine-tuning of the decoder on the domain (`ponder train adapter`)."""
+class TrainingJobConfig(StrictModel):
+    """What every training job shares: data, optimisation, checkpoints and scale-out."""
 
-    name_prefix: str = Field(
-        "math", pattern=r"^[a-z][a-z0-9-]{0,30}$", description="Adapter name before the hash."
-    )
     examples: int = Field(5000, ge=1, description="Training examples drawn from the mix.")
-    seed: int = Field(0, description="Seed of the mix, the batch order and the LoRA init.")
-    rank: int = Field(16, ge=1, le=64, description="LoRA rank r (vLLM's max_lora_rank >= r).")
-    alpha: int = Field(32, ge=1, description="LoRA alpha (the update is scaled by alpha / r).")
-    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    seed: int = Field(0, description="Seed of the mix, the batch order and the init.")
     target_modules: tuple[str, ...] = Field(
         LORA_TARGET_MODULES, min_length=1, description="Linear layers that get a LoRA update."
-    )
-    top_layers: int = Field(
-        12,
-        ge=0,
-        description="LoRA on the top N decoder layers only (0 = all): backward stops at the "
-        "lowest adapted layer, which on CPU roughly halves a step.",
     )
     learning_rate: float = Field(5e-4, gt=0, description="Peak AdamW learning rate.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
@@ -51,11 +41,11 @@ class AdapterTrainingConfig(StrictModel):
         0, ge=0, description="Intra-op threads per CPU worker (0 = the worker's CPUs)."
     )
     dev_limit: int = Field(
-        400, ge=0, description="Dev problems the job evaluates the adapter on (0 = none)."
+        400, ge=0, description="Dev problems the job evaluates the result on (0 = none)."
     )
 
     @model_validator(mode="after")
-    def _batch_splits(self) -> AdapterTrainingConfig:
+    def _batch_splits(self) -> TrainingJobConfig:
         if self.batch_size % self.num_workers:
             raise ValueError(
                 f"batch_size ({self.batch_size}) must split evenly over num_workers "
@@ -64,7 +54,65 @@ class AdapterTrainingConfig(StrictModel):
         return self
 
 
-def load_adapter_training_config(path: Path | None) -> AdapterTrainingConfig:
+class AdapterTrainingConfig(TrainingJobConfig):
+    """LoRA fine-tuning of the decoder on the domain (`ponder train adapter`)."""
+
+    name_prefix: str = Field(
+        "math", pattern=r"^[a-z][a-z0-9-]{0,30}$", description="Adapter name before the hash."
+    )
+    rank: int = Field(16, ge=1, le=64, description="LoRA rank r (vLLM's max_lora_rank >= r).")
+    alpha: int = Field(32, ge=1, description="LoRA alpha (the update is scaled by alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    top_layers: int = Field(
+        12,
+        ge=0,
+        description="LoRA on the top N decoder layers only (0 = all): backward stops at the "
+        "lowest adapted layer, which on CPU roughly halves a step.",
+    )
+
+
+class StudentTrainingConfig(TrainingJobConfig):
+    """Distillation of the domain teacher into a smaller student (`ponder train student`)."""
+
+    name_prefix: str = Field(
+        "student",
+        pattern=r"^[a-z][a-z0-9-]{0,30}$",
+        description="Student name before the hash of its committed parts.",
+    )
+    teacher_adapter: str = Field(
+        "math-50464f8b",
+        description="The domain adapter (a folder under ponder/adapters) merged into the base "
+        "model to make the teacher; empty = the base model is the teacher.",
+    )
+    student_layers: int = Field(
+        10,
+        ge=1,
+        description="Decoder layers the student keeps, evenly spaced over the teacher's "
+        "(first and last included), initialised from the teacher's weights.",
+    )
+    alpha: float = Field(
+        0.5, ge=0, le=1, description="Weight of CE on the targets; 1 - alpha weighs the KL term."
+    )
+    temperature: float = Field(
+        2.0, gt=0, description="Softening temperature T of both distributions in the KL term."
+    )
+    rank: int = Field(
+        64, ge=1, le=256, description="Rank of the trained low-rank delta on every linear layer."
+    )
+    lora_alpha: int = Field(
+        128, ge=1, description="Scale of the delta (alpha / rank), merged into the weights."
+    )
+
+
+Settings = TypeVar("Settings", bound=TrainingJobConfig)
+
+
+def load_training_config(kind: type[Settings], path: Path | None) -> Settings:
+    """Settings of one job from YAML (defaults when no path)."""
     if path is None:
-        return AdapterTrainingConfig()
-    return AdapterTrainingConfig.model_validate(load_yaml(path))
+        return kind()
+    return kind.model_validate(load_yaml(path))
+
+
+def load_adapter_training_config(path: Path | None) -> AdapterTrainingConfig:
+    return load_training_config(AdapterTrainingConfig, path)
