@@ -1,6 +1,7 @@
 """The application builder: validated config in, Ray Serve application out.
 
-Request paths: gRPC proxy -> Ingress (validate, map errors) -> Decoder (vLLM engine);
+Request paths: gRPC proxy -> Ingress (validate, map errors) -> Decoder (vLLM engine), or
+StudentDecoder (the distilled student's engine) when the request names it in `model`;
 gRPC proxy -> Ingress -> Planner (plan, score, prune, log) -> Decoder replicas, concurrently;
 gRPC proxy -> Ingress -> outcome log in Redis <- Learner (promotes versions) -> Planners;
 gRPC proxy -> Ingress -> EncoderPool (batched encoders, fusion) -> Decoder (prompt embeds).
@@ -24,13 +25,13 @@ from ponder.engine.protocol import EngineFactory
 from ponder.models import BASE_MODEL_NAME
 
 
-def check_engine_config(config: EngineConfig) -> None:
+def check_engine_config(config: EngineConfig, section: str = "decoder") -> None:
     """Fail at build time, not in a replica minutes later, on bad engine args."""
     model_dir = config.model_path()
     if not (model_dir / "config.json").is_file():
         raise ValueError(
-            f"decoder.engine.model: no HF model at {model_dir} "
-            "(run scripts/setup.sh to convert the default model)"
+            f"{section}.engine.model: no HF model at {model_dir} "
+            "(run scripts/setup.sh: it converts the default model and builds the students)"
         )
     for name, path in config.adapter_dirs().items():
         if not name or not (name.replace("-", "").replace("_", "").isalnum()):
@@ -50,8 +51,13 @@ def check_engine_config(config: EngineConfig) -> None:
     engine_args(config)  # vLLM's own checks of the argument values
 
 
-def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None) -> Application:
-    """Compose the deployments. engine_factory defaults to vLLM built from the config."""
+def build_app(
+    config: PonderConfig,
+    engine_factory: EngineFactory | None = None,
+    student_engine_factory: EngineFactory | None = None,
+) -> Application:
+    """Compose the deployments. The engine factories default to vLLM built from the
+    config (the main decoder's and, when enabled, the student's)."""
     if engine_factory is None:
         check_engine_config(config.decoder.engine)
         from ponder.engine.vllm_engine import VLLMEngineFactory
@@ -62,8 +68,20 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
     ingress_options = serve_options(config.ingress.deployment)
     # serve.deployment turns the classes into Deployments; mypy sees the plain classes.
     decoder = Decoder.options(**decoder_options).bind(engine_factory)  # type: ignore[attr-defined]
+    student = None
+    if config.student.enabled:
+        student_factory = student_engine_factory
+        if student_factory is None:
+            student_engine = config.student.engine_config()
+            check_engine_config(student_engine, "student")
+            from ponder.engine.vllm_engine import VLLMEngineFactory
+
+            student_factory = VLLMEngineFactory(student_engine)
+        student = Decoder.options(  # type: ignore[attr-defined]
+            name="StudentDecoder", **serve_options(config.student.deployment)
+        ).bind(student_factory)
     planner = Planner.options(**planner_options).bind(  # type: ignore[attr-defined]
-        decoder, config.planner, config.redis
+        decoder, config.planner, config.redis, student, config.student.name
     )
     learning = config.planner.learning
     learner = None
@@ -77,7 +95,7 @@ def build_app(config: PonderConfig, engine_factory: EngineFactory | None = None)
             **serve_options(config.encoder.deployment)
         ).bind(config.encoder, config.decoder.engine)
     return Ingress.options(**ingress_options).bind(  # type: ignore[attr-defined]
-        decoder, planner, config, learner, encoder
+        decoder, planner, config, learner, encoder, student
     )
 
 

@@ -96,8 +96,14 @@ class Ingress:
         config: PonderConfig,
         learner: DeploymentHandle | None = None,
         encoder: DeploymentHandle | None = None,
+        student: DeploymentHandle | None = None,
     ) -> None:
         self._decoder = decoder
+        # Decoder sets by the name requests use in `model` ("" = the main one).
+        self._decoders: dict[str, DeploymentHandle] = {"": decoder}
+        if student is not None:
+            self._decoders[config.student.name] = student
+        self._students = frozenset(name for name in self._decoders if name)
         self._encoder = encoder
         self._learner = learner  # bound so Serve deploys it; it works off the outcome log
         self._planner = planner
@@ -207,14 +213,16 @@ class Ingress:
 
     async def _generate(self, request: pb.GenerateRequest, call: Call) -> pb.GenerateResponse:
         generation = self._generation_request(request, call.request_id)
-        result: GenerationResult = await self._decoder.complete.remote(generation)
+        result: GenerationResult = await self._decoders[generation.model].complete.remote(
+            generation
+        )
         return result_to_proto(result, call.request_id)
 
     async def _stream_generate(
         self, request: pb.GenerateRequest, call: Call
     ) -> AsyncIterator[pb.GenerateResponse]:
         generation = self._generation_request(request, call.request_id)
-        decoder = self._decoder.options(stream=True)
+        decoder = self._decoders[generation.model].options(stream=True)
         async for chunk in _relay(decoder.stream.remote(generation)):
             yield chunk_to_proto(chunk, call.request_id)
 
@@ -264,14 +272,16 @@ class Ingress:
 
     async def _analyze(self, request: pb.AnalyzeRequest, call: Call) -> pb.AnalyzeResponse:
         generation, fused = await self._fused_generation(request, call.request_id)
-        result: GenerationResult = await self._decoder.complete.remote(generation)
+        result: GenerationResult = await self._decoders[generation.model].complete.remote(
+            generation
+        )
         return analyze_chunk_to_proto(result, call.request_id, fused)
 
     async def _stream_analyze(
         self, request: pb.AnalyzeRequest, call: Call
     ) -> AsyncIterator[pb.AnalyzeResponse]:
         generation, fused = await self._fused_generation(request, call.request_id)
-        decoder = self._decoder.options(stream=True)
+        decoder = self._decoders[generation.model].options(stream=True)
         async for chunk in _relay(decoder.stream.remote(generation)):
             yield analyze_chunk_to_proto(chunk, call.request_id, fused)
 
@@ -356,6 +366,7 @@ class Ingress:
             config=self._config.planner,
             adapters=self._adapters,
             scope=self._scope(grpc_context),
+            students=self._students,
         )
 
     def _scope(self, grpc_context: Any) -> str:
@@ -373,11 +384,17 @@ class Ingress:
         """Check an AnalyzeRequest, encode and fuse its inputs (encoder pool): the decoder
         request with the fused prompt embeddings, and what the fusion reports."""
         call: AnalyzeCall = analyze_call_from_proto(
-            request, self._config.ingress.limits, self._config.decoder.engine.max_logprobs
+            request,
+            self._config.ingress.limits,
+            self._config.decoder.engine.max_logprobs,
+            self._students,
         )
         fused = await self._encoders().fuse.remote(call.messages, call.image, call.table_json)
         generation = GenerationRequest(
-            request_id=request_id, sampling=call.sampling, prompt_embeds=fused.prompt_embeds
+            request_id=request_id,
+            sampling=call.sampling,
+            prompt_embeds=fused.prompt_embeds,
+            model=call.model,
         )
         return generation, fused
 
@@ -395,6 +412,7 @@ class Ingress:
             limits=self._config.ingress.limits,
             max_logprobs=self._config.decoder.engine.max_logprobs,
             adapters=self._adapters,
+            students=self._students,
         )
 
 

@@ -43,16 +43,18 @@ log = logging.getLogger("ray.serve")
 
 
 class HandleDecoder:
-    """PlannerDecoder over the decoder deployment; cancelling a call aborts it in vLLM."""
+    """PlannerDecoder over the decoder deployments (a request's `model` picks the set);
+    cancelling a call aborts it in vLLM."""
 
-    def __init__(self, handle: DeploymentHandle) -> None:
-        self._stream = handle.options(stream=True)
+    def __init__(self, handles: dict[str, DeploymentHandle]) -> None:
+        self._streams = {name: handle.options(stream=True) for name, handle in handles.items()}
 
     async def complete(
         self, request: GenerationRequest, meter: TokenMeter | None = None
     ) -> GenerationResult:
         # Streamed, so the tokens of a call that is cancelled midway are counted too.
-        response = self._stream.stream.remote(request)  # carries the current trace
+        stream = self._streams[request.model]
+        response = stream.stream.remote(request)  # carries the current trace
         try:
             return await collect_chunks(cast(AsyncIterator[GenerationChunk], response), meter)
         except asyncio.CancelledError:
@@ -75,6 +77,8 @@ class Planner:
         decoder: DeploymentHandle,
         config: PlannerConfig,
         redis_config: RedisConfig,
+        student: DeploymentHandle | None = None,
+        student_name: str = "",
     ) -> None:
         path = Path(config.scorer_path) if config.scorer_path else DEFAULT_SCORER_PATH
         default = load_scorer(path)
@@ -98,21 +102,34 @@ class Planner:
         else:
             log.warning("no Redis configured: path scores not cached, outcome learning off")
         log.info("path scorer %s loaded", default.version)
-        self._planner = ReasoningPlanner(HandleDecoder(decoder), lambda: default, cache, config)
+        decoders = {"": decoder}
+        if student is not None:
+            decoders[student_name] = student
+        self._planner = ReasoningPlanner(HandleDecoder(decoders), lambda: default, cache, config)
 
     def _scorer(self, call: ReasonCall) -> PathScorer:
         return self._watcher.current(call.scope) if self._watcher else self._default
 
     async def reason(self, call: ReasonCall) -> ReasonResult:
         result = await self._planner.reason(
-            call.problem, call.budget, call.reasoning_id, call.adapter, self._scorer(call)
+            call.problem,
+            call.budget,
+            call.reasoning_id,
+            call.adapter,
+            self._scorer(call),
+            call.model,
         )
         return await self._finish(result, call)
 
     async def run(self, call: ReasonCall) -> AsyncIterator[ReasonEvent]:
         """Events as they happen (call with handle.options(stream=True))."""
         async for event in self._planner.run(
-            call.problem, call.budget, call.reasoning_id, call.adapter, self._scorer(call)
+            call.problem,
+            call.budget,
+            call.reasoning_id,
+            call.adapter,
+            self._scorer(call),
+            call.model,
         ):
             if isinstance(event, Finished):
                 event = Finished(await self._finish(event.result, call))

@@ -167,6 +167,42 @@ class DecoderConfig(StrictModel):
     )
 
 
+class StudentConfig(StrictModel):
+    """The distilled student's own decoder replica set (requests choose it with `model`)."""
+
+    enabled: bool = Field(False, description="Serve the student beside the main decoder.")
+    name: str = Field(
+        "",
+        pattern=r"^$|^[a-z][a-z0-9-]{0,40}$",
+        description="The student's versioned name: its committed parts are "
+        "ponder/students/<name>, its weights .state/models/<name> (built by setup).",
+    )
+    engine: EngineConfig = Field(
+        default_factory=EngineConfig,
+        description="vLLM engine args of the student's replicas; `model` empty means the "
+        "student's derived folder. No LoRA adapters.",
+    )
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=256),
+        description="Scheduling and scaling of student replicas.",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> StudentConfig:
+        if self.enabled and not self.name:
+            raise ValueError("student.enabled needs student.name")
+        if self.engine.lora_adapters:
+            raise ValueError("student.engine.lora_adapters: the student serves no adapters")
+        return self
+
+    def engine_config(self) -> EngineConfig:
+        """The engine args with `model` pointing at the derived student folder."""
+        if self.engine.model:
+            return self.engine
+        folder = env.state_dir() / "models" / self.name
+        return self.engine.model_copy(update={"model": str(folder)})
+
+
 class RequestLimits(StrictModel):
     """Limits the ingress enforces on every request."""
 
@@ -361,6 +397,11 @@ class PlannerConfig(StrictModel):
         "branches use when a request names none; empty means the base model. A request's "
         "adapter 'base' asks for the base model explicitly.",
     )
+    model: str = Field(
+        "",
+        description="Decoder replica set the planner's branches use when a request names "
+        "none: empty = the main decoder (with `adapter`), or the served student's name.",
+    )
     cache: ScoreCacheConfig = Field(
         default_factory=ScoreCacheConfig, description="Score cache in Redis."
     )
@@ -455,6 +496,9 @@ class PonderConfig(StrictModel):
     """Everything the application builder needs."""
 
     decoder: DecoderConfig = Field(default_factory=DecoderConfig, description="Decoder set.")
+    student: StudentConfig = Field(
+        default_factory=StudentConfig, description="The distilled student's decoder set."
+    )
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="gRPC ingress.")
     planner: PlannerConfig = Field(default_factory=PlannerConfig, description="Reasoning planner.")
     redis: RedisConfig = Field(
@@ -479,12 +523,33 @@ class PonderConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _planner_model_is_served(self) -> PonderConfig:
+        model = self.planner.model
+        if model and model != "base":
+            if not (self.student.enabled and model == self.student.name):
+                raise ValueError(
+                    f"planner.model {model!r} is not a served student "
+                    f"(student.name: {self.student.name or 'none'}, "
+                    f"enabled: {self.student.enabled})"
+                )
+            if self.planner.adapter:
+                raise ValueError(
+                    "planner.adapter must be empty when planner.model is the student "
+                    "(the student serves no adapters)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _encoders_need_prompt_embeds(self) -> PonderConfig:
-        if self.encoder.enabled and not self.decoder.engine.enable_prompt_embeds:
-            raise ValueError(
-                "encoder.enabled needs decoder.engine.enable_prompt_embeds: true "
-                "(fused prompts reach vLLM as prompt embeddings)"
-            )
+        engines = [("decoder", self.decoder.engine)]
+        if self.student.enabled:
+            engines.append(("student", self.student.engine))
+        for section, engine in engines:
+            if self.encoder.enabled and not engine.enable_prompt_embeds:
+                raise ValueError(
+                    f"encoder.enabled needs {section}.engine.enable_prompt_embeds: true "
+                    "(fused prompts reach vLLM as prompt embeddings)"
+                )
         return self
 
 

@@ -56,16 +56,23 @@ def _messages(problem: str, instruction: str) -> list[tuple[str, str]]:
 
 
 class Evaluator:
-    """Each method answers one problem; `adapter` applies to every method ('' means the
-    base model for Generate and the planner's default for Reason; 'base' means none)."""
+    """Each method answers one problem; `adapter` and `model` apply to every method ('' means
+    the main decoder's base model for Generate and the planner's defaults for Reason;
+    adapter 'base' means none; model is a decoder set, e.g. the distilled student)."""
 
     def __init__(
-        self, client: PonderClient, reason_max_tokens: int, branches: int, adapter: str = ""
+        self,
+        client: PonderClient,
+        reason_max_tokens: int,
+        branches: int,
+        adapter: str = "",
+        model: str = "",
     ) -> None:
         self._client = client
         self._reason_max_tokens = reason_max_tokens
         self._branches = branches
         self._adapter = adapter
+        self._model = model
         self.sc_samples = max(1, reason_max_tokens // COT_MAX_TOKENS)
 
     def greedy(self, problem: Problem) -> tuple[float | None, int]:
@@ -74,6 +81,7 @@ class Evaluator:
             temperature=0.0,
             max_tokens=DIRECT_MAX_TOKENS,
             adapter=self._adapter,
+            model=self._model,
         )
         response = self._client.generate(request, timeout=600)
         numbers = [parse_number(t) for t in response.text.replace("$", " ").split()]
@@ -89,6 +97,7 @@ class Evaluator:
             max_tokens=COT_MAX_TOKENS,
             seed=seed,
             adapter=self._adapter,
+            model=self._model,
         )
         response = self._client.generate(request, timeout=600)
         return parse_final_number(response.text), response.usage.completion_tokens
@@ -118,6 +127,7 @@ class Evaluator:
             branches=self._branches,
             max_tokens=self._reason_max_tokens,
             adapter=self._adapter,
+            model=self._model,
         )
         response = self._client.reason(request, timeout=600)
         answer = response.numeric_answer if response.HasField("numeric_answer") else None
@@ -141,8 +151,9 @@ def evaluate(
     branches: int,
     progress: Callable[[str], None] = print,
     adapter: str = "",
+    model: str = "",
 ) -> dict[str, object]:
-    evaluator = Evaluator(client, reason_max_tokens, branches, adapter)
+    evaluator = Evaluator(client, reason_max_tokens, branches, adapter, model)
     reports, details = [], {}
     for name in methods:
         run = evaluator.method(name)
@@ -178,6 +189,7 @@ def evaluate(
         details[name] = [asdict(o) for o in outcomes]
     return {
         "adapter": adapter or "(defaults)",
+        "model": model or "(defaults)",
         "self_consistency_samples": evaluator.sc_samples,
         "reason_max_tokens": reason_max_tokens,
         "reports": [asdict(r) for r in reports],

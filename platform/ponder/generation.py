@@ -63,6 +63,9 @@ class GenerationRequest:
     prompt: str = ""
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     adapter: str | None = None
+    # The decoder replica set that serves it: "" = the main one, else a student's name
+    # (routing only; the engine itself ignores it).
+    model: str = ""
     # A fused multimodal prompt: float32 tensor [positions, hidden width] given to the
     # engine instead of tokens (messages/prompt are then ignored).
     prompt_embeds: Any = field(default=None, compare=False)

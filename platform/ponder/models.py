@@ -1,8 +1,9 @@
-"""What the decoder set serves, by name: the base model and its LoRA adapters.
+"""What the decoder sets serve, by name: the base model and its LoRA adapters (the main
+decoder set) and the distilled student (its own decoder set).
 
-`ListModels` reports this catalogue; requests name an adapter (or `base`) and
-`resolve_adapter` turns the name into what the engine runs, applying the planner's
-default adapter when a Reason request names none.
+`ListModels` reports this catalogue; requests name a `model` (decoder set) and an
+`adapter`, and `resolve_model` turns the names into where a request runs, applying the
+planner's defaults when a Reason request names none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.config import PonderConfig
-from ponder.errors import NotFound
+from ponder.errors import InvalidArgument, NotFound
 
 BASE_MODEL_NAME = "base"
 
@@ -23,6 +24,7 @@ BASE_MODEL_NAME = "base"
 class ModelKind(enum.Enum):
     BASE = "base"
     ADAPTER = "adapter"
+    STUDENT = "student"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def catalogue(config: PonderConfig) -> list[ModelEntry]:
             kind=ModelKind.BASE,
             version=version,
             description=f"base model at {engine.model_path().name}",
-            planner_default=not default,
+            planner_default=not default and config.planner.model in ("", BASE_MODEL_NAME),
         )
     ]
     for name, folder in sorted(engine.adapter_dirs().items()):
@@ -80,7 +82,54 @@ def catalogue(config: PonderConfig) -> list[ModelEntry]:
                 metrics=adapter_metrics(folder),
             )
         )
+    student = config.student
+    if student.enabled:
+        from ponder.student_setup import student_dir
+
+        entries.append(
+            ModelEntry(
+                name=student.name,
+                kind=ModelKind.STUDENT,
+                version=student.name,
+                description=f"distilled student at {student.engine_config().model_path().name}",
+                planner_default=config.planner.model == student.name,
+                metrics=adapter_metrics(student_dir(student.name)),
+            )
+        )
     return entries
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Where a request runs: a decoder set ("" = the main one) and an adapter on it."""
+
+    model: str = ""
+    adapter: str | None = None
+
+
+def resolve_model(
+    requested_model: str,
+    requested_adapter: str,
+    adapters: Iterable[str],
+    students: Iterable[str],
+    default_model: str = "",
+    default_adapter: str = "",
+) -> ModelChoice:
+    """The decoder set and adapter of a request. An empty model means `default_model`,
+    unless the request names an adapter (adapters live on the main set); a student takes
+    no adapter (INVALID_ARGUMENT); an unknown model or adapter is NOT_FOUND."""
+    students = set(students)
+    model = requested_model or ("" if requested_adapter else default_model)
+    if model in ("", BASE_MODEL_NAME):
+        return ModelChoice("", resolve_adapter(requested_adapter, adapters, default_adapter))
+    if model not in students:
+        known = ", ".join([BASE_MODEL_NAME, *sorted(students)])
+        raise NotFound(f"model: no decoder set named {model!r} (served: {known})")
+    if requested_adapter and requested_adapter != BASE_MODEL_NAME:
+        raise InvalidArgument(
+            f"adapter: the student {model!r} serves no adapters (got {requested_adapter!r})"
+        )
+    return ModelChoice(model, None)
 
 
 def resolve_adapter(requested: str, adapters: Iterable[str], default: str = "") -> str | None:

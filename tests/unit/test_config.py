@@ -130,3 +130,38 @@ def test_planner_adapter_must_be_a_served_adapter() -> None:
         }
     )
     assert config.decoder.engine.adapter_dirs()["math-x"].is_absolute()
+
+
+def test_planner_model_must_be_the_served_student() -> None:
+    student = {"enabled": True, "name": "student-1234abcd"}
+    with pytest.raises(ValidationError, match=r"planner\.model 'student-1234abcd'"):
+        PonderConfig.model_validate({"planner": {"model": "student-1234abcd"}})
+    with pytest.raises(ValidationError, match=r"planner\.adapter must be empty"):
+        PonderConfig.model_validate(
+            {
+                "student": student,
+                "planner": {"model": "student-1234abcd", "adapter": "math-x"},
+                "decoder": {"engine": {"lora_adapters": {"math-x": "adapters/x"}}},
+            }
+        )
+    config = PonderConfig.model_validate(
+        {"student": student, "planner": {"model": "student-1234abcd"}}
+    )
+    assert config.student.engine_config().model_path().name == "student-1234abcd"
+
+
+def test_student_section_is_checked() -> None:
+    with pytest.raises(ValidationError, match=r"student\.enabled needs student\.name"):
+        PonderConfig.model_validate({"student": {"enabled": True}})
+    with pytest.raises(ValidationError, match="serves no adapters"):
+        PonderConfig.model_validate(
+            {"student": {"name": "s-1", "engine": {"lora_adapters": {"a": "adapters/a"}}}}
+        )
+    with pytest.raises(ValidationError, match=r"student\.engine\.enable_prompt_embeds"):
+        PonderConfig.model_validate(
+            {
+                "decoder": {"engine": {"enable_prompt_embeds": True}},
+                "student": {"enabled": True, "name": "s-1"},
+                "encoder": {"enabled": True},
+            }
+        )

@@ -31,6 +31,7 @@ def build_request(
     stop: Sequence[str] = (),
     logprobs: int | None = None,
     adapter: str = "",
+    model: str = "",
 ) -> pb.GenerateRequest:
     """A GenerateRequest from plain values; messages are (role, content) pairs."""
     roles = {"system": pb.ROLE_SYSTEM, "user": pb.ROLE_USER, "assistant": pb.ROLE_ASSISTANT}
@@ -50,6 +51,7 @@ def build_request(
         messages=[pb.ChatMessage(role=roles[r], content=c) for r, c in messages],
         sampling=sampling,
         adapter=adapter,
+        model=model,
     )
 
 
@@ -60,6 +62,7 @@ def build_reason_request(
     max_tokens: int | None = None,
     strategies: Sequence[str] = (),
     adapter: str = "",
+    model: str = "",
 ) -> pb.ReasonRequest:
     """A ReasonRequest from plain values."""
     budget = pb.ReasonBudget()
@@ -68,7 +71,11 @@ def build_reason_request(
     if max_tokens is not None:
         budget.max_tokens = max_tokens
     return pb.ReasonRequest(
-        problem=problem, budget=budget, strategies=list(strategies), adapter=adapter
+        problem=problem,
+        budget=budget,
+        strategies=list(strategies),
+        adapter=adapter,
+        model=model,
     )
 
 
@@ -80,11 +87,12 @@ def build_analyze_request(
     temperature: float | None = None,
     max_tokens: int | None = None,
     seed: int | None = None,
+    model: str = "",
 ) -> pb.AnalyzeRequest:
     """An AnalyzeRequest from plain values (image bytes, table JSON text)."""
     sampling = build_request("x", temperature=temperature, max_tokens=max_tokens, seed=seed)
     return pb.AnalyzeRequest(
-        text=text, image=image, table_json=table_json, sampling=sampling.sampling
+        text=text, image=image, table_json=table_json, sampling=sampling.sampling, model=model
     )
 
 

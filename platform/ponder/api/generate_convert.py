@@ -20,7 +20,7 @@ from ponder.generation import (
     SamplingOptions,
     TokenLogprob,
 )
-from ponder.models import resolve_adapter
+from ponder.models import resolve_model
 from ponder.sampling import Preset, resolve_sampling
 from ponder.v1 import ponder_pb2 as pb
 
@@ -48,10 +48,11 @@ def generation_request_from_proto(
     limits: RequestLimits,
     max_logprobs: int,
     adapters: Iterable[str],
+    students: Iterable[str] = (),
 ) -> GenerationRequest:
     """Check a GenerateRequest and turn it into a GenerationRequest.
 
-    Raises InvalidArgument (field named first) or NotFound (unknown adapter).
+    Raises InvalidArgument (field named first) or NotFound (unknown model or adapter).
     """
     messages = tuple(_chat_messages(request.messages, limits))
     prompt = request.prompt
@@ -64,13 +65,14 @@ def generation_request_from_proto(
             "prompt", f"{len(prompt)} characters exceeds the limit of {limits.max_prompt_chars}"
         )
     options = sampling_from_proto(request.sampling, limits, max_logprobs)
-    adapter = resolve_adapter(request.adapter, adapters)
+    target = resolve_model(request.model, request.adapter, adapters, students)
     return GenerationRequest(
         request_id=request_id,
         messages=messages,
         prompt=prompt,
         sampling=options,
-        adapter=adapter,
+        adapter=target.adapter,
+        model=target.model,
     )
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from ponder.models import ModelEntry, ModelKind
 from ponder.v1 import ponder_pb2 as pb
 
-_KINDS = {ModelKind.BASE: pb.MODEL_KIND_BASE, ModelKind.ADAPTER: pb.MODEL_KIND_ADAPTER}
+_KINDS = {
+    ModelKind.BASE: pb.MODEL_KIND_BASE,
+    ModelKind.ADAPTER: pb.MODEL_KIND_ADAPTER,
+    ModelKind.STUDENT: pb.MODEL_KIND_STUDENT,
+}
 
 
 def models_to_proto(entries: list[ModelEntry]) -> pb.ListModelsResponse:

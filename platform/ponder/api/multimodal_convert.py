@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from ponder.api.generate_convert import sampling_from_proto
 from ponder.config import RequestLimits
 from ponder.errors import InvalidArgument
 from ponder.generation import FinishReason, GenerationChunk, GenerationResult, SamplingOptions
+from ponder.models import resolve_model
 from ponder.v1 import ponder_pb2 as pb
 
 _FINISH = {
@@ -24,6 +26,7 @@ class AnalyzeCall:
     image: bytes | None
     table_json: str | None
     sampling: SamplingOptions
+    model: str = ""  # decoder set that answers ("" = the main one)
 
 
 def encode_input_from_proto(request: pb.EncodeRequest) -> tuple[bytes | None, str | None]:
@@ -46,7 +49,10 @@ def encode_response(encoded: dict[str, Any]) -> pb.EncodeResponse:
 
 
 def analyze_call_from_proto(
-    request: pb.AnalyzeRequest, limits: RequestLimits, max_logprobs: int
+    request: pb.AnalyzeRequest,
+    limits: RequestLimits,
+    max_logprobs: int,
+    students: Iterable[str] = (),
 ) -> AnalyzeCall:
     text = request.text.strip()
     if not text:
@@ -58,6 +64,7 @@ def analyze_call_from_proto(
         image=request.image or None,
         table_json=request.table_json or None,
         sampling=sampling_from_proto(request.sampling, limits, max_logprobs),
+        model=resolve_model(request.model, "", (), students).model,
     )
 
 

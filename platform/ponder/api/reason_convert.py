@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument
-from ponder.models import BASE_MODEL_NAME, resolve_adapter
+from ponder.models import BASE_MODEL_NAME, resolve_model
 from ponder.reasoning.paths import PathState, PathStatus
 from ponder.reasoning.plan import NodeKind, Plan, format_number, parse_strategies
 from ponder.reasoning.planner import (
@@ -46,6 +46,7 @@ def reason_call_from_proto(
     config: PlannerConfig,
     adapters: Iterable[str],
     scope: str = "shared",
+    students: Iterable[str] = (),
 ) -> ReasonCall:
     """Check a ReasonRequest; raises InvalidArgument naming the field, or NotFound."""
     problem = request.problem.strip()
@@ -67,13 +68,16 @@ def reason_call_from_proto(
             "budget.max_tokens", f"must be 16 to {config.max_tokens_limit}, got {tokens}"
         )
     strategies = parse_strategies(list(request.strategies))
-    adapter = resolve_adapter(request.adapter, adapters, config.adapter)
+    target = resolve_model(
+        request.model, request.adapter, adapters, students, config.model, config.adapter
+    )
     return ReasonCall(
         problem=problem,
         budget=ReasonBudget(max_branches=branches, max_tokens=tokens, strategies=strategies),
         reasoning_id=reasoning_id,
-        adapter=adapter,
+        adapter=target.adapter,
         scope=scope,
+        model=target.model,
     )
 
 
@@ -127,6 +131,7 @@ def result_to_proto(result: ReasonResult) -> pb.ReasonResponse:
         cache_misses=result.cache.misses,
         outcome_reportable=result.outcome_reportable,
         adapter=result.adapter or BASE_MODEL_NAME,
+        model=result.model or BASE_MODEL_NAME,
     )
     if result.numeric_answer is not None:
         response.numeric_answer = result.numeric_answer

@@ -31,6 +31,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         stop=args.stop or (),
         adapter=args.adapter or "",
+        model=args.model or "",
     )
     with rpc_errors(), PonderClient(args.target) as client:
         if args.stream:
@@ -67,6 +68,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         strategies=args.strategy or (),
         adapter=args.adapter or "",
+        model=args.model or "",
     )
     with rpc_errors(), PonderClient(args.target) as client:
         response = client.reason(request, timeout=args.timeout)
@@ -112,7 +114,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     request = build_analyze_request(
-        args.text, image=image, table_json=table, max_tokens=args.max_tokens
+        args.text, image=image, table_json=table, max_tokens=args.max_tokens, model=args.model or ""
     )
     with rpc_errors(), PonderClient(args.target) as client:
         if args.stream:
@@ -183,6 +185,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             args.branches,
             say,
             args.adapter,
+            args.model,
         )
     print(format_table(result))
     write_json(result, Path(args.out))
@@ -243,6 +246,7 @@ def register(sub: Any) -> None:
     gen.add_argument("--seed", type=int)
     gen.add_argument("--stop", action="append", help="stop string (repeatable)")
     gen.add_argument("--adapter", help="LoRA adapter name (see `ponder models`)")
+    gen.add_argument("--model", help="decoder set: 'base' or a student's name (`ponder models`)")
     gen.add_argument("--stream", action="store_true", help="print tokens as they arrive")
     gen.set_defaults(func=cmd_generate)
 
@@ -254,6 +258,9 @@ def register(sub: Any) -> None:
     reason.add_argument(
         "--adapter", help="LoRA adapter name; 'base' for none (default: the planner's)"
     )
+    reason.add_argument(
+        "--model", help="decoder set of the branches: 'base' or a student (default: the planner's)"
+    )
     reason.add_argument("--trace", action="store_true", help="print the tree of branches")
     reason.set_defaults(func=cmd_reason)
 
@@ -262,6 +269,7 @@ def register(sub: Any) -> None:
     analyze.add_argument("--image", help="PNG or JPEG file")
     analyze.add_argument("--table", help='JSON file {"columns": [...], "rows": [[...]]}')
     analyze.add_argument("--max-tokens", type=int, dest="max_tokens")
+    analyze.add_argument("--model", help="decoder set: 'base' or a student's name")
     analyze.add_argument("--stream", action="store_true", help="print text as it arrives")
     analyze.set_defaults(func=cmd_analyze)
 
@@ -289,6 +297,9 @@ def register(sub: Any) -> None:
         default="",
         help="adapter every method uses ('base' for none; default: Generate uses the base "
         "model and Reason the planner's default)",
+    )
+    evaluation.add_argument(
+        "--model", default="", help="decoder set every method uses: 'base' or a student's name"
     )
     evaluation.add_argument(
         "--learn-stream",

@@ -1,4 +1,5 @@
-"""`ponder setup-model`: convert the default model once (offline)."""
+"""`ponder setup-model`: convert the default model once and derive the committed
+distilled students from it (offline; finished steps are skipped)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ from ponder import env
 
 def cmd_setup_model(args: argparse.Namespace) -> int:
     from ponder.model_setup import convert_default_model
+    from ponder.student_setup import build_student, committed_students, student_dir
 
     logging.basicConfig(level=logging.INFO, format="[ponder] %(message)s")
     convert_default_model(env.default_model_dir(), force=args.force)
+    for name in committed_students():
+        build_student(student_dir(name), force=args.force)
     return 0
 
 
 def register(sub: Any) -> None:
-    setup = sub.add_parser("setup-model", help="convert the default model once (offline)")
+    setup = sub.add_parser(
+        "setup-model", help="convert the default model and build the students (offline)"
+    )
     setup.add_argument("--force", action="store_true", help="convert again even if done")
     setup.set_defaults(func=cmd_setup_model)

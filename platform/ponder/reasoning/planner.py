@@ -76,6 +76,7 @@ class ReasonResult:
     outcome_reportable: bool = False  # logged for learning (set by the planner deployment)
     kept_tokens: int = 0  # tokens of the calls that finished (those in the paths)
     adapter: str | None = None  # the LoRA adapter every branch ran on (None: base model)
+    model: str = ""  # the decoder set every branch ran on ("" = the main one)
 
 
 # -- events ------------------------------------------------------------------------------
@@ -153,8 +154,9 @@ class ReasoningPlanner:
         reasoning_id: str,
         adapter: str | None = None,
         scorer: PathScorer | None = None,
+        model: str = "",
     ) -> ReasonResult:
-        async for event in self.run(problem, budget, reasoning_id, adapter, scorer):
+        async for event in self.run(problem, budget, reasoning_id, adapter, scorer, model):
             if isinstance(event, Finished):
                 return event.result
         raise RuntimeError("planner ended without a result")
@@ -166,8 +168,10 @@ class ReasoningPlanner:
         reasoning_id: str,
         adapter: str | None = None,
         scorer: PathScorer | None = None,
+        model: str = "",
     ) -> AsyncIterator[ReasonEvent]:
-        """Events of one request; scorer overrides the injected one (e.g. a tenant's)."""
+        """Events of one request; scorer overrides the injected one (e.g. a tenant's);
+        every decoder call goes to decoder set `model` ("" = the main one) with `adapter`."""
         run = RequestRun(
             self._decoder,
             scorer or self._scorer(),  # one version for the whole request
@@ -178,6 +182,7 @@ class ReasoningPlanner:
             budget,
             reasoning_id,
             adapter,
+            model,
         )
         async for event in run.events():
             yield event
@@ -198,6 +203,7 @@ class RequestRun:
         budget: ReasonBudget,
         reasoning_id: str,
         adapter: str | None,
+        model: str = "",
     ) -> None:
         self.decoder = decoder
         self.scorer = scorer
@@ -208,6 +214,7 @@ class RequestRun:
         self.budget = budget
         self.reasoning_id = reasoning_id
         self.adapter = adapter
+        self.model = model
         self.conditions = extract_conditions(problem)
         self.plan = build_plan(budget.strategies, budget.max_branches, config.sample_temperature)
         self.paths = {spec.id: PathState(spec) for spec in self.plan.branches}
@@ -253,6 +260,7 @@ class RequestRun:
             self.config.step_tokens,
             self.tokens_left,
             self.meter,
+            self.model,
         )
         with span("branch", branch_id=spec.id, strategy=spec.strategy.value):
             try:
@@ -433,6 +441,7 @@ class RequestRun:
             completion_tokens=max(self.meter.generated, kept),
             kept_tokens=kept,
             adapter=self.adapter,
+            model=self.model,
             scorer_version=self.scorer.version,
             cache=self.counters,
             path_rows={
@@ -451,3 +460,4 @@ class ReasonCall:
     reasoning_id: str
     adapter: str | None = None
     scope: str = "shared"  # whose path scorer scores it (and whose its outcome trains)
+    model: str = ""  # decoder set of every branch ("" = the main one)

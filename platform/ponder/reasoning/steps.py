@@ -100,6 +100,7 @@ class BranchRunner:
         budget: StepTokensConfig,
         tokens_left: list[int],
         meter: TokenMeter | None = None,
+        model: str = "",
     ) -> None:
         self._decoder = decoder
         self._problem = problem
@@ -107,6 +108,7 @@ class BranchRunner:
         self._spec = spec
         self._request_id = request_id
         self._adapter = adapter
+        self._model = model  # decoder set ("" = the main one)
         self._budget = budget
         self._tokens_left = tokens_left  # shared by all branches of a request
         self._meter = meter  # every generated token of the request, aborted calls included
@@ -137,6 +139,7 @@ class BranchRunner:
                 structured=structured,
             ),
             adapter=self._adapter,
+            model=self._model,
         )
         try:
             result = await self._decoder.complete(request, self._meter)

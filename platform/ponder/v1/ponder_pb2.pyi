@@ -58,6 +58,7 @@ class ModelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODEL_KIND_UNSPECIFIED: _ClassVar[ModelKind]
     MODEL_KIND_BASE: _ClassVar[ModelKind]
     MODEL_KIND_ADAPTER: _ClassVar[ModelKind]
+    MODEL_KIND_STUDENT: _ClassVar[ModelKind]
 ROLE_UNSPECIFIED: Role
 ROLE_SYSTEM: Role
 ROLE_USER: Role
@@ -89,6 +90,7 @@ REASON_EVENT_KIND_FINAL_ANSWER: ReasonEventKind
 MODEL_KIND_UNSPECIFIED: ModelKind
 MODEL_KIND_BASE: ModelKind
 MODEL_KIND_ADAPTER: ModelKind
+MODEL_KIND_STUDENT: ModelKind
 
 class ChatMessage(_message.Message):
     __slots__ = ("role", "content")
@@ -117,16 +119,18 @@ class SamplingOptions(_message.Message):
     def __init__(self, preset: _Optional[_Union[SamplingPreset, str]] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., max_tokens: _Optional[int] = ..., seed: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., logprobs: _Optional[int] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("messages", "prompt", "sampling", "adapter")
+    __slots__ = ("messages", "prompt", "sampling", "adapter", "model")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     prompt: str
     sampling: SamplingOptions
     adapter: str
-    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., prompt: _Optional[str] = ..., sampling: _Optional[_Union[SamplingOptions, _Mapping]] = ..., adapter: _Optional[str] = ...) -> None: ...
+    model: str
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., prompt: _Optional[str] = ..., sampling: _Optional[_Union[SamplingOptions, _Mapping]] = ..., adapter: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class TopLogprob(_message.Message):
     __slots__ = ("token", "logprob")
@@ -177,16 +181,18 @@ class ReasonBudget(_message.Message):
     def __init__(self, max_branches: _Optional[int] = ..., max_tokens: _Optional[int] = ...) -> None: ...
 
 class ReasonRequest(_message.Message):
-    __slots__ = ("problem", "budget", "strategies", "adapter")
+    __slots__ = ("problem", "budget", "strategies", "adapter", "model")
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     STRATEGIES_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     problem: str
     budget: ReasonBudget
     strategies: _containers.RepeatedScalarFieldContainer[str]
     adapter: str
-    def __init__(self, problem: _Optional[str] = ..., budget: _Optional[_Union[ReasonBudget, _Mapping]] = ..., strategies: _Optional[_Iterable[str]] = ..., adapter: _Optional[str] = ...) -> None: ...
+    model: str
+    def __init__(self, problem: _Optional[str] = ..., budget: _Optional[_Union[ReasonBudget, _Mapping]] = ..., strategies: _Optional[_Iterable[str]] = ..., adapter: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class PlanNode(_message.Message):
     __slots__ = ("id", "kind", "depends_on", "branch_id")
@@ -247,7 +253,7 @@ class ReasonUsage(_message.Message):
     def __init__(self, decoder_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., kept_tokens: _Optional[int] = ...) -> None: ...
 
 class ReasonResponse(_message.Message):
-    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable", "adapter")
+    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable", "adapter", "model")
     REASONING_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     NUMERIC_ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -260,6 +266,7 @@ class ReasonResponse(_message.Message):
     CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_REPORTABLE_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     reasoning_id: str
     answer: str
     numeric_answer: float
@@ -272,7 +279,8 @@ class ReasonResponse(_message.Message):
     cache_misses: int
     outcome_reportable: bool
     adapter: str
-    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ..., adapter: _Optional[str] = ...) -> None: ...
+    model: str
+    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ..., adapter: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class ReasonEvent(_message.Message):
     __slots__ = ("kind", "branch_id", "strategy", "step", "score", "status", "answer", "note", "plan", "response")
@@ -409,16 +417,18 @@ class EncodeResponse(_message.Message):
     def __init__(self, modality: _Optional[str] = ..., vectors: _Optional[int] = ..., width: _Optional[int] = ..., pooled: _Optional[_Iterable[float]] = ..., batch_size: _Optional[int] = ..., weights_version: _Optional[str] = ..., random_init: _Optional[bool] = ...) -> None: ...
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("text", "image", "table_json", "sampling")
+    __slots__ = ("text", "image", "table_json", "sampling", "model")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     TABLE_JSON_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     text: str
     image: bytes
     table_json: str
     sampling: SamplingOptions
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., table_json: _Optional[str] = ..., sampling: _Optional[_Union[SamplingOptions, _Mapping]] = ...) -> None: ...
+    model: str
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., table_json: _Optional[str] = ..., sampling: _Optional[_Union[SamplingOptions, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
     __slots__ = ("text", "finish_reason", "usage", "request_id", "image_vectors", "table_vectors", "weights_version")

@@ -168,9 +168,10 @@ class PonderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """ListModels lists what requests can name in `adapter`: the base model and
-        every LoRA adapter served, each with its kind, version and measured
-        metrics, and which one Reason uses by default.
+        """ListModels lists what requests can name in `adapter` and `model`: the
+        base model, every LoRA adapter and every distilled student served, each
+        with its kind, version and measured metrics, and what Reason uses by
+        default.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
