@@ -196,22 +196,24 @@ def test_dashboard_queries_name_metrics_the_deployments_export() -> None:
     assert exported <= bases, f"exported but on no dashboard panel: {exported - bases}"
 
 
-def test_training_rayjob_runs_the_adapter_job_on_gpu_workers() -> None:
+@pytest.mark.parametrize("job_name", ["adapter", "student"])
+def test_training_rayjob_runs_the_job_on_gpu_workers(job_name: str) -> None:
     jobs = K8S / "jobs"
     (storage,) = [d for d in yaml.safe_load_all((jobs / "storage.yaml").read_text()) if d]
     kubernetes_validate.validate(storage, KUBERNETES_VERSION, strict=True)
     assert storage["spec"]["accessModes"] == ["ReadWriteMany"]
-    (job,) = [d for d in yaml.safe_load_all((jobs / "train-adapter.yaml").read_text()) if d]
+    manifest = jobs / f"train-{job_name}.yaml"
+    (job,) = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
     assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
     entry = job["spec"]["entrypoint"].split()
-    assert entry[:3] == ["ponder", "train", "adapter"] and "--gpu" in entry
+    assert entry[:3] == ["ponder", "train", job_name] and "--gpu" in entry
     # The job's options exist on the real command, and its config file is the repo's.
     from ponder.cli import build_parser
 
     args = build_parser().parse_args(entry[1:])
     assert args.gpu and args.workers == 2 and args.run_name
-    assert Path(args.config).name == "train-adapter.yaml"
-    assert (Path(__file__).parents[2] / "config" / "train-adapter.yaml").is_file()
+    assert Path(args.config).name == f"train-{job_name}.yaml"
+    assert (Path(__file__).parents[2] / "config" / f"train-{job_name}.yaml").is_file()
     cluster = job["spec"]["rayClusterSpec"]
     groups = {"head": cluster["headGroupSpec"]} | {
         g["groupName"]: g for g in cluster["workerGroupSpecs"]
