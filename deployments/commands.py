@@ -183,6 +183,21 @@ def cmd_train_adapter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _teacher_dev_metrics(adapter: str, problems: int) -> dict[str, Any] | None:
+    """The teacher's per-strategy dev figures, measured when its adapter was trained (the
+    same evaluation on the same problems), or None when they are not comparable."""
+    path = env.PACKAGE_DIR / "adapters" / adapter / "metrics.json"
+    if not adapter or not path.is_file():
+        return None
+    data = json.loads(path.read_text()).get("dev_split", {})
+    figures: dict[str, Any] | None = data.get("greedy_single_branch_per_strategy", {}).get(
+        "adapter"
+    )
+    if not figures or any(v.get("n") != problems for v in figures.values()):
+        return None
+    return figures
+
+
 def cmd_train_student(args: argparse.Namespace) -> int:
     """Distil the domain teacher into a smaller student through Ray Train; package its
     small parts as <prefix>-<hash>, derive the full model, measure it on the dev split."""
@@ -246,11 +261,16 @@ def cmd_train_student(args: argparse.Namespace) -> int:
             update={"model": str(model_dir), "lora_adapters": {}, "enable_prompt_embeds": False}
         )
         dev = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", settings.dev_limit)
+        per_strategy = {
+            "student": asyncio.run(evaluate_model(engine, dev, args.concurrency, say, name))
+        }
+        teacher = _teacher_dev_metrics(settings.teacher_adapter, len(dev))
+        if teacher is not None:
+            per_strategy["teacher"] = teacher
         metrics["dev_split"] = {
             "data": f"mawps_asdiv_train.jsonl dev split ({len(dev)} problems; never trained on)",
-            "greedy_single_branch_per_strategy": {
-                "student": asyncio.run(evaluate_model(engine, dev, args.concurrency, say, name))
-            },
+            "teacher_source": "the teacher adapter's metrics.json (same code, prompts, problems)",
+            "greedy_single_branch_per_strategy": per_strategy,
         }
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     say(f"metrics in {folder / 'metrics.json'}")
