@@ -4,10 +4,13 @@ that translates it."""
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Iterable
 from typing import Any
 
 from ponder import env
-from ponder.config import DeploymentConfig
+from ponder.config import DeploymentConfig, PonderConfig
 
 LOCAL_RAY_ENVIRONMENT = {
     "RAY_AUTH_MODE": "disabled",
@@ -36,3 +39,32 @@ def serve_options(config: DeploymentConfig) -> dict[str, Any]:
 def ray_environment() -> dict[str, str]:
     """Environment for a local Ray cluster started by Ponder (set values win)."""
     return env.with_overrides(LOCAL_RAY_ENVIRONMENT)
+
+
+def deployments_of(config: PonderConfig) -> list[DeploymentConfig]:
+    """Every deployment the app builder may create for this config."""
+    deployments = [config.decoder.deployment, config.planner.deployment]
+    deployments.append(config.ingress.deployment)
+    if config.student.enabled:
+        deployments.append(config.student.deployment)
+    if config.encoder.enabled:
+        deployments.append(config.encoder.deployment)
+    if config.planner.learning.enabled:
+        deployments.append(config.planner.learning.deployment)
+    return deployments
+
+
+def local_cpus(apps: Iterable[PonderConfig]) -> int:
+    """Logical CPUs of a local cluster: the machine's cores, or what the deployments
+    reserve at their largest scale when that is more (on one machine the engines share
+    the cores anyway; a reservation Ray cannot meet would leave replicas unscheduled)."""
+    reserved = 0.0
+    for config in apps:
+        for deployment in deployments_of(config):
+            replicas = (
+                deployment.autoscaling.max_replicas
+                if deployment.autoscaling is not None
+                else deployment.num_replicas or 1
+            )
+            reserved += deployment.num_cpus * replicas
+    return max(os.cpu_count() or 1, math.ceil(reserved))

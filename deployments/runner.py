@@ -20,7 +20,7 @@ from ray.serve.config import gRPCOptions
 
 from deployments.app import build_app
 from deployments.lifecycle import OwnedProcess, descendants, terminate
-from deployments.ray_options import ray_environment
+from deployments.ray_options import local_cpus, ray_environment
 from deployments.serve_config import PonderServeConfig
 from ponder import env
 from ponder.api.client import PonderClient
@@ -91,7 +91,7 @@ class LocalPlatform:
         ray.init(
             address="local",
             include_dashboard=False,
-            num_cpus=self.num_cpus,
+            num_cpus=self.num_cpus or local_cpus(self.config.apps.values()),
             namespace="ponder",
             _temp_dir=str(temp_dir),
             _metrics_export_port=self.metrics_port,
