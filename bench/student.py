@@ -14,6 +14,11 @@ Each round measures every target at 32 concurrent streams and then 4 requests on
 time; the order of the targets rotates from round to round, so no target always runs
 first. Written to bench/results/student.json; ratios are student / teacher and
 student / base per round (median and range).
+
+With --accuracy-limit N (after the speed rounds, on the same platform): `ponder eval`'s
+harness on the first N dev problems -- the student with greedy (number only), greedy
+chain of thought and Reason (`model` = the student), and Reason on the base model
+(`adapter` base) -- written to bench/results/student_accuracy.json.
 """
 
 from __future__ import annotations
@@ -114,6 +119,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--accuracy-limit", type=int, default=0, dest="accuracy_limit")
     args = parser.parse_args()
 
     from deployments.runner import LocalPlatform
@@ -133,8 +139,18 @@ def main() -> int:
     platform.start(progress=_say)
     try:
         rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
+        _write_speed(targets, rounds)
+        if args.accuracy_limit:
+            accuracy = _accuracy(platform.target, ponder.student.name, args.accuracy_limit)
+            out = ROOT / "bench" / "results" / "student_accuracy.json"
+            out.write_text(json.dumps(accuracy, indent=2) + "\n")
+            _say(f"wrote {out}")
     finally:
         platform.stop()
+    return 0
+
+
+def _write_speed(targets: dict[str, tuple[str, str]], rounds: list[Any]) -> None:
     result = {
         "targets": {
             k: {"model": m or "(main)", "adapter": a or "none"} for k, (m, a) in targets.items()
@@ -151,7 +167,26 @@ def main() -> int:
         json.dumps({k: result[k] for k in ("student_over_teacher", "student_over_base")}, indent=2)
     )
     _say(f"wrote {out}")
-    return 0
+
+
+def _accuracy(target: str, student: str, limit: int) -> dict[str, Any]:
+    from ponder import env
+    from ponder.api.client import PonderClient
+    from ponder.evaluation import evaluate, format_table
+    from ponder.reasoning.problems import load_problems
+
+    problems = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", limit)
+    runs = {}
+    with PonderClient(target) as client:
+        for label, methods, adapter, model in (
+            ("student", ["greedy", "cot", "reason"], "", student),
+            ("base", ["reason"], "base", ""),
+        ):
+            _say(f"accuracy: {label}, {', '.join(methods)} on {len(problems)} dev problems")
+            result = evaluate(client, problems, methods, 16, 1024, 4, _say, adapter, model)
+            print(format_table(result), file=sys.stderr, flush=True)
+            runs[label] = {k: v for k, v in result.items() if k != "outcomes"}
+    return runs
 
 
 if __name__ == "__main__":
