@@ -17,8 +17,9 @@ student / base per round (median and range).
 
 With --accuracy-limit N (after the speed rounds, on the same platform): `ponder eval`'s
 harness on the first N dev problems -- the student with greedy (number only), greedy
-chain of thought and Reason (`model` = the student), and Reason on the base model
-(`adapter` base) -- written to bench/results/student_accuracy.json.
+chain of thought and Reason (`model` = the student) -- and on the first --base-limit of
+them Reason on the base model (`adapter` base); written to
+bench/results/student_accuracy.json.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--accuracy-limit", type=int, default=0, dest="accuracy_limit")
+    parser.add_argument("--base-limit", type=int, default=0, dest="base_limit")
     args = parser.parse_args()
 
     from deployments.runner import LocalPlatform
@@ -141,7 +143,9 @@ def main() -> int:
         rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
         _write_speed(targets, rounds)
         if args.accuracy_limit:
-            accuracy = _accuracy(platform.target, ponder.student.name, args.accuracy_limit)
+            accuracy = _accuracy(
+                platform.target, ponder.student.name, args.accuracy_limit, args.base_limit
+            )
             out = ROOT / "bench" / "results" / "student_accuracy.json"
             out.write_text(json.dumps(accuracy, indent=2) + "\n")
             _say(f"wrote {out}")
@@ -169,7 +173,7 @@ def _write_speed(targets: dict[str, tuple[str, str]], rounds: list[Any]) -> None
     _say(f"wrote {out}")
 
 
-def _accuracy(target: str, student: str, limit: int) -> dict[str, Any]:
+def _accuracy(target: str, student: str, limit: int, base_limit: int) -> dict[str, Any]:
     from ponder import env
     from ponder.api.client import PonderClient
     from ponder.evaluation import evaluate, format_table
@@ -178,12 +182,15 @@ def _accuracy(target: str, student: str, limit: int) -> dict[str, Any]:
     problems = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", limit)
     runs = {}
     with PonderClient(target) as client:
-        for label, methods, adapter, model in (
-            ("student", ["greedy", "cot", "reason"], "", student),
-            ("base", ["reason"], "base", ""),
+        for label, methods, adapter, model, count in (
+            ("student", ["greedy", "cot", "reason"], "", student, limit),
+            ("base", ["reason"], "base", "", base_limit),
         ):
-            _say(f"accuracy: {label}, {', '.join(methods)} on {len(problems)} dev problems")
-            result = evaluate(client, problems, methods, 16, 1024, 4, _say, adapter, model)
+            if not count:
+                continue
+            chosen = problems[:count]
+            _say(f"accuracy: {label}, {', '.join(methods)} on {len(chosen)} dev problems")
+            result = evaluate(client, chosen, methods, 16, 1024, 4, _say, adapter, model)
             print(format_table(result), file=sys.stderr, flush=True)
             runs[label] = {k: v for k, v in result.items() if k != "outcomes"}
     return runs
