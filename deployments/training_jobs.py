@@ -64,7 +64,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     from transformers import AutoTokenizer
 
     from ponder.training.distill import train_student
-    from ponder.training.loop import Progress
+    from ponder.training.loop import Progress, WorkerPlace
     from ponder.training.lora import tokenise, train_adapter
 
     settings: TrainingJobConfig
@@ -105,14 +105,14 @@ def _worker_loop(config: dict[str, Any]) -> None:
     def wrap(module: Any) -> Any:
         return ray.train.torch.prepare_model(module) if world > 1 else module
 
-    common: dict[str, Any] = {
-        "resume_from": resume_from,
-        "rank": rank,
-        "world_size": world,
-        "wrap_model": wrap,
-        "device": str(ray.train.torch.get_device()),
-        "pad_id": int(tokenizer.pad_token_id or tokenizer.eos_token_id),
-    }
+    place = WorkerPlace(
+        resume_from=resume_from,
+        rank=rank,
+        world_size=world,
+        wrap_model=wrap,
+        device=str(ray.train.torch.get_device()),
+        pad_id=int(tokenizer.pad_token_id or tokenizer.eos_token_id),
+    )
     try:
         if isinstance(settings, StudentTrainingConfig):
             teacher = config["teacher_adapter_dir"]
@@ -123,11 +123,11 @@ def _worker_loop(config: dict[str, Any]) -> None:
                 Path(teacher) if teacher else None,
                 work_dir,
                 report,
-                **common,
+                place,
             )
         else:
             assert isinstance(settings, AdapterTrainingConfig)
-            train_adapter(settings, examples, model_dir, work_dir, report, **common)
+            train_adapter(settings, examples, model_dir, work_dir, report, place)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

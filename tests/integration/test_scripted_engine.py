@@ -59,6 +59,9 @@ def scripted(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) 
             "decoder": config.decoder.model_copy(
                 update={"deployment": config.decoder.deployment.model_copy(update=zero)}
             ),
+            "student": config.student.model_copy(
+                update={"deployment": config.student.deployment.model_copy(update=zero)}
+            ),
             "ingress": config.ingress.model_copy(
                 update={"deployment": config.ingress.deployment.model_copy(update=zero)}
             ),
@@ -83,7 +86,8 @@ def scripted(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) 
         adapters=tuple(config.decoder.engine.lora_adapters),
     )
     try:
-        serve.run(build_app(app_config, factory), name=APP, route_prefix=f"/{APP}")
+        # the student set (when the session serves one) runs the scripted engine too
+        serve.run(build_app(app_config, factory, factory), name=APP, route_prefix=f"/{APP}")
         yield APP
     finally:
         serve.delete(APP)

@@ -13,11 +13,11 @@ runs `train_student` in each worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ponder.training.loop import IGNORE, Report, TokenisedExample, run_training
+from ponder.training.loop import IGNORE, Report, TokenisedExample, WorkerPlace, run_training
 from ponder.training.settings import StudentTrainingConfig
 
 
@@ -159,23 +159,18 @@ def train_student(
     teacher_adapter_dir: Path | None,
     work_dir: Path,
     report: Report,
-    resume_from: Path | None = None,
-    rank: int = 0,
-    world_size: int = 1,
-    wrap_model: Callable[[Any], Any] = lambda m: m,
-    device: str = "cpu",
-    pad_id: int = 2,
+    place: WorkerPlace = WorkerPlace(),  # noqa: B008 (frozen, never mutated)
 ) -> tuple[Any, list[dict[str, float]]]:
     """Distil (see `run_training` for checkpoints and resuming). Returns the
     peft-wrapped student and the loss curve."""
     import torch
 
     torch.manual_seed(settings.seed)
-    teacher = merged_teacher(model_dir, teacher_adapter_dir).to(device)
+    teacher = merged_teacher(model_dir, teacher_adapter_dir).to(place.device)
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     layers = spaced_layers(teacher.config.num_hidden_layers, settings.student_layers)
-    model = student_with_delta(student_from_teacher(teacher, layers), settings).to(device)
+    model = student_with_delta(student_from_teacher(teacher, layers), settings).to(place.device)
     loss = distill_loss_module(
         model, teacher if settings.alpha < 1 else None, settings.alpha, settings.temperature
     )
@@ -187,11 +182,6 @@ def train_student(
         examples,
         work_dir,
         report,
-        resume_from=resume_from,
-        rank=rank,
-        world_size=world_size,
-        wrap_model=wrap_model,
-        device=device,
-        pad_id=pad_id,
+        place,
     )
     return model, curve

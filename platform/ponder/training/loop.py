@@ -100,6 +100,24 @@ class Progress:
 Report = Callable[[Progress, Path | None], None]
 
 
+def _unwrapped(module: Any) -> Any:
+    return module
+
+
+@dataclass(frozen=True)
+class WorkerPlace:
+    """Where one copy of the loop runs: its rank among the data-parallel workers, its
+    device, how to wrap the loss module (DDP under Ray Train), the pad token, and the
+    checkpoint to resume from."""
+
+    resume_from: Path | None = None
+    rank: int = 0
+    world_size: int = 1
+    wrap_model: Callable[[Any], Any] = _unwrapped
+    device: str = "cpu"
+    pad_id: int = 2
+
+
 def learning_rate(step: int, total: int, settings: LoopSettings) -> float:
     """Linear warm-up to the peak, then linear decay to zero at the last step."""
     if settings.warmup_steps and step < settings.warmup_steps:
@@ -115,12 +133,7 @@ def run_training(
     examples: Sequence[TokenisedExample],
     work_dir: Path,
     report: Report,
-    resume_from: Path | None = None,
-    rank: int = 0,
-    world_size: int = 1,
-    wrap_model: Callable[[Any], Any] = lambda m: m,
-    device: str = "cpu",
-    pad_id: int = 2,
+    place: WorkerPlace = WorkerPlace(),
 ) -> list[dict[str, float]]:
     """Optimise the trainable (peft) parameters of `model` on loss_module(**batch); every
     `checkpoint_every` steps rank 0 writes a checkpoint under work_dir and reports it, the
@@ -138,12 +151,13 @@ def run_training(
     )
     curve: list[dict[str, float]] = []
     start = 0
-    if resume_from is not None:
-        state = torch.load(resume_from / "trainer_state.pt", weights_only=False)
+    rank, world_size, device = place.rank, place.world_size, place.device
+    if place.resume_from is not None:
+        state = torch.load(place.resume_from / "trainer_state.pt", weights_only=False)
         set_peft_model_state_dict(model, state["adapter"])
         optimizer.load_state_dict(state["optimizer"])
         start, curve = int(state["step"]), list(state["curve"])
-    wrapped = wrap_model(loss_module)
+    wrapped = place.wrap_model(loss_module)
     wrapped.train()
     per_worker = settings.batch_size // world_size
     started, seen = time.monotonic(), 0
@@ -151,7 +165,8 @@ def run_training(
     for step in range(start, total):
         indices = batches[step][rank * per_worker : (rank + 1) * per_worker] or batches[step][:1]
         batch = {
-            k: v.to(device) for k, v in collate([examples[i] for i in indices], pad_id).items()
+            k: v.to(device)
+            for k, v in collate([examples[i] for i in indices], place.pad_id).items()
         }
         lr = learning_rate(step, total, settings)
         for group in optimizer.param_groups:

@@ -9,12 +9,12 @@ model for data parallelism; tests and a laptop can call it directly.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ponder.training.domain_data import Example
-from ponder.training.loop import IGNORE, Report, TokenisedExample, run_training
+from ponder.training.loop import IGNORE, Report, TokenisedExample, WorkerPlace, run_training
 from ponder.training.settings import AdapterTrainingConfig
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -94,16 +94,11 @@ def train_adapter(
     model_dir: Path,
     work_dir: Path,
     report: Report,
-    resume_from: Path | None = None,
-    rank: int = 0,
-    world_size: int = 1,
-    wrap_model: Callable[[Any], Any] = lambda m: m,
-    device: str = "cpu",
-    pad_id: int = 2,
+    place: WorkerPlace = WorkerPlace(),  # noqa: B008 (frozen, never mutated)
 ) -> tuple[Any, list[dict[str, float]]]:
     """Train the LoRA adapter; checkpoints under work_dir (see `run_training`). Returns
     the (unwrapped) peft model and the loss curve."""
-    model = lora_model(model_dir, settings).to(device)
+    model = lora_model(model_dir, settings).to(place.device)
     curve = run_training(
         model,
         reply_loss_module(model),
@@ -111,12 +106,7 @@ def train_adapter(
         examples,
         work_dir,
         report,
-        resume_from=resume_from,
-        rank=rank,
-        world_size=world_size,
-        wrap_model=wrap_model,
-        device=device,
-        pad_id=pad_id,
+        place,
     )
     return model, curve
 
