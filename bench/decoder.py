@@ -168,25 +168,37 @@ def platform_phase(config_path: Path) -> dict[str, Any]:
         platform.stop()
 
 
+async def timed_stream(
+    stub: Any, prompt: str, model: str = "", adapter: str = ""
+) -> dict[str, float]:
+    """One greedy StreamGenerate through the platform: time to first text, tokens."""
+    from ponder.api.client import build_request
+
+    request = build_request(
+        messages=[("user", prompt)],
+        temperature=0.0,
+        max_tokens=MAX_TOKENS,
+        model=model,
+        adapter=adapter,
+    )
+    start, first, tokens = time.perf_counter(), None, 0
+    async for chunk in stub.StreamGenerate(request, timeout=600):
+        if first is None and chunk.text:
+            first = time.perf_counter()
+        tokens = chunk.usage.completion_tokens
+    return {"ttft": (first or time.perf_counter()) - start, "tokens": tokens}
+
+
 async def _platform_load(target: str) -> dict[str, Any]:
     import grpc
 
-    from ponder.api.client import build_request
     from ponder.v1 import ponder_pb2_grpc as pb_grpc
 
     async with grpc.aio.insecure_channel(target) as channel:
         stub = pb_grpc.PonderServiceStub(channel)
 
         async def one(prompt: str) -> dict[str, float]:
-            request = build_request(
-                messages=[("user", prompt)], temperature=0.0, max_tokens=MAX_TOKENS
-            )
-            start, first, tokens = time.perf_counter(), None, 0
-            async for chunk in stub.StreamGenerate(request, timeout=600):
-                if first is None and chunk.text:
-                    first = time.perf_counter()
-                tokens = chunk.usage.completion_tokens
-            return {"ttft": (first or time.perf_counter()) - start, "tokens": tokens}
+            return await timed_stream(stub, prompt)
 
         return await measure(one)
 

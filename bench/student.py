@@ -36,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
-from decoder import MAX_TOKENS, prompts, summarise  # noqa: E402
+from decoder import MAX_TOKENS, prompts, summarise, timed_stream  # noqa: E402
 
 SEQUENTIAL = 4
 
@@ -46,22 +46,9 @@ def _say(message: str) -> None:
 
 
 async def _target_load(stub: Any, model: str, adapter: str) -> dict[str, Any]:
-    from ponder.api.client import build_request
 
     async def one(prompt: str) -> dict[str, float]:
-        request = build_request(
-            messages=[("user", prompt)],
-            temperature=0.0,
-            max_tokens=MAX_TOKENS,
-            model=model,
-            adapter=adapter,
-        )
-        start, first, tokens = time.perf_counter(), None, 0
-        async for chunk in stub.StreamGenerate(request, timeout=600):
-            if first is None and chunk.text:
-                first = time.perf_counter()
-            tokens = chunk.usage.completion_tokens
-        return {"ttft": (first or time.perf_counter()) - start, "tokens": tokens}
+        return await timed_stream(stub, prompt, model, adapter)
 
     async def run(batch: list[str]) -> dict[str, Any]:
         start = time.perf_counter()

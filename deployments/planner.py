@@ -111,15 +111,11 @@ class Planner:
         return self._watcher.current(call.scope) if self._watcher else self._default
 
     async def reason(self, call: ReasonCall) -> ReasonResult:
-        result = await self._planner.reason(
-            call.problem,
-            call.budget,
-            call.reasoning_id,
-            call.adapter,
-            self._scorer(call),
-            call.model,
-        )
-        return await self._finish(result, call)
+        """The finished result only (the events of `run`, drained)."""
+        async for event in self.run(call):
+            if isinstance(event, Finished):
+                return event.result
+        raise RuntimeError("planner ended without a result")
 
     async def run(self, call: ReasonCall) -> AsyncIterator[ReasonEvent]:
         """Events as they happen (call with handle.options(stream=True))."""
