@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ponder import env
+from ponder.security.tokens import RateLimit
 
 
 class StrictModel(BaseModel):
@@ -233,6 +234,41 @@ class IngressConfig(StrictModel):
     )
 
 
+class AuthConfig(StrictModel):
+    """Caller authentication of the front doors (bearer tokens from a token file)."""
+
+    enabled: bool = Field(
+        True,
+        description="Require 'authorization: Bearer <token>' on every PonderService RPC "
+        "(grpc.health.v1 and reflection stay open). Off: every caller is anonymous and "
+        "shares one scorer.",
+    )
+    token_file: str = Field(
+        "",
+        description="YAML token file (hashes, tenants, rights, rate limits; see "
+        "ponder.security.tokens). Empty: .state/auth/tokens.yaml, which a local start "
+        "creates with one token for tenant 'local'. In Kubernetes: a Secret mounted as a "
+        "volume (updates reach the pod without a restart).",
+    )
+    reload_interval_s: float = Field(
+        2.0, gt=0, description="How often the token file is checked for changes (rotation)."
+    )
+    create_local_token: bool = Field(
+        True,
+        description="A local start (`ponder serve`, tests, benches) creates the token file "
+        "when it is missing, with one all-RPC token for tenant 'local' whose value goes to "
+        "client-token beside it (mode 0600), where the CLI and PonderClient find it.",
+    )
+    default_rate_limit: RateLimit | None = Field(
+        default_factory=lambda: RateLimit(requests_per_s=50, burst=100),
+        description="Rate limit of a tenant the token file gives none; null: unlimited.",
+    )
+
+    def token_path(self) -> Path:
+        """The token file this config names."""
+        return Path(self.token_file) if self.token_file else env.api_tokens_file()
+
+
 class RedisConfig(StrictModel):
     """The Redis that holds the score cache, the outcome log and the scorer versions."""
 
@@ -290,8 +326,9 @@ class LearningConfig(StrictModel):
     )
     per_tenant: bool = Field(
         False,
-        description="Train one scorer per tenant (x-tenant-id metadata); otherwise all "
-        "outcomes train one shared scorer.",
+        description="Train one scorer per tenant (the tenant of the caller's token, so "
+        "only tenants the token file declares); otherwise all outcomes train one shared "
+        "scorer.",
     )
     batch_size: int = Field(
         64, ge=1, description="Most outcomes the learner applies in one step (one checkpoint)."
@@ -500,6 +537,9 @@ class PonderConfig(StrictModel):
         default_factory=StudentConfig, description="The distilled student's decoder set."
     )
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="gRPC ingress.")
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="Caller authentication and rate limits."
+    )
     planner: PlannerConfig = Field(default_factory=PlannerConfig, description="Reasoning planner.")
     redis: RedisConfig = Field(
         default_factory=RedisConfig,

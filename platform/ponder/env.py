@@ -127,6 +127,34 @@ def redis_server_binary() -> str:
     return os.environ.get("PONDER_REDIS_SERVER", "redis-server")
 
 
+def auth_dir() -> Path:
+    """Credentials a local run creates: API token file, client token, Ray token (0700)."""
+    return state_dir() / "auth"
+
+
+def api_tokens_file() -> Path:
+    """The default API token file (hashes only)."""
+    return auth_dir() / "tokens.yaml"
+
+
+def ray_token_file() -> Path:
+    """The Ray cluster token of local runs (RAY_AUTH_TOKEN_PATH points here)."""
+    return auth_dir() / "ray-token"
+
+
+def client_token_file(tokens_file: Path | None = None) -> Path:
+    """Where a local start leaves the value of the token it created (beside the file)."""
+    return (tokens_file or api_tokens_file()).parent / "client-token"
+
+
+def api_token() -> str:
+    """The bearer token clients send (PONDER_API_TOKEN; else the local client token)."""
+    token = os.environ.get("PONDER_API_TOKEN", "").strip()
+    if not token and client_token_file().is_file():
+        token = client_token_file().read_text().strip()
+    return token
+
+
 def secret(name: str) -> str:
     """A secret from the environment variable a config names (e.g. a Redis password)."""
     return os.environ.get(name, "")

@@ -32,7 +32,23 @@ class AlreadyExists(PonderError):
 
 
 class ResourceExhausted(PonderError):
-    """A limit of the server was reached (queue full, budget spent)."""
+    """A limit of the server was reached (queue full, budget spent, rate limit); when
+    retry_after_s is set, the caller is told how long to wait before retrying."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[type, tuple[str, float | None]]:  # type: ignore[override]
+        return (type(self), (self.message, self.retry_after_s))
+
+
+class Unauthenticated(PonderError):
+    """The call carries no credentials, or credentials the server does not know."""
+
+
+class PermissionDenied(PonderError):
+    """The caller is known but may not do this (an RPC its token lacks, another tenant)."""
 
 
 class DeadlineExceeded(PonderError):

@@ -54,4 +54,5 @@ def test_every_core_module_imports_without_ray() -> None:
         "reason",
         "scorer",
         "setup-model",
+        "token",
     ]

@@ -15,8 +15,10 @@ from ponder.errors import (
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     PonderError,
     ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -27,6 +29,8 @@ _CODES: dict[type[PonderError], grpc.StatusCode] = {
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 
@@ -42,6 +46,14 @@ def status_for(error: BaseException, request_id: str) -> tuple[grpc.StatusCode, 
     if isinstance(error, asyncio.CancelledError):
         return grpc.StatusCode.CANCELLED, "request cancelled"
     return grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})"
+
+
+def trailers_for(error: BaseException) -> list[tuple[str, str]]:
+    """Trailing metadata that goes with an error: `retry-after-ms` when the server knows
+    how long a refused caller should wait (rate limits)."""
+    if isinstance(error, ResourceExhausted) and error.retry_after_s is not None:
+        return [("retry-after-ms", str(max(1, round(error.retry_after_s * 1000))))]
+    return []
 
 
 def _one_line(message: str) -> str:

@@ -2,9 +2,9 @@
 subcommands.
 
 Core families (no Ray): `setup` (model conversion), `client` (calls to a running
-platform), `scorer` (scorer versions in Redis). The families that start Ray — `serve`
-and the `train` jobs — live in `deployments.commands` and are hooked in here when that
-package is installed, so the core never imports Ray.
+platform), `scorer` (scorer versions in Redis), `token` (API tokens). The families that
+start Ray — `serve` and the `train` jobs — live in `deployments.commands` and are hooked
+in here when that package is installed, so the core never imports Ray.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import importlib
 import sys
 from types import ModuleType
 
-from ponder.cli import client, scorer, setup
+from ponder.cli import client, scorer, setup, token
 from ponder.cli.common import CommandFailed
 
-CORE_FAMILIES: tuple[ModuleType, ...] = (setup, client, scorer)
+CORE_FAMILIES: tuple[ModuleType, ...] = (setup, client, scorer, token)
 PLATFORM_FAMILIES = "deployments.commands"
 
 

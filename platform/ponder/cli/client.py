@@ -33,7 +33,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         adapter=args.adapter or "",
         model=args.model or "",
     )
-    with rpc_errors(), PonderClient(args.target) as client:
+    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
         if args.stream:
             last = None
             for chunk in client.stream_generate(request, timeout=args.timeout):
@@ -70,7 +70,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
         adapter=args.adapter or "",
         model=args.model or "",
     )
-    with rpc_errors(), PonderClient(args.target) as client:
+    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
         response = client.reason(request, timeout=args.timeout)
     print(response.answer)
     if args.trace:
@@ -116,7 +116,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     request = build_analyze_request(
         args.text, image=image, table_json=table, max_tokens=args.max_tokens, model=args.model or ""
     )
-    with rpc_errors(), PonderClient(args.target) as client:
+    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
         if args.stream:
             for chunk in client.stream_analyze(request, timeout=args.timeout):
                 print(chunk.text, end="", flush=True)
@@ -136,7 +136,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from ponder.api.client import PonderClient
 
-    with rpc_errors(), PonderClient(args.target) as client:
+    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
         models = client.list_models(timeout=args.timeout)
     for model in models:
         kind = pb.ModelKind.Name(model.kind).removeprefix("MODEL_KIND_").lower()
@@ -153,7 +153,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
     from ponder.api.client import PonderClient
 
-    with rpc_errors(), PonderClient(args.target) as client:
+    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
         status = client.check(timeout=args.timeout)
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
     print(name)
@@ -175,7 +175,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     say(f"{len(problems)} problems ({args.split} split of {Path(args.data).name})")
     if args.learn_stream:
         return _learning_loop(args, problems)
-    with PonderClient(args.target) as client:
+    with PonderClient(args.target, token=args.token) as client:
         result = evaluate(
             client,
             problems,
@@ -213,7 +213,7 @@ def _learning_loop(args: argparse.Namespace, held_out: list[Any]) -> int:
         print(f"error: only {len(stream)} training problems", file=sys.stderr)
         return 2
     say(f"learning loop: {len(stream)} training problems reported, checkpoints {checkpoints}")
-    with PonderClient(args.target) as client:
+    with PonderClient(args.target, token=args.token) as client:
         result = learning_loop(
             client,
             stream,

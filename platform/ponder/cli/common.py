@@ -42,4 +42,10 @@ def target_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--target", default="127.0.0.1:9000", help="gRPC address")
     parent.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
+    parent.add_argument(
+        "--token",
+        default=None,
+        help="API bearer token (default: PONDER_API_TOKEN, else the token `ponder serve` "
+        "created in .state/auth/client-token)",
+    )
     return parent

@@ -1,0 +1,1 @@
+"""Caller authentication, tenancy and rate limits of the front doors."""
