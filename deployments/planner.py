@@ -150,7 +150,9 @@ class Planner:
             return result
         try:
             with span("outcome_log.record", reasoning_id=result.reasoning_id):
-                await self._outcome_log.record(ReasoningRecord.from_result(result, call.scope))
+                await self._outcome_log.record(
+                    ReasoningRecord.from_result(result, call.scope, call.tenant)
+                )
         except Exception as error:  # the answer still goes out; it just cannot be reported
             log.warning("reasoning %s not logged: %s", result.reasoning_id, error)
             return result

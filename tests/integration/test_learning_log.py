@@ -95,7 +95,7 @@ async def _log_and_report(log: OutcomeLog, ids: list[str], reward: float = 1.0) 
     rng = random.Random(ids[0])
     for reasoning_id in ids:
         await log.record(_record(reasoning_id, rng))
-        ack = await log.report(Outcome(reasoning_id, reward, None, now_ms()))
+        ack = await log.report(Outcome(reasoning_id, reward, None, now_ms()), tenant="")
         assert not ack.duplicate
 
 
@@ -104,19 +104,43 @@ async def _drain(learner: Learner) -> None:
         pass
 
 
+def test_records_are_written_once_and_only_their_tenant_may_report(redis: LocalRedis) -> None:
+    async def scenario() -> None:
+        client = _client(redis)
+        log = OutcomeLog(client, retention_s=3600)
+        owned = dataclasses.replace(_record("r-acme", random.Random(3)), tenant="acme")
+        await log.record(owned)
+        with pytest.raises(AlreadyExists):  # an id is never replaced
+            await log.record(dataclasses.replace(owned, scorer_version="other"))
+        assert (await log.get_record("r-acme")).scorer_version == owned.scorer_version
+        assert await client.xlen(Keys().reasonings_stream) == 1
+        for stranger in ("rival", ""):
+            with pytest.raises(NotFound):
+                await log.report(Outcome("r-acme", 1.0, None, now_ms()), tenant=stranger)
+        # Nothing was written for the strangers: no outcome, no log entry, no count.
+        assert await log.get_outcome("r-acme") is None
+        assert await client.xlen(Keys().outcomes_stream) == 0
+        assert await log.reported_count() == 0
+        ack = await log.report(Outcome("r-acme", 1.0, None, now_ms()), tenant="acme")
+        assert not ack.duplicate and ack.record.tenant == "acme"
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_reports_are_idempotent_and_survive_a_redis_restart(redis: LocalRedis) -> None:
     async def before_restart() -> None:
         client = _client(redis)
         log = OutcomeLog(client, retention_s=3600)
         await log.record(_record("r-1", random.Random(1)))
         with pytest.raises(NotFound):
-            await log.report(Outcome("r-unknown", 1.0, None, now_ms()))
-        first = await log.report(Outcome("r-1", 1.0, 4.0, now_ms()))
-        again = await log.report(Outcome("r-1", 1.0, 4.0, now_ms()))
+            await log.report(Outcome("r-unknown", 1.0, None, now_ms()), tenant="")
+        first = await log.report(Outcome("r-1", 1.0, 4.0, now_ms()), tenant="")
+        again = await log.report(Outcome("r-1", 1.0, 4.0, now_ms()), tenant="")
         assert (first.duplicate, again.duplicate) == (False, True)
         assert first.record.scorer_version == DEFAULT.version
         with pytest.raises(AlreadyExists):
-            await log.report(Outcome("r-1", 0.0, None, now_ms()))
+            await log.report(Outcome("r-1", 0.0, None, now_ms()), tenant="")
         assert await log.reported_count() == 1
         assert await client.xlen(Keys().outcomes_stream) == 1  # logged once
         await client.aclose()
@@ -124,7 +148,7 @@ def test_reports_are_idempotent_and_survive_a_redis_restart(redis: LocalRedis) -
     asyncio.run(before_restart())
     port = redis.port
     redis.stop()
-    restarted = LocalRedis(data_dir=redis.data_dir, port=port).start()
+    restarted = LocalRedis(data_dir=redis.data_dir, port=port, password=redis.password).start()
     try:
 
         async def after_restart() -> None:
@@ -137,7 +161,7 @@ def test_reports_are_idempotent_and_survive_a_redis_restart(redis: LocalRedis) -
             outcome = await log.get_outcome("r-1")
             assert outcome is not None and outcome.correct_answer == 4.0
             assert await log.reported_count() == 1
-            again = await log.report(Outcome("r-1", 1.0, 4.0, now_ms()))
+            again = await log.report(Outcome("r-1", 1.0, 4.0, now_ms()), tenant="")
             assert again.duplicate
             await client.aclose()
 
@@ -153,7 +177,7 @@ def test_expired_reasoning_is_not_found(redis: LocalRedis) -> None:
         await log.record(_record("r-short", random.Random(2)))
         await asyncio.sleep(2.2)
         with pytest.raises(NotFound, match="expired"):
-            await log.report(Outcome("r-short", 1.0, None, now_ms()))
+            await log.report(Outcome("r-short", 1.0, None, now_ms()), tenant="")
         await client.aclose()
 
     asyncio.run(scenario())
@@ -258,7 +282,7 @@ def test_per_tenant_outcomes_train_only_that_tenants_scorer(redis: LocalRedis) -
                 _record(f"t-{i}", rng), scope=scorer_scope("acme", per_tenant=True)
             )
             await log.record(record)
-            await log.report(Outcome(f"t-{i}", 1.0, None, now_ms()))
+            await log.report(Outcome(f"t-{i}", 1.0, None, now_ms()), tenant="")
         await _drain(learner)
         tenant = await registry.active("tenant-acme")
         assert tenant.status == "promoted" and tenant.parent == DEFAULT.version

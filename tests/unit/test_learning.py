@@ -191,5 +191,5 @@ def test_scorer_scope_per_tenant() -> None:
     assert scorer_scope("", per_tenant=True) == SHARED_SCOPE
     assert scorer_scope("acme", per_tenant=False) == SHARED_SCOPE
     assert scorer_scope("acme", per_tenant=True) == "tenant-acme"
-    with pytest.raises(InvalidArgument, match="x-tenant-id"):
+    with pytest.raises(InvalidArgument, match="tenant"):
         scorer_scope("bad tenant!", per_tenant=True)

@@ -47,6 +47,7 @@ def reason_call_from_proto(
     adapters: Iterable[str],
     scope: str = "shared",
     students: Iterable[str] = (),
+    tenant: str = "",
 ) -> ReasonCall:
     """Check a ReasonRequest; raises InvalidArgument naming the field, or NotFound."""
     problem = request.problem.strip()
@@ -78,6 +79,7 @@ def reason_call_from_proto(
         adapter=target.adapter,
         scope=scope,
         model=target.model,
+        tenant=tenant,
     )
 
 

@@ -24,11 +24,22 @@ from ponder.learning.records import Outcome, ReasoningRecord, now_ms
 
 LEARNER_GROUP = "learner"
 
-# KEYS: record, outcome, outcomes stream, reported counter. ARGV: outcome json, ttl s.
+# KEYS: record, reasonings stream. ARGV: record json, ttl s, oldest stream id to keep.
+# A record is written once (NX): an id can never be replaced. Returns 1 written, 0 taken.
+_RECORD = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'reasoning_id', ARGV[4], 'record', ARGV[1])
+return 1
+"""
+
+# KEYS: record, outcome, outcomes stream, reported counter. ARGV: outcome json, ttl s,
+# the reporter's tenant. The tenant is checked before anything is written: another
+# tenant's reasoning is answered exactly like an unknown one; nothing is stored or queued.
 # Returns {0} not found, {1, record} logged, {2, earlier outcome json} already reported.
 _REPORT = """
 local record = redis.call('GET', KEYS[1])
 if not record then return {0} end
+if (cjson.decode(record)['tenant'] or '') ~= ARGV[3] then return {0} end
 local earlier = redis.call('GET', KEYS[2])
 if earlier then return {2, earlier} end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
@@ -101,20 +112,17 @@ class OutcomeLog:
         self._retention_s = retention_s
         self.keys = keys or Keys()
         self._report = client.register_script(_REPORT)
+        self._record = client.register_script(_RECORD)
 
     async def record(self, record: ReasoningRecord) -> None:
-        """Log a reasoning at answer time."""
-        data = record.to_json()
+        """Log a reasoning at answer time; its id must be new (AlreadyExists otherwise)."""
         oldest = max(0, now_ms() - self._retention_s * 1000)
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.reasoning(record.reasoning_id), data, ex=self._retention_s)
-            pipe.xadd(
-                self.keys.reasonings_stream,
-                {"reasoning_id": record.reasoning_id, "record": data},
-                minid=str(oldest),
-                approximate=True,
-            )
-            await pipe.execute()
+        written = await self._record(
+            keys=[self.keys.reasoning(record.reasoning_id), self.keys.reasonings_stream],
+            args=[record.to_json(), self._retention_s, oldest, record.reasoning_id],
+        )
+        if not int(written):
+            raise AlreadyExists(f"reasoning_id {record.reasoning_id!r} is taken")
 
     async def get_record(self, reasoning_id: str) -> ReasoningRecord:
         data = await self._client.get(self.keys.reasoning(reasoning_id))
@@ -126,8 +134,9 @@ class OutcomeLog:
         data = await self._client.get(self.keys.outcome(reasoning_id))
         return None if data is None else Outcome.from_json(data)
 
-    async def report(self, outcome: Outcome) -> ReportAck:
-        """Join an outcome to its reasoning; idempotent for a retried identical report."""
+    async def report(self, outcome: Outcome, tenant: str) -> ReportAck:
+        """Join an outcome to its reasoning, which must be the reporting tenant's (an
+        unknown id otherwise); idempotent for a retried identical report."""
         rid = outcome.reasoning_id
         result = await self._report(
             keys=[
@@ -136,7 +145,7 @@ class OutcomeLog:
                 self.keys.outcomes_stream,
                 self.keys.reported,
             ],
-            args=[outcome.to_json(), self._retention_s],
+            args=[outcome.to_json(), self._retention_s, tenant],
         )
         status = int(result[0])
         if status == 0:
@@ -145,8 +154,8 @@ class OutcomeLog:
             earlier = Outcome.from_json(result[1])
             if not earlier.same_report(outcome):
                 raise AlreadyExists(
-                    f"reasoning_id {rid!r} already has a different outcome "
-                    f"(reward {earlier.reward:g}); outcomes cannot be changed"
+                    f"reasoning_id {rid!r} already has a different outcome; "
+                    "outcomes cannot be changed"
                 )
             return ReportAck(True, await self.get_record(rid))
         return ReportAck(False, ReasoningRecord.from_json(result[1]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,11 +23,18 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def new_reasoning_id() -> str:
+    """A reasoning id: 128 random bits, chosen by the server (never by the caller), so an
+    id can be neither guessed nor reused to overwrite someone else's record."""
+    return secrets.token_hex(16)
+
+
 def scorer_scope(tenant: str, per_tenant: bool) -> str:
-    """Which scorer a request uses and its outcome trains: the tenant's, or the shared one."""
+    """Which scorer a request uses and its outcome trains: the (authenticated) tenant's,
+    or the shared one."""
     if tenant and not _TENANT.match(tenant):
         raise InvalidArgument(
-            "x-tenant-id", "1 to 64 letters, digits, '.', '_' or '-', starting alphanumeric"
+            "tenant", "1 to 64 letters, digits, '.', '_' or '-', starting alphanumeric"
         )
     return f"tenant-{tenant}" if per_tenant and tenant else SHARED_SCOPE
 
@@ -53,10 +61,12 @@ class ReasoningRecord:
     scorer_version: str
     created_ms: int
     paths: tuple[PathRecord, ...]
+    tenant: str = ""  # who asked (authenticated); only this tenant may report on it
 
     @classmethod
-    def from_result(cls, result: ReasonResult, scope: str) -> ReasoningRecord:
+    def from_result(cls, result: ReasonResult, scope: str, tenant: str) -> ReasoningRecord:
         return cls(
+            tenant=tenant,
             reasoning_id=result.reasoning_id,
             scope=scope,
             scorer_version=result.scorer_version,

@@ -461,3 +461,4 @@ class ReasonCall:
     adapter: str | None = None
     scope: str = "shared"  # whose path scorer scores it (and whose its outcome trains)
     model: str = ""  # decoder set of every branch ("" = the main one)
+    tenant: str = ""  # the authenticated caller's tenant; only it may report the outcome
