@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deployments.ray_options import ray_environment, serve_options
+from deployments.ray_options import serve_options, use_ray_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "gpu-autoscale"
@@ -41,7 +41,7 @@ def main() -> int:
     from ponder.config import DeploymentConfig
     from ponder.engine.vllm_engine import VLLMEngineFactory
 
-    os.environ.update(ray_environment())
+    use_ray_environment()
     # `ray start` / `ray stop` of the cluster helper must be this venv's.
     os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     engine = load_serve_config(ROOT / "config" / "serve-local.yaml").apps["ponder"].decoder.engine

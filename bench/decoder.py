@@ -172,7 +172,7 @@ async def timed_stream(
     stub: Any, prompt: str, model: str = "", adapter: str = ""
 ) -> dict[str, float]:
     """One greedy StreamGenerate through the platform: time to first text, tokens."""
-    from ponder.api.client import build_request
+    from ponder.api.client import auth_metadata, build_request
 
     request = build_request(
         messages=[("user", prompt)],
@@ -182,7 +182,7 @@ async def timed_stream(
         adapter=adapter,
     )
     start, first, tokens = time.perf_counter(), None, 0
-    async for chunk in stub.StreamGenerate(request, timeout=600):
+    async for chunk in stub.StreamGenerate(request, timeout=600, metadata=auth_metadata()):
         if first is None and chunk.text:
             first = time.perf_counter()
         tokens = chunk.usage.completion_tokens

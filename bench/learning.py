@@ -134,7 +134,6 @@ def main() -> int:
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
     from ponder import env
-    from ponder.api.client import PonderClient
     from ponder.learning_eval import format_loop_table, learning_loop
     from ponder.reasoning.problems import load_problems
 
@@ -149,7 +148,7 @@ def main() -> int:
     platform.start(progress=_say)
     try:
         url = platform.redis_servers[0].url
-        with PonderClient(platform.target) as client:
+        with platform.client() as client:
             loop = learning_loop(
                 client,
                 stream,

@@ -32,14 +32,14 @@ def main() -> int:
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
     from ponder import env
-    from ponder.api.client import PonderClient, build_reason_request
+    from ponder.api.client import build_reason_request
     from ponder.reasoning.problems import load_problems
 
     problems = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", args.problems)
     platform = LocalPlatform(load_serve_config(args.config), log_to_driver=False)
     platform.start(progress=lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
     try:
-        with PonderClient(platform.target) as client:
+        with platform.client() as client:
 
             def timed(request: object) -> tuple[float, object]:
                 started = time.perf_counter()

@@ -31,12 +31,12 @@ def _say(message: str) -> None:
 def _measure(config: dict[str, Any], requests: int, concurrency: int) -> dict[str, float]:
     from deployments.runner import LocalPlatform
     from deployments.serve_config import validate_serve_config
-    from ponder.api.client import PonderClient, build_request
+    from ponder.api.client import build_request
 
     platform = LocalPlatform(validate_serve_config(config), log_to_driver=False)
     platform.start(progress=_say)
     try:
-        with PonderClient(platform.target) as client:
+        with platform.client() as client:
 
             def one(i: int) -> int:
                 request = build_request(

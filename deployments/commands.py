@@ -17,11 +17,14 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ponder import env
 from ponder.cli.common import DEFAULT_SERVE_CONFIG, say
 from ponder.training.settings import AdapterTrainingConfig, TrainingJobConfig
+
+if TYPE_CHECKING:
+    from deployments.runner import LocalPlatform
 
 JobSettings = TypeVar("JobSettings", bound=TrainingJobConfig)
 
@@ -99,8 +102,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         platform.start(progress=say)
         signals.serving = True
         if args.demo and not signals.stop.is_set():
-            _demo(platform.target)
+            _demo(platform)
         say(f"serving on {platform.target} until SIGTERM / Ctrl-C (drain grace {grace:g} s)")
+        say(
+            "every RPC needs 'authorization: Bearer <token>'; the local token is in "
+            f"{env.client_token_file()} (the CLI sends it); `ponder token add` makes more"
+        )
         signals.stop.wait()
         say("stopping: no new calls; waiting for calls in flight")
         if not signals.force.is_set():
@@ -122,10 +129,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(target: str) -> None:
-    from ponder.api.client import PonderClient, build_request
+def _demo(platform: LocalPlatform) -> None:
+    from ponder.api.client import build_request
 
-    with PonderClient(target) as client:
+    with platform.client() as client:
         request = build_request(messages=[("user", DEMO_QUESTION)], max_tokens=64)
         response = client.generate(request, timeout=120)
     say(f"demo request: {DEMO_QUESTION}")

@@ -1,8 +1,9 @@
 """gRPC ingress: implements ponder.v1.PonderService and grpc.health.v1.Health.
 
 Serve's gRPC proxy calls the method named like the RPC. Each method reads top to bottom:
-validate the request -> call the decoder -> convert the answer; every error is mapped
-to a status code in ponder.api.grpc_status and never leaks a traceback.
+authenticate the caller (bearer token -> tenant, rights, rate limit) -> validate the
+request -> call the decoder or planner -> convert the answer; every error is mapped to a
+status code in ponder.api.grpc_status and never leaks a traceback. Health stays open.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ponder.api.generate_convert import (
     generation_request_from_proto,
     result_to_proto,
 )
-from ponder.api.grpc_status import status_for
+from ponder.api.grpc_status import status_for, trailers_for
 from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
 from ponder.api.models_convert import models_to_proto
 from ponder.api.multimodal_convert import (
@@ -44,14 +45,16 @@ from ponder.api.multimodal_convert import (
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
 from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.config import PonderConfig
-from ponder.errors import NotFound, PonderError, Unavailable
+from ponder.errors import NotFound, PermissionDenied, PonderError, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
 from ponder.learning.outcome_log import OutcomeLog
-from ponder.learning.records import SHARED_SCOPE, scorer_scope
+from ponder.learning.records import SHARED_SCOPE, new_reasoning_id, scorer_scope
 from ponder.learning.scorer_status import scorer_status
 from ponder.models import catalogue
 from ponder.reasoning.planner import ReasonCall, ReasonResult
 from ponder.redis_client import connect
+from ponder.security.auth import ANONYMOUS, Authenticator, Identity
+from ponder.security.rate_limit import RateLimiter
 from ponder.telemetry.tracing import correlate_logs
 from ponder.v1 import ponder_pb2 as pb
 
@@ -66,8 +69,9 @@ Resp = TypeVar("Resp")
 class Call:
     """What a handler knows of the call beyond its request message."""
 
-    request_id: str
+    request_id: str  # the caller's x-request-id (correlation only) or a fresh one
     grpc_context: Any
+    identity: Identity  # who is calling: tenant, token, rate limit
 
 
 UnaryHandler = Callable[[Req, Call], Awaitable[Resp]]
@@ -115,11 +119,18 @@ class Ingress:
         self._in_flight = 0
         self._metrics = IngressMetrics()
         correlate_logs()
-        self._redis: Redis | None = None
+        self._redis: Redis | None = connect(config.redis) if config.redis.url else None
         self._outcome_log: OutcomeLog | None = None
-        if config.redis.url and config.planner.learning.enabled:
-            self._redis = connect(config.redis)
+        if self._redis is not None and config.planner.learning.enabled:
             self._outcome_log = OutcomeLog(self._redis, config.planner.learning.retention_s)
+        self._auth: Authenticator | None = None
+        if config.auth.enabled:
+            self._auth = Authenticator(
+                config.auth.token_path(),
+                config.auth.default_rate_limit,
+                config.auth.reload_interval_s,
+            )
+        self._rate_limiter = RateLimiter(self._redis)
 
     # -- ponder.v1.PonderService: each RPC is a scaffold around one handler ---------------
 
@@ -187,27 +198,30 @@ class Ingress:
     async def _unary(
         self, rpc: str, handler: UnaryHandler[Req, Resp], request: Req, grpc_context: Any
     ) -> Resp:
-        """Request id, metrics, and every error mapped to a status (never a traceback)."""
-        call = Call(_request_id(grpc_context), grpc_context)
+        """Caller, request id, metrics, and every error mapped to a status (never a
+        traceback)."""
+        request_id = _request_id(grpc_context)
         with self._measured(rpc):
             try:
                 self._refuse_while_draining()
+                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context))
                 return await handler(request, call)
             except BaseException as error:
-                raise _fail(grpc_context, error, call.request_id) from None
+                raise _fail(grpc_context, error, request_id) from None
 
     async def _streaming(
         self, rpc: str, handler: StreamHandler[Req, Resp], request: Req, grpc_context: Any
     ) -> AsyncIterator[Resp]:
         """As _unary, for a stream: errors midway end it with their status."""
-        call = Call(_request_id(grpc_context), grpc_context)
+        request_id = _request_id(grpc_context)
         with self._measured(rpc):
             try:
                 self._refuse_while_draining()
+                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context))
                 async for message in handler(request, call):
                     yield message
             except BaseException as error:
-                raise _fail(grpc_context, error, call.request_id) from None
+                raise _fail(grpc_context, error, request_id) from None
 
     # -- handlers: validate -> call downstream -> convert ---------------------------------
 
@@ -227,14 +241,14 @@ class Ingress:
             yield chunk_to_proto(chunk, call.request_id)
 
     async def _reason(self, request: pb.ReasonRequest, call: Call) -> pb.ReasonResponse:
-        reason_call = self._reason_call(request, call.request_id, call.grpc_context)
+        reason_call = self._reason_call(request, call)
         result: ReasonResult = await self._planner.reason.remote(reason_call)
         return reason_result_to_proto(result)
 
     async def _stream_reason(
         self, request: pb.ReasonRequest, call: Call
     ) -> AsyncIterator[pb.ReasonEvent]:
-        reason_call = self._reason_call(request, call.request_id, call.grpc_context)
+        reason_call = self._reason_call(request, call)
         planner = self._planner.options(stream=True)
         async for event in _relay(planner.run.remote(reason_call)):
             yield event_to_proto(event)
@@ -244,10 +258,9 @@ class Ingress:
     ) -> pb.ReportOutcomeResponse:
         outcome = outcome_from_proto(request)
         async with _redis_errors_unavailable():
-            ack = await self._learning_log().report(outcome)
-        if ack.record.scope != self._scope(call.grpc_context):
-            # Another tenant's answer: indistinguishable from an unknown id.
-            raise NotFound(f"reasoning_id {outcome.reasoning_id!r} is unknown or has expired")
+            # Another tenant's reasoning is refused inside Redis, before anything is
+            # written, exactly like an unknown id.
+            ack = await self._learning_log().report(outcome, call.identity.tenant)
         return pb.ReportOutcomeResponse(
             duplicate=ack.duplicate,
             scorer_version=ack.record.scorer_version,
@@ -257,7 +270,7 @@ class Ingress:
     async def _get_scorer(self, request: pb.GetScorerRequest, call: Call) -> pb.GetScorerResponse:
         self._learning_log()
         assert self._redis is not None
-        scope = self._scope(call.grpc_context)
+        scope = self._scope(call.identity)
         async with _redis_errors_unavailable():
             try:
                 status = await scorer_status(self._redis, scope)
@@ -357,21 +370,34 @@ class Ingress:
             self._in_flight -= 1
             self._metrics.observe(rpc, code, started)
 
-    def _reason_call(
-        self, request: pb.ReasonRequest, request_id: str, grpc_context: Any
-    ) -> ReasonCall:
+    async def _admit(self, rpc: str, grpc_context: Any) -> Identity:
+        """The authenticated caller of rpc, within its tenant's rate limit."""
+        if self._auth is None:
+            return ANONYMOUS
+        identity = self._auth.identify(_metadata(grpc_context, "authorization"), rpc)
+        claimed = _metadata(grpc_context, "x-tenant-id")
+        if claimed and claimed != identity.tenant:
+            raise PermissionDenied(
+                f"x-tenant-id {claimed[:64]!r} is not the tenant of this token; the tenant "
+                "comes from the token (the header may be left out)"
+            )
+        await self._rate_limiter.take(identity.tenant, identity.rate_limit)
+        return identity
+
+    def _reason_call(self, request: pb.ReasonRequest, call: Call) -> ReasonCall:
         return reason_call_from_proto(
             request,
-            reasoning_id=request_id,
+            reasoning_id=new_reasoning_id(),
             config=self._config.planner,
             adapters=self._adapters,
-            scope=self._scope(grpc_context),
+            scope=self._scope(call.identity),
             students=self._students,
+            tenant=call.identity.tenant,
         )
 
-    def _scope(self, grpc_context: Any) -> str:
-        tenant = _metadata(grpc_context, "x-tenant-id")
-        return scorer_scope(tenant, self._config.planner.learning.per_tenant)
+    def _scope(self, identity: Identity) -> str:
+        """The scorer a caller uses and trains: its tenant's (per_tenant), else shared."""
+        return scorer_scope(identity.tenant, self._config.planner.learning.per_tenant)
 
     def _encoders(self) -> DeploymentHandle:
         if self._encoder is None:
@@ -462,4 +488,7 @@ def _fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseExcep
     if grpc_context is not None:
         grpc_context.set_code(code)
         grpc_context.set_details(details)
+        trailers = trailers_for(error)
+        if trailers:
+            grpc_context.set_trailing_metadata(trailers)
     return RequestFailed(details, code) if code != grpc.StatusCode.CANCELLED else error

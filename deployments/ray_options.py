@@ -11,9 +11,12 @@ from typing import Any
 
 from ponder import env
 from ponder.config import DeploymentConfig, PonderConfig
+from ponder.security.local_credentials import ensure_secret
 
 LOCAL_RAY_ENVIRONMENT = {
-    "RAY_AUTH_MODE": "disabled",
+    # Every Ray port (GCS, raylets, workers, agents) listens beyond loopback in Ray 2.60
+    # whatever the node address, so the cluster requires Ray's token on every call.
+    "RAY_AUTH_MODE": "token",
     "RAY_USAGE_STATS_ENABLED": "0",
     "HF_HUB_OFFLINE": "1",
 }
@@ -37,8 +40,22 @@ def serve_options(config: DeploymentConfig) -> dict[str, Any]:
 
 
 def ray_environment() -> dict[str, str]:
-    """Environment for a local Ray cluster started by Ponder (set values win)."""
-    return env.with_overrides(LOCAL_RAY_ENVIRONMENT)
+    """Environment for a local Ray cluster started by Ponder (set values win). The Ray
+    token is created on first use (.state/auth/ray-token, mode 0600)."""
+    wanted = dict(LOCAL_RAY_ENVIRONMENT)
+    if "RAY_AUTH_TOKEN" not in os.environ:
+        ensure_secret(env.ray_token_file())
+        wanted["RAY_AUTH_TOKEN_PATH"] = str(env.ray_token_file())
+    return env.with_overrides(wanted)
+
+
+def use_ray_environment() -> None:
+    """Put ray_environment() into this process's environment, where the Ray processes it
+    starts inherit it, and make an already imported Ray re-read its auth mode."""
+    os.environ.update(ray_environment())
+    from ray._raylet import Config  # type: ignore[attr-defined]  # caches RAY_AUTH_MODE
+
+    Config.initialize("")
 
 
 def deployments_of(config: PonderConfig) -> list[DeploymentConfig]:

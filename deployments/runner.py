@@ -20,13 +20,14 @@ from ray.serve.config import gRPCOptions
 
 from deployments.app import build_app
 from deployments.lifecycle import OwnedProcess, descendants, terminate
-from deployments.ray_options import local_cpus, ray_environment
+from deployments.ray_options import local_cpus, use_ray_environment
 from deployments.serve_config import PonderServeConfig
 from ponder import env
 from ponder.api.client import PonderClient
 from ponder.config import PonderConfig
 from ponder.engine.protocol import EngineFactory
 from ponder.redis_server import LocalRedis, free_port
+from ponder.security.local_credentials import ensure_local_api_token, write_secret
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class LocalPlatform:
     # Called with every process the run owns, whenever that set grows (the run record).
     on_processes: Callable[[list[OwnedProcess]], None] | None = None
     metrics_port: int = field(default=0, init=False)  # Prometheus endpoint of the node
+    # The bearer token of the local tenant (created at the first start); "" when auth is
+    # off or the token file was not created by a local start.
+    api_token: str = field(default="", init=False)
     _started: bool = field(default=False, init=False)
     _redis: list[LocalRedis] = field(default_factory=list, init=False)
     _owned: dict[tuple[int, float], OwnedProcess] = field(default_factory=dict, init=False)
@@ -71,7 +75,7 @@ class LocalPlatform:
         """Start Ray, Serve and every application; return once health is SERVING."""
         started = time.monotonic()
         env.drain_file().unlink(missing_ok=True)  # a stale one would keep health NOT_SERVING
-        os.environ.update(ray_environment())
+        use_ray_environment()
         temp_dir = env.ray_temp_dir()
         temp_dir.mkdir(parents=True, exist_ok=True)
         telemetry = next(iter(self.config.apps.values())).telemetry  # cluster-wide settings
@@ -125,6 +129,7 @@ class LocalPlatform:
                 if app_config is None:
                     continue
                 app_config = self._with_local_redis(app_config, progress)
+                self._ensure_api_token(app_config, progress)
                 app = build_app(app_config, self.engine_factory)
                 serve.run(
                     app,
@@ -135,9 +140,28 @@ class LocalPlatform:
         finally:
             done.set()
             watcher.join()
-        with PonderClient(self.target) as client:
+        with self.client() as client:
             client.wait_until_serving(timeout=max(10.0, timeout_s - (time.monotonic() - started)))
         progress(f"ready: health SERVING on {self.target} after {time.monotonic() - started:.0f} s")
+
+    def client(self, token: str | None = None, application: str | None = None) -> PonderClient:
+        """A client of this platform, sending the local token unless given another."""
+        return PonderClient(
+            self.target, application=application, token=self.api_token if token is None else token
+        )
+
+    def _ensure_api_token(self, config: PonderConfig, progress: Progress) -> None:
+        """Create the token file with a token for tenant 'local' at the first start."""
+        if not config.auth.enabled or not config.auth.create_local_token:
+            return
+        path = config.auth.token_path()
+        token, created = ensure_local_api_token(path, config.auth.default_rate_limit)
+        if created:
+            progress(
+                f"created API token file {path} with a token for tenant 'local'; its value "
+                f"is in {env.client_token_file(path)} (mode 0600), where the CLI finds it"
+            )
+        self.api_token = self.api_token or token
 
     def _with_local_redis(self, config: PonderConfig, progress: Progress) -> PonderConfig:
         """Start a loopback redis-server when no Redis URL is configured; record its URL
@@ -147,11 +171,11 @@ class LocalPlatform:
         redis = LocalRedis(data_dir=self.redis_data_dir, appendfsync=config.redis.appendfsync)
         redis.start()
         self._redis.append(redis)
-        env.local_redis_url_file().parent.mkdir(parents=True, exist_ok=True)
-        env.local_redis_url_file().write_text(redis.url + "\n")
+        write_secret(env.local_redis_url_file(), redis.url)  # carries the password
         progress(
-            f"started redis-server on {redis.url} (AOF, fsync {config.redis.appendfsync}): "
-            "score cache, outcome log, scorer versions"
+            f"started redis-server on {redis.safe_url} (password, AOF, fsync "
+            f"{config.redis.appendfsync}, {redis.maxmemory_mb} MB noeviction): score cache, "
+            "outcome log, scorer versions"
         )
         return config.model_copy(
             update={"redis": config.redis.model_copy(update={"url": redis.url})}

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from deployments.ray_options import ray_environment
+from deployments.ray_options import use_ray_environment
 from ponder import env
 from ponder.generation import ChatMessage, Role
 from ponder.training.domain_data import Example, TargetFormat, pool_summary, training_mix
@@ -142,7 +142,7 @@ def run_training_job(
     returns the final checkpoint folder (with the trained delta in `adapter/`) and the
     facts of the run (data counts, time, examples/s, loss curve)."""
     os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
-    os.environ.update(ray_environment())
+    use_ray_environment()
     import ray
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer

@@ -1,12 +1,19 @@
 """A loopback redis-server owned by this process (local runs and tests; production uses a
-configured Redis URL). AOF persistence is on, data under the state dir."""
+configured Redis URL). AOF persistence is on, data under the state dir.
+
+Locked down like the production one: a password (random per start unless given; clients
+get it inside `url`), a memory cap with `noeviction` — a full Redis refuses writes rather
+than evicting the outcome log — and the commands Ponder never uses (CONFIG, DEBUG,
+FLUSHALL, …) renamed away."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from ponder import env
 
@@ -21,15 +28,28 @@ class LocalRedis:
     """Start with start(), stop with stop(); url is redis://127.0.0.1:PORT/0."""
 
     def __init__(
-        self, data_dir: Path | None = None, port: int | None = None, appendfsync: str = "everysec"
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        appendfsync: str = "everysec",
+        password: str | None = None,
+        maxmemory_mb: int = 512,
     ) -> None:
         self.data_dir = data_dir or env.state_dir() / "redis"
         self.port = port or free_port()
         self.appendfsync = appendfsync
+        self.password = secrets.token_hex(24) if password is None else password
+        self.maxmemory_mb = maxmemory_mb
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        """redis://:PASSWORD@127.0.0.1:PORT/0 — a secret; never print it (see safe_url)."""
+        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/0"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without the password, for logs."""
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> LocalRedis:
@@ -52,8 +72,22 @@ class LocalRedis:
             "no",
             "--logfile",
             str(self.data_dir / "redis.log"),
+            "--protected-mode",
+            "yes",
+            "--maxmemory",
+            f"{self.maxmemory_mb}mb",
+            "--maxmemory-policy",
+            "noeviction",
+            *(arg for command in DISABLED_COMMANDS for arg in ("--rename-command", command, "")),
         ]
         try:
+            # The password goes through stdin-free config: a `requirepass` line on the
+            # command line would show in `ps`, so it is passed as a config file instead.
+            config = self.data_dir / "auth.conf"
+            config.touch(mode=0o600)
+            config.chmod(0o600)
+            config.write_text(f"requirepass {self.password}\n")
+            command.insert(1, str(config))
             self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         except FileNotFoundError as error:
             raise RuntimeError(
@@ -72,8 +106,14 @@ class LocalRedis:
     def ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                sock.sendall(_command("AUTH", self.password) + _command("PING"))
+                reply = b""
+                while reply.count(b"\r\n") < 2:
+                    chunk = sock.recv(64)
+                    if not chunk:
+                        return False
+                    reply += chunk
+                return reply == b"+OK\r\n+PONG\r\n"
         except OSError:
             return False
 
@@ -88,3 +128,17 @@ class LocalRedis:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+
+
+# Commands no part of Ponder sends; renamed to "" (gone) so that a leaked password cannot
+# reconfigure the server, read its config or wipe it.
+DISABLED_COMMANDS = ("CONFIG", "DEBUG", "FLUSHALL", "FLUSHDB", "MODULE", "SHUTDOWN", "SLAVEOF",
+                     "REPLICAOF", "KEYS", "MIGRATE")  # fmt: skip
+
+
+def _command(*parts: str) -> bytes:
+    """One command in Redis' wire format (RESP)."""
+    encoded = [part.encode() for part in parts]
+    return b"*%d\r\n" % len(encoded) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded
+    )

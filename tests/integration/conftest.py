@@ -104,11 +104,13 @@ def serve_config_for_tests(
     traces: Path | None = None,
     adapters: dict[str, Path] | None = None,
     student: TrainedStudent | None = None,
+    token_file: Path | None = None,
 ) -> dict:
     """The local Serve config, with quicker-starting engines and free ports; spans go to
     JSON-lines files under `traces` when given; `adapters` are served beside the
     configured ones; `student` replaces the configured student (without one, no student
-    replicas start)."""
+    replicas start); API tokens come from `token_file` when given (else the state dir's),
+    re-read every 0.5 s."""
     data = copy.deepcopy(yaml.safe_load(SERVE_LOCAL.read_text()))
     data["http_options"]["port"] = free_port()
     args = data["applications"][0]["args"]
@@ -140,6 +142,9 @@ def serve_config_for_tests(
         reload_interval_s=0.5,
         poll_block_ms=200,
     )
+    args["auth"] = {"reload_interval_s": 0.5}
+    if token_file is not None:
+        args["auth"]["token_file"] = str(token_file)
     data["applications"][0]["args"]["telemetry"] = {
         "tracing": {
             "exporter": "file" if traces else "off",
@@ -164,8 +169,10 @@ def platform(
     trained_student: TrainedStudent,
 ) -> Iterator[LocalPlatform]:
     adapters = {trained_adapter.name: trained_adapter.path}
+    tokens = tmp_path_factory.mktemp("auth") / "tokens.yaml"
     config = validate_serve_config(
-        serve_config_for_tests(traces_dir, adapters, trained_student), source="test config"
+        serve_config_for_tests(traces_dir, adapters, trained_student, tokens),
+        source="test config",
     )
     local = LocalPlatform(
         config, grpc_port=free_port(), redis_data_dir=tmp_path_factory.mktemp("redis")
@@ -179,5 +186,5 @@ def platform(
 
 @pytest.fixture()
 def client(platform: LocalPlatform) -> Iterator[PonderClient]:
-    with PonderClient(platform.target) as c:
+    with platform.client() as c:
         yield c

@@ -73,7 +73,7 @@ def _start(workdir: Path, name: str) -> Serve:
             command, stdout=out, stderr=subprocess.STDOUT, env=environment, text=True
         )
     serve = Serve(process, port, log)
-    with PonderClient(f"127.0.0.1:{port}") as client:
+    with PonderClient(f"127.0.0.1:{port}", token="") as client:  # health needs no token
         deadline = time.monotonic() + 600
         while True:
             assert process.poll() is None, serve.output()[-3000:]
@@ -97,11 +97,15 @@ def _stop(serve: Serve, sig: signal.Signals) -> tuple[int, list[psutil.Process]]
 def test_sigterm_drains_stops_everything_and_a_restart_serves(workdir: Path) -> None:
     first = _start(workdir, "first")
     target = f"127.0.0.1:{first.port}"
-    with PonderClient(target) as client:
+    # The first start created the token file and left the client token in its state dir.
+    token_file = workdir / "state" / "auth" / "client-token"
+    assert "created API token file" in first.output()
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text().strip()
+    with PonderClient(target, token=token) as client:
         answer = client.reason(
             build_reason_request("Tom has 3 apples and buys 5 more. How many apples?"),
             timeout=300,
-            request_id="lifecycle-outcome-1",
         )
         assert client.report_outcome(answer.reasoning_id, correct=True).duplicate is False
         in_flight: dict[str, object] = {}
@@ -130,10 +134,11 @@ def test_sigterm_drains_stops_everything_and_a_restart_serves(workdir: Path) -> 
     assert "draining: health NOT_SERVING" in first.output()
 
     second = _start(workdir, "second")  # right away, same state dir
-    with PonderClient(f"127.0.0.1:{second.port}") as client:
+    assert "created API token file" not in second.output()  # the same token still works
+    with PonderClient(f"127.0.0.1:{second.port}", token=token) as client:
         # The acknowledged outcome survived the stop (Redis AOF): reporting it again is a
         # duplicate, not a new outcome.
-        assert client.report_outcome("lifecycle-outcome-1", correct=True).duplicate is True
+        assert client.report_outcome(answer.reasoning_id, correct=True).duplicate is True
     code, alive = _stop(second, signal.SIGINT)
     assert code == 0, second.output()[-3000:]
     assert alive == []

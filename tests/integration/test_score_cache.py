@@ -51,7 +51,7 @@ def test_scores_survive_a_redis_restart(tmp_path: Path) -> None:
         asyncio.run(write())
         port = redis.port
         redis.stop()
-        redis = LocalRedis(data_dir=tmp_path, port=port).start()
+        redis = LocalRedis(data_dir=tmp_path, port=port, password=redis.password).start()
 
         async def read() -> list[float | None]:
             cache = RedisScoreCache(connect(RedisConfig(url=redis.url)), ttl_s=600)

@@ -43,8 +43,11 @@ def test_callers_traceparent_continues_into_one_trace_over_every_hop(
     platform: LocalPlatform, traces_dir: Path
 ) -> None:
     trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
-    metadata = (("traceparent", f"00-{trace_id}-{caller_span}-01"),)
-    with PonderClient(platform.target) as client:
+    metadata = (
+        ("traceparent", f"00-{trace_id}-{caller_span}-01"),
+        ("authorization", f"Bearer {platform.api_token}"),
+    )
+    with platform.client() as client:
         stub = pb_grpc.PonderServiceStub(client.channel)
         request = build_reason_request(PROBLEM, branches=2, strategies=["pot", "direct"])
         response = stub.Reason(request, timeout=300, metadata=metadata)

@@ -9,6 +9,7 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ponder import env
 from ponder.v1 import ponder_pb2 as pb
 from ponder.v1 import ponder_pb2_grpc as pb_grpc
 
@@ -96,19 +97,31 @@ def build_analyze_request(
     )
 
 
+def auth_metadata(token: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The `authorization` metadata for a raw stub call; token None picks up the default
+    (PONDER_API_TOKEN, else the local client token)."""
+    token = env.api_token() if token is None else token
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
 class PonderClient:
-    """Blocking client over one channel."""
+    """Blocking client over one channel.
+
+    token: the bearer token sent as `authorization` metadata; None picks up
+    PONDER_API_TOKEN or the token a local start left in .state/auth/client-token, ""
+    sends none."""
 
     def __init__(
-        self, target: str = "127.0.0.1:9000", application: str | None = None, tenant: str = ""
+        self,
+        target: str = "127.0.0.1:9000",
+        application: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.channel = grpc.insecure_channel(target)
         self.stub = pb_grpc.PonderServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
-        metadata = [("application", application)] if application else []
-        if tenant:
-            metadata.append(("x-tenant-id", tenant))
-        self._metadata = tuple(metadata)
+        metadata = (("application", application),) if application else ()
+        self._metadata = metadata + auth_metadata(token)
 
     def _with_id(self, request_id: str) -> tuple[tuple[str, str], ...]:
         return self._metadata + ((("x-request-id", request_id),) if request_id else ())
@@ -147,7 +160,8 @@ class PonderClient:
     def reason(
         self, request: pb.ReasonRequest, timeout: float | None = None, request_id: str = ""
     ) -> pb.ReasonResponse:
-        """request_id (x-request-id) becomes the reasoning_id when given."""
+        """request_id: the x-request-id correlation id (logs, traces); the server picks
+        the reasoning_id."""
         response: pb.ReasonResponse = self.stub.Reason(
             request, timeout=timeout, metadata=self._with_id(request_id)
         )
