@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ray import serve
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from deployments.metrics import LearnerMetrics
 from ponder.config import LearningConfig, RedisConfig
@@ -37,6 +39,7 @@ class LearnerDeployment:
         await self._learner.start()
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._learner.run(self._stop))
+        self._memory_task = asyncio.get_running_loop().create_task(self._watch_memory(client))
         log.info(
             "learner started: %d outcomes applied so far, last entry %s",
             self._learner.state.applied_total,
@@ -48,6 +51,19 @@ class LearnerDeployment:
             self._metrics.applied.inc(applied)
         for info in proposals:
             self._metrics.proposals.inc(tags={"verdict": info.status})
+
+    async def _watch_memory(self, client: Redis, every_s: float = 15.0) -> None:
+        """Export how full Redis is: with `noeviction` a full Redis refuses writes (the
+        outcome log is never evicted), so operators must be warned before."""
+        while not self._stop.is_set():
+            try:
+                info = await client.info("memory")
+                limit = int(info.get("maxmemory", 0))
+                if limit:
+                    self._metrics.redis_memory.set(int(info["used_memory"]) / limit)
+            except RedisError as error:
+                log.warning("Redis memory not read: %s", type(error).__name__)
+            await asyncio.sleep(every_s)
 
     async def status(self) -> dict[str, Any]:
         """Counters of the running learner."""

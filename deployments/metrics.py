@@ -134,3 +134,8 @@ class LearnerMetrics:
             description="Candidate scorer versions by the gate's verdict.",
             tag_keys=("verdict",),  # promoted | rejected | deferred
         )
+        self.redis_memory = Gauge(
+            "ponder_redis_memory_used_ratio",
+            description="Redis used_memory / maxmemory (noeviction: at 1.0 writes fail, so "
+            "alert well before; see k8s/monitoring/alerts.yaml).",
+        )

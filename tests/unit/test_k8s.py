@@ -20,6 +20,7 @@ from ponder.config import load_yaml
 K8S = Path(__file__).parents[2] / "k8s"
 KUBERNETES_VERSION = "1.32.0"
 OVERLAYS = ("dev-cpu", "prod-gpu")
+GATEWAY_API = "gateway.networking.k8s.io/"
 
 
 def _build(overlay: str) -> list[dict[str, Any]]:
@@ -79,8 +80,8 @@ def test_overlay_renders_and_validates(overlay: str) -> None:
     for kind in ("ConfigMap", "NetworkPolicy", "RayService", "Service", "StatefulSet"):
         assert kind in kinds, kinds
     for doc in docs:
-        if doc["kind"] == "RayService":
-            continue
+        if doc["kind"] == "RayService" or doc["apiVersion"].startswith(GATEWAY_API):
+            continue  # custom resources: KubeRay's and the Gateway API's own schemas
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
     service = _ray_service(docs)
     assert service["apiVersion"] == "ray.io/v1"
@@ -129,9 +130,6 @@ def test_prod_gpu_puts_decoders_on_gpu_nodes_and_autoscales() -> None:
         assert deployment.autoscaling is not None
         assert deployment.resources == {"ponder_cpu_node": 0.01}
     assert config.planner.learning.deployment.num_replicas == 1
-    services = {d["metadata"]["name"]: d for d in _build("prod-gpu") if d["kind"] == "Service"}
-    grpc_service = services["ponder-grpc"]
-    assert grpc_service["spec"]["type"] == "LoadBalancer"
 
 
 def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
@@ -139,6 +137,11 @@ def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
     (redis,) = [d for d in docs if d["kind"] == "StatefulSet"]
     args = " ".join(redis["spec"]["template"]["spec"]["containers"][0]["args"])
     assert "--appendonly yes" in args and "--requirepass" in args
+    # Full means refusing writes, never evicting the outcome log or being OOM-killed.
+    assert "--maxmemory-policy noeviction" in args
+    maxmemory_mb = int(args.split("--maxmemory ")[1].split("mb")[0])
+    limit = redis["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    assert limit.endswith("Gi") and maxmemory_mb < int(limit[:-2]) * 1024 * 0.8
     assert redis["spec"]["volumeClaimTemplates"]
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     redis_rule = policies["ponder-redis"]["spec"]["ingress"]
@@ -150,6 +153,7 @@ def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
     ]
     open_rules = [r for r in policies["ponder-ray"]["spec"]["ingress"] if "from" not in r]
     assert open_rules == [{"ports": [{"protocol": "TCP", "port": 9000}]}]
+    assert policies["ponder-redis"]["spec"]["egress"] == []  # Redis opens no connection
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -259,3 +263,135 @@ def test_pods_drain_before_ray_stops_within_the_grace_period(overlay: str) -> No
         sleep, ray_grace = int(match.group(1)), int(match.group(2))
         assert sleep >= drain_grace, (name, sleep, drain_grace)
         assert spec["terminationGracePeriodSeconds"] >= sleep + ray_grace + 10, name
+
+
+def _pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every pod template of the overlay: Ray groups and the Redis StatefulSet."""
+    specs = {name: g["template"]["spec"] for name, g in _groups(_ray_service(docs)).items()}
+    for doc in docs:
+        if doc["kind"] == "StatefulSet":
+            specs[doc["metadata"]["name"]] = doc["spec"]["template"]["spec"]
+    return specs
+
+
+def _assert_locked_down(name: str, spec: dict[str, Any]) -> None:
+    pod = spec["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] > 0, name
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
+    for container in spec["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False, name
+        assert context["readOnlyRootFilesystem"] is True, name
+        assert context["capabilities"]["drop"] == ["ALL"], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_container_runs_locked_down(overlay: str) -> None:
+    docs = _build(overlay)
+    for name, spec in _pod_specs(docs).items():
+        _assert_locked_down(name, spec)
+        container = spec["containers"][0]
+        if name == "ponder-redis":
+            continue
+        # Read-only root: Ray's session dir, caches and the drain file live on an emptyDir.
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], name
+        environment = {e["name"]: e.get("value") for e in container["env"]}
+        assert environment["PONDER_STATE_DIR"].startswith("/tmp/"), name
+        assert environment["PONDER_DRAIN_FILE"].startswith("/tmp/"), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_callers_and_ray_need_tokens(overlay: str) -> None:
+    docs = _build(overlay)
+    service = _ray_service(docs)
+    # Ray: token auth on, generated by KubeRay; nothing turns it off.
+    assert service["spec"]["rayClusterConfig"]["authOptions"] == {"mode": "token"}
+    config = validate_serve_config(yaml.safe_load(service["spec"]["serveConfigV2"]))
+    auth = config.apps["ponder"].auth
+    assert auth.enabled and not auth.create_local_token
+    token_dir = str(Path(auth.token_file).parent)
+    secrets = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    for name, spec in _pod_specs(docs).items():
+        if name == "ponder-redis":
+            continue
+        container = spec["containers"][0]
+        environment = {e["name"]: e.get("value") for e in container["env"]}
+        assert "RAY_AUTH_MODE" not in environment and "PONDER_API_TOKENS" not in environment
+        # The token file is the ponder-api-tokens Secret, mounted read-only (rotation
+        # reaches the running pods: the ingress re-reads the file).
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert mounts[token_dir]["readOnly"] is True, name
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes[mounts[token_dir]["name"]]["secret"]["secretName"] == "ponder-api-tokens"
+        probe = " ".join(container["livenessProbe"]["exec"]["command"])
+        assert "Authorization: Bearer $RAY_AUTH_TOKEN" in probe, name
+    if overlay == "dev-cpu":  # development secrets are generated by the overlay
+        assert {"ponder-api-tokens", "ponder-redis"} <= secrets
+        (tokens,) = [d for d in docs if d["metadata"]["name"] == "ponder-api-tokens"]
+        import base64
+
+        from ponder.security.tokens import TokenFile
+
+        data = yaml.safe_load(base64.b64decode(tokens["data"]["tokens.yaml"]))
+        assert TokenFile.model_validate(data).tokens
+        assert Path(auth.token_file).name == "tokens.yaml"
+
+
+def test_prod_callers_arrive_through_a_tls_gateway_only() -> None:
+    docs = _build("prod-gpu")
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in services.values())
+    (gateway,) = [d for d in docs if d["kind"] == "Gateway"]
+    (listener,) = gateway["spec"]["listeners"]
+    assert listener["protocol"] == "HTTPS" and listener["tls"]["mode"] == "Terminate"
+    assert listener["tls"]["certificateRefs"] == [{"kind": "Secret", "name": "ponder-grpc-tls"}]
+    (route,) = [d for d in docs if d["kind"] == "GRPCRoute"]
+    (rule,) = route["spec"]["rules"]
+    assert rule["backendRefs"] == [{"name": "ponder-grpc", "port": 9000}]
+
+
+def test_the_namespace_denies_by_default_with_explicit_allows() -> None:
+    docs = _build("prod-gpu")
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    ray = policies["ponder-ray"]
+    assert set(ray["policyTypes"]) == {"Ingress", "Egress"}
+    allowed = [
+        (peer.get("podSelector", {}).get("matchLabels", {}), port["port"])
+        for rule in ray["egress"]
+        for peer in rule.get("to", [{}])
+        for port in rule.get("ports", [{"port": "any"}])
+    ]
+    assert ({"app.kubernetes.io/name": "ponder-redis"}, 6379) in allowed
+    assert ({"k8s-app": "kube-dns"}, 53) in allowed
+    assert ({}, 4317) in allowed  # the OTLP collector
+    assert ({"app.kubernetes.io/name": "ponder"}, "any") in allowed  # Ray inside the cluster
+
+
+def test_alerts_name_metrics_the_deployments_export() -> None:
+    import re
+
+    exported = set(
+        re.findall(r'"(ponder_[a-z_]+)"', (K8S.parent / "deployments" / "metrics.py").read_text())
+    )
+    (rules,) = [d for d in yaml.safe_load_all((K8S / "monitoring" / "alerts.yaml").read_text())]
+    expressions = [r["expr"] for g in rules["spec"]["groups"] for r in g["rules"]]
+    used = {m for e in expressions for m in re.findall(r"ray_(ponder_[a-z_]+)", e)}
+    bases = {m.removesuffix("_total") for m in used}
+    assert "ponder_redis_memory_used_ratio" in bases and bases <= exported
+
+
+@pytest.mark.parametrize("job_name", ["adapter", "student"])
+def test_training_jobs_run_locked_down_with_ray_tokens(job_name: str) -> None:
+    (job,) = [
+        d for d in yaml.safe_load_all((K8S / "jobs" / f"train-{job_name}.yaml").read_text()) if d
+    ]
+    cluster = job["spec"]["rayClusterSpec"]
+    assert cluster["authOptions"] == {"mode": "token"}
+    groups = {"head": cluster["headGroupSpec"]} | {
+        g["groupName"]: g for g in cluster["workerGroupSpecs"]
+    }
+    for name, group in groups.items():
+        _assert_locked_down(name, group["template"]["spec"])
