@@ -74,6 +74,13 @@ class Call:
     identity: Identity  # who is calling: tenant, token, rate limit
 
 
+@dataclass
+class _Status:
+    """The status code an RPC ended with, for its metrics."""
+
+    code: str = "OK"
+
+
 UnaryHandler = Callable[[Req, Call], Awaitable[Resp]]
 StreamHandler = Callable[[Req, Call], AsyncIterator[Resp]]
 
@@ -81,9 +88,12 @@ StreamHandler = Callable[[Req, Call], AsyncIterator[Resp]]
 class RequestFailed(Exception):
     """Raised after the status was set on the gRPC context; its text is not shown."""
 
-    def __init__(self, details: str, code: grpc.StatusCode) -> None:
+    def __init__(
+        self, details: str, code: grpc.StatusCode, trailers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(details)
         self.code = code
+        self.trailers = trailers  # also set on the context (see Ingress._unary)
 
     def __reduce__(self) -> tuple[type, tuple[str, grpc.StatusCode]]:
         return (type(self), (str(self), self.code))  # Serve pickles it to the proxy
@@ -137,7 +147,9 @@ class Ingress:
     async def Generate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> pb.GenerateResponse:
-        return await self._unary("Generate", self._generate, request, grpc_context)
+        return await self._unary(
+            "Generate", self._generate, request, grpc_context, pb.GenerateResponse
+        )
 
     async def StreamGenerate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
@@ -150,7 +162,7 @@ class Ingress:
     async def Reason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
     ) -> pb.ReasonResponse:
-        return await self._unary("Reason", self._reason, request, grpc_context)
+        return await self._unary("Reason", self._reason, request, grpc_context, pb.ReasonResponse)
 
     async def StreamReason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
@@ -163,22 +175,28 @@ class Ingress:
     async def ReportOutcome(
         self, request: pb.ReportOutcomeRequest, grpc_context: Any = None
     ) -> pb.ReportOutcomeResponse:
-        return await self._unary("ReportOutcome", self._report_outcome, request, grpc_context)
+        return await self._unary(
+            "ReportOutcome", self._report_outcome, request, grpc_context, pb.ReportOutcomeResponse
+        )
 
     async def GetScorer(
         self, request: pb.GetScorerRequest, grpc_context: Any = None
     ) -> pb.GetScorerResponse:
-        return await self._unary("GetScorer", self._get_scorer, request, grpc_context)
+        return await self._unary(
+            "GetScorer", self._get_scorer, request, grpc_context, pb.GetScorerResponse
+        )
 
     async def Encode(
         self, request: pb.EncodeRequest, grpc_context: Any = None
     ) -> pb.EncodeResponse:
-        return await self._unary("Encode", self._encode, request, grpc_context)
+        return await self._unary("Encode", self._encode, request, grpc_context, pb.EncodeResponse)
 
     async def Analyze(
         self, request: pb.AnalyzeRequest, grpc_context: Any = None
     ) -> pb.AnalyzeResponse:
-        return await self._unary("Analyze", self._analyze, request, grpc_context)
+        return await self._unary(
+            "Analyze", self._analyze, request, grpc_context, pb.AnalyzeResponse
+        )
 
     async def StreamAnalyze(
         self, request: pb.AnalyzeRequest, grpc_context: Any = None
@@ -191,23 +209,37 @@ class Ingress:
     async def ListModels(
         self, request: pb.ListModelsRequest, grpc_context: Any = None
     ) -> pb.ListModelsResponse:
-        return await self._unary("ListModels", self._list_models, request, grpc_context)
+        return await self._unary(
+            "ListModels", self._list_models, request, grpc_context, pb.ListModelsResponse
+        )
 
     # -- the two scaffolds ---------------------------------------------------------------
 
     async def _unary(
-        self, rpc: str, handler: UnaryHandler[Req, Resp], request: Req, grpc_context: Any
+        self,
+        rpc: str,
+        handler: UnaryHandler[Req, Resp],
+        request: Req,
+        grpc_context: Any,
+        response_type: type[Resp],
     ) -> Resp:
         """Caller, request id, metrics, and every error mapped to a status (never a
         traceback)."""
         request_id = _request_id(grpc_context)
-        with self._measured(rpc):
+        with self._measured(rpc) as status:
             try:
                 self._refuse_while_draining()
                 call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context))
                 return await handler(request, call)
             except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+                failure = _fail(grpc_context, error, request_id)
+                if isinstance(failure, RequestFailed) and failure.trailers:
+                    # Serve's proxy drops the trailing metadata of a raised error (only
+                    # code and details travel); a returned message carries the whole
+                    # context, so the status and its trailers (retry-after-ms) arrive.
+                    status.code = failure.code.name
+                    return response_type()
+                raise failure from None
 
     async def _streaming(
         self, rpc: str, handler: StreamHandler[Req, Resp], request: Req, grpc_context: Any
@@ -350,25 +382,25 @@ class Ingress:
     # -- helpers -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _measured(self, rpc: str) -> Iterator[None]:
+    def _measured(self, rpc: str) -> Iterator[_Status]:
         """Count the RPC by status code and time it (to its last message)."""
         started = time.perf_counter()
-        code = "OK"
+        status = _Status()
         self._in_flight += 1
         try:
-            yield
+            yield status
         except RequestFailed as error:
-            code = error.code.name
+            status.code = error.code.name
             raise
         except asyncio.CancelledError:
-            code = "CANCELLED"
+            status.code = "CANCELLED"
             raise
         except BaseException:
-            code = "INTERNAL"
+            status.code = "INTERNAL"
             raise
         finally:
             self._in_flight -= 1
-            self._metrics.observe(rpc, code, started)
+            self._metrics.observe(rpc, status.code, started)
 
     async def _admit(self, rpc: str, grpc_context: Any) -> Identity:
         """The authenticated caller of rpc, within its tenant's rate limit."""
@@ -488,7 +520,7 @@ def _fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseExcep
     if grpc_context is not None:
         grpc_context.set_code(code)
         grpc_context.set_details(details)
-        trailers = trailers_for(error)
-        if trailers:
-            grpc_context.set_trailing_metadata(trailers)
-    return RequestFailed(details, code) if code != grpc.StatusCode.CANCELLED else error
+    trailers = tuple(trailers_for(error))
+    if grpc_context is not None and trailers:
+        grpc_context.set_trailing_metadata(list(trailers))
+    return RequestFailed(details, code, trailers) if code != grpc.StatusCode.CANCELLED else error
