@@ -291,3 +291,30 @@ def test_the_ray_cluster_refuses_a_client_without_its_token(platform: LocalPlatf
     # The cluster's own token file is private.
     token_path = Path(os.environ["RAY_AUTH_TOKEN_PATH"])
     assert token_path.stat().st_mode & 0o777 == 0o600
+
+
+def _ponder(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ponder.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_cli_creates_uses_and_revokes_a_token(platform: LocalPlatform) -> None:
+    file = str(_tokens(platform))
+    added = _ponder("token", "add", "--file", file, "--tenant", "cli-tenant", "--id", "cli-1")
+    assert added.returncode == 0, added.stderr
+    value = added.stdout.strip()
+    assert value.startswith("pdr_") and value not in Path(file).read_text()
+    assert "cli-1: tenant cli-tenant" in _ponder("token", "list", "--file", file).stdout
+    target = ["--target", platform.target, "--token", value]
+    _wait_until(lambda: _ponder("models", *target).returncode == 0, "the CLI's token to work")
+    assert _ponder("token", "revoke", "--file", file, "cli-1").returncode == 0
+    _wait_until(
+        lambda: "UNAUTHENTICATED" in _ponder("models", *target).stderr, "the revocation to apply"
+    )
+    missing = _ponder("models", "--target", platform.target, "--token", "")
+    assert missing.returncode == 1 and "UNAUTHENTICATED" in missing.stderr
