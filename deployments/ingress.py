@@ -233,10 +233,11 @@ class Ingress:
                 return await handler(request, call)
             except BaseException as error:
                 failure = _fail(grpc_context, error, request_id)
-                if isinstance(failure, RequestFailed) and failure.trailers:
-                    # Serve's proxy drops the trailing metadata of a raised error (only
-                    # code and details travel); a returned message carries the whole
-                    # context, so the status and its trailers (retry-after-ms) arrive.
+                if isinstance(failure, RequestFailed) and grpc_context is not None:
+                    # Answered, not raised: Serve's proxy logs a raised error with its
+                    # traceback at ERROR and forwards only its code and details; a
+                    # returned message carries the whole context (code, details,
+                    # trailers such as retry-after-ms) and logs nothing.
                     status.code = failure.code.name
                     return response_type()
                 raise failure from None

@@ -29,6 +29,7 @@ def serve_options(config: DeploymentConfig) -> dict[str, Any]:
         actor["resources"] = dict(config.resources)
     options: dict[str, Any] = {
         "max_ongoing_requests": config.max_ongoing_requests,
+        "max_queued_requests": config.max_queued_requests,
         "graceful_shutdown_timeout_s": config.graceful_shutdown_timeout_s,
         "ray_actor_options": actor,
     }

@@ -69,6 +69,13 @@ class DeploymentConfig(StrictModel):
         description="Requests one replica accepts at once; more queue in the router. "
         "Continuous batching wants this at least the concurrency you expect.",
     )
+    max_queued_requests: int = Field(
+        -1,
+        ge=-1,
+        description="Requests that may wait for a replica of this deployment (per caller's "
+        "router) beyond max_ongoing_requests; past it the caller gets RESOURCE_EXHAUSTED at "
+        "once with a retry hint. -1: unlimited (Ray's default), which queues without bound.",
+    )
     num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per replica (fractions ok).")
     num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per replica (fractions ok).")
     resources: dict[str, float] = Field(
@@ -208,6 +215,12 @@ class RequestLimits(StrictModel):
     """Limits the ingress enforces on every request."""
 
     max_stop_strings: int = Field(16, ge=0, description="Most stop strings per request.")
+    max_stop_chars: int = Field(
+        256,
+        ge=1,
+        description="Longest stop string, in characters (vLLM matches each one "
+        "against the tail of the output after every token).",
+    )
     max_prompt_chars: int = Field(
         200_000, ge=1, description="Longest prompt or conversation, in characters."
     )

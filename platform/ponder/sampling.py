@@ -37,6 +37,7 @@ def resolve_sampling(
     stop: Sequence[str] = (),
     logprobs: int | None = None,
     max_stop_strings: int = 16,
+    max_stop_chars: int = 256,
     max_logprobs: int = 20,
 ) -> SamplingOptions:
     """Apply the preset, let explicit values override it, and check every value.
@@ -62,6 +63,11 @@ def resolve_sampling(
         )
     if any(not s for s in stop):
         raise InvalidArgument("sampling.stop", "stop strings must not be empty")
+    longest = max((len(s) for s in stop), default=0)
+    if longest > max_stop_chars:
+        raise InvalidArgument(
+            "sampling.stop", f"a stop string of {longest} characters exceeds {max_stop_chars}"
+        )
     if logprobs is not None and not 0 <= logprobs <= max_logprobs:
         raise InvalidArgument("sampling.logprobs", f"must be 0 to {max_logprobs}, got {logprobs}")
     return SamplingOptions(

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from ponder.config import PlannerConfig
-from ponder.errors import InvalidArgument, Unavailable
+from ponder.errors import InvalidArgument, ResourceExhausted, Unavailable
 from ponder.generation import (
     FinishReason,
     GenerationRequest,
@@ -197,6 +197,41 @@ def test_all_branches_failing_is_an_error() -> None:
     }
     with pytest.raises(Unavailable, match="no branch"):
         asyncio.run(planner(ScriptedDecoder(answers)).reason(PROBLEM, ReasonBudget(), "r"))
+
+
+class RefusingDecoder(ScriptedDecoder):
+    """Refuses every call the way the engine refuses a request (a caller error)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(GOOD)
+        self.error = error
+
+    async def complete(
+        self, request: GenerationRequest, meter: TokenMeter | None = None
+    ) -> GenerationResult:
+        raise self.error
+
+
+def test_a_request_the_decoder_refuses_fails_with_the_callers_error_not_unavailable() -> None:
+    refusal = InvalidArgument("prompt", "is 5000 tokens; the context holds 4096")
+    with pytest.raises(InvalidArgument, match="context holds 4096") as caught:
+        asyncio.run(planner(RefusingDecoder(refusal)).reason(PROBLEM, ReasonBudget(), "r"))
+    assert not isinstance(caught.value, Unavailable)
+    with pytest.raises(Unavailable, match="no branch"):  # the server's trouble stays retryable
+        asyncio.run(
+            planner(RefusingDecoder(Unavailable("decoder engine unhealthy"))).reason(
+                PROBLEM, ReasonBudget(), "r"
+            )
+        )
+
+
+def test_a_budget_too_small_for_any_branch_is_resource_exhausted() -> None:
+    with pytest.raises(ResourceExhausted, match=r"budget\.max_tokens"):
+        asyncio.run(
+            planner(ScriptedDecoder(GOOD)).reason(
+                PROBLEM, ReasonBudget(max_tokens=16, strategies=(Strategy.COT,)), "r"
+            )
+        )
 
 
 def test_early_stop_cancels_slow_branches() -> None:

@@ -91,6 +91,7 @@ def sampling_from_proto(
         stop=list(sampling.stop),
         logprobs=sampling.logprobs if sampling.HasField("logprobs") else None,
         max_stop_strings=limits.max_stop_strings,
+        max_stop_chars=limits.max_stop_chars,
         max_logprobs=max_logprobs,
     )
 

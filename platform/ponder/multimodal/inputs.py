@@ -24,6 +24,11 @@ IMAGE_SIZE = 224
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 _MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
+# The most a file of each kind can be compressed: deflate tops out near 1032:1 (PNG); a
+# baseline JPEG needs at least a few bits per 8x8 block. A file smaller than its header's
+# pixel count allows cannot hold those pixels: refused before anything is allocated.
+_MAX_PIXELS_PER_BYTE = {"PNG": 1032 * 1.0, "JPEG": 64 * 8 / 2}
+_MAX_JSON_DEPTH = 8  # {"columns": [...], "rows": [[...]]} needs 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ def decode_image(data: bytes, limits: ImageLimits, field: str = "image") -> Imag
                     f"{width}x{height} pixels exceeds the limit of "
                     f"{limits.max_side}x{limits.max_side}",
                 )
+            if width * height > len(data) * _MAX_PIXELS_PER_BYTE[expected]:
+                raise InvalidArgument(
+                    field,
+                    f"{len(data)} bytes cannot hold the {width}x{height} pixels its header "
+                    "claims (truncated or forged)",
+                )
             image.load()
             return image.convert("RGB")
     except InvalidArgument:
@@ -98,10 +109,15 @@ def parse_table(text: str, limits: TableLimits, field: str = "table") -> Table:
     """Checked table from JSON `{"columns": [...], "rows": [[...], ...]}`."""
     if len(text.encode()) > limits.max_json_bytes:
         raise InvalidArgument(field, f"JSON larger than {limits.max_json_bytes} bytes")
+    depth = _nesting_depth(text)
+    if depth > _MAX_JSON_DEPTH:
+        raise InvalidArgument(field, f"JSON nested {depth} levels deep; a table needs 3")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidArgument(field, f"malformed JSON ({error.msg} at {error.pos})") from None
+    except (ValueError, RecursionError) as error:  # e.g. an integer of 5,000 digits
+        raise InvalidArgument(field, f"unreadable JSON ({str(error)[:120]})") from None
     if not isinstance(data, dict) or set(data) != {"columns", "rows"}:
         raise InvalidArgument(field, 'expected an object with exactly "columns" and "rows"')
     columns, rows = data["columns"], data["rows"]
@@ -137,3 +153,26 @@ def _cell(value: object, limits: TableLimits, field: str) -> str:
     if len(text) > limits.max_cell_chars:
         raise InvalidArgument(field, f"a cell is longer than {limits.max_cell_chars} characters")
     return text
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest [ / { nesting of JSON text (brackets inside strings ignored), found
+    without parsing, so a `[[[[…` bomb never reaches the recursive parser."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

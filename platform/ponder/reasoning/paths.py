@@ -8,6 +8,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ponder.errors import PonderError
 from ponder.reasoning.plan import BranchSpec, Conditions, NodeKind, Strategy
 from ponder.reasoning.steps import StepRecord, total_steps
 
@@ -29,6 +30,7 @@ class PathState:
     answer: float | None = None
     score: float = 0.5
     note: str = ""
+    caller_error: PonderError | None = None  # why it failed, when the request was the reason
     last_features: list[float] | None = None  # the row the latest score was computed from
 
     @property

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ponder.config import PlannerConfig
-from ponder.errors import Unavailable
+from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted, Unavailable
 from ponder.generation import TokenMeter
 from ponder.reasoning.cache import CacheCounters, CacheUnavailable, ScoreCache, score_key
 from ponder.reasoning.paths import (
@@ -291,6 +291,7 @@ class RequestRun:
             yield StepDone(branch_id, item, path.score)
             return
         if isinstance(item, BranchFailed):
+            path.caller_error = item.caller_error
             self.stop(branch_id, PathStatus.FAILED, item.message)
         elif path.answer is None:
             self.stop(branch_id, PathStatus.FAILED, "no answer")
@@ -426,7 +427,7 @@ class RequestRun:
         paths = self.paths
         if chosen is None:
             notes = "; ".join(f"{p.spec.id}: {p.note}" for p in paths.values())
-            raise Unavailable(f"reasoning: no branch produced an answer ({notes})")
+            raise _no_answer(list(paths.values()), notes)
         assert chosen.answer is not None
         kept = sum(p.tokens for p in paths.values())
         return ReasonResult(
@@ -462,3 +463,18 @@ class ReasonCall:
     scope: str = "shared"  # whose path scorer scores it (and whose its outcome trains)
     model: str = ""  # decoder set of every branch ("" = the main one)
     tenant: str = ""  # the authenticated caller's tenant; only it may report the outcome
+
+
+def _no_answer(paths: list[PathState], notes: str) -> PonderError:
+    """Why no branch answered, as the caller should see it: the caller's own error when
+    every failed branch failed because of the request (INVALID_ARGUMENT, NOT_FOUND,
+    RESOURCE_EXHAUSTED for a spent token budget — not worth retrying unchanged), else
+    UNAVAILABLE."""
+    failed = [p for p in paths if p.status is PathStatus.FAILED]
+    causes = [p.caller_error for p in failed]
+    if failed and all(cause is not None for cause in causes):
+        for kind in (InvalidArgument, NotFound, ResourceExhausted):
+            first = next((c for c in causes if isinstance(c, kind)), None)
+            if first is not None:
+                return kind(f"{first.message} (reasoning: {notes})")
+    return Unavailable(f"reasoning: no branch produced an answer ({notes})")

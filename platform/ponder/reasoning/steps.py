@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ponder.config import StepTokensConfig
-from ponder.errors import PonderError
+from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted
 from ponder.generation import (
     GenerationRequest,
     GenerationResult,
@@ -76,7 +76,15 @@ class StepRecord:
 
 
 class BranchFailed(PonderError):
-    """A branch cannot go on (evaluator refused, nothing parseable, decoder error)."""
+    """A branch cannot go on (evaluator refused, nothing parseable, decoder error).
+
+    caller_error: set when the caller's request is the reason (a prompt the context cannot
+    hold, a token budget too small), so a request whose every branch failed that way is
+    answered with that error's code, not UNAVAILABLE (which clients retry)."""
+
+    def __init__(self, message: str, caller_error: PonderError | None = None) -> None:
+        super().__init__(message)
+        self.caller_error = caller_error
 
 
 def _stats(result: GenerationResult) -> tuple[float, float]:
@@ -125,7 +133,13 @@ class BranchRunner:
         follow_up: tuple[str, str] | None = None,
     ) -> StepRecord:
         if self._tokens_left[0] < max_tokens:
-            raise BranchFailed("token budget exhausted")
+            raise BranchFailed(
+                "token budget exhausted",
+                ResourceExhausted(
+                    "budget.max_tokens: spent before a branch could answer; raise it or ask "
+                    "for fewer branches"
+                ),
+            )
         self._tokens_left[0] -= max_tokens  # reserve; the unused part is returned below
         self._calls += 1
         request = GenerationRequest(
@@ -145,7 +159,8 @@ class BranchRunner:
             result = await self._decoder.complete(request, self._meter)
         except PonderError as error:
             self._tokens_left[0] += max_tokens
-            raise BranchFailed(f"decoder: {error.message}") from error
+            caused = error if isinstance(error, InvalidArgument | NotFound) else None
+            raise BranchFailed(f"decoder: {error.message}", caused) from error
         self._tokens_left[0] += max_tokens - result.completion_tokens
         mean, low = _stats(result)
         return StepRecord(
