@@ -71,6 +71,7 @@ class EncoderPool:
         self._max_model_len = engine.max_model_len
         self._image_limits = ImageLimits(config.max_image_bytes, config.max_image_side)
         self._table_limits = TableLimits(max_cells=config.max_table_cells)
+        self._decode_slots = asyncio.Semaphore(config.max_concurrent_decodes)
         for method in (self._image_batch, self._table_batch):
             batched: Any = method
             batched.set_max_batch_size(config.max_batch_size)
@@ -116,12 +117,21 @@ class EncoderPool:
         return [Encoded("table", c, len(tables)) for c in cells]
 
     async def encode_image(self, data: bytes) -> Encoded:
-        image = decode_image(data, self._image_limits)  # InvalidArgument before batching
-        result: Encoded = await self._image_batch(preprocess_image(image))
+        # Decoding untrusted bytes happens off the event loop (other requests and the
+        # batcher keep running) and at most `max_concurrent_decodes` at once (a burst of
+        # large images cannot hold every core or the replica's memory).
+        async with self._decode_slots:
+            pixels = await asyncio.to_thread(self._checked_pixels, data)
+        result: Encoded = await self._image_batch(pixels)
         return result
 
+    def _checked_pixels(self, data: bytes) -> np.ndarray:
+        image = decode_image(data, self._image_limits)  # InvalidArgument before batching
+        return preprocess_image(image)
+
     async def encode_table(self, text: str) -> Encoded:
-        table = parse_table(text, self._table_limits)
+        async with self._decode_slots:
+            table = await asyncio.to_thread(parse_table, text, self._table_limits)
         result: Encoded = await self._table_batch(table)
         return result
 

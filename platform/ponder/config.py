@@ -502,6 +502,12 @@ class EncoderConfig(StrictModel):
     )
     max_image_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest image file.")
     max_image_side: int = Field(4096, ge=1, description="Largest image width or height.")
+    max_concurrent_decodes: int = Field(
+        2,
+        ge=1,
+        description="Images/tables one encoder replica decodes at once (in worker threads, "
+        "off its event loop); more wait their turn.",
+    )
     max_table_cells: int = Field(2048, ge=1, description="Most cells in a table.")
     max_text_chars: int = Field(20_000, ge=1, description="Longest Analyze text.")
 

@@ -209,7 +209,17 @@ def test_logged_answers_and_labels_survive_a_redis_restart(
     reported = client.get_scorer().outcomes_reported
     (server,) = platform.redis_servers
     server.stop()
-    server.start()
+    try:
+        # Redis down: Reason still answers, scoring without the cache (and says so), but
+        # its answer cannot be reported; a report is UNAVAILABLE, never a false ack.
+        down = _reason(client)
+        assert down.answer and down.cache_bypassed > 0  # type: ignore[attr-defined]
+        assert not down.outcome_reportable  # type: ignore[attr-defined]
+        with pytest.raises(grpc.RpcError) as unavailable:
+            client.report_outcome(rid, reward=0.5)
+        assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        server.start()
     _wait_for(lambda: _settled(client), 60, "the learner to reconnect")
     info = client.get_scorer()
     assert info.outcomes_reported == reported

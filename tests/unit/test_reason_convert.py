@@ -73,13 +73,13 @@ def test_result_and_events_convert() -> None:
         prompt_tokens=40,
         completion_tokens=3,
         scorer_version="v9",
-        cache=CacheCounters(hits=2, misses=3),
+        cache=CacheCounters(hits=2, misses=3, bypassed=1),
     )
     message = result_to_proto(result)
     assert message.numeric_answer == 7.0 and message.answer == "7"
     assert [p.status for p in message.paths] == [pb.PATH_STATUS_COMPLETED, pb.PATH_STATUS_PRUNED]
     assert message.paths[0].steps[0].kind == pb.NODE_KIND_METHOD
-    assert (message.cache_hits, message.cache_misses) == (2, 3)
+    assert (message.cache_hits, message.cache_misses, message.cache_bypassed) == (2, 3, 1)
     assert message.plan[0].kind == pb.NODE_KIND_EXTRACT
     built = event_to_proto(PlanBuilt(plan))
     assert built.kind == pb.REASON_EVENT_KIND_PLAN_BUILT and len(built.plan) == len(plan.nodes)

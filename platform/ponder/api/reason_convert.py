@@ -131,6 +131,7 @@ def result_to_proto(result: ReasonResult) -> pb.ReasonResponse:
         scorer_version=result.scorer_version,
         cache_hits=result.cache.hits,
         cache_misses=result.cache.misses,
+        cache_bypassed=result.cache.bypassed,
         outcome_reportable=result.outcome_reportable,
         adapter=result.adapter or BASE_MODEL_NAME,
         model=result.model or BASE_MODEL_NAME,

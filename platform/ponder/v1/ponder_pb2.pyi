@@ -253,7 +253,7 @@ class ReasonUsage(_message.Message):
     def __init__(self, decoder_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., kept_tokens: _Optional[int] = ...) -> None: ...
 
 class ReasonResponse(_message.Message):
-    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable", "adapter", "model")
+    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable", "adapter", "model", "cache_bypassed")
     REASONING_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     NUMERIC_ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +267,7 @@ class ReasonResponse(_message.Message):
     OUTCOME_REPORTABLE_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    CACHE_BYPASSED_FIELD_NUMBER: _ClassVar[int]
     reasoning_id: str
     answer: str
     numeric_answer: float
@@ -280,7 +281,8 @@ class ReasonResponse(_message.Message):
     outcome_reportable: bool
     adapter: str
     model: str
-    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ..., adapter: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    cache_bypassed: int
+    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ..., adapter: _Optional[str] = ..., model: _Optional[str] = ..., cache_bypassed: _Optional[int] = ...) -> None: ...
 
 class ReasonEvent(_message.Message):
     __slots__ = ("kind", "branch_id", "strategy", "step", "score", "status", "answer", "note", "plan", "response")
