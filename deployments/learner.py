@@ -35,6 +35,8 @@ class LearnerDeployment:
         client = connect(redis_config, blocking_reads_s=config.poll_block_ms / 1000)
         self._metrics = LearnerMetrics()
         correlate_logs()
+        self._config = config
+        self._dead_seen = 0
         self._learner = Learner(client, config, default, observer=self._observe)
         await self._learner.start()
         self._stop = asyncio.Event()
@@ -76,8 +78,17 @@ class LearnerDeployment:
         }
 
     def check_health(self) -> None:
+        """Unhealthy when the loop ended or made no progress for stall_timeout_s (it
+        applies outcomes or finds none waiting every poll), so Serve restarts it."""
         if self._task.done():
             raise RuntimeError("the learner loop ended")
+        dead = self._learner.log.dead_lettered
+        if dead > self._dead_seen:
+            self._metrics.dead_letters.inc(dead - self._dead_seen)
+            self._dead_seen = dead
+        stalled = self._learner.stalled_for()
+        if stalled > self._config.stall_timeout_s:
+            raise RuntimeError(f"the learner has made no progress for {stalled:.0f} s")
 
     def __del__(self) -> None:
         self._stop.set()

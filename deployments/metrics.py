@@ -112,6 +112,11 @@ class PlannerMetrics:
             description="1 for the path-scorer version this replica uses per scope.",
             tag_keys=("scope", "version"),
         )
+        self.unlogged = Counter(
+            "ponder_reasonings_unlogged",
+            description="Answered reasonings the outcome log did not take (Redis down or "
+            "full): their outcomes cannot be reported.",
+        )
         self._shown: dict[str, str] = {}
 
     def scorer_versions(self, versions: dict[str, str]) -> None:
@@ -133,6 +138,10 @@ class LearnerMetrics:
             "ponder_scorer_proposals",
             description="Candidate scorer versions by the gate's verdict.",
             tag_keys=("verdict",),  # promoted | rejected | deferred
+        )
+        self.dead_letters = Counter(
+            "ponder_outcomes_dead_lettered",
+            description="Outcomes moved to the dead-letter stream after repeated failures.",
         )
         self.redis_memory = Gauge(
             "ponder_redis_memory_used_ratio",

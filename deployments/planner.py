@@ -155,6 +155,7 @@ class Planner:
                 )
         except Exception as error:  # the answer still goes out; it just cannot be reported
             log.warning("reasoning %s not logged: %s", result.reasoning_id, error)
+            metrics.unlogged.inc()
             return result
         return replace(result, outcome_reportable=True)
 

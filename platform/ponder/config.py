@@ -347,6 +347,18 @@ class LearningConfig(StrictModel):
         64, ge=1, description="Most outcomes the learner applies in one step (one checkpoint)."
     )
     learning_rate: float = Field(0.05, gt=0, description="SGD step size of online updates.")
+    max_entry_failures: int = Field(
+        5,
+        ge=1,
+        description="An outcome the learner failed to apply this many times (a malformed "
+        "entry) moves to the dead-letter stream instead of blocking the log forever.",
+    )
+    stall_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="The learner's health check fails when outcomes wait and none was "
+        "applied for this long (Serve then restarts it and reports it unhealthy).",
+    )
     l2: float = Field(1e-3, ge=0, description="L2 penalty of online updates.")
     max_step: float = Field(
         0.5, gt=0, description="Cap on the L2 norm of one update of the weights (guard rail)."

@@ -183,6 +183,50 @@ def test_expired_reasoning_is_not_found(redis: LocalRedis) -> None:
     asyncio.run(scenario())
 
 
+def test_malformed_outcomes_are_dead_lettered_and_the_log_keeps_flowing(
+    redis: LocalRedis,
+) -> None:
+    async def scenario() -> None:
+        client = _client(redis, blocking_s=0.1)
+        log = OutcomeLog(client, retention_s=3600)
+        learner = Learner(client, _settings(max_entry_failures=2), DEFAULT)
+        await learner.start()
+        keys = Keys()
+        await _log_and_report(log, ["ok-1", "ok-2"])
+        # An entry nobody can read, and one whose rows have the wrong width (it parses,
+        # then fails every time it is applied).
+        await client.xadd(keys.outcomes_stream, {"record": "{not json", "outcome": "{}"})
+        bad = dataclasses.replace(
+            _record("bad-rows", random.Random(5)),
+            paths=tuple(
+                dataclasses.replace(p, rows=((1.0, 2.0),))
+                for p in _record("x", random.Random(5)).paths
+            ),
+        )
+        outcome = Outcome("bad-rows", 1.0, None, now_ms())
+        await client.xadd(
+            keys.outcomes_stream, {"record": bad.to_json(), "outcome": outcome.to_json()}
+        )
+        await _log_and_report(log, ["ok-3", "ok-4"])
+        stop = asyncio.Event()
+        task = asyncio.create_task(learner.run(stop))
+        for _ in range(200):  # two failed attempts, a second apart, then it moves on
+            if learner.state.applied_total == 4:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        assert learner.state.applied_total == 4  # every good outcome, in spite of the bad
+        dead = await client.xrange(keys.dead_letters)
+        reasons = sorted(fields[b"reason"].decode()[:10] for _, fields in dead)
+        assert len(dead) == 2 and reasons[1].startswith("unreadable"), reasons
+        assert await log.pending_count() == 0
+        assert learner.stalled_for() < 5.0
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_learner_crash_loses_and_doubles_nothing(redis: LocalRedis) -> None:
     async def scenario() -> None:
         client = _client(redis, blocking_s=0.1)

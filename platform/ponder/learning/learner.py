@@ -36,6 +36,7 @@ from ponder.learning.online import (
 from ponder.learning.outcome_log import Keys, LogEntry, OutcomeLog, stream_id
 from ponder.learning.records import labelled_rows, now_ms
 from ponder.learning.registry import ScorerRegistry, VersionInfo
+from ponder.reasoning.paths import FEATURE_NAMES
 from ponder.reasoning.scorer import PathScorer, log_loss
 from ponder.telemetry.tracing import span
 
@@ -112,6 +113,8 @@ class Learner:
         self._started_at = time.monotonic()
         self._applied_here = 0
         self._observer = observer
+        self._failures: dict[str, int] = {}  # entry id -> failed attempts to apply it
+        self.last_progress = time.monotonic()  # last step that applied or found nothing
 
     async def start(self) -> None:
         await self.log.ensure_group()
@@ -158,21 +161,47 @@ class Learner:
             )
         if entries:
             await self._apply(entries)
+        self.last_progress = time.monotonic()
         return len(entries)
+
+    def stalled_for(self) -> float:
+        """Seconds since the learner last applied outcomes or found none waiting."""
+        return time.monotonic() - self.last_progress
+
+    def _training_rows(self, entry: LogEntry) -> tuple[list[list[float]], list[float]]:
+        """The rows and labels of an outcome; raises when the entry is malformed."""
+        rows, labels = labelled_rows(entry.record, entry.outcome)
+        width = len(FEATURE_NAMES)
+        if any(len(row) != width for row in rows):
+            raise ValueError(f"feature rows of {entry.entry_id} are not {width} wide")
+        return rows, labels
 
     async def _apply(self, entries: list[LogEntry]) -> None:
         new_holdout: dict[str, list[Example]] = {}
         proposals: list[tuple[str, VersionInfo]] = []
         synced: set[str] = set()
         applied = 0
+        dead: list[tuple[LogEntry, str]] = []
         for entry in entries:
             if stream_id(entry.entry_id) <= stream_id(self.state.last_id):
                 continue  # applied before a crash, not yet acknowledged
+            try:
+                rows, labels = self._training_rows(entry)
+            except Exception as error:
+                failures = self._failures.get(entry.entry_id, 0) + 1
+                self._failures[entry.entry_id] = failures
+                if failures < self._config.max_entry_failures:
+                    raise  # retried after a reload; maybe it was transient
+                log.error("learner: dead-lettering %s after %d failures: %r",
+                          entry.entry_id, failures, error)  # fmt: skip
+                dead.append((entry, repr(error)))
+                self.state.last_id = entry.entry_id
+                continue
             scope = entry.record.scope
             if scope not in synced:
                 await self._sync_scope(scope)
                 synced.add(scope)
-            proposal = self._apply_one(scope, entry, new_holdout)
+            proposal = self._apply_one(scope, entry, rows, labels, new_holdout)
             if proposal is not None:
                 proposals.append((scope, proposal))
             self.state.last_id = entry.entry_id
@@ -193,10 +222,16 @@ class Learner:
                 pipe.ltrim(key, -self._config.holdout_window, -1)
             for scope, info in proposals:
                 self.registry.stage_proposal(pipe, scope, info)
+            for entry, reason in dead:
+                fields = {"record": entry.record.to_json(), "outcome": entry.outcome.to_json()}
+                self.log.stage_dead_letter(pipe, entry.entry_id, fields, reason)
             self.log.stage_ack(pipe, [e.entry_id for e in entries], self.state.last_id)
             with span("learner.commit", outcomes=applied, proposals=len(proposals)):
                 await pipe.execute()
         self._applied_here += applied
+        self.log.dead_lettered += len(dead)
+        for entry, _ in dead:
+            self._failures.pop(entry.entry_id, None)
         for scope, info in proposals:
             log.info("scorer %s of %s %s: %s", info.version, scope, info.status, info.reason)
         if self._observer is not None:
@@ -228,12 +263,16 @@ class Learner:
             self._holdout[scope] = [_example(json.loads(item)) for item in raw]
 
     def _apply_one(
-        self, scope: str, entry: LogEntry, new_holdout: dict[str, list[Example]]
+        self,
+        scope: str,
+        entry: LogEntry,
+        rows: list[list[float]],
+        labels: list[float],
+        new_holdout: dict[str, list[Example]],
     ) -> VersionInfo | None:
         """Hold back or learn from one outcome; a proposed version when one is due."""
         st = self.state.scopes[scope]
         model = self._models[scope]
-        rows, labels = labelled_rows(entry.record, entry.outcome)
         st.applied += 1
         st.since_proposal += 1
         st.last_reported_ms = entry.outcome.reported_ms

@@ -70,6 +70,11 @@ class Keys:
         return f"{self.prefix}:log:outcomes"
 
     @property
+    def dead_letters(self) -> str:
+        """Outcomes the learner could not apply, with the reason, for an operator."""
+        return f"{self.prefix}:log:dead-letters"
+
+    @property
     def reported(self) -> str:
         return f"{self.prefix}:outcomes:reported"
 
@@ -113,6 +118,7 @@ class OutcomeLog:
         self.keys = keys or Keys()
         self._report = client.register_script(_REPORT)
         self._record = client.register_script(_RECORD)
+        self.dead_lettered = 0  # entries this process moved to the dead-letter stream
 
     async def record(self, record: ReasoningRecord) -> None:
         """Log a reasoning at answer time; its id must be new (AlreadyExists otherwise)."""
@@ -190,16 +196,36 @@ class OutcomeLog:
                 if not fields:  # trimmed away (past retention) while pending: clear it
                     gone.append(entry_id)
                     continue
-                entries.append(
-                    LogEntry(
-                        text(entry_id),
-                        ReasoningRecord.from_json(fields[b"record"]),
-                        Outcome.from_json(fields[b"outcome"]),
+                try:
+                    entries.append(
+                        LogEntry(
+                            text(entry_id),
+                            ReasoningRecord.from_json(fields[b"record"]),
+                            Outcome.from_json(fields[b"outcome"]),
+                        )
                     )
-                )
+                except (KeyError, TypeError, ValueError) as error:  # unreadable: never will be
+                    await self.dead_letter(text(entry_id), fields, f"unreadable: {error!r}")
+                    self.dead_lettered += 1
         if gone:
             await self._client.xack(self.keys.outcomes_stream, LEARNER_GROUP, *gone)
         return entries
+
+    async def dead_letter(self, entry_id: str, fields: dict[Any, Any], reason: str) -> None:
+        """Move one entry to the dead-letter stream and acknowledge it, atomically."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            self.stage_dead_letter(pipe, entry_id, fields, reason)
+            pipe.xack(self.keys.outcomes_stream, LEARNER_GROUP, entry_id)
+            await pipe.execute()
+
+    def stage_dead_letter(
+        self, pipe: Any, entry_id: str, fields: dict[Any, Any], reason: str
+    ) -> None:
+        """Copy an entry to the dead-letter stream (inside the caller's transaction)."""
+        pipe.xadd(
+            self.keys.dead_letters,
+            {**fields, "entry_id": entry_id, "reason": reason[:500], "at_ms": now_ms()},
+        )
 
     def stage_ack(self, pipe: Any, entry_ids: list[str], trim_below: str | None) -> None:
         """Acknowledge (inside the learner's transaction); drop entries older than the
