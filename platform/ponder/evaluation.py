@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import grpc
+
 from ponder.api.client import PonderClient, build_reason_request, build_request
 from ponder.reasoning.formats import COT_INSTRUCTION, DIRECT_INSTRUCTION, problem_messages
 from ponder.reasoning.plan import parse_number
@@ -38,6 +40,7 @@ class MethodOutcome:
     tokens: int
     seconds: float
     answer: float | None
+    error: str = ""  # the status code when the call failed (counted as wrong)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class MethodReport:
     ci95: tuple[float, float]
     tokens_per_problem: float
     seconds_per_problem: float
+    errors: int = 0  # calls that failed (deadline, overload); counted as wrong answers
 
 
 def _messages(problem: str, instruction: str) -> list[tuple[str, str]]:
@@ -162,7 +166,13 @@ def evaluate(
             problem: Problem, run: Callable[[Problem], tuple[float | None, int]] = run
         ) -> MethodOutcome:
             started = time.monotonic()
-            answer, tokens = run(problem)
+            try:
+                answer, tokens = run(problem)
+            except grpc.RpcError as error:
+                # One slow or refused call must not sink a long run: it counts as a
+                # wrong answer, and the report says how many there were.
+                code = error.code().name
+                return MethodOutcome(False, 0, time.monotonic() - started, None, code)
             return MethodOutcome(
                 is_correct(answer, problem.answer), tokens, time.monotonic() - started, answer
             )
@@ -180,10 +190,12 @@ def evaluate(
             ci95=wilson_interval(sum(o.correct for o in outcomes), len(outcomes)),
             tokens_per_problem=sum(o.tokens for o in outcomes) / n,
             seconds_per_problem=wall / n,
+            errors=sum(bool(o.error) for o in outcomes),
         )
         progress(
             f"{name}: accuracy {report.accuracy:.3f}, {report.tokens_per_problem:.0f} "
-            f"tokens/problem, {report.seconds_per_problem:.2f} s/problem"
+            f"tokens/problem, {report.seconds_per_problem:.2f} s/problem, "
+            f"{report.errors} failed calls"
         )
         reports.append(report)
         details[name] = [asdict(o) for o in outcomes]

@@ -9,10 +9,13 @@ reported, with whatever scorer version is active by then.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import grpc
 
 from ponder.api.client import PonderClient, build_reason_request
 from ponder.evaluation import evaluate
@@ -72,11 +75,17 @@ def learning_loop(
         return {"accuracy": report["accuracy"], "tokens_per_problem": report["tokens_per_problem"]}
 
     def reason_and_report(index: int) -> tuple[bool, float]:
+        """Reason, then report the outcome; (right, report time), or (False, nan) when
+        the Reason call failed (nothing to report; counted, never silently dropped)."""
         problem = stream[index]
         request = build_reason_request(
             problem.question, branches=branches, max_tokens=reason_max_tokens
         )
-        response = client.reason(request, timeout=600, request_id=f"{run_id}-{index}")
+        try:
+            response = client.reason(request, timeout=600, request_id=f"{run_id}-{index}")
+        except grpc.RpcError as error:
+            progress(f"  stream problem {index}: Reason failed ({error.code().name}); skipped")
+            return False, math.nan
         answer = response.numeric_answer if response.HasField("numeric_answer") else None
         right = is_correct(answer, problem.answer)
         reported = time.time()
@@ -95,8 +104,10 @@ def learning_loop(
             results = list(pool.map(reason_and_report, range(done, checkpoint)))
         stream_s = time.monotonic() - started
         waited = wait_until_applied(client, timeout_s=300)
+        failed = sum(math.isnan(at) for _, at in results)
         progress(
-            f"checkpoint {checkpoint}: {checkpoint - done} outcomes reported in {stream_s:.0f} s "
+            f"checkpoint {checkpoint}: {checkpoint - done - failed} outcomes reported in "
+            f"{stream_s:.0f} s, {failed} Reason calls failed "
             f"(stream accuracy {sum(r for r, _ in results) / max(1, len(results)):.3f}); "
             f"learner caught up {waited:.1f} s after the last report"
         )
@@ -108,6 +119,7 @@ def learning_loop(
                 "outcomes": checkpoint,
                 "stream_accuracy": sum(r for r, _ in results) / max(1, len(results)),
                 "stream_seconds": stream_s,
+                "stream_failed_calls": failed,
                 "catch_up_seconds": waited,
                 **snapshot,
                 **held_out_accuracy(),
