@@ -116,6 +116,8 @@ def test_cli_reason_prints_answer_and_tree(platform: LocalPlatform) -> None:
             PROBLEM,
             "--target",
             platform.target,
+            "--token",
+            platform.api_token,
             "--branches",
             "2",
             "--trace",
