@@ -8,16 +8,24 @@ are checked in seconds; the real-engine tests check the same paths on vLLM."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import message_factory
+from google.protobuf.descriptor import FieldDescriptor
+from grpc_health.v1 import health_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ray import serve
 
 from deployments.app import build_app
 from deployments.runner import LocalPlatform
 from ponder.api.client import (
     PonderClient,
+    auth_metadata,
     build_analyze_request,
     build_reason_request,
     build_request,
@@ -25,6 +33,7 @@ from ponder.api.client import (
 from ponder.engine.scripted import FAIL_MARKER, ScriptedEngineFactory
 from ponder.redis_server import LocalRedis
 from ponder.v1 import ponder_pb2 as pb
+from ponder.v1 import ponder_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +185,129 @@ def test_analyze_fuses_a_table_and_maps_bad_tables(scripted: str, platform: Loca
             client.analyze(build_analyze_request("Did sales rise?", table_json="[[[", max_tokens=3))
     assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "table" in bad.value.details()
+
+
+# -- fuzzing: every request message, built from random field values ----------------------
+
+# What a caller may be answered for any request it can build. INTERNAL, UNKNOWN and
+# DEADLINE_EXCEEDED (a hang: every call here has a 30 s deadline) would be defects.
+DOCUMENTED_CODES = frozenset(
+    {"OK", "INVALID_ARGUMENT", "NOT_FOUND", "RESOURCE_EXHAUSTED", "UNAVAILABLE"}
+)
+SERVICE = pb.DESCRIPTOR.services_by_name["PonderService"]
+_INT_RANGES = {
+    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
+    FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
+}
+_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(["", "base", "math-50464f8b", "student-x", "x" * 5000, "{}", "[[[["]),
+)
+_BYTES = st.one_of(
+    st.binary(max_size=512),
+    st.sampled_from([b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"\xff\xd8\xff" + b"\x00" * 40]),
+)
+
+
+def _field_values(field: FieldDescriptor, depth: int) -> st.SearchStrategy[object]:
+    kind = field.type
+    if kind == FieldDescriptor.TYPE_MESSAGE:
+        return _message_values(field.message_type, depth + 1)
+    if kind == FieldDescriptor.TYPE_ENUM:
+        numbers = [v.number for v in field.enum_type.values]
+        return st.integers(min(numbers) - 1, max(numbers) + 2)  # unknown values too
+    if kind in _INT_RANGES:
+        low, high = _INT_RANGES[kind]
+        return st.one_of(st.integers(low, high), st.integers(-3, 70_000).filter(
+            lambda v: low <= v <= high))  # fmt: skip
+    if kind == FieldDescriptor.TYPE_DOUBLE:
+        return st.floats(allow_nan=True, allow_infinity=True)
+    if kind == FieldDescriptor.TYPE_FLOAT:
+        return st.floats(allow_nan=True, allow_infinity=True, width=32)
+    if kind == FieldDescriptor.TYPE_BOOL:
+        return st.booleans()
+    if kind == FieldDescriptor.TYPE_BYTES:
+        return _BYTES
+    return _TEXT
+
+
+def _message_values(descriptor: Any, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Messages of this type with any subset of fields set to arbitrary values."""
+    message_class = message_factory.GetMessageClass(descriptor)
+    if depth > 2:
+        return st.just(message_class())
+    optional: dict[str, st.SearchStrategy[object]] = {}
+    for field in descriptor.fields:
+        values = _field_values(field, depth)
+        repeated = field.is_repeated
+        optional[field.name] = st.lists(values, max_size=4) if repeated else values
+
+    def build(values: dict[str, object]) -> Any:
+        message = message_class()
+        for name, value in values.items():
+            field = descriptor.fields_by_name[name]
+            target = getattr(message, name) if field.is_repeated else None
+            if target is not None:
+                if field.type == FieldDescriptor.TYPE_MESSAGE:
+                    for item in value:  # type: ignore[attr-defined]
+                        target.add().CopyFrom(item)
+                else:
+                    target.extend(value)  # type: ignore[arg-type]
+            elif field.type == FieldDescriptor.TYPE_MESSAGE:
+                getattr(message, name).CopyFrom(value)
+            else:
+                setattr(message, name, value)
+        return message
+
+    return st.fixed_dictionaries({}, optional=optional).map(build)
+
+
+def fuzz_rpc(target: str, application: str, token: str, rpc: str, examples: int) -> Counter[str]:
+    """Send `examples` generated requests to one RPC; the status codes seen. Fails on an
+    undocumented code or an INTERNAL detail that leaks a traceback."""
+    method = SERVICE.methods_by_name[rpc]
+    metadata = (("application", application), *auth_metadata(token))
+    seen: Counter[str] = Counter()
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.PonderServiceStub(channel)
+        call = getattr(stub, rpc)
+
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(_message_values(method.input_type))
+        def check(request: Any) -> None:
+            try:
+                response = call(request, metadata=metadata, timeout=30)
+                if method.server_streaming:
+                    for _ in response:
+                        pass
+                code = "OK"
+            except grpc.RpcError as error:
+                code = error.code().name  # type: ignore[attr-defined]
+                assert "Traceback" not in (error.details() or ""), error.details()  # type: ignore[attr-defined]
+            seen[code] += 1
+            assert code in DOCUMENTED_CODES, (rpc, code, request)
+
+        check()
+    return seen
+
+
+@pytest.mark.parametrize("rpc", sorted(SERVICE.methods_by_name))
+def test_fuzzed_requests_get_documented_codes_and_the_server_stays_healthy(
+    scripted: str, platform: LocalPlatform, rpc: str
+) -> None:
+    seen = fuzz_rpc(platform.target, APP, platform.api_token, rpc, examples=25)
+    print(f"{rpc}: {dict(seen)}")
+    assert sum(seen.values()) >= 1  # a message without fields has one form
+    with _client(platform) as client:
+        assert client.check() == health_pb2.HealthCheckResponse.SERVING
+        assert client.generate(build_request(messages=[("user", "hello")], max_tokens=2)).text
