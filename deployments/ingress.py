@@ -88,12 +88,9 @@ StreamHandler = Callable[[Req, Call], AsyncIterator[Resp]]
 class RequestFailed(Exception):
     """Raised after the status was set on the gRPC context; its text is not shown."""
 
-    def __init__(
-        self, details: str, code: grpc.StatusCode, trailers: tuple[tuple[str, str], ...] = ()
-    ) -> None:
+    def __init__(self, details: str, code: grpc.StatusCode) -> None:
         super().__init__(details)
         self.code = code
-        self.trailers = trailers  # also set on the context (see Ingress._unary)
 
     def __reduce__(self) -> tuple[type, tuple[str, grpc.StatusCode]]:
         return (type(self), (str(self), self.code))  # Serve pickles it to the proxy
@@ -523,7 +520,7 @@ def _fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseExcep
     if grpc_context is not None:
         grpc_context.set_code(code)
         grpc_context.set_details(details)
-    trailers = tuple(trailers_for(error))
+    trailers = trailers_for(error)
     if grpc_context is not None and trailers:
-        grpc_context.set_trailing_metadata(list(trailers))
-    return RequestFailed(details, code, trailers) if code != grpc.StatusCode.CANCELLED else error
+        grpc_context.set_trailing_metadata(trailers)
+    return RequestFailed(details, code) if code != grpc.StatusCode.CANCELLED else error
