@@ -104,7 +104,7 @@ async def _throughput(pairs: list[tuple[Any, Any]], outcomes: int, batch_size: i
                 record, outcome = pairs[i % len(pairs)]
                 rid = f"t-{i}"
                 await log.record(replace(record, reasoning_id=rid))
-                await log.report(replace(outcome, reasoning_id=rid))
+                await log.report(replace(outcome, reasoning_id=rid), tenant=record.tenant)
             config = LearningConfig(batch_size=batch_size, poll_block_ms=10)
             learner = Learner(client, config, load_scorer())
             await learner.start()
