@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ponder import env
+from ponder.security.local_credentials import write_secret
 
 
 def free_port() -> int:
@@ -81,12 +82,9 @@ class LocalRedis:
             *(arg for command in DISABLED_COMMANDS for arg in ("--rename-command", command, "")),
         ]
         try:
-            # The password goes through stdin-free config: a `requirepass` line on the
-            # command line would show in `ps`, so it is passed as a config file instead.
+            # On the command line the password would show in `ps`: a 0600 config file instead.
             config = self.data_dir / "auth.conf"
-            config.touch(mode=0o600)
-            config.chmod(0o600)
-            config.write_text(f"requirepass {self.password}\n")
+            write_secret(config, f"requirepass {self.password}")
             command.insert(1, str(config))
             self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         except FileNotFoundError as error:

@@ -63,11 +63,6 @@ class Authenticator:
         self._missing_reported = False
         self._reload_if_changed()
 
-    @property
-    def tenants(self) -> frozenset[str]:
-        """Tenants the file declares (as last loaded)."""
-        return frozenset(self._file.tenants)
-
     def identify(self, authorization: str, rpc: str) -> Identity:
         """The caller of rpc; Unauthenticated without a known token, PermissionDenied when
         the token may not call rpc."""
