@@ -87,6 +87,8 @@ class LocalPlatform:
                 tracing.exporter, tracing.sampling_ratio, tracing.file_dir, tracing.otlp_endpoint
             )
         )
+        largest = max(app.ingress.max_message_bytes for app in self.config.apps.values())
+        os.environ.update(env.grpc_message_environment(largest))
         self.metrics_port = telemetry.metrics_export_port or free_port()
         progress(
             f"starting a local Ray cluster (temp dir {temp_dir}; tracing {tracing.exporter}; "

@@ -111,6 +111,26 @@ class EngineConfig(StrictModel):
     )
     max_model_len: int = Field(4096, ge=64, description="Context length (prompt + output).")
     max_num_seqs: int = Field(64, ge=1, description="Most sequences batched in one step.")
+    max_prompt_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Longest prompt accepted, in tokens; longer ones get INVALID_ARGUMENT "
+        "before they reach the engine's queue. Below max_model_len; unset means "
+        "max_model_len - 1.",
+    )
+    max_num_batched_tokens: int = Field(
+        256,
+        ge=1,
+        description="Tokens one engine step computes at most (prefill chunks + decodes): "
+        "long prompts are prefilled in chunks of at most this size (chunked prefill).",
+    )
+    long_prefill_token_threshold: int = Field(
+        32,
+        ge=0,
+        description="While other requests are running, a prompt longer than this is "
+        "prefilled at most this many tokens per step, so it cannot stall short requests "
+        "(0 = no cap; see RELIABILITY.md for the measured trade-off).",
+    )
     enforce_eager: bool = Field(
         False, description="Skip torch.compile/graphs: faster start, slower decode."
     )
@@ -153,6 +173,30 @@ class EngineConfig(StrictModel):
         "(VLLM_CPU_OMP_THREADS_BIND), e.g. '0-1'; 'all' means every core of the machine.",
     )
 
+    @model_validator(mode="after")
+    def _check_scheduler_limits(self) -> EngineConfig:
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens >= self.max_model_len:
+            raise ValueError(
+                f"max_prompt_tokens ({self.max_prompt_tokens}) must be below max_model_len "
+                f"({self.max_model_len})"
+            )
+        if self.max_num_batched_tokens < self.max_num_seqs:
+            raise ValueError(
+                f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be at least "
+                f"max_num_seqs ({self.max_num_seqs}): every running sequence needs a token "
+                "per step"
+            )
+        if self.long_prefill_token_threshold > self.max_num_batched_tokens:
+            raise ValueError(
+                f"long_prefill_token_threshold ({self.long_prefill_token_threshold}) exceeds "
+                f"max_num_batched_tokens ({self.max_num_batched_tokens})"
+            )
+        return self
+
+    def prompt_token_cap(self) -> int:
+        """The longest prompt accepted, in tokens."""
+        return self.max_prompt_tokens or self.max_model_len - 1
+
     def model_path(self) -> Path:
         """The model folder this config points at."""
         return Path(self.model).resolve() if self.model else env.default_model_dir()
@@ -165,14 +209,37 @@ class EngineConfig(StrictModel):
         }
 
 
+ENGINE_QUEUE_FACTOR = 4
+
+
+def check_engine_admission(
+    section: str, engine: EngineConfig, deployment: DeploymentConfig
+) -> None:
+    """A decoder replica admits max_ongoing_requests; vLLM runs max_num_seqs of them and
+    queues the rest in its own unbounded queue. Keep that queue short (a few batches) so
+    waiting happens in Serve's bounded queue, which refuses overflow at once."""
+    most = ENGINE_QUEUE_FACTOR * engine.max_num_seqs
+    if deployment.max_ongoing_requests > most:
+        raise ValueError(
+            f"{section}.deployment.max_ongoing_requests ({deployment.max_ongoing_requests}) "
+            f"exceeds {ENGINE_QUEUE_FACTOR} x engine.max_num_seqs ({most}): the excess would "
+            "wait in vLLM's unbounded queue instead of Serve's bounded one"
+        )
+
+
 class DecoderConfig(StrictModel):
     """The decoder replica set."""
 
     engine: EngineConfig = Field(default_factory=EngineConfig, description="vLLM engine args.")
     deployment: DeploymentConfig = Field(
-        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=256),
+        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=128),
         description="Scheduling and scaling of decoder replicas.",
     )
+
+    @model_validator(mode="after")
+    def _admission_fits_the_engine(self) -> DecoderConfig:
+        check_engine_admission("decoder", self.engine, self.deployment)
+        return self
 
 
 class StudentConfig(StrictModel):
@@ -191,7 +258,7 @@ class StudentConfig(StrictModel):
         "student's derived folder. No LoRA adapters.",
     )
     deployment: DeploymentConfig = Field(
-        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=256),
+        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=128),
         description="Scheduling and scaling of student replicas.",
     )
 
@@ -201,6 +268,7 @@ class StudentConfig(StrictModel):
             raise ValueError("student.enabled needs student.name")
         if self.engine.lora_adapters:
             raise ValueError("student.engine.lora_adapters: the student serves no adapters")
+        check_engine_admission("student", self.engine, self.deployment)
         return self
 
     def engine_config(self) -> EngineConfig:
@@ -237,6 +305,14 @@ class IngressConfig(StrictModel):
     limits: RequestLimits = Field(default_factory=RequestLimits, description="Request limits.")
     health_timeout_s: float = Field(
         2.0, gt=0, description="How long a health check waits for the decoder to answer."
+    )
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest gRPC message the proxy (and a replica's own gRPC server) "
+        "accepts; larger ones are refused with RESOURCE_EXHAUSTED before they are read. "
+        "Must hold the largest image plus its text and table (RAY_SERVE_GRPC_MAX_MESSAGE_SIZE "
+        "on the cluster's processes; set when the cluster starts).",
     )
     drain_grace_s: float = Field(
         30.0,
@@ -621,6 +697,16 @@ class PonderConfig(StrictModel):
                     f"encoder.enabled needs {section}.engine.enable_prompt_embeds: true "
                     "(fused prompts reach vLLM as prompt embeddings)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _messages_hold_the_largest_input(self) -> PonderConfig:
+        needed = self.encoder.max_image_bytes + self.encoder.max_text_chars * 4
+        if self.encoder.enabled and self.ingress.max_message_bytes < needed:
+            raise ValueError(
+                f"ingress.max_message_bytes ({self.ingress.max_message_bytes}) cannot hold "
+                f"an Analyze request of encoder.max_image_bytes + max_text_chars ({needed})"
+            )
         return self
 
 

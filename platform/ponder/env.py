@@ -54,6 +54,16 @@ def engine_environment(cpu_kvcache_gib: float, cpu_threads_bind: str) -> dict[st
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 
 
+def grpc_message_environment(max_message_bytes: int) -> dict[str, str]:
+    """Environment that sizes Serve's gRPC servers (the proxy's and each replica's) to
+    `max_message_bytes`; Serve reads it when its processes start."""
+    size = str(max_message_bytes)
+    return {
+        "RAY_SERVE_GRPC_MAX_MESSAGE_SIZE": size,
+        "RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH": size,
+    }
+
+
 def with_overrides(wanted: dict[str, str]) -> dict[str, str]:
     """`wanted`, with any of its variables already set in the environment winning (so an
     operator can override what a start-up sets)."""

@@ -130,6 +130,7 @@ def serve_config_for_tests(
     for each in engines:
         each["enforce_eager"] = True  # ~30 s start instead of ~90 s
         each["max_model_len"] = TEST_MAX_MODEL_LEN
+        each["max_prompt_tokens"] = TEST_MAX_MODEL_LEN - 64
     # Quick learning cycles: a candidate every 4 outcomes, every 2nd one held back.
     data["applications"][0]["args"]["planner"]["learning"].update(
         batch_size=4,

@@ -7,6 +7,8 @@ are checked in seconds; the real-engine tests check the same paths on vLLM."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -305,8 +307,17 @@ def fuzz_rpc(target: str, application: str, token: str, rpc: str, examples: int)
 def test_fuzzed_requests_get_documented_codes_and_the_server_stays_healthy(
     scripted: str, platform: LocalPlatform, rpc: str
 ) -> None:
-    seen = fuzz_rpc(platform.target, APP, platform.api_token, rpc, examples=25)
+    # PONDER_FUZZ_EXAMPLES / PONDER_FUZZ_REPORT: the longer run behind RELIABILITY.md's
+    # fuzz figure (each RPC's codes appended to the report as a JSON line).
+    examples = int(os.environ.get("PONDER_FUZZ_EXAMPLES", "25"))
+    started = time.monotonic()
+    seen = fuzz_rpc(platform.target, APP, platform.api_token, rpc, examples=examples)
     print(f"{rpc}: {dict(seen)}")
+    report = os.environ.get("PONDER_FUZZ_REPORT")
+    if report:
+        line = {"rpc": rpc, "codes": dict(seen), "seconds": time.monotonic() - started}
+        with open(report, "a") as out:
+            out.write(json.dumps(line) + "\n")
     assert sum(seen.values()) >= 1  # a message without fields has one form
     with _client(platform) as client:
         assert client.check() == health_pb2.HealthCheckResponse.SERVING

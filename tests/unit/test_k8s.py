@@ -15,6 +15,7 @@ import yaml
 
 from deployments.k8s_render import LOCAL_CONFIG, VARIANTS, embedded_config, render
 from deployments.serve_config import validate_serve_config
+from ponder import env
 from ponder.config import load_yaml
 
 K8S = Path(__file__).parents[2] / "k8s"
@@ -177,6 +178,17 @@ def test_telemetry_configmap_agrees_with_the_serve_config(overlay: str) -> None:
         container = group["template"]["spec"]["containers"][0]
         assert {"configMapRef": {"name": "ponder-telemetry"}} in container["envFrom"]
         assert group["rayStartParams"]["metrics-export-port"] == "8080"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_grpc_message_limit_agrees_with_the_serve_config(overlay: str) -> None:
+    service = _ray_service(_build(overlay))
+    config = validate_serve_config(yaml.safe_load(service["spec"]["serveConfigV2"]))
+    wanted = env.grpc_message_environment(config.apps["ponder"].ingress.max_message_bytes)
+    for group in _groups(service).values():
+        container = group["template"]["spec"]["containers"][0]
+        values = {e["name"]: e.get("value") for e in container["env"]}
+        assert {name: values.get(name) for name in wanted} == wanted
 
 
 def test_dashboard_queries_name_metrics_the_deployments_export() -> None:

@@ -44,5 +44,8 @@ def test_engine_args_follow_the_config() -> None:
     assert args.model == str(config.model_path())
     assert (args.max_model_len, args.stream_interval, args.enforce_eager) == (1024, 4, True)
     assert not args.enable_lora
+    # Chunked prefill with a per-step cap on long prompts (fairness, RELIABILITY.md).
+    assert args.enable_chunked_prefill
+    assert (args.max_num_batched_tokens, args.long_prefill_token_threshold) == (256, 32)
     lora = engine_args(EngineConfig(lora_adapters={"sql": "/adapters/sql"}))
     assert lora.enable_lora and lora.max_lora_rank == 16

@@ -74,6 +74,9 @@ def engine_args(config: EngineConfig) -> Any:
         dtype=config.dtype,
         max_model_len=config.max_model_len,
         max_num_seqs=config.max_num_seqs,
+        max_num_batched_tokens=config.max_num_batched_tokens,
+        enable_chunked_prefill=True,
+        long_prefill_token_threshold=config.long_prefill_token_threshold,
         enforce_eager=config.enforce_eager,
         enable_prefix_caching=config.enable_prefix_caching,
         enable_prompt_embeds=config.enable_prompt_embeds,
@@ -161,12 +164,10 @@ class VLLMEngine:
         from vllm.sampling_params import RequestOutputKind
 
         options = request.sampling
+        cap = self._config.prompt_token_cap()
+        if prompt_len > cap:
+            raise InvalidArgument("prompt", f"is {prompt_len} tokens; at most {cap} are accepted")
         room = self._config.max_model_len - prompt_len
-        if room < 1:
-            raise InvalidArgument(
-                "prompt",
-                f"is {prompt_len} tokens; the context holds {self._config.max_model_len}",
-            )
         if options.max_tokens is not None and options.max_tokens > room:
             raise InvalidArgument(
                 "sampling.max_tokens",
@@ -213,7 +214,8 @@ class VLLMEngine:
             prompt = {"prompt_embeds": request.prompt_embeds}
             prompt_len = int(request.prompt_embeds.shape[0])
         else:
-            prompt_ids = self.prompt_token_ids(request)
+            # A long conversation takes milliseconds to tokenise: off the replica's loop.
+            prompt_ids = await asyncio.to_thread(self.prompt_token_ids, request)
             prompt = {"prompt_token_ids": prompt_ids}
             prompt_len = len(prompt_ids)
         params = self._sampling_params(request, prompt_len)

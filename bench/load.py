@@ -1,0 +1,303 @@
+"""Load and fault figures of RELIABILITY.md, through the running platform (loopback only).
+
+Run:  .venv/bin/python bench/load.py [--config config/serve-local.yaml] [--quick]
+
+The platform runs here with the Serve config's decoder, planner, ingress and learner
+(student and encoder pool off: no Generate touches them, and they would take cores), the
+engines in eager mode (30 s starts instead of 90 s: four starts per run), and no tenant
+rate limit (so what is measured is Serve's backpressure, not the per-tenant bucket).
+
+Two variants, started in the order before, after, after, before (ABBA):
+  before  vLLM's CPU defaults (2 048-token steps, no cap on a long prompt's chunk) and
+          Serve's stock gRPC servicer hook (no proxy cancel fix)
+  after   the config as shipped: 256-token steps, long prompts capped at 32 tokens a step
+          while others run, and deployments/proxy_cancel_fix.py
+
+Each start measures
+  fairness  a 2-token Generate alone, then while a ~3 300-token prompt is being prefilled
+            (distinct prompts: no prefix-cache hits)
+  cancel    streams cancelled by the caller after 1-4 messages; a cancel succeeds when the
+            decoder's engine has no unfinished request 3 s later (the generation would
+            run ~10 s otherwise)
+and the first `after` start also
+  overload  4 x the decoder's admission capacity (max_ongoing + max_queued) of Generate
+            calls at once: how many are refused with RESOURCE_EXHAUSTED and how fast,
+            and whether every accepted one completes.
+
+Writes bench/results/load.json and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import math
+import os
+import platform as host
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STOCK_SERVICER = "ponder.v1.ponder_pb2_grpc.add_PonderServiceServicer_to_server"
+BEFORE = {"max_num_batched_tokens": 2048, "long_prefill_token_threshold": 0}
+LONG_PROMPT_WORDS = 3300
+CANCEL_MAX_TOKENS = 300
+OVERLOAD_FACTOR = 4
+
+
+def serve_config(path: Path, variant: str) -> dict[str, Any]:
+    """The Serve config of a variant, as a dict (see the module docstring)."""
+    data = copy.deepcopy(yaml.safe_load(path.read_text()))
+    args = data["applications"][0]["args"]
+    args["student"]["enabled"] = False
+    args["planner"]["model"] = ""
+    args["encoder"]["enabled"] = False
+    args.setdefault("auth", {})["default_rate_limit"] = None
+    args["decoder"]["engine"]["enforce_eager"] = True
+    if variant == "before":
+        args["decoder"]["engine"].update(BEFORE)
+        functions = data["grpc_options"]["grpc_servicer_functions"]
+        data["grpc_options"]["grpc_servicer_functions"] = [
+            STOCK_SERVICER if f.endswith("add_PonderServiceServicer_to_server") else f
+            for f in functions
+        ]
+    return data
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+# -- measurements (run inside the phase process, against its platform) ----------------
+
+
+async def _generate(stub: Any, prompt: str, max_tokens: int, limit_s: float) -> tuple[str, float]:
+    """One unary greedy Generate: (status code name, seconds)."""
+    import grpc
+
+    from ponder.api.client import auth_metadata, build_request
+
+    request = build_request(messages=[("user", prompt)], temperature=0.0, max_tokens=max_tokens)
+    started = time.perf_counter()
+    try:
+        await stub.Generate(request, timeout=limit_s, metadata=auth_metadata())
+        code = "OK"
+    except grpc.aio.AioRpcError as error:
+        code = error.code().name
+    return code, time.perf_counter() - started
+
+
+async def fairness(stub: Any, rounds: int, tag: str) -> dict[str, Any]:
+    idle = []
+    for i in range(rounds + 1):
+        code, seconds = await _generate(stub, f"Say hi to {tag} idle {i}.", 2, 120)
+        assert code == "OK", code
+        idle.append(seconds)
+    idle = idle[1:]  # the first warms the path
+    busy, long_s = [], []
+    for i in range(rounds):
+        text = f"{tag} round {i}: " + "word " * LONG_PROMPT_WORDS
+        long_call = asyncio.create_task(_generate(stub, text, 2, 300))
+        await asyncio.sleep(0.5)  # the long prompt is being prefilled
+        code, seconds = await _generate(stub, f"Say hi to {tag} busy {i}.", 2, 300)
+        assert code == "OK", code
+        busy.append(seconds)
+        code, seconds = await long_call
+        assert code == "OK", code
+        long_s.append(seconds)
+    return {"idle_short_s": idle, "short_with_long_s": busy, "long_s": long_s}
+
+
+def _unfinished() -> int:
+    from ray import serve
+
+    decoder = serve.get_deployment_handle("Decoder", app_name="ponder")
+    return int(decoder.stats.remote().result().unfinished_requests)
+
+
+async def _wait_idle(limit_s: float) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(_unfinished) == 0:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def cancels(stub: Any, attempts: int) -> dict[str, Any]:
+    from ponder.api.client import auth_metadata, build_request
+
+    outcomes = []
+    for attempt in range(attempts):
+        assert await _wait_idle(120), "the engine never went idle"
+        request = build_request(
+            f"{attempt}, 1, 2, 3,", temperature=0.0, max_tokens=CANCEL_MAX_TOKENS
+        )
+        call = stub.StreamGenerate(request, timeout=300, metadata=auth_metadata())
+        received = 0
+        async for _ in call:
+            received += 1
+            if received == 1 + attempt % 4:
+                call.cancel()
+                break
+        outcomes.append(await _wait_idle(3.0))
+    return {"attempts": attempts, "aborted": sum(outcomes), "outcomes": outcomes}
+
+
+async def overload(stub_pool: list[Any], admitted: int) -> dict[str, Any]:
+    offered = OVERLOAD_FACTOR * admitted
+    calls = [
+        _generate(stub_pool[i % len(stub_pool)], f"Name a colour, number {i}.", 8, 600)
+        for i in range(offered)
+    ]
+    started = time.perf_counter()
+    results = await asyncio.gather(*calls)
+    wall = time.perf_counter() - started
+    codes: dict[str, int] = {}
+    for code, _ in results:
+        codes[code] = codes.get(code, 0) + 1
+    rejected = [s for c, s in results if c == "RESOURCE_EXHAUSTED"]
+    ok = [s for c, s in results if c == "OK"]
+    accepted = offered - len(rejected)
+    return {
+        "offered": offered,
+        "admission_capacity": admitted,
+        "codes": codes,
+        "excess": offered - admitted,
+        "excess_rejected_share": len(rejected) / (offered - admitted),
+        "rejection_p50_ms": percentile(rejected, 0.5) * 1000,
+        "rejection_p99_ms": percentile(rejected, 0.99) * 1000,
+        "accepted": accepted,
+        "accepted_completed_share": len(ok) / accepted if accepted else math.nan,
+        "accepted_p50_s": percentile(ok, 0.5),
+        "accepted_p99_s": percentile(ok, 0.99),
+        "wall_s": wall,
+    }
+
+
+def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool) -> dict:
+    import grpc
+
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import validate_serve_config
+    from ponder.v1 import ponder_pb2_grpc as pb_grpc
+
+    data = serve_config(config_path, variant)
+    config = validate_serve_config(data, source=f"{config_path} ({variant})")
+    platform = LocalPlatform(config, log_to_driver=False)
+    platform.start(progress=lambda m: print(f"[load {variant}] {m}", file=sys.stderr, flush=True))
+    decoder = config.apps["ponder"].decoder.deployment
+    admitted = decoder.max_ongoing_requests + decoder.max_queued_requests
+
+    async def measure() -> dict[str, Any]:
+        channels = [grpc.aio.insecure_channel(platform.target) for _ in range(8)]
+        stubs = [pb_grpc.PonderServiceStub(c) for c in channels]
+        try:
+            result: dict[str, Any] = {"variant": variant}
+            result["fairness"] = await fairness(stubs[0], 2 if quick else 3, variant)
+            result["cancel"] = await cancels(stubs[0], 4 if quick else 12)
+            if with_overload:
+                assert await _wait_idle(300)
+                result["overload"] = await overload(stubs, admitted // 4 if quick else admitted)
+            return result
+        finally:
+            for channel in channels:
+                await channel.close()
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        platform.stop()
+
+
+# -- orchestration ----------------------------------------------------------------------
+
+
+def spawn(config: Path, variant: str, with_overload: bool, quick: bool) -> dict[str, Any]:
+    """Each start in its own process, so nothing of one cluster survives into the next."""
+    command = [sys.executable, __file__, "--config", str(config), "--phase", variant]
+    if with_overload:
+        command.append("--overload")
+    if quick:
+        command.append("--quick")
+    print(f"[load] {variant}{' + overload' if with_overload else ''} ...", file=sys.stderr)
+    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def report(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for variant in ("before", "after"):
+        mine = [r for r in runs if r["variant"] == variant]
+        idle = [s for r in mine for s in r["fairness"]["idle_short_s"]]
+        busy = [s for r in mine for s in r["fairness"]["short_with_long_s"]]
+        long_s = [s for r in mine for s in r["fairness"]["long_s"]]
+        aborted = sum(r["cancel"]["aborted"] for r in mine)
+        attempts = sum(r["cancel"]["attempts"] for r in mine)
+        summary[variant] = {
+            "idle_short_p50_s": _median(idle),
+            "short_with_long_p50_s": _median(busy),
+            "short_with_long_per_start_p50_s": [
+                _median(r["fairness"]["short_with_long_s"]) for r in mine
+            ],
+            "busy_over_idle": _median(busy) / _median(idle),
+            "long_p50_s": _median(long_s),
+            "cancel_aborted": f"{aborted}/{attempts}",
+        }
+    overload_runs = [r["overload"] for r in runs if "overload" in r]
+    if overload_runs:
+        summary["overload"] = overload_runs[0]
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, 1x overload")
+    parser.add_argument("--phase", choices=["before", "after"], help=argparse.SUPPRESS)
+    parser.add_argument("--overload", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        result = run_phase(args.config, args.phase, args.overload, args.quick)
+        print(json.dumps(result))
+        return 0
+
+    order = [("before", False), ("after", True), ("after", False), ("before", False)]
+    runs = [spawn(args.config, variant, overload_, args.quick) for variant, overload_ in order]
+    summary = report(runs)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    result = {
+        "command": "python bench/load.py" + (" --quick" if args.quick else ""),
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{host.machine()}, {os.cpu_count()} cores",
+        "order": [variant for variant, _ in order],
+        "summary": summary,
+        "runs": runs,
+    }
+    out = ROOT / "bench" / "results" / "load.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""A fix Ponder carries for vLLM 0.32's CPU backend, loaded as a vLLM general plugin.
+
+A seeded request whose prefill is split over several engine steps (chunked prefill)
+kills the CPU engine: after each partial step the model runner rewinds the request's
+random generator by its Philox offset (`gen.set_offset(gen.get_offset() - 4)`), which
+only CUDA generators have; CPU generators raise `CPU Generator does not use offset`.
+
+The fix gives the rewind its meaning on CPU: the states of the generators of the rows
+whose sampled token will be discarded are saved before sampling and restored after it,
+so a seeded request draws the same numbers however its prefill was chunked; the
+offset arithmetic is then skipped for those rows. Nothing changes on other platforms.
+
+vLLM calls `register` in every process it starts (entry point `vllm.general_plugins`
+in pyproject.toml), so the patch reaches the engine-core process too.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+_PATCHED = "_ponder_cpu_generator_fix"
+
+
+def register() -> None:
+    """vLLM plugin hook: patch the CPU model runner once per process."""
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return
+    from vllm.v1.worker.cpu_model_runner import CPUModelRunner
+
+    patch_model_runner(CPUModelRunner)
+
+
+def _discarded_generators(runner: Any) -> dict[int, Any]:
+    """Row index -> generator of the seeded rows whose sampled token is discarded."""
+    batch = runner.input_batch
+    mask = runner.discard_request_mask.np[: batch.num_reqs]
+    rows = (int(i) for i in mask.nonzero()[0])
+    return {row: batch.generators[row] for row in rows if row in batch.generators}
+
+
+def patch_model_runner(runner_class: type) -> None:
+    """Wrap `_sample` (save/restore the generators of discarded rows) and
+    `_bookkeeping_sync` (hide those generators from the offset rewind)."""
+    if getattr(runner_class, _PATCHED, False):
+        return
+    sample = runner_class._sample  # type: ignore[attr-defined]
+    bookkeeping = runner_class._bookkeeping_sync  # type: ignore[attr-defined]
+
+    @functools.wraps(sample)
+    def _sample(self: Any, *args: Any, **kwargs: Any) -> Any:
+        saved = {row: gen.get_state() for row, gen in _discarded_generators(self).items()}
+        output = sample(self, *args, **kwargs)
+        for row, state in saved.items():
+            self.input_batch.generators[row].set_state(state)
+        return output
+
+    @functools.wraps(bookkeeping)
+    def _bookkeeping_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hidden = _discarded_generators(self)
+        generators = self.input_batch.generators
+        for row in hidden:
+            del generators[row]
+        try:
+            return bookkeeping(self, *args, **kwargs)
+        finally:
+            generators.update(hidden)
+
+    runner_class._sample = _sample  # type: ignore[attr-defined]
+    runner_class._bookkeeping_sync = _bookkeeping_sync  # type: ignore[attr-defined]
+    setattr(runner_class, _PATCHED, True)
