@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
+from deployments.serve_logging import install_client_error_filter
 from ponder import env
 from ponder.api.generate_convert import (
     chunk_to_proto,
@@ -109,6 +110,7 @@ class Ingress:
         encoder: DeploymentHandle | None = None,
         student: DeploymentHandle | None = None,
     ) -> None:
+        install_client_error_filter()  # a caller's mistake is one log line, not a traceback
         self._decoder = decoder
         # Decoder sets by the name requests use in `model` ("" = the main one).
         self._decoders: dict[str, DeploymentHandle] = {"": decoder}

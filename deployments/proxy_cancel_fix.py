@@ -26,6 +26,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from deployments.serve_logging import install_client_error_filter
 from ponder.v1 import ponder_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,8 @@ def install() -> bool:
 
 
 def add_PonderServiceServicer_to_server(servicer: Any, server: Any) -> None:
-    """The servicer hook Serve calls in each proxy: install the fix, then register the
-    generated PonderService."""
+    """The servicer hook Serve calls in each proxy: install the fix and the client-error
+    log filter, then register the generated PonderService."""
     install()
+    install_client_error_filter()
     ponder_pb2_grpc.add_PonderServiceServicer_to_server(servicer, server)

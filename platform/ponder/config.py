@@ -167,6 +167,15 @@ class EngineConfig(StrictModel):
     cpu_kvcache_gib: float = Field(
         1.0, gt=0, description="CPU backend only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)."
     )
+    cpu_nice: int = Field(
+        5,
+        ge=0,
+        le=19,
+        description="CPU backend only: niceness of the engine's processes. vLLM's threads "
+        "keep every core busy under load; a lower priority lets the proxy, ingress and "
+        "planner (little work, but latency-critical: admission, rejection, routing) run "
+        "first. 0 = same priority.",
+    )
     cpu_threads_bind: str = Field(
         "all",
         description="CPU backend only: cores the engine's OpenMP threads bind to "

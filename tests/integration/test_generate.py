@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2
 from ray import serve
 
 from deployments.runner import LocalPlatform
+from ponder import env
 from ponder.api.client import PonderClient, build_request
 from ponder.v1 import ponder_pb2 as pb
 from tests.integration.conftest import TEST_MAX_MODEL_LEN
@@ -186,6 +187,27 @@ def test_bad_input_gets_its_status(
     details = caught.value.details() or ""
     assert field in details
     assert "\n" not in details and "Traceback" not in details
+
+
+def _serve_tracebacks() -> int:
+    """Tracebacks logged so far by this cluster's proxies and ingress replicas."""
+    logs = env.ray_temp_dir() / "session_latest" / "logs" / "serve"
+    files = [*logs.glob("proxy_*.log"), *logs.glob("replica_ponder_Ingress_*.log")]
+    assert files, f"no Serve logs under {logs}"
+    return sum(f.read_text(errors="replace").count("Traceback") for f in files)
+
+
+def test_rejected_requests_log_one_line_not_a_traceback(client: PonderClient) -> None:
+    before = _serve_tracebacks()
+    for request_, _, _ in BAD_REQUESTS:
+        for streaming in (False, True):
+            with pytest.raises(grpc.RpcError):
+                if streaming:
+                    list(client.stream_generate(request_, timeout=60))
+                else:
+                    client.generate(request_, timeout=60)
+    time.sleep(1.0)  # Serve's file handlers are written from the replicas' processes
+    assert _serve_tracebacks() == before
 
 
 def test_server_keeps_serving_after_bad_input(client: PonderClient) -> None:

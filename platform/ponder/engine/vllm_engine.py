@@ -47,6 +47,12 @@ def cpu_threads_bind(setting: str) -> str:
     return setting
 
 
+def _cpu_backend() -> bool:
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
 def apply_engine_environment(config: EngineConfig) -> None:
     """Export the environment vLLM reads at start (must run before the engine starts)."""
     values = env.engine_environment(
@@ -126,6 +132,9 @@ class VLLMEngine:
             config.dtype,
             config.enforce_eager,
         )
+        if config.cpu_nice and _cpu_backend():
+            # The engine-core process vLLM spawns next inherits it (see EngineConfig.cpu_nice).
+            os.nice(config.cpu_nice)
         llm = AsyncLLM.from_engine_args(engine_args(config))
         tokenizer = AutoTokenizer.from_pretrained(str(config.model_path()))
         engine = cls(llm, tokenizer, config)
