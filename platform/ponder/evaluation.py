@@ -115,8 +115,8 @@ class Evaluator:
         tokens = 0
         with ThreadPoolExecutor(max_workers=self.sc_samples) as pool:
             samples = list(
-                # No per-request seed: vLLM 0.32's CPU backend crashes the engine when a
-                # seeded request's prefill is chunked ("CPU Generator does not use offset").
+                # Unseeded, as when the committed figures were measured (seeded requests
+                # crashed vLLM 0.32's CPU engine before ponder.engine.vllm_cpu_fixes).
                 pool.map(lambda _: self._cot(problem, 0.7, None), range(self.sc_samples))
             )
         for answer, used in samples:

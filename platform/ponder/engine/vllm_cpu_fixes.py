@@ -17,7 +17,10 @@ in pyproject.toml), so the patch reaches the engine-core process too.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _PATCHED = "_ponder_cpu_generator_fix"
 
@@ -45,6 +48,9 @@ def patch_model_runner(runner_class: type) -> None:
     """Wrap `_sample` (save/restore the generators of discarded rows) and
     `_bookkeeping_sync` (hide those generators from the offset rewind)."""
     if getattr(runner_class, _PATCHED, False):
+        return
+    if not all(hasattr(runner_class, name) for name in ("_sample", "_bookkeeping_sync")):
+        log.warning("vLLM's CPU model runner changed: the seeded chunked-prefill fix is left out")
         return
     sample = runner_class._sample  # type: ignore[attr-defined]
     bookkeeping = runner_class._bookkeeping_sync  # type: ignore[attr-defined]
