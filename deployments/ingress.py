@@ -24,6 +24,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from deployments.http_api import HttpFrontDoor, http_app
 from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
 from deployments.serve_logging import install_client_error_filter
@@ -98,8 +99,10 @@ class RequestFailed(Exception):
 
 
 @serve.deployment(name="Ingress")
-class Ingress:
-    """The gRPC front door."""
+@serve.ingress(http_app)
+class Ingress(HttpFrontDoor):
+    """The front door: gRPC (the RPC methods below) and HTTP/JSON (HttpFrontDoor's routes,
+    which call the same methods)."""
 
     def __init__(
         self,
@@ -122,6 +125,7 @@ class Ingress:
         self._planner = planner
         self._config = config
         self._adapters = frozenset(config.decoder.engine.lora_adapters)
+        self._http_body_limit = config.ingress.max_message_bytes
         self._models = catalogue(config)
         self._draining = False
         self._drain_file = env.drain_file()

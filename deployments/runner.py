@@ -71,6 +71,13 @@ class LocalPlatform:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def http_url(self) -> str:
+        """Base URL of the first application's HTTP API (Serve's HTTP proxy + its route)."""
+        http = self.config.schema.http_options
+        route = self.config.schema.applications[0].route_prefix or ""
+        return f"http://127.0.0.1:{http.port}{route.rstrip('/')}"
+
     def start(self, progress: Progress = print, timeout_s: float = 900) -> None:
         """Start Ray, Serve and every application; return once health is SERVING."""
         started = time.monotonic()
@@ -144,7 +151,10 @@ class LocalPlatform:
             watcher.join()
         with self.client() as client:
             client.wait_until_serving(timeout=max(10.0, timeout_s - (time.monotonic() - started)))
-        progress(f"ready: health SERVING on {self.target} after {time.monotonic() - started:.0f} s")
+        progress(
+            f"ready: health SERVING on {self.target} (gRPC) and {self.http_url}/v1 (HTTP) "
+            f"after {time.monotonic() - started:.0f} s"
+        )
 
     def client(self, token: str | None = None, application: str | None = None) -> PonderClient:
         """A client of this platform, sending the local token unless given another."""

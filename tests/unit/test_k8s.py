@@ -153,7 +153,9 @@ def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
         }
     ]
     open_rules = [r for r in policies["ponder-ray"]["spec"]["ingress"] if "from" not in r]
-    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 9000}]}]
+    assert open_rules == [
+        {"ports": [{"protocol": "TCP", "port": 9000}, {"protocol": "TCP", "port": 8000}]}
+    ]
     assert policies["ponder-redis"]["spec"]["egress"] == []  # Redis opens no connection
 
 
