@@ -228,11 +228,22 @@ class HttpFrontDoor:
     _adapters: frozenset[str]
     _students: frozenset[str]
     _http_body_limit: int
+    _http_enabled: bool
+
+    def _closed(self) -> JSONResponse | None:
+        """The answer of every route while the HTTP API is switched off, else None."""
+        if self._http_enabled:
+            return None
+        return error_response(
+            grpc.StatusCode.NOT_FOUND, "the HTTP API is off on this server (ingress.http_enabled)"
+        )
 
     # -- OpenAI ---------------------------------------------------------------------------
 
     @http_app.get("/v1/models")
     async def openai_models(self, request: Request) -> Response:
+        if (closed := self._closed()) is not None:
+            return closed
         context = HttpCallContext(request)
         listed = await self.ListModels(pb.ListModelsRequest(), context)
         if context.failed():
@@ -258,6 +269,8 @@ class HttpFrontDoor:
         return await self._openai(request, "text")
 
     async def _openai(self, request: Request, kind: str) -> Response:
+        if (closed := self._closed()) is not None:
+            return closed
         context = HttpCallContext(request)
         try:
             body = await _json_body(request, self._http_body_limit)
@@ -373,6 +386,8 @@ class HttpFrontDoor:
 
     @http_app.get("/v1/scorer")
     async def scorer(self, request: Request) -> Response:
+        if (closed := self._closed()) is not None:
+            return closed
         context = HttpCallContext(request)
         answer = await self.GetScorer(pb.GetScorerRequest(), context)
         return _failure(context) if context.failed() else JSONResponse(_proto_json(answer))
@@ -381,6 +396,8 @@ class HttpFrontDoor:
         "/v1/analyze", openapi_extra=json_body(AnalyzeBody, "Text plus image and/or table")
     )
     async def analyze(self, request: Request) -> Response:
+        if (closed := self._closed()) is not None:
+            return closed
         context = HttpCallContext(request)
         try:
             body = AnalyzeBody.model_validate(await _json_body(request, self._http_body_limit))
@@ -407,6 +424,8 @@ class HttpFrontDoor:
     ) -> Response:
         """A route whose JSON body is the proto message's JSON form (`stream: true` for the
         streaming RPC)."""
+        if (closed := self._closed()) is not None:
+            return closed
         context = HttpCallContext(request)
         try:
             body = await _json_body(request, self._http_body_limit)

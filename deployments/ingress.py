@@ -126,6 +126,7 @@ class Ingress(HttpFrontDoor):
         self._config = config
         self._adapters = frozenset(config.decoder.engine.lora_adapters)
         self._http_body_limit = config.ingress.max_message_bytes
+        self._http_enabled = config.ingress.http_enabled
         self._models = catalogue(config)
         self._draining = False
         self._drain_file = env.drain_file()

@@ -315,6 +315,12 @@ class IngressConfig(StrictModel):
     health_timeout_s: float = Field(
         2.0, gt=0, description="How long a health check waits for the decoder to answer."
     )
+    http_enabled: bool = Field(
+        True,
+        description="Serve the HTTP/JSON API (OpenAI-compatible + Ponder's endpoints) beside "
+        "gRPC on Serve's HTTP proxy (host and port: the Serve config's http_options, "
+        "loopback locally); off: every HTTP route answers 404.",
+    )
     max_message_bytes: int = Field(
         16 * 1024 * 1024,
         ge=64 * 1024,

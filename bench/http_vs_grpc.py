@@ -1,11 +1,11 @@
 """HTTP/JSON (OpenAI chat completions, SSE) against gRPC (StreamGenerate), one platform.
 
-Run:  .venv/bin/python bench/http.py [--config config/serve-local.yaml] [--rounds 2]
+Run:  .venv/bin/python bench/http_vs_grpc.py [--config config/serve-local.yaml] [--rounds 2]
 
 Both front doors reach the same Ingress replica, decoder and engine; the same 32 prompts,
 greedy, 128 new tokens each, streamed. Rounds alternate the order (gRPC, HTTP, HTTP, gRPC,
 ...) so warm-up and drift fall on both sides; the first round of each side is a warm-up
-and is not counted. Reported (bench/results/http.json):
+and is not counted. Reported (bench/results/http_vs_grpc.json):
   tok/s at 32 concurrent streams, HTTP / gRPC   (median of rounds, with every round)
   time-to-first-token p50 at 8 concurrent, HTTP / gRPC
 """
@@ -132,7 +132,7 @@ def main() -> int:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     report = {
-        "command": f"python bench/http.py --rounds {args.rounds}",
+        "command": f"python bench/http_vs_grpc.py --rounds {args.rounds}",
         "commit": commit,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cores": os.cpu_count(),
@@ -140,7 +140,7 @@ def main() -> int:
         "ratios": ratios,
         **measured,
     }
-    out = ROOT / "bench" / "results" / "http.json"
+    out = ROOT / "bench" / "results" / "http_vs_grpc.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({"ratios": ratios, "order": measured["order"]}, indent=2))
