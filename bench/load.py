@@ -63,8 +63,9 @@ def serve_config(path: Path, variant: str) -> dict[str, Any]:
     args["encoder"]["enabled"] = False
     args.setdefault("auth", {})["default_rate_limit"] = None
     args["decoder"]["engine"]["enforce_eager"] = True
-    if variant == "before":
-        args["decoder"]["engine"].update(BEFORE)
+    if variant in ("before", "direct"):
+        if variant == "before":
+            args["decoder"]["engine"].update(BEFORE)
         functions = data["grpc_options"]["grpc_servicer_functions"]
         data["grpc_options"]["grpc_servicer_functions"] = [
             STOCK_SERVICER if f.endswith("add_PonderServiceServicer_to_server") else f
@@ -214,7 +215,26 @@ async def overload(stub_pool: list[Any], rate: float, seconds: float, admitted: 
     }
 
 
+def direct_ingress_environment() -> int:
+    """Serve's direct ingress (the ingress replica serves gRPC on its own port; the proxy
+    still runs): pinned to one free port each for gRPC and HTTP. Returns the gRPC port."""
+    from ponder.redis_server import free_port
+
+    grpc_port, http_port = free_port(), free_port()
+    os.environ.update(
+        {
+            "RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
+            "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(grpc_port),
+            "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(grpc_port + 1),
+            "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(http_port),
+            "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(http_port + 1),
+        }
+    )
+    return grpc_port
+
+
 def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool) -> dict:
+    direct_port = direct_ingress_environment() if variant == "direct" else 0
     import grpc
 
     from deployments.runner import LocalPlatform
@@ -233,6 +253,12 @@ def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool)
         stubs = [pb_grpc.PonderServiceStub(c) for c in channels]
         try:
             result: dict[str, Any] = {"variant": variant}
+            if variant == "direct":  # caller cancels: the replica's own port, then the proxy
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{direct_port}") as direct:
+                    stub = pb_grpc.PonderServiceStub(direct)
+                    result["cancel_direct"] = await cancels(stub, 4 if quick else 12)
+                result["cancel"] = await cancels(stubs[0], 4 if quick else 12)
+                return result
             result["fairness"] = await fairness(stubs[0], 2 if quick else 3, variant)
             result["cancel"] = await cancels(stubs[0], 4 if quick else 12)
             if with_overload:
@@ -303,7 +329,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 1x overload")
-    parser.add_argument("--phase", choices=["before", "after"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--phase",
+        choices=["before", "after", "direct"],
+        help="one start only (direct: caller cancels with Serve's direct ingress, on the "
+        "replica's port and through the proxy, stock servicer hook); prints its JSON",
+    )
     parser.add_argument("--overload", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
