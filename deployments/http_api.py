@@ -140,16 +140,21 @@ def error_response(code: grpc.StatusCode, details: str, trailers: Any = ()) -> J
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _too_large(error: Exception) -> JSONResponse:
-    body = {
-        "error": {
-            "message": str(error),
-            "type": "invalid_request_error",
-            "param": None,
-            "code": "request_too_large",
+def _refusal(error: Exception) -> JSONResponse:
+    """The answer to a body that could not become a request: 413 when it is too large,
+    else 400 naming the problem."""
+    if isinstance(error, _TooLarge):
+        body = {
+            "error": {
+                "message": str(error),
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "request_too_large",
+            }
         }
-    }
-    return JSONResponse(body, status_code=413)
+        return JSONResponse(body, status_code=413)
+    details = _first_problem(error) if isinstance(error, ValidationError) else str(error)
+    return error_response(grpc.StatusCode.INVALID_ARGUMENT, details)
 
 
 def _failure(context: HttpCallContext) -> JSONResponse:
@@ -185,6 +190,10 @@ async def _json_body(request: Request, limit: int) -> Any:
 class _TooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body over {limit} bytes")
+
+
+# What reading and converting a body may raise: each becomes a 413 or a 400 (_refusal).
+_BAD_BODY = (_TooLarge, ValidationError, PonderError, json_format.ParseError)
 
 
 class AnalyzeBody(BaseModel):
@@ -283,12 +292,8 @@ class HttpFrontDoor:
                 text = CompletionRequest.model_validate(body)
                 calls = completion_to_generate(text, self._adapters, self._students)
                 parsed, with_logprobs = text, text.logprobs is not None
-        except _TooLarge as error:
-            return _too_large(error)
-        except ValidationError as error:
-            return error_response(grpc.StatusCode.INVALID_ARGUMENT, _first_problem(error))
-        except PonderError as error:
-            return error_response(grpc.StatusCode.INVALID_ARGUMENT, error.message)
+        except _BAD_BODY as error:
+            return _refusal(error)
         if parsed.stream:
             return await self._openai_stream(request, calls, parsed, kind, with_logprobs)
         answers = await asyncio.gather(
@@ -402,12 +407,8 @@ class HttpFrontDoor:
         try:
             body = AnalyzeBody.model_validate(await _json_body(request, self._http_body_limit))
             message = body.to_proto()
-        except _TooLarge as error:
-            return _too_large(error)
-        except ValidationError as error:
-            return error_response(grpc.StatusCode.INVALID_ARGUMENT, _first_problem(error))
-        except (PonderError, json_format.ParseError) as error:
-            return error_response(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except _BAD_BODY as error:
+            return _refusal(error)
         if body.stream:
             return await self._proto_stream(request, self.StreamAnalyze(message, context), context)
         answer = await self.Analyze(message, context)
@@ -433,10 +434,8 @@ class HttpFrontDoor:
                 raise InvalidArgument("body", "expected a JSON object")
             stream = bool(body.pop("stream", False))
             message = json_format.ParseDict(body, message_type())
-        except _TooLarge as error:
-            return _too_large(error)
-        except (PonderError, json_format.ParseError) as error:
-            return error_response(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except _BAD_BODY as error:
+            return _refusal(error)
         if stream and streaming is not None:
             return await self._proto_stream(request, streaming(message, context), context)
         answer = await unary(message, context)

@@ -220,48 +220,54 @@ def _usage(responses: Sequence[pb.GenerateResponse]) -> dict[str, int]:
     }
 
 
+def _envelope(kind: str, request_id: str, model: str, choices: list[Any]) -> dict[str, Any]:
+    """The fields every OpenAI answer object shares; `kind` is its `object` value."""
+    prefix = "chatcmpl" if kind.startswith("chat") else "cmpl"
+    return {
+        "id": f"{prefix}-{request_id}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model or BASE_MODEL_NAME,
+        "choices": choices,
+    }
+
+
+def _finish(response: pb.GenerateResponse) -> str | None:
+    return _FINISH.get(response.finish_reason, "stop") if response.finish_reason else None
+
+
 def chat_completion(
     responses: Sequence[pb.GenerateResponse], model: str, with_logprobs: bool
 ) -> dict[str, Any]:
     """OpenAI's chat.completion object for the answers of one request."""
-    return {
-        "id": f"chatcmpl-{responses[0].request_id}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model or BASE_MODEL_NAME,
-        "choices": [
-            {
-                "index": index,
-                "message": {"role": "assistant", "content": response.text},
-                "finish_reason": _FINISH.get(response.finish_reason, "stop"),
-                "logprobs": _chat_logprobs(response) if with_logprobs else None,
-            }
-            for index, response in enumerate(responses)
-        ],
-        "usage": _usage(responses),
-    }
+    choices = [
+        {
+            "index": index,
+            "message": {"role": "assistant", "content": response.text},
+            "finish_reason": _finish(response) or "stop",
+            "logprobs": _chat_logprobs(response) if with_logprobs else None,
+        }
+        for index, response in enumerate(responses)
+    ]
+    body = _envelope("chat.completion", responses[0].request_id, model, choices)
+    return body | {"usage": _usage(responses)}
 
 
 def text_completion(
     responses: Sequence[pb.GenerateResponse], model: str, with_logprobs: bool
 ) -> dict[str, Any]:
     """OpenAI's text_completion object for the answers of one request."""
-    return {
-        "id": f"cmpl-{responses[0].request_id}",
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model or BASE_MODEL_NAME,
-        "choices": [
-            {
-                "index": index,
-                "text": response.text,
-                "finish_reason": _FINISH.get(response.finish_reason, "stop"),
-                "logprobs": _completion_logprobs(response) if with_logprobs else None,
-            }
-            for index, response in enumerate(responses)
-        ],
-        "usage": _usage(responses),
-    }
+    choices = [
+        {
+            "index": index,
+            "text": response.text,
+            "finish_reason": _finish(response) or "stop",
+            "logprobs": _completion_logprobs(response) if with_logprobs else None,
+        }
+        for index, response in enumerate(responses)
+    ]
+    body = _envelope("text_completion", responses[0].request_id, model, choices)
+    return body | {"usage": _usage(responses)}
 
 
 def chat_chunk(
@@ -271,53 +277,31 @@ def chat_chunk(
     delta: dict[str, Any] = {"content": chunk.text}
     if first:
         delta["role"] = "assistant"
-    finish = _FINISH.get(chunk.finish_reason) if chunk.finish_reason else None
-    return {
-        "id": f"chatcmpl-{chunk.request_id}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model or BASE_MODEL_NAME,
-        "choices": [
-            {
-                "index": index,
-                "delta": delta,
-                "finish_reason": finish,
-                "logprobs": _chat_logprobs(chunk) if with_logprobs else None,
-            }
-        ],
+    choice = {
+        "index": index,
+        "delta": delta,
+        "finish_reason": _finish(chunk),
+        "logprobs": _chat_logprobs(chunk) if with_logprobs else None,
     }
+    return _envelope("chat.completion.chunk", chunk.request_id, model, [choice])
 
 
 def text_chunk(
     chunk: pb.GenerateResponse, index: int, model: str, with_logprobs: bool
 ) -> dict[str, Any]:
     """One text_completion chunk for a streamed message of choice `index`."""
-    finish = _FINISH.get(chunk.finish_reason) if chunk.finish_reason else None
-    return {
-        "id": f"cmpl-{chunk.request_id}",
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model or BASE_MODEL_NAME,
-        "choices": [
-            {
-                "index": index,
-                "text": chunk.text,
-                "finish_reason": finish,
-                "logprobs": _completion_logprobs(chunk) if with_logprobs else None,
-            }
-        ],
+    choice = {
+        "index": index,
+        "text": chunk.text,
+        "finish_reason": _finish(chunk),
+        "logprobs": _completion_logprobs(chunk) if with_logprobs else None,
     }
+    return _envelope("text_completion", chunk.request_id, model, [choice])
 
 
 def usage_chunk(
     request_id: str, model: str, kind: str, responses: Sequence[pb.GenerateResponse]
 ) -> dict[str, Any]:
     """The last chunk when stream_options.include_usage is asked: usage, no choices."""
-    return {
-        "id": f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{request_id}",
-        "object": "chat.completion.chunk" if kind == "chat" else "text_completion",
-        "created": int(time.time()),
-        "model": model or BASE_MODEL_NAME,
-        "choices": [],
-        "usage": _usage(responses),
-    }
+    obj = "chat.completion.chunk" if kind == "chat" else "text_completion"
+    return _envelope(obj, request_id, model, []) | {"usage": _usage(responses)}

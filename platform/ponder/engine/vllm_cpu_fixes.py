@@ -39,6 +39,8 @@ def register() -> None:
 def _discarded_generators(runner: Any) -> dict[int, Any]:
     """Row index -> generator of the seeded rows whose sampled token is discarded."""
     batch = runner.input_batch
+    if not batch.generators:  # no seeded request in the batch: the usual case, every step
+        return {}
     mask = runner.discard_request_mask.np[: batch.num_reqs]
     rows = (int(i) for i in mask.nonzero()[0])
     return {row: batch.generators[row] for row in rows if row in batch.generators}
