@@ -1,13 +1,25 @@
 """Decoder throughput and latency: the full platform against the raw vLLM engine.
 
 Run:  .venv/bin/python bench/decoder.py [--config config/serve-local.yaml]
+                                        [--variants raw,proxy,direct,throughput,nice0]
 
-Both sides use the same engine args (the decoder engine of the Serve config) and the same
-prompts, greedy, in one run; each side runs in its own subprocess, one after the other, so
-they never share the two cores. Printed and written to bench/results/decoder.json:
-  P1  platform tok/s at 32 concurrent streams / raw AsyncLLM tok/s at 32   (target >= 0.90)
-  P2  platform tok/s at 32 concurrent / platform one at a time             (target >= 6)
-  T1  time-to-first-token p50 at 8 concurrent, platform / raw              (target <= 1.2)
+Every variant uses the same engine args (the decoder engine of the Serve config) and the
+same prompts, greedy. Each start runs in its own subprocess, one after the other, so no two
+share the two cores, in mirrored order (the variants, then the same in reverse: raw, proxy,
+proxy, raw by default), so a drift of the machine's speed during the run falls on both
+sides of every comparison. Variants:
+  raw         the in-process AsyncLLM, no Ray
+  proxy       the platform as configured: gRPC client -> Serve gRPC proxy -> Ingress ->
+              Decoder replica -> AsyncLLM
+  direct      the same with Serve's direct ingress (client -> Ingress replica's own port)
+  throughput  the same with RAY_SERVE_THROUGHPUT_OPTIMIZED=1 (see bench/serve_modes.py)
+  nice0       proxy with the engine at normal priority (decoder.engine.cpu_nice 0)
+Printed and written to bench/results/decoder.json (each ratio from the two passes' means,
+the per-pass ratios beside it):
+  P1  platform (proxy) tok/s at 32 concurrent streams / raw tok/s at 32  (target >= 0.90)
+  P2  platform tok/s at 32 concurrent / platform one at a time          (target >= 6)
+  T1  time-to-first-token p50 at 8 concurrent, platform / raw           (target <= 1.2)
+and the same ratios for every other platform variant, and each one against proxy.
 """
 
 from __future__ import annotations
@@ -156,14 +168,34 @@ async def raw_phase(config_path: Path) -> dict[str, Any]:
 # -- full platform ----------------------------------------------------------------------
 
 
-def platform_phase(config_path: Path) -> dict[str, Any]:
-    from deployments.runner import LocalPlatform
-    from deployments.serve_config import load_serve_config
+PLATFORM_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # variant: (Serve ingress mode, decoder.engine fields changed from the config)
+    "proxy": ("proxy", {}),
+    "direct": ("direct", {}),
+    "throughput": ("throughput", {}),
+    "nice0": ("proxy", {"cpu_nice": 0}),
+}
 
-    platform = LocalPlatform(load_serve_config(config_path), log_to_driver=False)
-    platform.start(progress=lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
+
+def platform_phase(config_path: Path, variant: str) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from serve_modes import apply_ingress_mode
+
+    mode, engine_changes = PLATFORM_VARIANTS[variant]
+    direct_port = apply_ingress_mode(mode)
+    import yaml
+
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import validate_serve_config
+
+    data = yaml.safe_load(config_path.read_text())
+    data["applications"][0]["args"]["decoder"]["engine"].update(engine_changes)
+    config = validate_serve_config(data, source=f"{config_path} ({variant})")
+    platform = LocalPlatform(config, log_to_driver=False)
+    platform.start(progress=lambda m: print(f"[bench {variant}] {m}", file=sys.stderr, flush=True))
+    target = f"127.0.0.1:{direct_port}" if direct_port else platform.target
     try:
-        return asyncio.run(_platform_load(platform.target))
+        return asyncio.run(_platform_load(target))
     finally:
         platform.stop()
 
@@ -206,10 +238,10 @@ async def _platform_load(target: str) -> dict[str, Any]:
 # -- orchestration ----------------------------------------------------------------------
 
 
-def run_phase(phase: str, config: Path) -> dict[str, Any]:
-    print(f"[bench] phase {phase} ...", file=sys.stderr, flush=True)
+def run_phase(variant: str, config: Path) -> dict[str, Any]:
+    print(f"[bench] {variant} ...", file=sys.stderr, flush=True)
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", phase, "--config", str(config)],
+        [sys.executable, __file__, "--phase", variant, "--config", str(config)],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -219,57 +251,86 @@ def run_phase(phase: str, config: Path) -> dict[str, Any]:
     return result
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def compare(runs: dict[str, list[dict[str, Any]]], side: str, base: str) -> dict[str, Any]:
+    """side / base: c32 tok/s and c8 TTFT p50, from the two passes' means, with per-pass."""
+    pairs = list(zip(runs[side], runs[base], strict=True))
+    tok = [s["c32"]["tok_per_s"] / b["c32"]["tok_per_s"] for s, b in pairs]
+    ttft = [s["c8"]["ttft_p50_s"] / b["c8"]["ttft_p50_s"] for s, b in pairs]
+
+    def mean_of(name: str, key: str, field: str) -> float:
+        return _mean([r[key][field] for r in runs[name]])
+
+    return {
+        "tok_s_c32": mean_of(side, "c32", "tok_per_s") / mean_of(base, "c32", "tok_per_s"),
+        "tok_s_c32_per_pass": tok,
+        "ttft_p50_c8": mean_of(side, "c8", "ttft_p50_s") / mean_of(base, "c8", "ttft_p50_s"),
+        "ttft_p50_c8_per_pass": ttft,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
-    parser.add_argument("--phase", choices=["raw", "platform"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--variants",
+        default="raw,proxy",
+        help="comma-separated, from: raw (always included), " + ", ".join(PLATFORM_VARIANTS),
+    )
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "raw":
         print(json.dumps(asyncio.run(raw_phase(args.config))))
         return 0
-    if args.phase == "platform":
-        print(json.dumps(platform_phase(args.config)))
+    if args.phase:
+        print(json.dumps(platform_phase(args.config, args.phase)))
         return 0
 
-    raw = run_phase("raw", args.config)
-    plat = run_phase("platform", args.config)
-    ratios = {
-        "P1_platform_over_raw_c32": plat["c32"]["tok_per_s"] / raw["c32"]["tok_per_s"],
-        "P2_platform_c32_over_c1": plat["c32"]["tok_per_s"] / plat["c1"]["tok_per_s"],
-        "T1_ttft_p50_c8_platform_over_raw": plat["c8"]["ttft_p50_s"] / raw["c8"]["ttft_p50_s"],
-    }
+    variants = ["raw"] + [v for v in args.variants.split(",") if v and v != "raw"]
+    unknown = [v for v in variants[1:] if v not in PLATFORM_VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(unknown)}")
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    order = variants + variants[::-1]
+    for variant in order:
+        runs[variant].append(run_phase(variant, args.config))
+
+    platform_variants = variants[1:]
+    ratios: dict[str, Any] = {}
+    for variant in platform_variants:
+        versus_raw = compare(runs, variant, "raw")
+        c32 = _mean([r["c32"]["tok_per_s"] for r in runs[variant]])
+        c1 = _mean([r["c1"]["tok_per_s"] for r in runs[variant]])
+        ratios[variant] = {
+            "P1_platform_over_raw_c32": versus_raw["tok_s_c32"],
+            "P1_per_pass": versus_raw["tok_s_c32_per_pass"],
+            "P2_platform_c32_over_c1": c32 / c1,
+            "T1_ttft_p50_c8_platform_over_raw": versus_raw["ttft_p50_c8"],
+            "T1_per_pass": versus_raw["ttft_p50_c8_per_pass"],
+        }
+        if variant != "proxy" and "proxy" in runs:
+            ratios[variant]["versus_proxy"] = compare(runs, variant, "proxy")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from meta import run_meta
+    from report import render_decoder
+
     report = {
+        "meta": run_meta(args.config),
         "cores": os.cpu_count(),
         "max_tokens": MAX_TOKENS,
-        "raw": raw,
-        "platform": plat,
+        "order": order,
+        "runs": runs,
         "ratios": ratios,
     }
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "decoder.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"cores: {os.cpu_count()}, {MAX_TOKENS} new tokens per request, greedy")
-    print("| measure | raw AsyncLLM | platform (gRPC->Serve->vLLM) |")
-    print("|---|---|---|")
-    for key, label in (("c32", "32 concurrent"), ("c8", "8 concurrent"), ("c1", "one at a time")):
-        print(f"| tok/s, {label} | {raw[key]['tok_per_s']:.1f} | {plat[key]['tok_per_s']:.1f} |")
-    for key, label in (("c1", "one at a time"), ("c8", "8 concurrent"), ("c32", "32 concurrent")):
-        print(
-            f"| TTFT p50, {label} | {raw[key]['ttft_p50_s'] * 1000:.0f} ms "
-            f"| {plat[key]['ttft_p50_s'] * 1000:.0f} ms |"
-        )
-    print(
-        f"32-concurrent rounds tok/s: raw {raw['c32']['rounds_tok_per_s']}, "
-        f"platform {plat['c32']['rounds_tok_per_s']}"
-    )
-    print(f"P1 platform/raw tok/s at 32: {ratios['P1_platform_over_raw_c32']:.2f} (target >= 0.90)")
-    print(f"P2 platform 32/1 tok/s:      {ratios['P2_platform_c32_over_c1']:.2f} (target >= 6)")
-    print(
-        f"T1 TTFT p50 at 8 plat/raw:   "
-        f"{ratios['T1_ttft_p50_c8_platform_over_raw']:.2f} (target <= 1.2)"
-    )
+    print(render_decoder(report))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -47,6 +47,10 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from serve_modes import apply_ingress_mode  # noqa: E402
+
 STOCK_SERVICER = "ponder.v1.ponder_pb2_grpc.add_PonderServiceServicer_to_server"
 BEFORE = {"max_num_batched_tokens": 2048, "long_prefill_token_threshold": 0}
 LONG_PROMPT_WORDS = 3300
@@ -215,26 +219,8 @@ async def overload(stub_pool: list[Any], rate: float, seconds: float, admitted: 
     }
 
 
-def direct_ingress_environment() -> int:
-    """Serve's direct ingress (the ingress replica serves gRPC on its own port; the proxy
-    still runs): pinned to one free port each for gRPC and HTTP. Returns the gRPC port."""
-    from ponder.redis_server import free_port
-
-    grpc_port, http_port = free_port(), free_port()
-    os.environ.update(
-        {
-            "RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
-            "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(grpc_port),
-            "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(grpc_port + 1),
-            "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(http_port),
-            "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(http_port + 1),
-        }
-    )
-    return grpc_port
-
-
 def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool) -> dict:
-    direct_port = direct_ingress_environment() if variant == "direct" else 0
+    direct_port = apply_ingress_mode("direct" if variant == "direct" else "proxy")
     import grpc
 
     from deployments.runner import LocalPlatform

@@ -12,7 +12,7 @@ import pytest
 from deployments.serve_config import load_serve_config
 from ponder.api.client import PonderClient, build_reason_request, build_request
 from ponder.v1 import ponder_pb2 as pb
-from tests.integration.conftest import SERVE_LOCAL, TrainedAdapter
+from tests.integration.support import SERVE_LOCAL, TrainedAdapter
 
 pytestmark = pytest.mark.integration
 

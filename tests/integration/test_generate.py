@@ -16,22 +16,11 @@ from deployments.runner import LocalPlatform
 from ponder import env
 from ponder.api.client import PonderClient, build_request
 from ponder.v1 import ponder_pb2 as pb
-from tests.integration.conftest import TEST_MAX_MODEL_LEN
+from tests.integration.support import TEST_MAX_MODEL_LEN, wait_until_engine_idle
 
 pytestmark = pytest.mark.integration
 
 CAPITAL = [("user", "What is the capital of France?")]
-
-
-def wait_until_engine_idle(timeout: float = 20.0) -> int:
-    """Poll the decoder replica until it has no unfinished request; return the count."""
-    decoder = serve.get_deployment_handle("Decoder", app_name="ponder")
-    deadline = time.monotonic() + timeout
-    while True:
-        unfinished = decoder.stats.remote().result().unfinished_requests
-        if unfinished == 0 or time.monotonic() > deadline:
-            return int(unfinished)
-        time.sleep(0.2)
 
 
 def test_health_is_serving(client: PonderClient) -> None:
@@ -107,11 +96,14 @@ def test_message_over_the_size_limit_is_refused_before_it_is_read(
 
 
 def test_stop_string_ends_generation(client: PonderClient) -> None:
+    unstopped = client.generate(build_request("1, 2, 3, 4, 5, 6,", temperature=0.0, max_tokens=40))
+    assert " 9" in unstopped.text  # the greedy continuation does reach the stop string
     request = build_request("1, 2, 3, 4, 5, 6,", temperature=0.0, max_tokens=40, stop=[" 9"])
     response = client.generate(request)
-    assert " 9" not in response.text
+    # Cut exactly before the stop string (not an end of sequence somewhere earlier).
+    assert response.text == unstopped.text[: unstopped.text.index(" 9")]
     assert response.finish_reason == pb.FINISH_REASON_STOP
-    assert response.usage.completion_tokens < 40
+    assert response.usage.completion_tokens < unstopped.usage.completion_tokens
 
 
 def test_logprobs_are_returned_per_token(client: PonderClient) -> None:

@@ -24,7 +24,7 @@ from deployments.lifecycle import port_is_free
 from ponder import env
 from ponder.api.client import PonderClient, build_reason_request, build_request
 from ponder.redis_server import free_port
-from tests.integration.conftest import serve_config_for_tests
+from tests.integration.support import serve_config_for_tests
 
 pytestmark = pytest.mark.integration
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import grpc
 import pytest
@@ -22,7 +22,7 @@ import redis
 from deployments.runner import LocalPlatform
 from ponder.api.client import PonderClient, build_reason_request
 from ponder.config import RedisConfig
-from ponder.learning.outcome_log import OutcomeLog
+from ponder.learning.outcome_log import LEARNER_GROUP, Keys, OutcomeLog
 from ponder.learning.records import ReasoningRecord, now_ms
 from ponder.redis_client import connect
 
@@ -49,14 +49,24 @@ def _settled(client: PonderClient) -> bool:
     return info.outcomes_pending == 0 and info.outcomes_applied == info.outcomes_reported
 
 
+def _answers(client: PonderClient, request_ids: list[str]) -> list[Any]:
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        return list(pool.map(lambda rid: _reason(client, rid), request_ids))
+
+
+def _report_correct_answers(client: PonderClient, count: int) -> None:
+    """Ask `count` Reasons and report every answer correct."""
+    for answer in _answers(client, [f"learn-{uuid.uuid4().hex[:8]}-{i}" for i in range(count)]):
+        client.report_outcome(answer.reasoning_id, correct=True)
+
+
 def test_reported_outcomes_promote_a_version_that_planners_reload(
     platform: LocalPlatform, client: PonderClient
 ) -> None:
     before = client.get_scorer()
     assert before.scope == "shared" and before.active.version
     request_ids = [f"learn-{uuid.uuid4().hex[:8]}-{i}" for i in range(12)]
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        answers = list(pool.map(lambda rid: _reason(client, rid), request_ids))
+    answers = _answers(client, request_ids)
     ids = [answer.reasoning_id for answer in answers]  # type: ignore[attr-defined]
     # The server picks reasoning ids (128 random bits); x-request-id only correlates.
     assert len(set(ids)) == 12 and not set(ids) & set(request_ids)
@@ -117,7 +127,11 @@ def test_cli_history_and_rollback_reach_the_planners(
 ) -> None:
     url = ["--redis-url", platform.redis_servers[0].url]
     active = client.get_scorer().active
-    assert active.parent, "run after a promotion (test above)"
+    if not active.parent:  # nothing promoted yet (run on its own): promote a version
+        _report_correct_answers(client, 12)
+        _wait_for(lambda: _settled(client), 60, "the learner to apply every outcome")
+        active = client.get_scorer().active
+    assert active.parent, "12 correct outcomes promoted no version"
     history = _cli("history", *url)
     assert "seed" in history and f"promoted  {active.version}" in history
     assert f"active    {active.version} [promoted]" in _cli("status", *url)
@@ -176,21 +190,32 @@ def test_learner_killed_mid_stream_loses_and_doubles_nothing(
     assert isinstance(record, ReasoningRecord) and record.paths
     before = client.get_scorer()
     (victim,) = _learner_actors()
+    store = redis.Redis.from_url(url)
+    stream = Keys().outcomes_stream
 
-    killed = threading.Event()
+    def delivered_unacknowledged() -> int:
+        return int(store.xpending(stream, LEARNER_GROUP)["pending"])
 
-    def report_all() -> None:
-        with platform.client() as reporter:
-            for i, rid in enumerate(ids):
-                reporter.report_outcome(rid, correct=i % 3 == 0)
-                if i == 15:
-                    ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
-                    killed.set()
+    def report(reporter: PonderClient, i: int) -> None:
+        reporter.report_outcome(ids[i], correct=i % 3 == 0)
 
-    reporter = threading.Thread(target=report_all)
-    reporter.start()
-    reporter.join(timeout=120)
-    assert killed.is_set()
+    # Reports arrive from 4 callers at once, faster than the learner applies them; it is
+    # killed while it holds a delivered batch it has not acknowledged.
+    with platform.client() as reporter, ThreadPoolExecutor(max_workers=4) as pool:
+        try:
+            sent = [pool.submit(report, reporter, i) for i in range(len(ids))]
+            deadline = time.monotonic() + 60
+            while delivered_unacknowledged() == 0:
+                assert time.monotonic() < deadline, "the learner never held a batch"
+                time.sleep(0.001)
+            ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+            _wait_for(lambda: victim not in _learner_actors(), 30, "the learner to die")
+            left_pending = delivered_unacknowledged()  # before a replacement can read them
+            for future in sent:
+                future.result(timeout=120)
+        finally:
+            store.close()
+    assert left_pending > 0, "killed between batches: nothing was in flight"
     # Serve replaces the replica; the new learner resumes from the consumer group.
     _wait_for(lambda: _learner_actors() not in ([], [victim]), 120, "Serve to start a new learner")
     _wait_for(lambda: _settled(client), 120, "the restarted learner to catch up")

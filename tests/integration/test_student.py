@@ -18,7 +18,7 @@ from ponder.api.client import (
 )
 from ponder.student_setup import StudentManifest, check_inputs, sha256_of
 from ponder.v1 import ponder_pb2 as pb
-from tests.integration.conftest import TrainedStudent
+from tests.integration.support import TrainedStudent
 
 pytestmark = pytest.mark.integration
 

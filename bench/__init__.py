@@ -1,0 +1,1 @@
+"""Ponder's benchmarks: `python -m bench` runs them and regenerates BENCHMARKS.md."""

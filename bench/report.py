@@ -1,0 +1,106 @@
+"""Markdown tables of BENCHMARKS.md, rendered from the JSON results under bench/results/.
+
+Each generated block in BENCHMARKS.md sits between two markers naming its result file:
+
+    <!-- generated from bench/results/decoder.json -->
+    ...
+    <!-- end of generated block -->
+
+`regenerate` replaces every block with what the renderer of that file makes of the file
+now, so a table cannot drift from its figures; tests/unit/test_benchmarks_in_sync.py
+checks that the committed document matches the committed results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BLOCK = re.compile(
+    r"(<!-- generated from bench/results/(?P<name>[\w.-]+\.json) -->\n)"
+    r"(?P<body>.*?)"
+    r"(<!-- end of generated block -->)",
+    re.DOTALL,
+)
+
+
+def _per_pass(values: list[float], digits: int = 2) -> str:
+    return " / ".join(f"{v:.{digits}f}" for v in values)
+
+
+def render_decoder(report: dict[str, Any]) -> str:
+    """bench/decoder.py: every start's figures, then the ratios (mean of the two passes,
+    each pass's ratio in brackets)."""
+    runs, ratios = report["runs"], report["ratios"]
+    names = list(runs)
+    meta = report.get("meta", {})
+    lines = [
+        f"Machine: {report['cores']} cores; {report['max_tokens']} new tokens per request, "
+        f"greedy. Order of starts: {', '.join(report['order'])}."
+        + (f" Commit {meta['commit']}, {meta['date']}." if meta else ""),
+        "",
+        "| measure (pass 1 / pass 2) | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for key, label in (("c32", "32 concurrent"), ("c8", "8 concurrent"), ("c1", "one at a time")):
+        cells = [" / ".join(f"{r[key]['tok_per_s']:.1f}" for r in runs[n]) for n in names]
+        lines.append(f"| tok/s, {label} | " + " | ".join(cells) + " |")
+    for key, label in (("c1", "one at a time"), ("c8", "8 concurrent"), ("c32", "32 concurrent")):
+        cells = [" / ".join(f"{r[key]['ttft_p50_s'] * 1000:.0f}" for r in runs[n]) for n in names]
+        lines.append(f"| TTFT p50 ms, {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| ratio (passes) | target | " + " | ".join(ratios) + " |",
+        "|---|---|" + "---|" * len(ratios),
+    ]
+    rows = (
+        ("P1 tok/s @32, platform ÷ raw", "≥ 0.90", "P1_platform_over_raw_c32", "P1_per_pass"),
+        ("P2 tok/s @32 ÷ one at a time", "≥ 6", "P2_platform_c32_over_c1", None),
+        (
+            "T1 TTFT p50 @8, platform ÷ raw",
+            "≤ 1.2",
+            "T1_ttft_p50_c8_platform_over_raw",
+            "T1_per_pass",
+        ),
+    )
+    for label, target, key, per_pass in rows:
+        cells = []
+        for ratio in ratios.values():
+            cell = f"{ratio[key]:.2f}"
+            if per_pass:
+                cell += f" ({_per_pass(ratio[per_pass])})"
+            cells.append(cell)
+        lines.append(f"| {label} | {target} | " + " | ".join(cells) + " |")
+    versus = {v: r["versus_proxy"] for v, r in ratios.items() if "versus_proxy" in r}
+    if versus:
+        lines += [
+            "",
+            "| one change against proxy (passes) | tok/s @32 | TTFT p50 @8 |",
+            "|---|---|---|",
+        ]
+        for variant, vs in versus.items():
+            tok = f"{vs['tok_s_c32']:.2f} ({_per_pass(vs['tok_s_c32_per_pass'])})"
+            ttft = f"{vs['ttft_p50_c8']:.2f} ({_per_pass(vs['ttft_p50_c8_per_pass'])})"
+            lines.append(f"| {variant} ÷ proxy | {tok} | {ttft} |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "decoder.json": render_decoder,
+}
+
+
+def regenerate(markdown: str, results_dir: Path) -> str:
+    """`markdown` with every generated block rendered again from `results_dir`."""
+
+    def block(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            raise KeyError(f"no renderer for bench/results/{name}")
+        report = json.loads((results_dir / name).read_text())
+        return match.group(1) + RENDERERS[name](report) + match.group(4)
+
+    return BLOCK.sub(block, markdown)
