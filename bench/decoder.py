@@ -73,9 +73,10 @@ TOPICS = [
     "islands",
 ]
 MAX_TOKENS = 128
-SEQUENTIAL_REQUESTS = 4
-C8_ROUNDS = 4
-C32_ROUNDS = 3  # the median round is reported
+# Rounds of each load: 32 concurrent (the median round is reported), 8 concurrent (rounds
+# pooled), one at a time (requests). --quick: 1, 1, 2.
+ROUNDS = {"c32": 3, "c8": 4, "c1": 4}
+QUICK_ROUNDS = {"c32": 1, "c8": 1, "c1": 2}
 
 
 def prompts() -> list[str]:
@@ -106,19 +107,19 @@ async def measure(one: OneRequest) -> dict[str, Any]:
         return list(records), time.perf_counter() - start
 
     await run(prompts()[:8])  # warm-up
-    rounds = [summarise(*await run(prompts())) for _ in range(C32_ROUNDS)]
+    rounds = [summarise(*await run(prompts())) for _ in range(ROUNDS["c32"])]
     rounds.sort(key=lambda r: r["tok_per_s"])
     results = {
         "c32": rounds[len(rounds) // 2] | {"rounds_tok_per_s": [r["tok_per_s"] for r in rounds]}
     }
     records, wall = [], 0.0
-    for round_ in range(C8_ROUNDS):
+    for round_ in range(ROUNDS["c8"]):
         batch, seconds = await run(prompts()[8 * round_ : 8 * round_ + 8])
         records += batch
         wall += seconds
     results["c8"] = summarise(records, wall)
     start, records = time.perf_counter(), []
-    for prompt in prompts()[:SEQUENTIAL_REQUESTS]:
+    for prompt in prompts()[: ROUNDS["c1"]]:
         records.append(await one(prompt))
     results["c1"] = summarise(records, time.perf_counter() - start)
     return results
@@ -238,10 +239,11 @@ async def _platform_load(target: str) -> dict[str, Any]:
 # -- orchestration ----------------------------------------------------------------------
 
 
-def run_phase(variant: str, config: Path) -> dict[str, Any]:
+def run_phase(variant: str, config: Path, quick: bool) -> dict[str, Any]:
     print(f"[bench] {variant} ...", file=sys.stderr, flush=True)
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", variant, "--config", str(config)],
+        [sys.executable, __file__, "--phase", variant, "--config", str(config)]
+        + (["--quick"] if quick else []),
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -280,8 +282,11 @@ def main() -> int:
         default="raw,proxy",
         help="comma-separated, from: raw (always included), " + ", ".join(PLATFORM_VARIANTS),
     )
+    parser.add_argument("--quick", action="store_true", help="one round of each load")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        ROUNDS.update(QUICK_ROUNDS)
     if args.phase == "raw":
         print(json.dumps(asyncio.run(raw_phase(args.config))))
         return 0
@@ -296,7 +301,7 @@ def main() -> int:
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     order = variants + variants[::-1]
     for variant in order:
-        runs[variant].append(run_phase(variant, args.config))
+        runs[variant].append(run_phase(variant, args.config, args.quick))
 
     platform_variants = variants[1:]
     ratios: dict[str, Any] = {}
@@ -321,6 +326,7 @@ def main() -> int:
         "meta": run_meta(args.config),
         "cores": os.cpu_count(),
         "max_tokens": MAX_TOKENS,
+        "rounds": ROUNDS,
         "order": order,
         "runs": runs,
         "ratios": ratios,

@@ -1,0 +1,116 @@
+"""Run Ponder's benchmarks on the current code and regenerate BENCHMARKS.md's tables.
+
+    .venv/bin/python -m bench                 # every benchmark, full size (hours on 2 cores)
+    .venv/bin/python -m bench --quick         # a smoke run of each (smaller loads)
+    .venv/bin/python -m bench --only decoder,load
+    .venv/bin/python -m bench --render        # only re-render the tables from bench/results/
+
+Each benchmark runs alone, in its own process, one after the other (they would share the
+cores otherwise); each writes JSON under bench/results/, stamped here with the commit,
+time, machine and config when the script did not stamp it itself. Then every generated
+block of BENCHMARKS.md is rendered again from those files (bench/report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.meta import run_meta
+from bench.report import regenerate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOCUMENT = ROOT / "BENCHMARKS.md"
+CONFIG = ROOT / "config" / "serve-local.yaml"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    script: str
+    results: tuple[str, ...]
+    full: tuple[str, ...] = ()
+    quick: tuple[str, ...] = ()
+
+
+BENCHMARKS = {
+    "decoder": Benchmark("decoder.py", ("decoder.json",), quick=("--quick",)),
+    "http_vs_grpc": Benchmark(
+        "http_vs_grpc.py", ("http_vs_grpc.json",), ("--rounds", "2"), ("--rounds", "1")
+    ),
+    "load": Benchmark("load.py", ("load.json",), quick=("--quick",)),
+    "reason": Benchmark("reason.py", ("reason.json",), quick=("--problems", "2", "--rounds", "2")),
+    "student": Benchmark(
+        "student.py",
+        ("student.json", "student_accuracy.json"),
+        quick=("--rounds", "1", "--accuracy-limit", "10", "--base-limit", "10"),
+    ),
+    "encoder": Benchmark(
+        "encoder.py", ("encoder.json",), quick=("--images", "16", "--callers", "8", "--rounds", "2")
+    ),
+    "learning": Benchmark(
+        "learning.py",
+        ("learning.json",),
+        quick=(
+            "--stream",
+            "40",
+            "--checkpoints",
+            "20,40",
+            "--held-out",
+            "10",
+            "--throughput-outcomes",
+            "100",
+        ),
+    ),
+    "tracing": Benchmark("tracing.py", ("tracing.json",), quick=("--requests", "16")),
+    "prompt_embeds": Benchmark(
+        "prompt_embeds.py", ("prompt_embeds.json",), quick=("--requests", "16")
+    ),
+    "cluster_autoscale": Benchmark("cluster_autoscale.py", ("cluster_autoscale.json",)),
+}
+
+
+def run(name: str, quick: bool) -> None:
+    bench = BENCHMARKS[name]
+    command = [sys.executable, str(ROOT / "bench" / bench.script)]
+    command += list(bench.quick if quick else bench.full)
+    print(f"[bench] {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    subprocess.run(command, cwd=ROOT, check=True)
+    for result in bench.results:
+        path = RESULTS / result
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and "meta" not in data:
+            data["meta"] = run_meta(CONFIG)
+            path.write_text(json.dumps(data, indent=2) + "\n")
+    minutes = (time.monotonic() - started) / 60
+    print(f"[bench] {name} done in {minutes:.1f} min", file=sys.stderr, flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller loads: a smoke run")
+    parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--render", action="store_true", help="only re-render BENCHMARKS.md")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(unknown)}")
+    if not args.render:
+        for name in names:
+            run(name, args.quick)
+    DOCUMENT.write_text(regenerate(DOCUMENT.read_text(), RESULTS))
+    print(f"[bench] {DOCUMENT.name} regenerated from {RESULTS.relative_to(ROOT)}/", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
