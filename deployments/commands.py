@@ -352,37 +352,58 @@ def cmd_train_scorer(args: argparse.Namespace) -> int:
 
 
 def cmd_train_fusion(args: argparse.Namespace) -> int:
+    """Train the fusion (or, with --evaluate-only, measure the weights in --out) and report
+    held-out choice accuracy on a balanced set beside the majority-class baseline."""
     import json
 
     from ponder.multimodal.model import MultimodalModel, save_weights
     from ponder.multimodal.synthetic import make_examples
-    from ponder.multimodal.training import FrozenDecoder, FusionTrainer
+    from ponder.multimodal.training import FrozenDecoder, FusionTrainer, majority_classes
 
     logging.basicConfig(level=logging.WARNING)
     model_dir = env.default_model_dir()
     train_set = make_examples(args.train, seed=args.seed)
-    test_set = make_examples(args.test, seed=args.seed + 1)  # a different stream: held out
+    # A different stream, never trained on, with every answer class equally often.
+    test_set = make_examples(args.test, seed=args.seed + 1, balanced=True)
+    majority = majority_classes(train_set)
     say(f"{len(train_set)} training and {len(test_set)} held-out examples (bar/line/table)")
-    mm = MultimodalModel(model_dir)  # fresh initialisation, deterministic
-    trainer = FusionTrainer(mm, FrozenDecoder(str(model_dir)))
-    trainer.precompute_images(train_set + test_set, say)
-    say("held-out accuracy before training")
-    before = trainer.evaluate(test_set)
-    say(json.dumps(before))
-    losses = trainer.train(train_set, args.epochs, args.batch_size, args.lr, args.seed, say)
-    after = trainer.evaluate(test_set)
-    say(json.dumps(after))
-    meta = {
-        "trained_on": f"{len(train_set)} synthetic examples, seed {args.seed}",
-        "epochs": args.epochs,
-        "losses": losses,
-        "held_out_before": before,
-        "held_out_after": after,
-        "held_out_examples": len(test_set),
-    }
-    version = save_weights(mm.parts, Path(args.out), meta)
-    say(f"wrote fusion weights {version} to {args.out}")
-    print(json.dumps({"version": version, "before": before, "after": after}, indent=2))
+    if args.evaluate_only:
+        mm = MultimodalModel(model_dir, weights_dir=Path(args.out))
+        if mm.info.random_init:
+            raise SystemExit(f"no fusion weights in {args.out}")
+        trainer = FusionTrainer(mm, FrozenDecoder(str(model_dir)))
+        trainer.precompute_images(test_set, say)
+        report = {
+            "weights": mm.info.version,
+            "held_out": trainer.evaluate(test_set, majority),
+            "held_out_examples": len(test_set),
+            "held_out_seed": args.seed + 1,
+            "balanced": True,
+        }
+    else:
+        mm = MultimodalModel(model_dir)  # fresh initialisation, deterministic
+        trainer = FusionTrainer(mm, FrozenDecoder(str(model_dir)))
+        trainer.precompute_images(train_set + test_set, say)
+        say("held-out accuracy before training")
+        before = trainer.evaluate(test_set, majority)
+        losses = trainer.train(train_set, args.epochs, args.batch_size, args.lr, args.seed, say)
+        after = trainer.evaluate(test_set, majority)
+        meta = {
+            "trained_on": f"{len(train_set)} synthetic examples, seed {args.seed}",
+            "epochs": args.epochs,
+            "losses": losses,
+            "held_out_before": before,
+            "held_out_after": after,
+            "held_out_examples": len(test_set),
+            "held_out_balanced": True,
+        }
+        version = save_weights(mm.parts, Path(args.out), meta)
+        say(f"wrote fusion weights {version} to {args.out}")
+        report = {"weights": version, "held_out_before": before, "held_out": after}
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -464,10 +485,23 @@ def register(sub: Any) -> None:
 
     fusion = jobs.add_parser("fusion", help="fit the multimodal projections and fusion")
     fusion.add_argument("--train", type=int, default=240, help="training examples")
-    fusion.add_argument("--test", type=int, default=90, help="held-out examples")
+    fusion.add_argument(
+        "--test", type=int, default=108, help="held-out examples (36 per kind: balanced)"
+    )
     fusion.add_argument("--epochs", type=int, default=3)
     fusion.add_argument("--batch-size", type=int, default=8, dest="batch_size")
     fusion.add_argument("--lr", type=float, default=3e-3)
     fusion.add_argument("--seed", type=int, default=7)
-    fusion.add_argument("--out", default=str(env.REPO_ROOT / "platform" / "ponder" / "multimodal"))
+    fusion.add_argument(
+        "--out",
+        default=str(env.REPO_ROOT / "platform" / "ponder" / "multimodal"),
+        help="where the weights are written (or read, with --evaluate-only)",
+    )
+    fusion.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        dest="evaluate_only",
+        help="measure the weights in --out on the held-out set; no training",
+    )
+    fusion.add_argument("--report", default="", help="also write the JSON report here")
     fusion.set_defaults(func=cmd_train_fusion)

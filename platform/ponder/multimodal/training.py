@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,8 @@ import torch
 
 from ponder.multimodal.inputs import ImageLimits, decode_image, preprocess_image
 from ponder.multimodal.model import MultimodalModel
-from ponder.multimodal.synthetic import Example
+from ponder.multimodal.synthetic import Example, answer_class, replace_answer
+from ponder.stats import proportion
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +141,17 @@ class FusionTrainer:
         return losses
 
     @torch.no_grad()
-    def evaluate(self, examples: list[Example]) -> dict[str, Any]:
-        """Choice accuracy per kind and prompt condition."""
-        correct: dict[str, dict[str, int]] = {}
-        counts: dict[str, int] = {}
+    def evaluate(
+        self, examples: list[Example], majority: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Per kind and prompt condition: accuracy as k/n with its 95 % interval, accuracy
+        per answer class, and how often each class was predicted (a model that always
+        answers one class shows as one column); `majority` (kind -> the class most common
+        in the training set) adds the majority-class baseline on these examples."""
+        chosen: dict[
+            str, dict[str, list[tuple[str, str]]]
+        ] = {}  # kind, condition: (true, predicted)
         for example in examples:
-            counts[example.kind] = counts.get(example.kind, 0) + 1
             for condition in CONDITIONS:
                 if condition == "table-text" and example.table is None:
                     continue
@@ -154,10 +161,37 @@ class FusionTrainer:
                     [prompt] * len(options), options, self.mm.embeddings
                 )
                 mean = scores / torch.tensor([len(o) for o in options])
-                chosen = example.options[int(torch.argmax(mean))]
-                row = correct.setdefault(example.kind, {})
-                row[condition] = row.get(condition, 0) + int(chosen == example.answer)
-        return {
-            kind: {c: n / counts[kind] for c, n in conditions.items()} | {"examples": counts[kind]}
-            for kind, conditions in correct.items()
-        }
+                picked = replace_answer(example, example.options[int(torch.argmax(mean))])
+                pairs = chosen.setdefault(example.kind, {}).setdefault(condition, [])
+                pairs.append((answer_class(example), answer_class(picked)))
+        report: dict[str, Any] = {}
+        for kind, conditions in chosen.items():
+            truths = [truth for truth, _ in next(iter(conditions.values()))]
+            row: dict[str, Any] = {"examples": len(truths), "classes": dict(Counter(truths))}
+            for condition, pairs in conditions.items():
+                row[condition] = _scored(pairs)
+            if majority and kind in majority:
+                row["majority"] = {"class": majority[kind]} | proportion(
+                    sum(truth == majority[kind] for truth in truths), len(truths)
+                )
+            report[kind] = row
+        return report
+
+
+def _scored(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """k/n with its interval, accuracy per true class, predictions per class."""
+    per_class: dict[str, list[int]] = {}
+    for truth, predicted in pairs:
+        per_class.setdefault(truth, []).append(int(truth == predicted))
+    return proportion(sum(truth == predicted for truth, predicted in pairs), len(pairs)) | {
+        "per_class": {c: f"{sum(v)}/{len(v)}" for c, v in sorted(per_class.items())},
+        "predicted": dict(sorted(Counter(predicted for _, predicted in pairs).items())),
+    }
+
+
+def majority_classes(examples: list[Example]) -> dict[str, str]:
+    """kind -> the answer class most common among `examples` (ties: the first in order)."""
+    counts: dict[str, Counter[str]] = {}
+    for example in examples:
+        counts.setdefault(example.kind, Counter())[answer_class(example)] += 1
+    return {kind: counter.most_common(1)[0][0] for kind, counter in counts.items()}
