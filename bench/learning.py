@@ -10,6 +10,12 @@ Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 60]
   throughput  outcomes applied per second by the learner draining a backlog of the
               loop's own logged reasonings (real feature rows), batch 64 vs batch 1
   delay       promotion time minus the report time of the outcome that triggered it
+  versions    every scorer version the loop created (the seed, promoted, rejected) on
+              one fixed labelled set: after the loop, `reason` answers the held-out
+              problems once more (never reported), each completed path is labelled right
+              or wrong against the data's answer, and every version scores the same rows
+              (log-loss, accuracy, calibration error, base rate) -- old and new compared
+              on identical rows, not on each proposal's own held-back window
 Starts its own platform (serve-local.yaml) with a fresh Redis, so the loop starts from
 the packaged scorer. Written to bench/results/learning.json.
 """
@@ -119,6 +125,66 @@ async def _throughput(pairs: list[tuple[Any, Any]], outcomes: int, batch_size: i
             redis.stop()
 
 
+async def _versions_on_fixed_rows(url: str, answered: list[tuple[str, float]]) -> dict[str, Any]:
+    """Every scorer version of the shared scope on the same labelled rows: the paths of
+    the reasonings `answered` ((reasoning id, the data's answer) pairs), labelled right or
+    wrong against that answer."""
+    from ponder.config import RedisConfig
+    from ponder.learning.online import metrics_of
+    from ponder.learning.outcome_log import OutcomeLog
+    from ponder.learning.records import Outcome, labelled_rows, now_ms
+    from ponder.learning.registry import ScorerRegistry
+    from ponder.reasoning.problems import is_correct
+    from ponder.redis_client import connect
+
+    client = connect(RedisConfig(url=url))
+    rows: list[list[float]] = []
+    labels: list[float] = []
+    try:
+        log = OutcomeLog(client, retention_s=3600)
+        for reasoning_id, answer in answered:
+            record = await log.get_record(reasoning_id)
+            chosen = next((p for p in record.paths if p.chosen), None)
+            right = chosen is not None and is_correct(chosen.answer, answer)
+            outcome = Outcome(reasoning_id, float(right), answer, now_ms())
+            more_rows, more_labels = labelled_rows(record, outcome)
+            rows += more_rows
+            labels += more_labels
+        versions = await ScorerRegistry(client).versions("shared")
+    finally:
+        await client.aclose()
+    return {
+        "rows": len(rows),
+        "reasonings": len(answered),
+        "base_rate": sum(labels) / max(1, len(labels)),
+        "versions": [
+            {
+                "version": info.version,
+                "status": info.status,
+                "outcomes_applied": info.outcomes_applied,
+                **metrics_of(info.scorer.score_many(rows), labels).to_json(),
+            }
+            for info in versions
+        ],
+    }
+
+
+def _answer_held_out(
+    client: Any, held_out: list[Any], branches: int, max_tokens: int
+) -> list[tuple[str, float]]:
+    """Reason on every held-out problem once (nothing reported); (reasoning id, answer)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ponder.api.client import build_reason_request
+
+    def one(problem: Any) -> tuple[str, float]:
+        request = build_reason_request(problem.question, branches=branches, max_tokens=max_tokens)
+        return client.reason(request, timeout=600).reasoning_id, float(problem.answer)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(one, held_out))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
@@ -160,6 +226,9 @@ def main() -> int:
                 run_id=f"bench-{uuid.uuid4().hex[:8]}",
                 progress=_say,
             )
+            _say("every scorer version on one fixed labelled set of held-out paths")
+            answered = _answer_held_out(client, held_out, args.branches, args.max_tokens)
+        versions = asyncio.run(_versions_on_fixed_rows(url, answered))
         delays = asyncio.run(_promotion_delays(url))
         pairs = asyncio.run(_logged_examples(url, args.stream))
     finally:
@@ -168,7 +237,12 @@ def main() -> int:
     throughput = {
         f"batch_{b}": asyncio.run(_throughput(pairs, args.tp_outcomes, b)) for b in (64, 1)
     }
-    result = {"loop": loop, **delays, "learner_outcomes_per_s": throughput}
+    result = {
+        "loop": loop,
+        "versions_on_fixed_rows": versions,
+        **delays,
+        "learner_outcomes_per_s": throughput,
+    }
     out = ROOT / "bench" / "results" / "learning.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,11 +1,13 @@
 """Tracing overhead: decoder throughput through the platform with tracing off and with
-tracing on at sampling 1.0, side by side in one run (two platform starts, same config
-otherwise; tracing settings only apply when the Ray cluster starts).
+tracing on at sampling 1.0, side by side in one run: four platform starts in the order
+off, on, on, off (so a drift of the machine's speed falls on both sides), the same config
+otherwise; tracing settings only apply when the Ray cluster starts.
 
 Run:  .venv/bin/python bench/tracing.py [--requests 96] [--concurrency 32]
 
   T2  completion tokens/s with tracing (file exporter, every span of every request) /
-      tokens/s without                                               (higher is better)
+      tokens/s without, from the means of the two starts of each; the two passes'
+      ratios (on/off of the same pass) beside it                     (higher is better)
 Written to bench/results/tracing.json.
 """
 
@@ -67,8 +69,9 @@ def main() -> int:
 
     base = yaml.safe_load((ROOT / "config" / "serve-local.yaml").read_text())
     spans = Path(tempfile.mkdtemp(prefix="ponder-bench-spans-"))
-    results = {}
-    for mode in ("off", "on"):
+    runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+    order = ("off", "on", "on", "off")
+    for mode in order:
         config = copy.deepcopy(base)
         config["applications"][0]["args"]["telemetry"]["tracing"] = {
             "exporter": "file" if mode == "on" else "off",
@@ -77,13 +80,23 @@ def main() -> int:
         }
         config["applications"][0]["args"]["telemetry"]["metrics_export_port"] = 0
         _say(f"tracing {mode}")
-        results[mode] = _measure(config, args.requests, args.concurrency)
-        _say(f"tracing {mode}: {results[mode]['tokens_per_s']:.1f} tokens/s")
+        runs[mode].append(_measure(config, args.requests, args.concurrency))
+        _say(f"tracing {mode}: {runs[mode][-1]['tokens_per_s']:.1f} tokens/s")
     span_count = sum(len(p.read_text().splitlines()) for p in spans.glob("*.jsonl"))
+
+    def mean(mode: str) -> float:
+        return sum(r["tokens_per_s"] for r in runs[mode]) / len(runs[mode])
+
+    passes = [
+        on["tokens_per_s"] / off["tokens_per_s"]
+        for on, off in zip(runs["on"], runs["off"], strict=True)
+    ]
     result = {
-        **results,
+        "order": order,
+        "runs": runs,
         "spans_written": span_count,
-        "T2_traced_over_untraced": results["on"]["tokens_per_s"] / results["off"]["tokens_per_s"],
+        "T2_traced_over_untraced": mean("on") / mean("off"),
+        "T2_per_pass": passes,
     }
     out = ROOT / "bench" / "results" / "tracing.json"
     out.parent.mkdir(parents=True, exist_ok=True)
