@@ -6,15 +6,21 @@ from __future__ import annotations
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import pytest
 from PIL import Image, ImageDraw
 
+import ponder.multimodal as multimodal_package
 from deployments.runner import LocalPlatform
 from ponder.api.client import PonderClient, build_analyze_request, build_request
 
 pytestmark = pytest.mark.integration
+
+PACKAGED_FUSION = json.loads(
+    (Path(multimodal_package.__file__).parent / "multimodal.json").read_text()
+)
 
 BIG_TABLE = json.dumps({"columns": ["a"], "rows": [[i] for i in range(3000)]})
 TABLE = json.dumps(
@@ -36,7 +42,10 @@ def test_encode_image_and_table(client: PonderClient) -> None:
     image = client.encode(image=_chart([10, 30, 20]))
     assert (image.modality, image.vectors, image.width) == ("image", 49, 576)
     assert len(image.pooled) == 576 and image.batch_size >= 1
-    assert image.weights_version and image.random_init  # no trained weights in the repo yet
+    # The packaged fusion weights (`ponder train fusion`) are loaded; `random_init` still
+    # says true because the ResNet-101 trunk has no pretrained weights on this machine.
+    assert image.weights_version == PACKAGED_FUSION["version"]
+    assert image.random_init
     table = client.encode(table_json=TABLE)
     assert table.modality == "table"
     assert table.vectors == 2 + 6  # header cells + body cells
@@ -64,6 +73,21 @@ def test_analyze_with_image_table_and_both(client: PonderClient) -> None:
         assert response.usage.prompt_tokens > image_vectors + table_vectors
         chunks = list(client.stream_analyze(request))
         assert chunks[-1].finish_reason and "".join(c.text for c in chunks)
+
+
+def test_the_image_changes_the_answer(client: PonderClient) -> None:
+    """The fused image vectors reach the decoder: the same greedy question about four
+    different charts does not get the same answer four times."""
+    charts = ([5, 40, 15], [40, 5, 15], [15, 15, 40], [30, 30, 30])
+    answers = {
+        client.analyze(
+            build_analyze_request(
+                "Describe this chart.", image=_chart(v), temperature=0.0, max_tokens=16
+            )
+        ).text
+        for v in charts
+    }
+    assert len(answers) > 1, answers
 
 
 def test_analyze_without_image_or_table_equals_generate(client: PonderClient) -> None:

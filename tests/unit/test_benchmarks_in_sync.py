@@ -1,0 +1,46 @@
+"""BENCHMARKS.md's generated tables are what bench/report.py renders from the committed
+results: a figure cannot be edited by hand or left behind when its JSON changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.report import BLOCK, RENDERERS, regenerate
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+
+
+def test_generated_blocks_match_the_committed_results() -> None:
+    document = (ROOT / "BENCHMARKS.md").read_text()
+    blocks = [m["name"] for m in BLOCK.finditer(document)]
+    assert "decoder.json" in blocks
+    assert regenerate(document, RESULTS) == document, (
+        "BENCHMARKS.md differs from its results: run `python -m bench --render`"
+    )
+
+
+def test_every_renderer_has_a_block_and_its_result_is_committed() -> None:
+    document = (ROOT / "BENCHMARKS.md").read_text()
+    blocks = {m["name"] for m in BLOCK.finditer(document)}
+    assert set(RENDERERS) <= blocks
+    for name in RENDERERS:
+        report = json.loads((RESULTS / name).read_text())
+        assert report["meta"]["commit"], f"{name} has no commit stamp"
+
+
+def test_a_changed_figure_shows_in_the_table(tmp_path: Path) -> None:
+    report = json.loads((RESULTS / "decoder.json").read_text())
+    (tmp_path / "decoder.json").write_text(json.dumps(report))
+    document = (ROOT / "BENCHMARKS.md").read_text()
+    report["ratios"]["proxy"]["P1_platform_over_raw_c32"] = 12.34
+    (tmp_path / "decoder.json").write_text(json.dumps(report))
+    assert "12.34" in regenerate(document, tmp_path)
+    with pytest.raises(KeyError):
+        regenerate(
+            "<!-- generated from bench/results/nope.json -->\nx\n<!-- end of generated block -->",
+            tmp_path,
+        )
