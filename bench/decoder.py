@@ -14,6 +14,7 @@ sides of every comparison. Variants:
   direct      the same with Serve's direct ingress (client -> Ingress replica's own port)
   throughput  the same with RAY_SERVE_THROUGHPUT_OPTIMIZED=1 (see bench/serve_modes.py)
   nice0       proxy with the engine at normal priority (decoder.engine.cpu_nice 0)
+  proxy-throughput  proxy with Serve's throughput settings but not direct ingress
 Printed and written to bench/results/decoder.json (each ratio from the two passes' means,
 the per-pass ratios beside it):
   P1  platform (proxy) tok/s at 32 concurrent streams / raw tok/s at 32  (target >= 0.90)
@@ -175,6 +176,7 @@ PLATFORM_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "direct": ("direct", {}),
     "throughput": ("throughput", {}),
     "nice0": ("proxy", {"cpu_nice": 0}),
+    "proxy-throughput": ("proxy-throughput", {}),
 }
 
 

@@ -6,6 +6,8 @@ direct      RAY_SERVE_ENABLE_DIRECT_INGRESS=1: the ingress replica serves gRPC o
 throughput  RAY_SERVE_THROUGHPUT_OPTIMIZED=1: direct ingress plus Serve's other throughput
             settings (user code on the replica's event loop, the router in the same loop,
             gRPC between deployments, gc frozen after start)
+proxy-throughput  those other settings without direct ingress: the client still calls the
+            Serve gRPC proxy
 
 Set in this process's environment before the local cluster starts (Ray's processes inherit
 it); the ingress ports are pinned to one free port each so the client knows where to call.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-MODES = ("proxy", "direct", "throughput")
+MODES = ("proxy", "direct", "throughput", "proxy-throughput")
 
 
 def apply_ingress_mode(mode: str) -> int:
@@ -23,6 +25,10 @@ def apply_ingress_mode(mode: str) -> int:
     if mode not in MODES:
         raise ValueError(f"unknown ingress mode {mode!r}; known: {', '.join(MODES)}")
     if mode == "proxy":
+        return 0
+    if mode == "proxy-throughput":
+        os.environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"
+        os.environ["RAY_SERVE_ENABLE_DIRECT_INGRESS"] = "0"
         return 0
     from ponder.redis_server import free_port
 
