@@ -32,7 +32,7 @@ CONFIG = ROOT / "config" / "serve-local.yaml"
 
 @dataclass(frozen=True)
 class Benchmark:
-    script: str
+    script: str  # under bench/, or a command after `python` (e.g. "-m ponder.cli ...")
     results: tuple[str, ...]
     full: tuple[str, ...] = ()
     quick: tuple[str, ...] = ()
@@ -72,12 +72,19 @@ BENCHMARKS = {
         "prompt_embeds.py", ("prompt_embeds.json",), quick=("--requests", "16")
     ),
     "cluster_autoscale": Benchmark("cluster_autoscale.py", ("cluster_autoscale.json",)),
+    "fusion": Benchmark(
+        "-m ponder.cli train fusion --evaluate-only --report bench/results/fusion.json",
+        ("fusion.json",),
+    ),
 }
 
 
 def run(name: str, quick: bool) -> None:
     bench = BENCHMARKS[name]
-    command = [sys.executable, str(ROOT / "bench" / bench.script)]
+    if bench.script.startswith("-m "):
+        command = [sys.executable, *bench.script.split()]
+    else:
+        command = [sys.executable, str(ROOT / "bench" / bench.script)]
     command += list(bench.quick if quick else bench.full)
     print(f"[bench] {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     started = time.monotonic()

@@ -88,8 +88,49 @@ def render_decoder(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _k_of_n(row: dict[str, Any]) -> str:
+    low, high = row["ci95"]
+    return f"{row['k']}/{row['n']} = {row['accuracy']:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def render_fusion(report: dict[str, Any]) -> str:
+    """`ponder train fusion --evaluate-only --report bench/results/fusion.json`: held-out
+    choice accuracy per kind beside the majority-class baseline, then what each prompt
+    condition predicted."""
+    meta = report.get("meta", {})
+    held_out = report["held_out"]
+    conditions = ("text-only", "table-text", "fused")
+    lines = [
+        f"Weights `{report['weights']}`; {report['held_out_examples']} held-out examples "
+        f"(seed {report['held_out_seed']}, balanced)"
+        + (f"; commit {meta['commit']}, {meta['date']}." if meta else "."),
+        "",
+        "| kind | majority class (from training) | " + " | ".join(conditions) + " |",
+        "|---|---|" + "---|" * len(conditions),
+    ]
+    for kind, row in held_out.items():
+        majority = row["majority"]
+        cells = [_k_of_n(row[c]) if c in row else "n/a" for c in conditions]
+        lines.append(
+            f"| {kind} | {majority['class']}: {_k_of_n(majority)} | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        "| kind | condition | correct per true class | predicted classes |",
+        "|---|---|---|---|",
+    ]
+    for kind, row in held_out.items():
+        for condition in conditions:
+            if condition in row:
+                per_class = ", ".join(f"{c} {v}" for c, v in row[condition]["per_class"].items())
+                predicted = ", ".join(f"{c} ×{n}" for c, n in row[condition]["predicted"].items())
+                lines.append(f"| {kind} | {condition} | {per_class} | {predicted} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "decoder.json": render_decoder,
+    "fusion.json": render_fusion,
 }
 
 
