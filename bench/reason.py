@@ -14,8 +14,9 @@ Two platform starts, each with a fresh Redis (no score cached from an earlier ru
         first sight   each problem once (8 branches): hits are repeats inside a request
                       and prefixes shared between branches
         sampled       the same problems again, 8 branches (4 greedy, 4 sampled at the
-                      planner's sample temperature): the greedy branches' prefixes are
-                      known, the sampled ones mostly new
+                      planner's sample temperature; the planner seeds sampled branches by
+                      their index, so they repeat their first texts: hits by construction
+                      too, unless a batch-dependent difference changes a token)
         greedy repeat the same problems again, 4 greedy branches: hits by construction
                       (identical prefixes), reported as such          target >= 0.95
 Written to bench/results/reason.json.

@@ -128,7 +128,49 @@ def render_fusion(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+P4_ROUNDS = {
+    "first_sight": "first sight (8 branches; hits are repeats inside a request)",
+    "sampled": "again, 8 branches (the 4 sampled ones reuse their per-branch seeds)",
+    "greedy_repeat": "again, 4 greedy branches (hits by construction)",
+}
+
+
+def render_reason(report: dict[str, Any]) -> str:
+    """bench/reason.py: P3 per problem and summed, P4 per round."""
+    meta = report.get("meta", {})
+    rows = report["p3_rows"]
+    lines = [
+        f"{report['problems']} dev problems (MAWPS/ASDiv)"
+        + (f"; commit {meta['commit']}, {meta['date']}." if meta else "."),
+        "",
+        "| problem | order | 4-branch Reason s | longest single s | ratio | completed paths "
+        "| tokens |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, row in enumerate(rows):
+        order = "4-branch first" if row["four_branch_first"] else "singles first"
+        lines.append(
+            f"| {i + 1} | {order} | {row['reason_s']:.2f} | {row['longest_single_s']:.2f} "
+            f"| {row['ratio']:.2f} | {row['completed_paths']} | {row['completion_tokens']} |"
+        )
+    low, high = report["P3_range"]
+    p3 = report["P3_reason_over_longest_single"]
+    lines += [
+        f"| **P3** (summed; target ≤ 1.5) | | | | **{p3:.2f}** "
+        f"(per problem {low:.2f} to {high:.2f}) | | |",
+        "",
+        "| P4 round | hits | misses | hit rate |",
+        "|---|---|---|---|",
+    ]
+    for name, counts in report["p4_rounds"].items():
+        rate = report["P4_hit_rate"][name]
+        label = P4_ROUNDS.get(name, name)
+        lines.append(f"| {label} | {counts['hits']} | {counts['misses']} | {rate:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "reason.json": render_reason,
     "decoder.json": render_decoder,
     "fusion.json": render_fusion,
 }

@@ -44,11 +44,12 @@ def test_repeated_reason_is_served_from_the_score_cache(client: PonderClient) ->
     first = client.reason(request, timeout=300)
     second = client.reason(request, timeout=300)
     assert first.cache_misses > 0
-    # Greedy branches repeat their steps exactly, so every prefix the first call scored
-    # (and stored) is found the second time: no misses at all. (Hits alone would also
-    # come from repeats inside one call.)
-    assert second.cache_misses == 0, (first.cache_misses, second.cache_hits)
-    assert second.cache_hits >= first.cache_misses
+    # The repeat finds what the first call stored: without the cache across requests it
+    # would miss as often as the first call did (hits alone also come from repeats inside
+    # one call). Not "no miss at all": a batch-dependent float difference can change a
+    # greedy token, and with it a step's text (bench/reason.py: 6 of 194 lookups).
+    counts = (first.cache_hits, first.cache_misses, second.cache_hits, second.cache_misses)
+    assert second.cache_misses * 4 <= first.cache_misses, counts
 
 
 def test_stream_reason_events_arrive_in_order(client: PonderClient) -> None:
