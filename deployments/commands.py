@@ -362,7 +362,7 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     model_dir = env.default_model_dir()
-    train_set = make_examples(args.train, seed=args.seed)
+    train_set = make_examples(args.train, seed=args.seed, balanced=args.balanced_train)
     # A different stream, never trained on, with every answer class equally often.
     test_set = make_examples(args.test, seed=args.seed + 1, balanced=True)
     majority = majority_classes(train_set)
@@ -389,7 +389,8 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
         losses = trainer.train(train_set, args.epochs, args.batch_size, args.lr, args.seed, say)
         after = trainer.evaluate(test_set, majority)
         meta = {
-            "trained_on": f"{len(train_set)} synthetic examples, seed {args.seed}",
+            "trained_on": f"{len(train_set)} synthetic examples, seed {args.seed}"
+            + (", balanced" if args.balanced_train else ""),
             "epochs": args.epochs,
             "losses": losses,
             "held_out_before": before,
@@ -492,6 +493,13 @@ def register(sub: Any) -> None:
     fusion.add_argument("--batch-size", type=int, default=8, dest="batch_size")
     fusion.add_argument("--lr", type=float, default=3e-3)
     fusion.add_argument("--seed", type=int, default=7)
+    fusion.add_argument(
+        "--balanced-train",
+        action="store_true",
+        dest="balanced_train",
+        help="every answer class equally often in the training set too (the packaged "
+        "weights were trained without it)",
+    )
     fusion.add_argument(
         "--out",
         default=str(env.REPO_ROOT / "platform" / "ponder" / "multimodal"),

