@@ -5,6 +5,8 @@ Test config (conftest): a candidate every 4 outcomes, every 2nd outcome held bac
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 import grpc
+import psutil
 import pytest
 import ray
 import redis
@@ -171,6 +174,16 @@ def _learner_actors() -> list[str]:
     ]
 
 
+def _learner_pid() -> int:
+    """The operating-system process of the one Learner replica."""
+    (pid,) = [
+        process.pid
+        for process in psutil.process_iter(["cmdline"])
+        if any("ServeReplica:ponder:Learner" in part for part in process.info["cmdline"] or [])
+    ]
+    return int(pid)
+
+
 def test_learner_killed_mid_stream_loses_and_doubles_nothing(
     platform: LocalPlatform, client: PonderClient
 ) -> None:
@@ -199,18 +212,26 @@ def test_learner_killed_mid_stream_loses_and_doubles_nothing(
     def report(reporter: PonderClient, i: int) -> None:
         reporter.report_outcome(ids[i], correct=i % 3 == 0)
 
-    # Reports arrive from 4 callers at once, faster than the learner applies them; it is
-    # killed while it holds a delivered batch it has not acknowledged.
+    # Reports arrive from 4 callers at once, faster than the learner applies them. The
+    # learner is frozen (SIGSTOP) while it holds a delivered batch it has not acknowledged
+    # — checked after the freeze, retried if it acknowledged in between — then its process
+    # is killed (SIGKILL), so it can never acknowledge that batch.
+    pid = _learner_pid()
     with platform.client() as reporter, ThreadPoolExecutor(max_workers=4) as pool:
         try:
             sent = [pool.submit(report, reporter, i) for i in range(len(ids))]
             deadline = time.monotonic() + 60
-            while delivered_unacknowledged() == 0:
+            left_pending = 0
+            while left_pending == 0:
                 assert time.monotonic() < deadline, "the learner never held a batch"
-                time.sleep(0.001)
-            ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
-            _wait_for(lambda: victim not in _learner_actors(), 30, "the learner to die")
-            left_pending = delivered_unacknowledged()  # before a replacement can read them
+                if delivered_unacknowledged() == 0:
+                    time.sleep(0.001)
+                    continue
+                os.kill(pid, signal.SIGSTOP)
+                left_pending = delivered_unacknowledged()  # frozen: cannot acknowledge now
+                if left_pending == 0:
+                    os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGKILL)  # dies holding the batch (as in an OOM kill)
             for future in sent:
                 future.result(timeout=120)
         finally:
