@@ -1,7 +1,8 @@
 """Run Ponder's benchmarks on the current code and regenerate BENCHMARKS.md's tables.
 
     .venv/bin/python -m bench                 # every benchmark, full size (hours on 2 cores)
-    .venv/bin/python -m bench --quick         # a smoke run of each (smaller loads)
+    .venv/bin/python -m bench --quick         # a smoke run of each (smaller loads);
+                                              # its results go to bench/results/quick/
     .venv/bin/python -m bench --only decoder,load
     .venv/bin/python -m bench --render        # only re-render the tables from bench/results/
 
@@ -26,6 +27,7 @@ from bench.report import regenerate
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+QUICK = RESULTS / "quick"  # git-ignored
 DOCUMENT = ROOT / "BENCHMARKS.md"
 CONFIG = ROOT / "config" / "serve-local.yaml"
 
@@ -111,9 +113,25 @@ def main() -> int:
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmarks: {', '.join(unknown)}")
+    if args.quick:  # smoke figures never replace the committed ones or reach the document
+        kept = {path.name: path.read_bytes() for path in RESULTS.glob("*.json")}
+        try:
+            for name in names:
+                run(name, args.quick)
+        finally:
+            QUICK.mkdir(parents=True, exist_ok=True)
+            for path in RESULTS.glob("*.json"):
+                if path.read_bytes() != kept.get(path.name):
+                    (QUICK / path.name).write_bytes(path.read_bytes())
+                    if path.name in kept:
+                        path.write_bytes(kept[path.name])
+                    else:
+                        path.unlink()
+        print(f"[bench] quick results in {QUICK.relative_to(ROOT)}/", file=sys.stderr)
+        return 0
     if not args.render:
         for name in names:
-            run(name, args.quick)
+            run(name, quick=False)
     DOCUMENT.write_text(regenerate(DOCUMENT.read_text(), RESULTS))
     print(f"[bench] {DOCUMENT.name} regenerated from {RESULTS.relative_to(ROOT)}/", file=sys.stderr)
     return 0
