@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
@@ -116,14 +116,11 @@ def make_examples(count: int, seed: int, balanced: bool = False) -> list[Example
     return examples
 
 
-def answer_class(example: Example) -> str:
-    """The class of an example's answer: the answer itself for charts, the position of the
-    row holding it for tables (the items differ between examples)."""
+def answer_class(example: Example, answer: str | None = None) -> str:
+    """The class of an answer to `example` (default: its right answer): the answer itself
+    for charts, the position of the row holding it for tables (the items differ between
+    examples)."""
+    answer = example.answer if answer is None else answer
     if example.kind == "table":
-        return f"row {example.options.index(example.answer) + 1}"
-    return example.answer
-
-
-def replace_answer(example: Example, answer: str) -> Example:
-    """The same example with another answer (to classify a predicted option)."""
-    return replace(example, answer=answer)
+        return f"row {example.options.index(answer) + 1}"
+    return answer

@@ -26,7 +26,7 @@ import torch
 
 from ponder.multimodal.inputs import ImageLimits, decode_image, preprocess_image
 from ponder.multimodal.model import MultimodalModel
-from ponder.multimodal.synthetic import Example, answer_class, replace_answer
+from ponder.multimodal.synthetic import Example, answer_class
 from ponder.stats import proportion
 
 log = logging.getLogger(__name__)
@@ -148,9 +148,8 @@ class FusionTrainer:
         per answer class, and how often each class was predicted (a model that always
         answers one class shows as one column); `majority` (kind -> the class most common
         in the training set) adds the majority-class baseline on these examples."""
-        chosen: dict[
-            str, dict[str, list[tuple[str, str]]]
-        ] = {}  # kind, condition: (true, predicted)
+        # kind -> condition -> (true class, predicted class) per example
+        chosen: dict[str, dict[str, list[tuple[str, str]]]] = {}
         for example in examples:
             for condition in CONDITIONS:
                 if condition == "table-text" and example.table is None:
@@ -161,9 +160,9 @@ class FusionTrainer:
                     [prompt] * len(options), options, self.mm.embeddings
                 )
                 mean = scores / torch.tensor([len(o) for o in options])
-                picked = replace_answer(example, example.options[int(torch.argmax(mean))])
+                picked = example.options[int(torch.argmax(mean))]
                 pairs = chosen.setdefault(example.kind, {}).setdefault(condition, [])
-                pairs.append((answer_class(example), answer_class(picked)))
+                pairs.append((answer_class(example), answer_class(example, picked)))
         report: dict[str, Any] = {}
         for kind, conditions in chosen.items():
             truths = [truth for truth, _ in next(iter(conditions.values()))]
