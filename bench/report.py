@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ponder.stats import format_proportion
+
 BLOCK = re.compile(
     r"(<!-- generated from bench/results/(?P<name>[\w.-]+\.json) -->\n)"
     r"(?P<body>.*?)"
@@ -31,19 +33,31 @@ def _per_pass(values: list[float], digits: int = 2) -> str:
     return " / ".join(f"{v:.{digits}f}" for v in values)
 
 
+def _header(*columns: str) -> list[str]:
+    """A Markdown table's first two lines."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def _stamp(report: dict[str, Any]) -> str:
+    """' Commit abc1234, <date>.' from the result's meta, or '' when it has none."""
+    meta = report.get("meta", {})
+    return f" Commit {meta['commit']}, {meta['date']}." if meta else ""
+
+
+def _k_of_n(row: dict[str, Any]) -> str:
+    return format_proportion(row["k"], row["n"])
+
+
 def render_decoder(report: dict[str, Any]) -> str:
     """bench/decoder.py: every start's figures, then the ratios (mean of the two passes,
     each pass's ratio in brackets)."""
     runs, ratios = report["runs"], report["ratios"]
     names = list(runs)
-    meta = report.get("meta", {})
     lines = [
         f"Machine: {report['cores']} cores; {report['max_tokens']} new tokens per request, "
-        f"greedy. Order of starts: {', '.join(report['order'])}."
-        + (f" Commit {meta['commit']}, {meta['date']}." if meta else ""),
+        f"greedy. Order of starts: {', '.join(report['order'])}." + _stamp(report),
         "",
-        "| measure (pass 1 / pass 2) | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
+        *_header("measure (pass 1 / pass 2)", *names),
     ]
     for key, label in (("c32", "32 concurrent"), ("c8", "8 concurrent"), ("c1", "one at a time")):
         cells = [" / ".join(f"{r[key]['tok_per_s']:.1f}" for r in runs[n]) for n in names]
@@ -51,11 +65,7 @@ def render_decoder(report: dict[str, Any]) -> str:
     for key, label in (("c1", "one at a time"), ("c8", "8 concurrent"), ("c32", "32 concurrent")):
         cells = [" / ".join(f"{r[key]['ttft_p50_s'] * 1000:.0f}" for r in runs[n]) for n in names]
         lines.append(f"| TTFT p50 ms, {label} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "| ratio (passes) | target | " + " | ".join(ratios) + " |",
-        "|---|---|" + "---|" * len(ratios),
-    ]
+    lines += ["", *_header("ratio (passes)", "target", *ratios)]
     rows = (
         ("P1 tok/s @32, platform ÷ raw", "≥ 0.90", "P1_platform_over_raw_c32", "P1_per_pass"),
         ("P2 tok/s @32 ÷ one at a time", "≥ 6", "P2_platform_c32_over_c1", None),
@@ -76,11 +86,7 @@ def render_decoder(report: dict[str, Any]) -> str:
         lines.append(f"| {label} | {target} | " + " | ".join(cells) + " |")
     versus = {v: r["versus_proxy"] for v, r in ratios.items() if "versus_proxy" in r}
     if versus:
-        lines += [
-            "",
-            "| one change against proxy (passes) | tok/s @32 | TTFT p50 @8 |",
-            "|---|---|---|",
-        ]
+        lines += ["", *_header("one change against proxy (passes)", "tok/s @32", "TTFT p50 @8")]
         for variant, vs in versus.items():
             tok = f"{vs['tok_s_c32']:.2f} ({_per_pass(vs['tok_s_c32_per_pass'])})"
             ttft = f"{vs['ttft_p50_c8']:.2f} ({_per_pass(vs['ttft_p50_c8_per_pass'])})"
@@ -88,25 +94,17 @@ def render_decoder(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _k_of_n(row: dict[str, Any]) -> str:
-    low, high = row["ci95"]
-    return f"{row['k']}/{row['n']} = {row['accuracy']:.2f} [{low:.2f}, {high:.2f}]"
-
-
 def render_fusion(report: dict[str, Any]) -> str:
     """`ponder train fusion --evaluate-only --report bench/results/fusion.json`: held-out
     choice accuracy per kind beside the majority-class baseline, then what each prompt
     condition predicted."""
-    meta = report.get("meta", {})
     held_out = report["held_out"]
     conditions = ("text-only", "table-text", "fused")
     lines = [
         f"Weights `{report['weights']}`; {report['held_out_examples']} held-out examples "
-        f"(seed {report['held_out_seed']}, balanced)"
-        + (f"; commit {meta['commit']}, {meta['date']}." if meta else "."),
+        f"(seed {report['held_out_seed']}, balanced)." + _stamp(report),
         "",
-        "| kind | majority class (from training) | " + " | ".join(conditions) + " |",
-        "|---|---|" + "---|" * len(conditions),
+        *_header("kind", "majority class (from training)", *conditions),
     ]
     for kind, row in held_out.items():
         majority = row["majority"]
@@ -114,11 +112,7 @@ def render_fusion(report: dict[str, Any]) -> str:
         lines.append(
             f"| {kind} | {majority['class']}: {_k_of_n(majority)} | " + " | ".join(cells) + " |"
         )
-    lines += [
-        "",
-        "| kind | condition | correct per true class | predicted classes |",
-        "|---|---|---|---|",
-    ]
+    lines += ["", *_header("kind", "condition", "correct per true class", "predicted classes")]
     for kind, row in held_out.items():
         for condition in conditions:
             if condition in row:
@@ -137,15 +131,12 @@ P4_ROUNDS = {
 
 def render_reason(report: dict[str, Any]) -> str:
     """bench/reason.py: P3 per problem and summed, P4 per round."""
-    meta = report.get("meta", {})
     rows = report["p3_rows"]
+    columns = ("problem", "order", "4-branch Reason s", "longest single s", "ratio")
     lines = [
-        f"{report['problems']} dev problems (MAWPS/ASDiv)"
-        + (f"; commit {meta['commit']}, {meta['date']}." if meta else "."),
+        f"{report['problems']} dev problems (MAWPS/ASDiv)." + _stamp(report),
         "",
-        "| problem | order | 4-branch Reason s | longest single s | ratio | completed paths "
-        "| tokens |",
-        "|---|---|---|---|---|---|---|",
+        *_header(*columns, "completed paths", "tokens"),
     ]
     for i, row in enumerate(rows):
         order = "4-branch first" if row["four_branch_first"] else "singles first"
@@ -159,8 +150,7 @@ def render_reason(report: dict[str, Any]) -> str:
         f"| **P3** (summed; target ≤ 1.5) | | | | **{p3:.2f}** "
         f"(per problem {low:.2f} to {high:.2f}) | | |",
         "",
-        "| P4 round | hits | misses | hit rate |",
-        "|---|---|---|---|",
+        *_header("P4 round", "hits", "misses", "hit rate"),
     ]
     for name, counts in report["p4_rounds"].items():
         rate = report["P4_hit_rate"][name]
