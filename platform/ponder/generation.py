@@ -51,6 +51,7 @@ class SamplingOptions:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logprobs: int | None = None
+    min_tokens: int = 0
     structured: StructuredOutput | None = None
 
 

@@ -36,6 +36,7 @@ def resolve_sampling(
     seed: int | None = None,
     stop: Sequence[str] = (),
     logprobs: int | None = None,
+    min_tokens: int | None = None,
     max_stop_strings: int = 16,
     max_stop_chars: int = 256,
     max_logprobs: int = 20,
@@ -57,6 +58,13 @@ def resolve_sampling(
         raise InvalidArgument("sampling.top_p", f"must be in (0, 1], got {top_p}")
     if max_tokens is not None and max_tokens < 1:
         raise InvalidArgument("sampling.max_tokens", f"must be at least 1, got {max_tokens}")
+    resolved_min_tokens = min_tokens or 0
+    if resolved_min_tokens < 0:
+        raise InvalidArgument("sampling.min_tokens", f"must be at least 0, got {min_tokens}")
+    if max_tokens is not None and resolved_min_tokens > max_tokens:
+        raise InvalidArgument(
+            "sampling.min_tokens", f"{min_tokens} exceeds max_tokens {max_tokens}"
+        )
     if len(stop) > max_stop_strings:
         raise InvalidArgument(
             "sampling.stop", f"at most {max_stop_strings} stop strings, got {len(stop)}"
@@ -77,4 +85,5 @@ def resolve_sampling(
         seed=seed,
         stop=tuple(stop),
         logprobs=logprobs,
+        min_tokens=resolved_min_tokens,
     )

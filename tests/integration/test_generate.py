@@ -124,6 +124,18 @@ def test_max_tokens_gives_length_finish(client: PonderClient) -> None:
     assert response.finish_reason == pb.FINISH_REASON_LENGTH
 
 
+def test_min_tokens_holds_the_answer_open_to_a_fixed_length(client: PonderClient) -> None:
+    question = [("user", "What is the capital of France?")]
+    free = client.generate(build_request(messages=question, temperature=0.0, max_tokens=64))
+    assert free.finish_reason == pb.FINISH_REASON_STOP  # ends on its own well before 64
+    held = client.generate(
+        build_request(messages=question, temperature=0.0, max_tokens=64, min_tokens=64)
+    )
+    assert held.usage.completion_tokens == 64
+    assert held.finish_reason == pb.FINISH_REASON_LENGTH
+    assert held.text.startswith(free.text)  # greedy: the same answer, then more
+
+
 BAD_REQUESTS = [
     (build_request(""), grpc.StatusCode.INVALID_ARGUMENT, "prompt"),
     (
@@ -157,6 +169,16 @@ BAD_REQUESTS = [
         "stop",
     ),
     (build_request("x", logprobs=21), grpc.StatusCode.INVALID_ARGUMENT, "logprobs"),
+    (
+        build_request("x", max_tokens=4, min_tokens=5),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "min_tokens",
+    ),
+    (  # more than default_max_tokens (256) or the context leaves when max_tokens is unset
+        build_request("x", min_tokens=TEST_MAX_MODEL_LEN - 8),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "min_tokens",
+    ),
     (build_request("x", adapter="no-such-adapter"), grpc.StatusCode.NOT_FOUND, "adapter"),
 ]
 

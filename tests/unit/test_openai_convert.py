@@ -28,14 +28,14 @@ def _chat(**fields: object) -> list[pb.GenerateRequest]:
 def test_chat_fields_map_to_one_generate_request() -> None:
     (request,) = _chat(
         model="math-1", temperature=0.3, top_p=0.9, max_tokens=12, stop="\n", seed=5,
-        logprobs=True, top_logprobs=2,
+        logprobs=True, top_logprobs=2, min_tokens=12,
     )  # fmt: skip
     assert request.adapter == "math-1" and request.model == ""
     assert request.messages[0].role == pb.ROLE_USER and request.messages[0].content == "hi"
     sampling = request.sampling
     assert sampling.temperature == pytest.approx(0.3) and sampling.top_p == pytest.approx(0.9)
     assert (sampling.max_tokens, list(sampling.stop), sampling.seed) == (12, ["\n"], 5)
-    assert sampling.logprobs == 2
+    assert sampling.logprobs == 2 and sampling.min_tokens == 12
 
 
 def test_models_choose_the_decoder_set_or_adapter() -> None:
@@ -52,6 +52,7 @@ def test_n_choices_get_consecutive_seeds_and_unset_fields_stay_unset() -> None:
     assert len(unseeded) == 2 and not unseeded[0].sampling.HasField("seed")
     assert not unseeded[0].sampling.HasField("temperature")
     assert not unseeded[0].sampling.HasField("max_tokens")
+    assert not unseeded[0].sampling.HasField("min_tokens")
 
 
 def test_presets_and_text_parts() -> None:

@@ -37,6 +37,8 @@ def test_values_pass_through() -> None:
         ({"stop": ["x"] * 17}, "sampling.stop"),
         ({"stop": [""]}, "sampling.stop"),
         ({"logprobs": 21}, "sampling.logprobs"),
+        ({"min_tokens": -1}, "sampling.min_tokens"),
+        ({"min_tokens": 13, "max_tokens": 12}, "sampling.min_tokens"),
     ],
 )
 def test_out_of_range_values_name_the_field(kwargs: dict, field: str) -> None:
@@ -47,3 +49,9 @@ def test_out_of_range_values_name_the_field(kwargs: dict, field: str) -> None:
 
 def test_limits_are_inclusive() -> None:
     resolve_sampling(temperature=2.0, top_p=1.0, stop=["x"] * 16, logprobs=20)
+    assert resolve_sampling(min_tokens=12, max_tokens=12).min_tokens == 12
+
+
+def test_min_tokens_defaults_to_zero() -> None:
+    assert resolve_sampling().min_tokens == 0
+    assert resolve_sampling(min_tokens=None).min_tokens == 0

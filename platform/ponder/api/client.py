@@ -31,6 +31,7 @@ def build_request(
     seed: int | None = None,
     stop: Sequence[str] = (),
     logprobs: int | None = None,
+    min_tokens: int | None = None,
     adapter: str = "",
     model: str = "",
 ) -> pb.GenerateRequest:
@@ -47,6 +48,8 @@ def build_request(
         sampling.seed = seed
     if logprobs is not None:
         sampling.logprobs = logprobs
+    if min_tokens is not None:
+        sampling.min_tokens = min_tokens
     return pb.GenerateRequest(
         prompt=prompt,
         messages=[pb.ChatMessage(role=roles[r], content=c) for r, c in messages],

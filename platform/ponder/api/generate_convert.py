@@ -90,6 +90,7 @@ def sampling_from_proto(
         seed=sampling.seed if sampling.HasField("seed") else None,
         stop=list(sampling.stop),
         logprobs=sampling.logprobs if sampling.HasField("logprobs") else None,
+        min_tokens=sampling.min_tokens if sampling.HasField("min_tokens") else None,
         max_stop_strings=limits.max_stop_strings,
         max_stop_chars=limits.max_stop_chars,
         max_logprobs=max_logprobs,

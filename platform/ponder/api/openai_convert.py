@@ -58,6 +58,9 @@ class _SamplingFields(_OpenAIModel):
     stop: str | list[str] | None = Field(None, description="Stop string(s).")
     max_tokens: int | None = Field(None, ge=1, description="Most tokens to generate.")
     seed: int | None = Field(None, description="Sampling seed (choice i uses seed + i).")
+    min_tokens: int | None = Field(
+        None, ge=0, description="Ponder/vLLM extension: fewest tokens before the answer may end."
+    )
     ponder_preset: Literal["", "report", "creative"] = Field(
         "", description="Ponder's sampling preset (report 0.7, creative 1.2)."
     )
@@ -108,6 +111,8 @@ def _sampling(request: _SamplingFields, max_tokens: int | None, logprobs: int | 
         sampling.max_tokens = max_tokens
     if logprobs is not None:
         sampling.logprobs = logprobs
+    if request.min_tokens is not None:
+        sampling.min_tokens = request.min_tokens
     stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
     sampling.stop.extend(stops)
     return sampling

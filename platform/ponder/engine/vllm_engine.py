@@ -188,6 +188,11 @@ class VLLMEngine:
                 "sampling.logprobs", f"at most {self._config.max_logprobs}, got {options.logprobs}"
             )
         max_tokens = options.max_tokens or min(self._config.default_max_tokens, room)
+        if options.min_tokens > max_tokens:
+            raise InvalidArgument(
+                "sampling.min_tokens",
+                f"{options.min_tokens} exceeds the {max_tokens} tokens this request may generate",
+            )
         structured = None
         if options.structured is not None:
             from vllm.sampling_params import StructuredOutputsParams
@@ -205,6 +210,7 @@ class VLLMEngine:
             seed=options.seed,
             stop=list(options.stop) or None,
             logprobs=options.logprobs,
+            min_tokens=options.min_tokens,
             output_kind=RequestOutputKind.DELTA,
         )
 
