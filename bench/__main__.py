@@ -47,10 +47,12 @@ BENCHMARKS = {
     ),
     "load": Benchmark("load.py", ("load.json",), quick=("--quick",)),
     "reason": Benchmark("reason.py", ("reason.json",), quick=("--problems", "2", "--rounds", "2")),
+    "pruning": Benchmark("pruning.py", ("pruning.json",), quick=("--problems", "8")),
     "student": Benchmark(
         "student.py",
         ("student.json", "student_accuracy.json"),
-        quick=("--rounds", "1", "--accuracy-limit", "10", "--base-limit", "10"),
+        ("--rounds", "2", "--accuracy-limit", "278"),
+        ("--rounds", "1", "--accuracy-limit", "10", "--base-limit", "10"),
     ),
     "encoder": Benchmark(
         "encoder.py", ("encoder.json",), quick=("--images", "16", "--callers", "8", "--rounds", "2")

@@ -204,15 +204,17 @@ def platform_phase(config_path: Path, variant: str) -> dict[str, Any]:
 
 
 async def timed_stream(
-    stub: Any, prompt: str, model: str = "", adapter: str = ""
+    stub: Any, prompt: str, model: str = "", adapter: str = "", min_tokens: int | None = None
 ) -> dict[str, float]:
-    """One greedy StreamGenerate through the platform: time to first text, tokens."""
+    """One greedy StreamGenerate through the platform: time to first text, tokens.
+    min_tokens = MAX_TOKENS makes every answer exactly MAX_TOKENS long."""
     from ponder.api.client import auth_metadata, build_request
 
     request = build_request(
         messages=[("user", prompt)],
         temperature=0.0,
         max_tokens=MAX_TOKENS,
+        min_tokens=min_tokens,
         model=model,
         adapter=adapter,
     )

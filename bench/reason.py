@@ -19,6 +19,13 @@ Two platform starts, each with a fresh Redis (no score cached from an earlier ru
                       too, unless a batch-dependent difference changes a token)
         greedy repeat the same problems again, 4 greedy branches: hits by construction
                       (identical prefixes), reported as such          target >= 0.95
+        paraphrased   each problem reworded ("Question: ..." with its sentences in the
+                      same order), 8 branches: keys carry the problem's hash, so no score
+                      of the original can be reused; hits are again within the request
+      After each round the score keys in Redis are counted: the keys a round adds are the
+      distinct prefixes it had to score for the first time, so its distinct-key hit rate
+      is 1 - new keys / distinct keys it looked up (for first sight and paraphrased, 0 by
+      construction; new keys = misses when no key missed twice).
 Written to bench/results/reason.json.
 """
 
@@ -111,22 +118,49 @@ def measure_p3(config_path: Path, problems: list[Any], warm_up: Any) -> list[dic
         platform.stop()
 
 
+P4_ROUNDS = (
+    ("first_sight", 8, False),
+    ("sampled", 8, False),
+    ("greedy_repeat", 4, False),
+    ("paraphrased", 8, True),
+)
+
+
+def paraphrase(question: str) -> str:
+    """The same problem in other words: a label in front, nothing else changed."""
+    return f"Question: {question}"
+
+
+def _score_keys(url: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return sum(1 for _ in client.scan_iter(match="ponder:score:*", count=1000))
+    finally:
+        client.close()
+
+
 def measure_p4(config_path: Path, problems: list[Any]) -> dict[str, dict[str, int]]:
     from ponder.api.client import build_reason_request
 
     platform = _platform(config_path, {})
     rounds: dict[str, dict[str, int]] = {}
     try:
+        url = platform.redis_servers[0].url
         with platform.client() as client:
-            for name, branches in (("first_sight", 8), ("sampled", 8), ("greedy_repeat", 4)):
+            for name, branches, reworded in P4_ROUNDS:
                 hits = misses = 0
+                keys_before = _score_keys(url)
                 for problem in problems:
-                    request = build_reason_request(problem.question, branches=branches)
+                    question = paraphrase(problem.question) if reworded else problem.question
+                    request = build_reason_request(question, branches=branches)
                     response = client.reason(request, timeout=600)
                     hits += response.cache_hits
                     misses += response.cache_misses
-                rounds[name] = {"hits": hits, "misses": misses}
-                _say(f"P4 {name}: {hits} hits, {misses} misses")
+                new_keys = _score_keys(url) - keys_before
+                rounds[name] = {"hits": hits, "misses": misses, "new_keys": new_keys}
+                _say(f"P4 {name}: {hits} hits, {misses} misses, {new_keys} new keys")
     finally:
         platform.stop()
     return rounds

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ P4_ROUNDS = {
     "first_sight": "first sight (8 branches; hits are repeats inside a request)",
     "sampled": "again, 8 branches (the 4 sampled ones reuse their per-branch seeds)",
     "greedy_repeat": "again, 4 greedy branches (hits by construction)",
+    "paraphrased": "reworded problems, 8 branches (keys carry the problem's hash)",
 }
 
 
@@ -150,16 +152,195 @@ def render_reason(report: dict[str, Any]) -> str:
         f"| **P3** (summed; target ≤ 1.5) | | | | **{p3:.2f}** "
         f"(per problem {low:.2f} to {high:.2f}) | | |",
         "",
-        *_header("P4 round", "hits", "misses", "hit rate"),
+        *_header("P4 round", "hits", "misses", "hit rate", "new distinct keys"),
     ]
     for name, counts in report["p4_rounds"].items():
         rate = report["P4_hit_rate"][name]
         label = P4_ROUNDS.get(name, name)
-        lines.append(f"| {label} | {counts['hits']} | {counts['misses']} | {rate:.3f} |")
+        new_keys = counts.get("new_keys", "not counted")
+        lines.append(
+            f"| {label} | {counts['hits']} | {counts['misses']} | {rate:.3f} | {new_keys} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _median_range(values: list[float], digits: int = 1, scale: float = 1.0) -> str:
+    """'median (lowest-highest)' of the values times scale."""
+    scaled = [v * scale for v in values]
+    middle = statistics.median(scaled)
+    return f"{middle:.{digits}f} ({min(scaled):.{digits}f}-{max(scaled):.{digits}f})"
+
+
+STUDENT_RATIOS = (
+    ("c32.tok_per_s", "tok/s at 32 streams", "≥ 2.5"),
+    ("c1.tok_per_s", "tok/s one at a time", "≥ 2.5"),
+    ("c1.ttft_p50_s", "TTFT p50 one at a time", "none"),
+    ("c32.ttft_p50_s", "TTFT p50 at 32 streams", "none"),
+)
+
+
+def render_student(report: dict[str, Any]) -> str:
+    """bench/student.py: each target's speed over the rounds (median and range), then
+    the student's ratios to the teacher and to the base model."""
+    rounds = report["rounds"]
+    fixed = report.get("min_tokens") == report["max_tokens"]
+    length = f"exactly {report['max_tokens']}" if fixed else f"at most {report['max_tokens']}"
+    lines = [
+        f"{len(rounds)} rounds after a warm-up, the order of the targets rotating; "
+        f"{length} tokens per answer." + _stamp(report),
+        "",
+        *_header(
+            "target",
+            "tok/s at 32 streams",
+            "tok/s one at a time",
+            "TTFT p50 one at a time, ms",
+            "TTFT p50 at 32, ms",
+            "tokens per answer",
+        ),
+    ]
+    for name, target in report["targets"].items():
+        runs = [r["targets"][name] for r in rounds]
+        adapter = f" + `{target['adapter']}`" if target["adapter"] != "none" else ""
+        per_answer = sum(r["c32"]["tokens"] for r in runs) / sum(r["c32"]["requests"] for r in runs)
+        lines.append(
+            f"| {name} (`{target['model']}`{adapter}) "
+            f"| {_median_range([r['c32']['tok_per_s'] for r in runs])} "
+            f"| {_median_range([r['c1']['tok_per_s'] for r in runs])} "
+            f"| {_median_range([r['c1']['ttft_p50_s'] for r in runs], 0, 1000)} "
+            f"| {_median_range([r['c32']['ttft_p50_s'] for r in runs], 0, 1000)} "
+            f"| {per_answer:.1f} |"
+        )
+    lines += ["", *_header("ratio (per round: median (range))", "goal", "measured")]
+    for over in ("teacher", "base"):
+        ratios = report[f"student_over_{over}"]
+        for key, label, goal in STUDENT_RATIOS:
+            ratio = ratios[key]
+            lines.append(
+                f"| student ÷ {over}, {label} | {goal if over == 'teacher' else 'none'} "
+                f"| **{ratio['median']:.2f}** ({ratio['min']:.2f}-{ratio['max']:.2f}) |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+ACCURACY_METHODS = {
+    "greedy": "greedy, number only",
+    "cot": "greedy chain of thought",
+    "reason": "Reason (4 branches, 1 024 tokens)",
+}
+
+
+def render_student_accuracy(report: dict[str, Any]) -> str:
+    """bench/student.py --accuracy-limit: the dev-split accuracy of each target and method
+    through the platform, then student ÷ teacher per method."""
+    lines = [
+        "Dev split (MAWPS/ASDiv), `ponder eval`'s harness, 16 problems at a time." + _stamp(report),
+        "",
+        *_header("target", "method", "correct / problems [95 % CI]", "decoder tokens / problem"),
+    ]
+    for label in ("student", "teacher", "base"):
+        if label not in report:
+            continue
+        for row in report[label]["reports"]:
+            proportion = format_proportion(row["correct"], row["problems"])
+            method = ACCURACY_METHODS.get(row["method"], row["method"])
+            lines.append(f"| {label} | {method} | {proportion} | {row['tokens_per_problem']:.0f} |")
+    ratios = report.get("student_over_teacher", {})
+    if ratios:
+        lines += ["", *_header("student ÷ teacher, accuracy", "goal", "measured")]
+        for method, ratio in ratios.items():
+            lines.append(f"| {ACCURACY_METHODS.get(method, method)} | ≥ 0.92 | **{ratio:.2f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def _alternating_starts(report: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """One row per platform start, in the order they ran: what it was, tokens/s."""
+    seen = dict.fromkeys(report["runs"], 0)
+    lines = _header("start", "setting", "completion tokens/s")
+    for index, mode in enumerate(report["order"]):
+        run = report["runs"][mode][seen[mode]]
+        seen[mode] += 1
+        lines.append(f"| {index + 1} | {labels[mode]} | {run['tokens_per_s']:.1f} |")
+    return lines
+
+
+def render_tracing(report: dict[str, Any]) -> str:
+    """bench/tracing.py: four starts off, on, on, off; T2 from the means of each side."""
+    lines = [
+        f"{report['spans_written']} spans written by the traced starts." + _stamp(report),
+        "",
+        *_alternating_starts(
+            report, {"off": "tracing off", "on": "tracing on, sampling 1.0, file exporter"}
+        ),
+        f"| **T2 traced ÷ untraced** (per pass) | | **{report['T2_traced_over_untraced']:.2f}** "
+        f"({_per_pass(report['T2_per_pass'])}) |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_prompt_embeds(report: dict[str, Any]) -> str:
+    """bench/prompt_embeds.py: four starts disabled, enabled, enabled, disabled."""
+    lines = [
+        "Text-only traffic; the encoder pool off in every start." + _stamp(report),
+        "",
+        *_alternating_starts(
+            report,
+            {"disabled": "prompt embeddings disabled", "enabled": "prompt embeddings enabled"},
+        ),
+        f"| **E1 enabled ÷ disabled** (per pass) | | "
+        f"**{report['E1_enabled_over_disabled']:.2f}** ({_per_pass(report['E1_per_pass'])}) |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_http_vs_grpc(report: dict[str, Any]) -> str:
+    """bench/http_vs_grpc.py: each door's rounds, then HTTP ÷ gRPC of the medians."""
+    results, ratios = report["results"], report["ratios"]
+    lines = [
+        f"{report['max_tokens']} new tokens per request, greedy; rounds in the order "
+        f"{', '.join(report['order'])}." + _stamp(report),
+        "",
+        *_header("measure", "gRPC (rounds)", "HTTP (rounds)", "HTTP ÷ gRPC (medians)"),
+    ]
+    rows = (
+        ("tok/s, 32 concurrent streams", "c32", "tok_per_s", "tok_per_s_c32_http_over_grpc"),
+        ("TTFT p50 s, 8 concurrent", "c8", "ttft_p50_s", "ttft_p50_c8_http_over_grpc"),
+    )
+    for label, load, measure, ratio in rows:
+        digits = 1 if measure == "tok_per_s" else 3
+        cells = [
+            " / ".join(f"{r[measure]:.{digits}f}" for r in results[door][load])
+            for door in ("grpc", "http")
+        ]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | **{ratios[ratio]:.2f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def render_pruning(report: dict[str, Any]) -> str:
+    """bench/pruning.py: Reason's accuracy and tokens per pruning rule on the train split."""
+    lines = [
+        f"Reason on the first {report['problems']} {report['split']}-split problems, "
+        f"{report['branches']} branches, {report['max_tokens']} tokens; one start per rule."
+        + _stamp(report),
+        "",
+        *_header("rule", "correct / problems [95 % CI]", "decoder tokens / problem", "chosen"),
+    ]
+    for row in report["rows"]:
+        rule = "no pruning, no early stop" if row["rule"] == "none" else f"relative {row['rule']}"
+        chosen = "**chosen**" if row["rule"] == report["chosen"] else ""
+        lines.append(
+            f"| {rule} | {format_proportion(row['correct'], row['problems'])} "
+            f"| {row['tokens_per_problem']:.0f} | {chosen} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "pruning.json": render_pruning,
+    "tracing.json": render_tracing,
+    "prompt_embeds.json": render_prompt_embeds,
+    "http_vs_grpc.json": render_http_vs_grpc,
+    "student.json": render_student,
+    "student_accuracy.json": render_student_accuracy,
     "reason.json": render_reason,
     "decoder.json": render_decoder,
     "fusion.json": render_fusion,

@@ -4,7 +4,9 @@ time to first token, side by side in one run.
 Run:  .venv/bin/python bench/student.py [--rounds 3]
 
 One platform (config/serve-local.yaml, the student enabled) serves three targets, all
-by StreamGenerate with the same prompts, greedy, max_tokens 128:
+by StreamGenerate with the same prompts, greedy, exactly 128 tokens per answer
+(min_tokens = max_tokens = 128: a model that would end early keeps decoding, so every
+target does the same work per request and tok/s measures decode speed):
   teacher   model "" + adapter <planner.adapter>: the domain teacher as Reason runs it
             (base model + LoRA applied at run time)
   base      model "base", no adapter: the same 30 layers without LoRA, i.e. what a
@@ -16,10 +18,11 @@ first. Written to bench/results/student.json; ratios are student / teacher and
 student / base per round (median and range).
 
 With --accuracy-limit N (after the speed rounds, on the same platform): `ponder eval`'s
-harness on the first N dev problems -- the student with greedy (number only), greedy
-chain of thought and Reason (`model` = the student) -- and on the first --base-limit of
-them Reason on the base model (`adapter` base); written to
-bench/results/student_accuracy.json.
+harness on the first N dev problems -- greedy (number only), greedy chain of thought and
+Reason, for the student (`model` = the student) and then for the teacher (`adapter` =
+planner.adapter) on the same problems -- and on the first --base-limit of them Reason on
+the base model (`adapter` base); written to bench/results/student_accuracy.json with
+student / teacher accuracy ratios per method.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def _say(message: str) -> None:
 async def _target_load(stub: Any, model: str, adapter: str) -> dict[str, Any]:
 
     async def one(prompt: str) -> dict[str, float]:
-        return await timed_stream(stub, prompt, model, adapter)
+        return await timed_stream(stub, prompt, model, adapter, min_tokens=MAX_TOKENS)
 
     async def run(batch: list[str]) -> dict[str, Any]:
         start = time.perf_counter()
@@ -111,6 +114,8 @@ def main() -> int:
     parser.add_argument("--base-limit", type=int, default=0, dest="base_limit")
     args = parser.parse_args()
 
+    from meta import run_meta
+
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
 
@@ -128,11 +133,16 @@ def main() -> int:
     platform.start(progress=_say)
     try:
         rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
-        _write_speed(targets, rounds)
+        _write_speed(targets, rounds, run_meta(args.config))
         if args.accuracy_limit:
             accuracy = _accuracy(
-                platform.target, ponder.student.name, args.accuracy_limit, args.base_limit
+                platform.target,
+                ponder.student.name,
+                ponder.planner.adapter,
+                args.accuracy_limit,
+                args.base_limit,
             )
+            accuracy["meta"] = run_meta(args.config)
             out = ROOT / "bench" / "results" / "student_accuracy.json"
             out.write_text(json.dumps(accuracy, indent=2) + "\n")
             _say(f"wrote {out}")
@@ -141,12 +151,16 @@ def main() -> int:
     return 0
 
 
-def _write_speed(targets: dict[str, tuple[str, str]], rounds: list[Any]) -> None:
+def _write_speed(
+    targets: dict[str, tuple[str, str]], rounds: list[Any], meta: dict[str, Any]
+) -> None:
     result = {
+        "meta": meta,
         "targets": {
             k: {"model": m or "(main)", "adapter": a or "none"} for k, (m, a) in targets.items()
         },
         "max_tokens": MAX_TOKENS,
+        "min_tokens": MAX_TOKENS,
         "rounds": rounds,
         "student_over_teacher": _ratio_table(rounds, "teacher"),
         "student_over_base": _ratio_table(rounds, "base"),
@@ -160,17 +174,20 @@ def _write_speed(targets: dict[str, tuple[str, str]], rounds: list[Any]) -> None
     _say(f"wrote {out}")
 
 
-def _accuracy(target: str, student: str, limit: int, base_limit: int) -> dict[str, Any]:
+def _accuracy(
+    target: str, student: str, teacher_adapter: str, limit: int, base_limit: int
+) -> dict[str, Any]:
     from ponder import env
     from ponder.api.client import PonderClient
     from ponder.evaluation import evaluate, format_table
     from ponder.reasoning.problems import load_problems
 
     problems = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", limit)
-    runs = {}
+    runs: dict[str, Any] = {}
     with PonderClient(target) as client:
         for label, methods, adapter, model, count in (
             ("student", ["greedy", "cot", "reason"], "", student, limit),
+            ("teacher", ["greedy", "cot", "reason"], teacher_adapter, "", limit),
             ("base", ["reason"], "base", "", base_limit),
         ):
             if not count:
@@ -180,6 +197,13 @@ def _accuracy(target: str, student: str, limit: int, base_limit: int) -> dict[st
             result = evaluate(client, chosen, methods, 16, 1024, 4, _say, adapter, model)
             print(format_table(result), file=sys.stderr, flush=True)
             runs[label] = {k: v for k, v in result.items() if k != "outcomes"}
+    if "student" in runs and "teacher" in runs:
+        teacher = {r["method"]: r for r in runs["teacher"]["reports"]}
+        runs["student_over_teacher"] = {
+            r["method"]: r["correct"] / teacher[r["method"]]["correct"]
+            for r in runs["student"]["reports"]
+            if teacher[r["method"]]["correct"]
+        }
     return runs
 
 
