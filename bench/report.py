@@ -331,6 +331,18 @@ def render_pruning(report: dict[str, Any]) -> str:
             f"| {rule} | {format_proportion(row['correct'], row['problems'])} "
             f"| {row['tokens_per_problem']:.0f} | {chosen} |"
         )
+    reported = report.get("reported")
+    if reported:
+        proportion = format_proportion(reported["correct"], reported["problems"])
+        lines += [
+            "",
+            f"Reported: the chosen rule (relative {reported['rule']}) on the first "
+            f"{reported['problems']} {reported['split']}-split problems, one more start."
+            + _stamp(reported),
+            "",
+            *_header("split", "correct / problems [95 % CI]", "decoder tokens / problem"),
+            f"| {reported['split']} | {proportion} | {reported['tokens_per_problem']:.0f} |",
+        ]
     return "\n".join(lines) + "\n"
 
 
