@@ -277,21 +277,6 @@ def render_tracing(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_prompt_embeds(report: dict[str, Any]) -> str:
-    """bench/prompt_embeds.py: four starts disabled, enabled, enabled, disabled."""
-    lines = [
-        "Text-only traffic; the encoder pool off in every start." + _stamp(report),
-        "",
-        *_alternating_starts(
-            report,
-            {"disabled": "prompt embeddings disabled", "enabled": "prompt embeddings enabled"},
-        ),
-        f"| **E1 enabled ÷ disabled** (per pass) | | "
-        f"**{report['E1_enabled_over_disabled']:.2f}** ({_per_pass(report['E1_per_pass'])}) |",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def render_http_vs_grpc(report: dict[str, Any]) -> str:
     """bench/http_vs_grpc.py: each door's rounds, then HTTP ÷ gRPC of the medians."""
     results, ratios = report["results"], report["ratios"]
@@ -349,7 +334,6 @@ def render_pruning(report: dict[str, Any]) -> str:
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "pruning.json": render_pruning,
     "tracing.json": render_tracing,
-    "prompt_embeds.json": render_prompt_embeds,
     "http_vs_grpc.json": render_http_vs_grpc,
     "student.json": render_student,
     "student_accuracy.json": render_student_accuracy,
