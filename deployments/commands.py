@@ -180,19 +180,37 @@ def _job(
     )
 
 
+def _trained(
+    settings: TrainingJobConfig, job: _Job[Any], args: argparse.Namespace
+) -> tuple[Path, dict[str, Any]]:
+    """The final checkpoint and the run's facts: trained now on Ray Train, or, with
+    --from-checkpoint, read from a run of `python -m ponder.training.local_run`."""
+    from deployments.training_jobs import run_training_job
+    from ponder.training.local_run import FACTS_FILE
+
+    if not args.from_checkpoint:
+        return run_training_job(settings, job.run_name, say, job.storage)
+    checkpoint = Path(args.from_checkpoint)
+    if not (checkpoint / "adapter" / "adapter_model.safetensors").is_file():
+        raise SystemExit(f"--from-checkpoint: no adapter/adapter_model.safetensors in {checkpoint}")
+    facts = json.loads((checkpoint / FACTS_FILE).read_text())
+    say(f"packaging {checkpoint} ({facts['steps']} steps, {facts.get('runner', 'Ray Train')})")
+    return checkpoint, facts
+
+
 def cmd_train_adapter(args: argparse.Namespace) -> int:
     """LoRA on the domain through Ray Train, packaged as <prefix>-<hash> with its metrics."""
     import asyncio
 
     from deployments.serve_config import load_serve_config
-    from deployments.training_jobs import package_adapter, run_training_job
+    from deployments.training_jobs import package_adapter
     from ponder.reasoning.problems import load_problems
     from ponder.training.adapter_eval import evaluate_adapter
 
     logging.basicConfig(level=logging.WARNING)
     job = _job(AdapterTrainingConfig, args, "adapter")
     settings = job.settings
-    checkpoint, facts = run_training_job(settings, job.run_name, say, job.storage)
+    checkpoint, facts = _trained(settings, job, args)
     out_root = Path(args.out)
     version, folder = package_adapter(checkpoint, settings.name_prefix, out_root)
     say(f"adapter {version} written to {folder}")
@@ -240,7 +258,6 @@ def cmd_train_student(args: argparse.Namespace) -> int:
     import asyncio
 
     from deployments.serve_config import load_serve_config
-    from deployments.training_jobs import run_training_job
     from ponder.reasoning.problems import load_problems
     from ponder.student_setup import build_student, package_student
     from ponder.training.adapter_eval import evaluate_model
@@ -250,7 +267,7 @@ def cmd_train_student(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     job = _job(StudentTrainingConfig, args, "student", alpha=args.alpha)
     settings = job.settings
-    checkpoint, facts = run_training_job(settings, job.run_name, say, job.storage)
+    checkpoint, facts = _trained(settings, job, args)
     teacher_layers = json.loads((env.default_model_dir() / "config.json").read_text())[
         "num_hidden_layers"
     ]
@@ -425,6 +442,13 @@ def _job_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
         "--storage-dir",
         dest="storage_dir",
         help="Ray Train storage for checkpoints (default: .state/train)",
+    )
+    parser.add_argument(
+        "--from-checkpoint",
+        dest="from_checkpoint",
+        help="skip training: package and measure this finished checkpoint (a folder with "
+        "adapter/ and facts.json, written by `python -m ponder.training.local_run` with the "
+        "same --config)",
     )
     parser.add_argument("--concurrency", type=int, default=32, help="dev problems at once")
     parser.add_argument(

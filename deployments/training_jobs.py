@@ -24,8 +24,13 @@ from typing import Any
 from deployments.ray_options import use_ray_environment
 from ponder import env
 from ponder.generation import ChatMessage, Role
-from ponder.training.domain_data import Example, TargetFormat, pool_summary, training_mix
-from ponder.training.domain_data import training_pool as build_pool
+from ponder.training.domain_data import Example, TargetFormat
+from ponder.training.local_run import (
+    draw_examples,
+    progress_line,
+    teacher_adapter_dir,
+    training_facts,
+)
 from ponder.training.settings import (
     AdapterTrainingConfig,
     StudentTrainingConfig,
@@ -33,7 +38,6 @@ from ponder.training.settings import (
 )
 
 Say = Callable[[str], None]
-ADAPTERS_DIR = env.PACKAGE_DIR / "adapters"
 
 
 def _example_to_dict(example: Example) -> dict[str, Any]:
@@ -91,12 +95,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
 
     def report(progress: Progress, folder: Path | None) -> None:
         if rank == 0:
-            print(
-                f"[train] step {progress.step}/{progress.total_steps}  loss {progress.loss:.4f}  "
-                f"{progress.examples_per_s:.2f} examples/s  lr {progress.learning_rate:.2e}  "
-                f"ETA {progress.eta_s / 60:.1f} min",
-                flush=True,
-            )
+            print(progress_line(progress), flush=True)
         ray.train.report(
             asdict(progress),
             checkpoint=ray.train.Checkpoint.from_directory(str(folder)) if folder else None,
@@ -147,11 +146,7 @@ def run_training_job(
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    pool = build_pool(env.data_dir(), settings.seed)
-    examples = training_mix(pool, settings.examples, settings.seed)
-    counts: dict[str, int] = {}
-    for example in examples:
-        counts[example.format.value] = counts.get(example.format.value, 0) + 1
+    examples, counts, pool = draw_examples(settings, env.data_dir())
     say(f"{len(examples)} training examples drawn ({json.dumps(counts)}) from the train split")
     storage = storage_dir or env.state_dir() / "train"
     storage.mkdir(parents=True, exist_ok=True)
@@ -173,7 +168,7 @@ def run_training_job(
                 "settings": settings.model_dump(mode="json"),
                 "examples": [_example_to_dict(e) for e in examples],
                 "model_dir": str(env.default_model_dir()),
-                "teacher_adapter_dir": _teacher_adapter_dir(settings),
+                "teacher_adapter_dir": str(teacher_adapter_dir(settings) or ""),
             },
             scaling_config=ScalingConfig(
                 num_workers=settings.num_workers,
@@ -201,29 +196,8 @@ def run_training_job(
     import torch
 
     state = torch.load(final / "trainer_state.pt", weights_only=False)
-    curve = state["curve"]
-    steps = int(state["step"])
-    facts = {
-        "run_name": run_name,
-        "examples_drawn": len(examples),
-        "examples_by_format": counts,
-        "pool": pool_summary(pool),
-        "steps": steps,
-        "wall_seconds_this_invocation": round(seconds, 1),
-        "examples_per_second": (result.metrics or {}).get("examples_per_s"),
-        "final_loss_smoothed": (result.metrics or {}).get("loss"),
-        "loss_curve": [c for c in curve if c["step"] % 10 == 0 or c["step"] == steps],
-    }
+    facts = training_facts(run_name, examples, counts, pool, state, seconds, result.metrics)
     return final, facts
-
-
-def _teacher_adapter_dir(settings: TrainingJobConfig) -> str:
-    if isinstance(settings, StudentTrainingConfig) and settings.teacher_adapter:
-        folder = ADAPTERS_DIR / settings.teacher_adapter
-        if not (folder / "adapter_config.json").is_file():
-            raise FileNotFoundError(f"teacher_adapter: no adapter at {folder}")
-        return str(folder)
-    return ""
 
 
 def adapter_version(folder: Path, prefix: str) -> str:

@@ -230,8 +230,9 @@ def test_training_rayjob_runs_the_job_on_gpu_workers(job_name: str) -> None:
 
     args = build_parser().parse_args(entry[1:])
     assert args.gpu and args.workers == 2 and args.run_name
-    assert Path(args.config).name == f"train-{job_name}.yaml"
-    assert (Path(__file__).parents[2] / "config" / f"train-{job_name}.yaml").is_file()
+    wanted = {"adapter": "train-adapter.yaml", "student": "train-student-gpu.yaml"}[job_name]
+    assert Path(args.config).name == wanted
+    assert (Path(__file__).parents[2] / "config" / wanted).is_file()
     cluster = job["spec"]["rayClusterSpec"]
     groups = {"head": cluster["headGroupSpec"]} | {
         g["groupName"]: g for g in cluster["workerGroupSpecs"]
