@@ -1,6 +1,6 @@
 """Encoder pool benchmark, side by side in one run.
 
-Run:  .venv/bin/python bench/encoder.py [--images 64] [--callers 16]
+Run:  .venv/bin/python bench/encoder.py [--images 64] [--callers 16] [--rounds 10]
 
   P5  images/s of the EncoderPool with @serve.batch (max batch 8) / images/s with
       batching off (max batch 1), 16 concurrent callers, same replica shape  target >= 3
@@ -8,7 +8,10 @@ Run:  .venv/bin/python bench/encoder.py [--images 64] [--callers 16]
       largest absolute difference of the projected vectors on the same images
   L   latency p50 of Analyze (text only; text + image) / Generate for the same text,
       through the full platform over gRPC
-Written to bench/results/encoder.json.
+The three pool variants are deployed side by side and measured in mirrored order
+(unbatched, batched, quantised, quantised, batched, unbatched), each ratio given per pass;
+the latency rounds rotate the order of the three calls. Written to
+bench/results/encoder.json.
 """
 
 from __future__ import annotations
@@ -116,15 +119,18 @@ def _latency(target: str, rounds: int) -> dict[str, float]:
         ),
     }
     result: dict[str, float] = {}
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
     with PonderClient(target) as client:
-        for name, call in calls.items():
+        for call in calls.values():
             call(client)  # warm-up
-            times = []
-            for _ in range(rounds):
+        for round_ in range(rounds):  # the order of the three rotates every round
+            for name in names[round_ % 3 :] + names[: round_ % 3]:
                 started = time.perf_counter()
-                call(client)
-                times.append(time.perf_counter() - started)
-            result[f"{name}_p50_s"] = statistics.median(times)
+                calls[name](client)
+                times[name].append(time.perf_counter() - started)
+    for name in names:
+        result[f"{name}_p50_s"] = statistics.median(times[name])
     result["L_analyze_text_over_generate"] = result["analyze_text_p50_s"] / result["generate_p50_s"]
     result["L_analyze_image_over_generate"] = (
         result["analyze_image_p50_s"] / result["generate_p50_s"]
@@ -151,34 +157,58 @@ def main() -> int:
     platform.start(progress=_say)
     images = [_chart(i) for i in range(args.images)]
     result: dict[str, Any] = {}
+    variants = {
+        "unbatched": {"max_batch_size": 1},
+        "batched": {"max_batch_size": 8},
+        "batched_quantised": {"max_batch_size": 8, "quantize": True},
+    }
+    order = [*variants, *reversed(variants)]
+    passes: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     try:
         result["latency"] = _latency(platform.target, args.rounds)
         _say(f"latency: {result['latency']}")
-        variants = {
-            "unbatched": {"max_batch_size": 1},
-            "batched": {"max_batch_size": 8},
-            "batched_quantised": {"max_batch_size": 8, "quantize": True},
-        }
         for name, overrides in variants.items():
             # Same replica shape as the main pool, minus its CPU reservation (the platform
-            # has reserved the cluster's CPUs; these variants share the same two cores).
+            # has reserved the cluster's CPUs; these variants share the same two cores and
+            # only the one being measured is busy).
             deployment = ponder.encoder.deployment.model_copy(update={"num_cpus": 0.0})
             encoder = ponder.encoder.model_copy(update=overrides | {"deployment": deployment})
             app = EncoderPool.options(**serve_options(encoder.deployment)).bind(  # type: ignore[attr-defined]
                 encoder, ponder.decoder.engine
             )
             serve.run(app, name=f"enc-{name}", route_prefix=f"/enc-{name}")
-            result[name] = _throughput(f"enc-{name}", images, args.callers)
-            _say(f"{name}: {result[name]}")
-            serve.delete(f"enc-{name}")
+        for name in order:
+            passes[name].append(_throughput(f"enc-{name}", images, args.callers))
+            _say(f"{name}: {passes[name][-1]}")
     finally:
         platform.stop()
+
+    def per_pass(a: str, b: str) -> list[float]:
+        return [
+            x["images_per_s"] / y["images_per_s"] for x, y in zip(passes[a], passes[b], strict=True)
+        ]
+
+    result["order"] = order
+    result["images"], result["callers"], result["latency_rounds"] = (
+        args.images,
+        args.callers,
+        args.rounds,
+    )
+    for name, runs in passes.items():
+        result[name] = {
+            "images_per_s": statistics.mean(r["images_per_s"] for r in runs),
+            "mean_batch": statistics.mean(r["mean_batch"] for r in runs),
+            "max_batch": max(r["max_batch"] for r in runs),
+            "passes": runs,
+        }
     result["P5_batched_over_unbatched"] = (
         result["batched"]["images_per_s"] / result["unbatched"]["images_per_s"]
     )
+    result["P5_per_pass"] = per_pass("batched", "unbatched")
     result["Q_quantised_over_float"] = (
         result["batched_quantised"]["images_per_s"] / result["batched"]["images_per_s"]
     )
+    result["Q_per_pass"] = per_pass("batched_quantised", "batched")
     result["Q_max_abs_difference"] = _quantisation_drift(images)
     out = ROOT / "bench" / "results" / "encoder.json"
     out.parent.mkdir(parents=True, exist_ok=True)

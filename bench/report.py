@@ -277,6 +277,118 @@ def render_tracing(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_prompt_embeds(report: dict[str, Any]) -> str:
+    """bench/prompt_embeds.py: four starts disabled, enabled, enabled, disabled."""
+    lines = [
+        "Text-only traffic; the encoder pool off in every start." + _stamp(report),
+        "",
+        *_alternating_starts(
+            report,
+            {"disabled": "prompt embeddings disabled", "enabled": "prompt embeddings enabled"},
+        ),
+        f"| **E1 enabled ÷ disabled** (per pass) | | "
+        f"**{report['E1_enabled_over_disabled']:.2f}** ({_per_pass(report['E1_per_pass'])}) |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_encoder(report: dict[str, Any]) -> str:
+    """bench/encoder.py: the pool variants in mirrored order, then Analyze latency."""
+    labels = {
+        "unbatched": "max batch 1",
+        "batched": "max batch 8, 50 ms wait",
+        "batched_quantised": "max batch 8, int8 dynamic quantisation",
+    }
+    lines = [
+        f"{report['images']} charts per pass from {report['callers']} concurrent callers after a "
+        f"warm-up pass; order {', '.join(report['order'])}." + _stamp(report),
+        "",
+        *_header("pool", "images/s (passes)", "mean batch"),
+    ]
+    for name, label in labels.items():
+        run = report[name]
+        cells = _per_pass([p["images_per_s"] for p in run["passes"]])
+        lines.append(f"| {label} | {run['images_per_s']:.2f} ({cells}) | {run['mean_batch']:.1f} |")
+    latency, drift = report["latency"], report["Q_max_abs_difference"]
+    lines += [
+        "",
+        *_header("measure", "target", "measured"),
+        f"| P5 batched ÷ unbatched (per pass) | ≥ 3 | "
+        f"**{report['P5_batched_over_unbatched']:.2f}** ({_per_pass(report['P5_per_pass'])}) |",
+        f"| Q quantised ÷ float, images/s (per pass) | none | "
+        f"{report['Q_quantised_over_float']:.2f} ({_per_pass(report['Q_per_pass'])}) |",
+        f"| Q largest absolute difference, projected image regions / table cells | none | "
+        f"{drift['image_projection']:.4f} / {drift['table_cells']:.4f} "
+        f"(values up to {drift['table_value_scale']:.1f}) |",
+        f"| Analyze (text only) p50 ÷ Generate p50, 32 tokens greedy | none | "
+        f"{latency['L_analyze_text_over_generate']:.2f} "
+        f"({latency['analyze_text_p50_s']:.2f} s ÷ {latency['generate_p50_s']:.2f} s) |",
+        f"| Analyze (text + image) p50 ÷ Generate p50 | none | "
+        f"{latency['L_analyze_image_over_generate']:.2f} "
+        f"({latency['analyze_image_p50_s']:.2f} s ÷ {latency['generate_p50_s']:.2f} s) |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+NONE = "n/a"  # a cell with no figure
+
+
+def render_learning(report: dict[str, Any]) -> str:
+    """bench/learning.py: the loop's checkpoints, every version on one fixed labelled set,
+    promotion delay and learner throughput."""
+    loop = report["loop"]
+    n = loop["held_out_problems"]
+    lines = [
+        f"Held-out: {n} dev problems, never reported." + _stamp(report),
+        "",
+        *_header(
+            "outcomes reported",
+            "active scorer",
+            "held-back log-loss of the active version (rows)",
+            "stream accuracy since the last checkpoint",
+            "held-out accuracy of Reason",
+            "decoder tokens / problem",
+        ),
+    ]
+    for row in loop["checkpoints"]:
+        heldout = row.get("active_heldout_log_loss")
+        held = NONE if heldout is None else f"{heldout:.4f} ({row['active_heldout_examples']})"
+        stream = row.get("stream_accuracy")
+        lines.append(
+            f"| {row['outcomes']} | `{row['active_version']}` | {held} | "
+            f"{NONE if stream is None else f'{stream:.3f}'} | "
+            f"{format_proportion(round(row['accuracy'] * n), n)} | "
+            f"{row['tokens_per_problem']:.0f} |"
+        )
+    fixed = report["versions_on_fixed_rows"]
+    lines += [
+        "",
+        f"Every version on the same {fixed['rows']} labelled paths of {fixed['reasonings']} "
+        f"held-out reasonings (base rate {fixed['base_rate']:.3f}):",
+        "",
+        *_header("version", "status", "outcomes applied", "log-loss", "accuracy", "calibration"),
+    ]
+    for v in fixed["versions"]:
+        lines.append(
+            f"| `{v['version']}` | {v['status']} | {v['outcomes_applied']} | "
+            f"{v['log_loss']:.4f} | {v['accuracy']:.3f} | {v['calibration_error']:.3f} |"
+        )
+    delay, rate = report["promotion_delay_s"], report["learner_outcomes_per_s"]
+    events = ", ".join(f"{k} {v}" for k, v in sorted(report["events"].items()))
+    median = NONE if delay["median"] is None else f"{delay['median'] * 1000:.0f} ms"
+    longest = NONE if delay["max"] is None else f"{delay['max'] * 1000:.0f} ms"
+    lines += [
+        "",
+        *_header("measure", "value"),
+        f"| scorer events | {events} |",
+        f"| ReportOutcome → promotion, {delay['count']} promotions | median {median}, "
+        f"max {longest} |",
+        f"| learner throughput on a backlog, batch 64 | {rate['batch_64']:.0f} outcomes/s |",
+        f"| same, batch 1 | {rate['batch_1']:.0f} outcomes/s |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_http_vs_grpc(report: dict[str, Any]) -> str:
     """bench/http_vs_grpc.py: each door's rounds, then HTTP ÷ gRPC of the medians."""
     results, ratios = report["results"], report["ratios"]
