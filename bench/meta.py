@@ -21,8 +21,21 @@ def _git(*args: str) -> str:
 
 
 def run_meta(config: Path | None = None) -> dict[str, Any]:
-    """Commit (with `+dirty` when the work tree has changes), UTC time, machine, config."""
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    """Commit (with `+dirty` when the code differs from it), UTC time, machine, config.
+
+    Results and the document they render into are not code: a benchmark that writes one
+    result before stamping the next must not mark that one dirty."""
+    dirty = bool(
+        _git(
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)bench/results",
+            ":(exclude)BENCHMARKS.md",
+        )
+    )
     meta: dict[str, Any] = {
         "commit": _git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else ""),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
