@@ -198,3 +198,21 @@ def test_training_never_sees_the_dev_split() -> None:
     assert len(mix) == 600 and mix == training_mix(pool, 600, seed=0)  # reproducible
     counts = {fmt: sum(e.format is fmt for e in mix) for fmt in TargetFormat}
     assert counts[TargetFormat.EXPRESSION] > counts[TargetFormat.DIRECT] > 0
+
+
+def test_a_jobs_mix_setting_shapes_the_draw() -> None:
+    from pydantic import ValidationError
+
+    from ponder.training.local_run import draw_examples
+    from ponder.training.settings import StudentTrainingConfig
+
+    default, default_counts, _ = draw_examples(StudentTrainingConfig(examples=600), DATA)
+    assert default == training_mix(training_pool(DATA, seed=0), 600, seed=0)  # empty = default
+    settings = StudentTrainingConfig(examples=600, mix={"worked": 3, "expression": 1})
+    drawn, counts, _ = draw_examples(settings, DATA)
+    assert counts == {"worked": 450, "expression": 150}  # relative weights, nothing else
+    assert all(e.format in (TargetFormat.WORKED, TargetFormat.EXPRESSION) for e in drawn)
+    assert default_counts["worked"] < counts["worked"]
+    for bad in ({"worked": -1.0}, {"worked": 0.0}, {"chain": 1.0}):
+        with pytest.raises(ValidationError):
+            StudentTrainingConfig(mix=bad)

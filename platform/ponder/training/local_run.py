@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from ponder import env
-from ponder.training.domain_data import Example, pool_summary, training_mix, training_pool
+from ponder.training.domain_data import (
+    Example,
+    TargetFormat,
+    pool_summary,
+    training_mix,
+    training_pool,
+)
 from ponder.training.loop import Progress, WorkerPlace
 from ponder.training.settings import (
     AdapterTrainingConfig,
@@ -43,7 +49,8 @@ def draw_examples(
     """The job's training examples (from the train split only), their count per target
     format, and a summary of the pool they were drawn from."""
     pool = training_pool(data_dir, settings.seed)
-    examples = training_mix(pool, settings.examples, settings.seed)
+    mix = {TargetFormat(name): share for name, share in settings.mix.items()} or None
+    examples = training_mix(pool, settings.examples, settings.seed, mix)
     counts: dict[str, int] = {}
     for example in examples:
         counts[example.format.value] = counts.get(example.format.value, 0) + 1

@@ -4,7 +4,7 @@ adapter (`ponder train adapter`) and the distilled student (`ponder train studen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -17,6 +17,12 @@ class TrainingJobConfig(StrictModel):
     """What every training job shares: data, optimisation, checkpoints and scale-out."""
 
     examples: int = Field(5000, ge=1, description="Training examples drawn from the mix.")
+    mix: dict[Literal["expression", "steps", "worked", "direct", "verify"], float] = Field(
+        default_factory=dict,
+        description="Share of the examples per target format (relative weights; a format "
+        "with fewer rows than its share gives all it has). Empty: the default mix "
+        "(ponder.training.domain_data.DEFAULT_MIX).",
+    )
     seed: int = Field(0, description="Seed of the mix, the batch order and the init.")
     target_modules: tuple[str, ...] = Field(
         LORA_TARGET_MODULES, min_length=1, description="Linear layers that get a LoRA update."
@@ -43,6 +49,14 @@ class TrainingJobConfig(StrictModel):
     dev_limit: int = Field(
         400, ge=0, description="Dev problems the job evaluates the result on (0 = none)."
     )
+
+    @model_validator(mode="after")
+    def _mix_weights(self) -> TrainingJobConfig:
+        if any(share < 0 for share in self.mix.values()) or (
+            self.mix and not sum(self.mix.values()) > 0
+        ):
+            raise ValueError(f"mix: shares must be >= 0 with a positive sum, got {self.mix}")
+        return self
 
     @model_validator(mode="after")
     def _batch_splits(self) -> TrainingJobConfig:
