@@ -7,8 +7,8 @@ One platform (config/serve-local.yaml, the student enabled) serves three targets
 by StreamGenerate with the same prompts, greedy, exactly 128 tokens per answer
 (min_tokens = max_tokens = 128: a model that would end early keeps decoding, so every
 target does the same work per request and tok/s measures decode speed):
-  teacher   model "" + adapter <planner.adapter>: the domain teacher as Reason runs it
-            (base model + LoRA applied at run time)
+  teacher   model "" + the adapter the student was distilled from (its student.json): the
+            domain teacher (base model + LoRA applied at run time)
   base      model "base", no adapter: the same 30 layers without LoRA, i.e. what a
             merged teacher would cost
   student   model <student.name>: the distilled student on its own decoder replicas
@@ -19,9 +19,9 @@ student / base per round (median and range).
 
 With --accuracy-limit N (after the speed rounds, on the same platform): `ponder eval`'s
 harness on the first N dev problems -- greedy (number only), greedy chain of thought and
-Reason, for the student (`model` = the student) and then for the teacher (`adapter` =
-planner.adapter) on the same problems -- and on the first --base-limit of them Reason on
-the base model (`adapter` base); written to bench/results/student_accuracy.json with
+Reason, for the student (`model` = the student) and then for the teacher (`adapter` = the
+student's teacher adapter) on the same problems -- and on the first --base-limit of them
+Reason on the base model (`adapter` base); written to bench/results/student_accuracy.json with
 student / teacher accuracy ratios per method.
 """
 
@@ -118,14 +118,18 @@ def main() -> int:
 
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
+    from ponder.student_setup import StudentManifest, student_dir
 
     config = load_serve_config(args.config)
     ponder = config.apps["ponder"]
     if not ponder.student.enabled:
         _say("the config serves no student (student.enabled)")
         return 2
+    # The teacher is what the student was distilled from (its manifest says which adapter),
+    # whatever Reason defaults to.
+    teacher_adapter = StudentManifest.read(student_dir(ponder.student.name)).teacher_adapter
     targets = {
-        "teacher": ("", ponder.planner.adapter),
+        "teacher": ("", teacher_adapter),
         "base": ("base", ""),
         "student": (ponder.student.name, ""),
     }
@@ -138,7 +142,7 @@ def main() -> int:
             accuracy = _accuracy(
                 platform.target,
                 ponder.student.name,
-                ponder.planner.adapter,
+                teacher_adapter,
                 args.accuracy_limit,
                 args.base_limit,
             )

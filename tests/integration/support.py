@@ -4,6 +4,7 @@ what they produced. (Fixtures live in conftest.py; test modules import from here
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from ray import serve
 from ponder.redis_server import free_port
 
 SERVE_LOCAL = Path(__file__).parents[2] / "config" / "serve-local.yaml"
+PACKAGE_STUDENTS = Path(__file__).parents[2] / "platform" / "ponder" / "students"
 TINY_ADAPTER_CONFIG = Path(__file__).parent / "tiny-adapter.yaml"
 TINY_STUDENT_CONFIG = Path(__file__).parent / "tiny-student.yaml"
 TEST_MAX_MODEL_LEN = 2048
@@ -65,6 +67,13 @@ def train_adapter(out: Path, storage: Path, max_steps: int) -> str:
     return run_job("adapter", TINY_ADAPTER_CONFIG, out, storage, max_steps)
 
 
+def planner_adapter_for_tests() -> str:
+    """The adapter Reason runs on in the test platform: the committed student's teacher."""
+    args = yaml.safe_load(SERVE_LOCAL.read_text())["applications"][0]["args"]
+    manifest = PACKAGE_STUDENTS / args["student"]["name"] / "student.json"
+    return str(json.loads(manifest.read_text())["teacher_adapter"])
+
+
 def serve_config_for_tests(
     traces: Path | None = None,
     adapters: dict[str, Path] | None = None,
@@ -82,15 +91,16 @@ def serve_config_for_tests(
     engine = args["decoder"]["engine"]
     for name, path in (adapters or {}).items():
         engine.setdefault("lora_adapters", {})[name] = str(path)
+    # Reason runs on the committed student's teacher here, whatever the shipped default:
+    # the test student is a two-step toy that cannot reason (tests that want Reason on a
+    # student name it per request).
+    args["planner"].update(model="", adapter=planner_adapter_for_tests())
     if student is not None:
         section = args.setdefault("student", {})
         section.update(enabled=True, name=student.name)
         section.setdefault("engine", {})["model"] = str(student.model_dir)
-        if args.get("planner", {}).get("model") not in (None, "", "base"):
-            args["planner"]["model"] = student.name
     elif "student" in args:
         args["student"]["enabled"] = False
-        args["planner"]["model"] = ""
     engines = [engine] + ([args["student"].setdefault("engine", {})] if "student" in args else [])
     for each in engines:
         each["enforce_eager"] = True  # ~30 s start instead of ~90 s

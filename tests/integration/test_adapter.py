@@ -9,10 +9,9 @@ import json
 import grpc
 import pytest
 
-from deployments.serve_config import load_serve_config
 from ponder.api.client import PonderClient, build_reason_request, build_request
 from ponder.v1 import ponder_pb2 as pb
-from tests.integration.support import SERVE_LOCAL, TrainedAdapter
+from tests.integration.support import TrainedAdapter, planner_adapter_for_tests
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +19,7 @@ PROMPT = [("user", "A box holds 12 pens. How many pens are in 4 boxes?")]
 
 
 def _planner_default() -> str:
-    return load_serve_config(SERVE_LOCAL).apps["ponder"].planner.adapter
+    return planner_adapter_for_tests()
 
 
 def test_the_job_resumes_from_its_checkpoint_and_writes_a_peft_adapter(
