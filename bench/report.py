@@ -446,6 +446,7 @@ def render_pruning(report: dict[str, Any]) -> str:
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "prompt_embeds.json": render_prompt_embeds,
     "encoder.json": render_encoder,
+    "learning.json": render_learning,
     "pruning.json": render_pruning,
     "tracing.json": render_tracing,
     "http_vs_grpc.json": render_http_vs_grpc,
