@@ -389,6 +389,37 @@ def render_learning(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_cluster_autoscale(report: dict[str, Any]) -> str:
+    """bench/cluster_autoscale.py: the autoscaler's timeline with simulated GPU nodes."""
+    overrides = ", ".join(f"`{k}` {v}" for k, v in report["engine_overrides"].items())
+    lines = [
+        f"Engine overrides on the shipped config: {overrides}." + _stamp(report),
+        "",
+        *_header("t (s)", "event", "GPU nodes"),
+    ]
+    for event in report["events"]:
+        lines.append(f"| {event['t_s']:.1f} | {event['event']} | {event['gpu_nodes']} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_autoscaling(report: dict[str, Any]) -> str:
+    """tests/integration/test_autoscaling.py: Serve scaling the decoder up and down."""
+    policy = report["autoscaling"]
+    shown = ("min_replicas", "max_replicas", "target_ongoing_requests", "upscale_delay_s")
+    settings = ", ".join(f"`{k}` {policy[k]:g}" for k in shown if k in policy)
+    lines = [
+        f"Decoder autoscaling: {settings}, `downscale_delay_s` "
+        f"{policy.get('downscale_delay_s', 0):g}." + _stamp(report),
+        "",
+        *_header("event", "seconds"),
+        f"| second decoder replica RUNNING after the load began | "
+        f"{report['second_replica_running_after_load_began_s']:.0f} |",
+        f"| back to one replica after the load stopped | "
+        f"{report['back_to_one_replica_after_load_stopped_s']:.0f} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_http_vs_grpc(report: dict[str, Any]) -> str:
     """bench/http_vs_grpc.py: each door's rounds, then HTTP ÷ gRPC of the medians."""
     results, ratios = report["results"], report["ratios"]
