@@ -76,10 +76,7 @@ BENCHMARKS = {
         "prompt_embeds.py", ("prompt_embeds.json",), quick=("--requests", "16")
     ),
     "cluster_autoscale": Benchmark("cluster_autoscale.py", ("cluster_autoscale.json",)),
-    "autoscaling": Benchmark(
-        "-m pytest tests/integration/test_autoscaling.py -q -p no:cacheprovider",
-        ("autoscaling.json",),
-    ),
+    "autoscaling": Benchmark("autoscaling.py", ("autoscaling.json",)),
     "fusion": Benchmark(
         "-m ponder.cli train fusion --evaluate-only --report bench/results/fusion.json",
         ("fusion.json",),

@@ -1,12 +1,14 @@
 """Serve autoscaling of the decoder deployment on the real engine: a second application
 on the test cluster holds a Decoder with autoscaling (1 to 2 replicas); sustained load
 brings a second vLLM replica up, and it goes away once the load stops. The timeline is
-printed and written to bench/results/autoscaling.json."""
+printed, and written where PONDER_AUTOSCALING_RESULT names (`python -m bench --only
+autoscaling` runs this test that way, through bench/autoscaling.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from ponder.generation import ChatMessage, GenerationRequest, Role, SamplingOpti
 pytestmark = pytest.mark.integration
 
 APP = "autoscale-check"
-RESULTS = Path(__file__).parents[2] / "bench" / "results" / "autoscaling.json"
+RESULT_VARIABLE = "PONDER_AUTOSCALING_RESULT"
 
 
 def _running_replicas() -> int:
@@ -98,7 +100,9 @@ def test_decoder_scales_up_under_load_and_back_down(platform: LocalPlatform) -> 
             "timeline": [(round(t, 1), n) for t, n in timeline[:: max(1, len(timeline) // 60)]],
         }
         print(json.dumps(result))
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        if os.environ.get(RESULT_VARIABLE):
+            out = Path(os.environ[RESULT_VARIABLE])
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2) + "\n")
     finally:
         serve.delete(APP)
