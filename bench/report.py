@@ -478,6 +478,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "prompt_embeds.json": render_prompt_embeds,
     "encoder.json": render_encoder,
     "learning.json": render_learning,
+    "cluster_autoscale.json": render_cluster_autoscale,
     "pruning.json": render_pruning,
     "tracing.json": render_tracing,
     "http_vs_grpc.json": render_http_vs_grpc,
