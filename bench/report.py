@@ -479,6 +479,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "encoder.json": render_encoder,
     "learning.json": render_learning,
     "cluster_autoscale.json": render_cluster_autoscale,
+    "autoscaling.json": render_autoscaling,
     "pruning.json": render_pruning,
     "tracing.json": render_tracing,
     "http_vs_grpc.json": render_http_vs_grpc,
