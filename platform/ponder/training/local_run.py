@@ -19,6 +19,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,13 @@ def training_facts(
     pool: dict[str, dict[str, int]],
     final_state: dict[str, Any],
     seconds: float,
-    last: Progress | dict[str, Any] | None,
+    last: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """What metrics.json records about a finished run (either runner)."""
+    """What metrics.json records about a finished run (either runner); `last` is the last
+    progress report as a dict."""
     curve = final_state["curve"]
     steps = int(final_state["step"])
-    progress = last.__dict__ if isinstance(last, Progress) else (last or {})
+    progress = last or {}
     return {
         "run_name": run_name,
         "examples_drawn": len(examples),
@@ -168,7 +170,7 @@ def train_here(
         raise RuntimeError(f"training ended without a final checkpoint under {work_dir}")
     state = torch.load(final / "trainer_state.pt", weights_only=False)
     facts = training_facts(
-        run_name, examples, counts, pool, state, seconds, reports[-1] if reports else None
+        run_name, examples, counts, pool, state, seconds, asdict(reports[-1]) if reports else None
     )
     facts["runner"] = f"in-process, {device}" + (
         f" ({torch.cuda.get_device_name()}, TF32 matrix products)" if device == "cuda" else ""
