@@ -1,4 +1,5 @@
-"""Run Ponder's benchmarks on the current code and regenerate BENCHMARKS.md's tables.
+"""Run Ponder's benchmarks on the current code and regenerate the tables of BENCHMARKS.md
+and RELIABILITY.md.
 
     .venv/bin/python -m bench                 # every benchmark, full size (hours on 2 cores)
     .venv/bin/python -m bench --quick         # a smoke run of each (smaller loads);
@@ -9,7 +10,8 @@
 Each benchmark runs alone, in its own process, one after the other (they would share the
 cores otherwise); each writes JSON under bench/results/, stamped here with the commit,
 time, machine and config when the script did not stamp it itself. Then every generated
-block of BENCHMARKS.md is rendered again from those files (bench/report.py).
+block of BENCHMARKS.md and RELIABILITY.md is rendered again from those files
+(bench/report.py).
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.meta import run_meta
-from bench.report import regenerate
+from bench.report import DOCUMENTS, regenerate
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 QUICK = RESULTS / "quick"  # git-ignored
-DOCUMENT = ROOT / "BENCHMARKS.md"
 CONFIG = ROOT / "config" / "serve-local.yaml"
 
 
@@ -41,7 +42,12 @@ class Benchmark:
 
 
 BENCHMARKS = {
-    "decoder": Benchmark("decoder.py", ("decoder.json",), quick=("--quick",)),
+    "decoder": Benchmark(
+        "decoder.py",
+        ("decoder.json",),
+        ("--variants", "raw,proxy,direct,throughput,nice0"),
+        ("--quick",),
+    ),
     "http_vs_grpc": Benchmark(
         "http_vs_grpc.py", ("http_vs_grpc.json",), ("--rounds", "2"), ("--rounds", "1")
     ),
@@ -110,7 +116,9 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="smaller loads: a smoke run")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
-    parser.add_argument("--render", action="store_true", help="only re-render BENCHMARKS.md")
+    parser.add_argument(
+        "--render", action="store_true", help="only re-render the documents' generated tables"
+    )
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -135,8 +143,10 @@ def main() -> int:
     if not args.render:
         for name in names:
             run(name, quick=False)
-    DOCUMENT.write_text(regenerate(DOCUMENT.read_text(), RESULTS))
-    print(f"[bench] {DOCUMENT.name} regenerated from {RESULTS.relative_to(ROOT)}/", file=sys.stderr)
+    for name in DOCUMENTS:
+        document = ROOT / name
+        document.write_text(regenerate(document.read_text(), RESULTS))
+        print(f"[bench] {name} regenerated from {RESULTS.relative_to(ROOT)}/", file=sys.stderr)
     return 0
 
 

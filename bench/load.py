@@ -12,6 +12,9 @@ Two variants, started in the order before, after, after, before (ABBA):
           Serve's stock gRPC servicer hook (no proxy cancel fix)
   after   the config as shipped: 256-token steps, long prompts capped at 32 tokens a step
           while others run, and deployments/proxy_cancel_fix.py
+then a fifth start, `direct`: Serve's direct ingress with the stock servicer hook, where
+only caller cancels are measured (on the ingress replica's own port, then through the
+proxy) -- the alternative to Ponder's proxy fix.
 
 Each start measures
   fairness  a 2-token Generate alone, then while a ~3 300-token prompt is being prefilled
@@ -25,7 +28,8 @@ and the first `after` start also
             answer: how many are refused with RESOURCE_EXHAUSTED and how fast, and
             whether every accepted one completes.
 
-Writes bench/results/load.json and prints the tables.
+Writes bench/results/load.json (stamped with the commit, time, machine and config) and
+prints the summary; RELIABILITY.md's figures table is rendered from it (bench/report.py).
 """
 
 from __future__ import annotations
@@ -35,8 +39,6 @@ import asyncio
 import copy
 import json
 import math
-import os
-import platform as host
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+from meta import run_meta  # noqa: E402
 from serve_modes import apply_ingress_mode  # noqa: E402
 
 STOCK_SERVICER = "ponder.v1.ponder_pb2_grpc.add_PonderServiceServicer_to_server"
@@ -285,6 +288,12 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
+def _fraction(*cancels: dict[str, Any]) -> str:
+    """'aborted/attempts' summed over cancel results."""
+    aborted = sum(c["aborted"] for c in cancels)
+    return f"{aborted}/{sum(c['attempts'] for c in cancels)}"
+
+
 def report(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for variant in ("before", "after"):
@@ -292,8 +301,6 @@ def report(runs: list[dict[str, Any]]) -> dict[str, Any]:
         idle = [s for r in mine for s in r["fairness"]["idle_short_s"]]
         busy = [s for r in mine for s in r["fairness"]["short_with_long_s"]]
         long_s = [s for r in mine for s in r["fairness"]["long_s"]]
-        aborted = sum(r["cancel"]["aborted"] for r in mine)
-        attempts = sum(r["cancel"]["attempts"] for r in mine)
         summary[variant] = {
             "idle_short_p50_s": _median(idle),
             "short_with_long_p50_s": _median(busy),
@@ -302,7 +309,13 @@ def report(runs: list[dict[str, Any]]) -> dict[str, Any]:
             ],
             "busy_over_idle": _median(busy) / _median(idle),
             "long_p50_s": _median(long_s),
-            "cancel_aborted": f"{aborted}/{attempts}",
+            "cancel_aborted": _fraction(*(r["cancel"] for r in mine)),
+        }
+    direct = [r for r in runs if r["variant"] == "direct"]
+    if direct:
+        summary["direct"] = {
+            "cancel_direct_aborted": _fraction(direct[0]["cancel_direct"]),
+            "cancel_proxy_aborted": _fraction(direct[0]["cancel"]),
         }
     overload_runs = [r for r in runs if "overload" in r]
     if overload_runs:
@@ -328,18 +341,21 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    order = [("before", False), ("after", True), ("after", False), ("before", False)]
+    order = [
+        ("before", False),
+        ("after", True),
+        ("after", False),
+        ("before", False),
+        ("direct", False),
+    ]
     runs = [spawn(args.config, variant, overload_, args.quick) for variant, overload_ in order]
     summary = report(runs)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
     result = {
+        "meta": run_meta(args.config),
         "command": "python bench/load.py" + (" --quick" if args.quick else ""),
-        "commit": commit,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{host.machine()}, {os.cpu_count()} cores",
         "order": [variant for variant, _ in order],
+        "overload_factor": OVERLOAD_FACTOR,
+        "long_prompt_words": LONG_PROMPT_WORDS,
         "summary": summary,
         "runs": runs,
     }

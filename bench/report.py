@@ -1,6 +1,7 @@
-"""Markdown tables of BENCHMARKS.md, rendered from the JSON results under bench/results/.
+"""Markdown tables of BENCHMARKS.md and RELIABILITY.md, rendered from the JSON results
+under bench/results/.
 
-Each generated block in BENCHMARKS.md sits between two markers naming its result file:
+Each generated block in those documents sits between two markers naming its result file:
 
     <!-- generated from bench/results/decoder.json -->
     ...
@@ -8,7 +9,7 @@ Each generated block in BENCHMARKS.md sits between two markers naming its result
 
 `regenerate` replaces every block with what the renderer of that file makes of the file
 now, so a table cannot drift from its figures; tests/unit/test_benchmarks_in_sync.py
-checks that the committed document matches the committed results.
+checks that the committed documents match the committed results.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ponder.stats import format_proportion
+
+DOCUMENTS = ("BENCHMARKS.md", "RELIABILITY.md")  # at the repository's root
 
 BLOCK = re.compile(
     r"(<!-- generated from bench/results/(?P<name>[\w.-]+\.json) -->\n)"
@@ -225,6 +228,7 @@ def render_student(report: dict[str, Any]) -> str:
 ACCURACY_METHODS = {
     "greedy": "greedy, number only",
     "cot": "greedy chain of thought",
+    "self-consistency": "self-consistency (4 CoT samples at 0.7, fanned out; 4 × 256 tokens)",
     "reason": "Reason (4 branches, 1 024 tokens)",
 }
 
@@ -235,7 +239,14 @@ def render_student_accuracy(report: dict[str, Any]) -> str:
     lines = [
         "Dev split (MAWPS/ASDiv), `ponder eval`'s harness, 16 problems at a time." + _stamp(report),
         "",
-        *_header("target", "method", "correct / problems [95 % CI]", "decoder tokens / problem"),
+        *_header(
+            "target",
+            "method",
+            "correct / problems [95 % CI]",
+            "decoder tokens / problem",
+            "wall s / problem",
+            "failed calls",
+        ),
     ]
     for label in ("student", "teacher", "base"):
         if label not in report:
@@ -243,7 +254,30 @@ def render_student_accuracy(report: dict[str, Any]) -> str:
         for row in report[label]["reports"]:
             proportion = format_proportion(row["correct"], row["problems"])
             method = ACCURACY_METHODS.get(row["method"], row["method"])
-            lines.append(f"| {label} | {method} | {proportion} | {row['tokens_per_problem']:.0f} |")
+            lines.append(
+                f"| {label} | {method} | {proportion} | {row['tokens_per_problem']:.0f} "
+                f"| {row['seconds_per_problem']:.2f} | {row.get('errors', 0)} |"
+            )
+    against = {k: report[k]["reason_against"] for k in report if "reason_against" in report[k]}
+    if against:
+        lines += [
+            "",
+            *_header("Reason ÷ method, same target and problems", "goal", *against),
+        ]
+        for method, goal, key, text in (
+            ("greedy", "", "accuracy", "accuracy ÷ greedy, number only"),
+            ("cot", "≥ 1.27", "accuracy", "accuracy ÷ greedy chain of thought"),
+            ("self-consistency", "≥ 1.27", "accuracy", "accuracy ÷ self-consistency"),
+            ("self-consistency", "≤ 0.6", "tokens", "decoder tokens ÷ self-consistency's"),
+        ):
+            cells = []
+            for ratios in against.values():
+                if method not in ratios:
+                    cells.append("not run")
+                    continue
+                value = ratios[method][key]
+                cells.append("n/a (0 right)" if value is None else f"**{value:.2f}**")
+            lines.append(f"| {text} | {goal or 'none'} | " + " | ".join(cells) + " |")
     ratios = report.get("student_over_teacher", {})
     if ratios:
         lines += ["", *_header("student ÷ teacher, accuracy", "goal", "measured")]
@@ -474,7 +508,70 @@ def render_pruning(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_load(report: dict[str, Any]) -> str:
+    """bench/load.py (RELIABILITY.md): overload, fairness of long prompts, caller cancels."""
+    summary = report["summary"]
+    before, after = summary["before"], summary["after"]
+    lines = [
+        f"Starts in the order {', '.join(report['order'])}, each its own platform (eager "
+        "engines; student and encoder pool off)." + _stamp(report),
+        "",
+        *_header("figure", "goal", "measured"),
+    ]
+    overload = summary.get("overload")
+    if overload:
+        codes = dict(overload["codes"])
+        completed, refused = codes.pop("OK", 0), codes.pop("RESOURCE_EXHAUSTED", 0)
+        others = ", ".join(f"{code} {n}" for code, n in sorted(codes.items())) or "none"
+        lines.append(
+            f"| overload: open-loop arrivals at {report['overload_factor']} × capacity "
+            f"({overload['rate_per_s']:.1f} calls/s for {overload['seconds']} s; capacity "
+            f"{summary['capacity_per_s']:.1f} 8-token Generate calls/s; "
+            f"{overload['admission_capacity']} admitted per decoder replica) "
+            "| excess refused fast (≤ 100 ms), every accepted call completes "
+            f"| {overload['offered']} offered: {overload['accepted']} accepted, "
+            f"**{completed}/{overload['accepted']} completed**, {refused} refused "
+            f"RESOURCE_EXHAUSTED, other codes: {others}; refusal **p50 "
+            f"{overload['rejection_p50_ms']:.0f} ms, p99 {overload['rejection_p99_ms']:.0f} ms**; "
+            f"accepted calls took p50 {overload['accepted_p50_s']:.1f} s, p99 "
+            f"{overload['accepted_p99_s']:.1f} s |"
+        )
+
+    def fair(side: dict[str, Any]) -> str:
+        per_start = " and ".join(f"{v:.2f} s" for v in side["short_with_long_per_start_p50_s"])
+        return (
+            f"**{side['short_with_long_p50_s']:.2f} s = {side['busy_over_idle']:.1f} × idle** "
+            f"({side['idle_short_p50_s']:.2f} s; per start {per_start})"
+        )
+
+    growth = after["long_p50_s"] / before["long_p50_s"] - 1
+    words = f"{report['long_prompt_words']:,}".replace(",", " ")
+    lines.append(
+        f"| short request (2 tokens) while a {words}-word prompt is "
+        "prefilled, p50 | ≤ 2 × idle "
+        f"| before (vLLM CPU defaults): {fair(before)}; after (as shipped): {fair(after)}; "
+        f"the long prompt itself {before['long_p50_s']:.1f} s → {after['long_p50_s']:.1f} s "
+        f"({growth:+.0%}) |"
+    )
+    cancels = (
+        f"after (Ponder's proxy fix): **{after['cancel_aborted']}**; before (Serve's stock "
+        f"servicer hook): {before['cancel_aborted']}"
+    )
+    direct = summary.get("direct")
+    if direct:
+        cancels += (
+            f"; Serve's direct ingress (stock hook): {direct['cancel_direct_aborted']} on the "
+            f"replica's own port, {direct['cancel_proxy_aborted']} through the proxy"
+        )
+    lines.append(
+        "| caller cancels of a stream that reach vLLM (engine idle 3 s after the cancel) "
+        f"| 100 % | {cancels} |"
+    )
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "load.json": render_load,
     "prompt_embeds.json": render_prompt_embeds,
     "encoder.json": render_encoder,
     "learning.json": render_learning,

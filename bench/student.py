@@ -18,11 +18,13 @@ first. Written to bench/results/student.json; ratios are student / teacher and
 student / base per round (median and range).
 
 With --accuracy-limit N (after the speed rounds, on the same platform): `ponder eval`'s
-harness on the first N dev problems -- greedy (number only), greedy chain of thought and
-Reason, for the student (`model` = the student) and then for the teacher (`adapter` = the
-student's teacher adapter) on the same problems -- and on the first --base-limit of them
-Reason on the base model (`adapter` base); written to bench/results/student_accuracy.json with
-student / teacher accuracy ratios per method.
+harness on the first N dev problems -- greedy (number only), greedy chain of thought,
+self-consistency (4 chain-of-thought samples fanned out at once: Reason's 1 024-token budget
+and parallelism) and Reason, for the student (`model` = the student) and then for the
+teacher (`adapter` = the student's teacher adapter) on the same problems, 16 problems at a
+time for every method -- and on the first --base-limit of them Reason on the base model
+(`adapter` base); written to bench/results/student_accuracy.json with student / teacher
+accuracy ratios per method and Reason against the other methods of the same target.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from decoder import MAX_TOKENS, prompts, summarise, timed_stream  # noqa: E402
 
 SEQUENTIAL = 4
+METHODS = ["greedy", "cot", "self-consistency", "reason"]
 
 
 def _say(message: str) -> None:
@@ -190,8 +193,8 @@ def _accuracy(
     runs: dict[str, Any] = {}
     with PonderClient(target) as client:
         for label, methods, adapter, model, count in (
-            ("student", ["greedy", "cot", "reason"], "", student, limit),
-            ("teacher", ["greedy", "cot", "reason"], teacher_adapter, "", limit),
+            ("student", METHODS, "", student, limit),
+            ("teacher", METHODS, teacher_adapter, "", limit),
             ("base", ["reason"], "base", "", base_limit),
         ):
             if not count:
@@ -208,7 +211,26 @@ def _accuracy(
             for r in runs["student"]["reports"]
             if teacher[r["method"]]["correct"]
         }
+    for label in ("student", "teacher"):
+        if label in runs:
+            runs[label]["reason_against"] = _reason_against(runs[label]["reports"])
     return runs
+
+
+def _reason_against(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reason's accuracy and tokens over each other method's, on the same problems."""
+    by_method = {r["method"]: r for r in reports}
+    reason = by_method["reason"]
+    return {
+        method: {
+            "accuracy": reason["correct"] / r["correct"] if r["correct"] else None,
+            "tokens": reason["tokens_per_problem"] / r["tokens_per_problem"]
+            if r["tokens_per_problem"]
+            else None,
+        }
+        for method, r in by_method.items()
+        if method != "reason"
+    }
 
 
 if __name__ == "__main__":

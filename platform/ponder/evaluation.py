@@ -114,10 +114,10 @@ class Evaluator:
         votes: Counter[float] = Counter()
         tokens = 0
         with ThreadPoolExecutor(max_workers=self.sc_samples) as pool:
+            # Sample k is seeded k + 1, so a rerun draws the same samples (Reason's sampled
+            # branches are seeded per branch too).
             samples = list(
-                # Unseeded, as when the committed figures were measured (seeded requests
-                # crashed vLLM 0.32's CPU engine before ponder.engine.vllm_cpu_fixes).
-                pool.map(lambda _: self._cot(problem, 0.7, None), range(self.sc_samples))
+                pool.map(lambda k: self._cot(problem, 0.7, k + 1), range(self.sc_samples))
             )
         for answer, used in samples:
             tokens += used

@@ -1,5 +1,6 @@
-"""BENCHMARKS.md's generated tables are what bench/report.py renders from the committed
-results: a figure cannot be edited by hand or left behind when its JSON changes."""
+"""The generated tables of BENCHMARKS.md and RELIABILITY.md are what bench/report.py renders
+from the committed results: a figure cannot be edited by hand or left behind when its JSON
+changes."""
 
 from __future__ import annotations
 
@@ -9,24 +10,24 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import BLOCK, RENDERERS, regenerate
+from bench.report import BLOCK, DOCUMENTS, RENDERERS, regenerate
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 
 
-def test_generated_blocks_match_the_committed_results() -> None:
-    document = (ROOT / "BENCHMARKS.md").read_text()
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_generated_blocks_match_the_committed_results(name: str) -> None:
+    document = (ROOT / name).read_text()
     blocks = [m["name"] for m in BLOCK.finditer(document)]
-    assert "decoder.json" in blocks
+    assert blocks, f"{name} has no generated block"
     assert regenerate(document, RESULTS) == document, (
-        "BENCHMARKS.md differs from its results: run `python -m bench --render`"
+        f"{name} differs from its results: run `python -m bench --render`"
     )
 
 
 def test_every_renderer_has_a_block_and_its_result_is_committed() -> None:
-    document = (ROOT / "BENCHMARKS.md").read_text()
-    blocks = {m["name"] for m in BLOCK.finditer(document)}
+    blocks = {m["name"] for name in DOCUMENTS for m in BLOCK.finditer((ROOT / name).read_text())}
     assert set(RENDERERS) <= blocks
     for name in RENDERERS:
         report = json.loads((RESULTS / name).read_text())
