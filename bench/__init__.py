@@ -1,1 +1,2 @@
-"""Ponder's benchmarks: `python -m bench` runs them and regenerates BENCHMARKS.md."""
+"""Ponder's benchmarks: `python -m bench` runs them and regenerates the tables of BENCHMARKS.md
+and RELIABILITY.md."""

@@ -14,6 +14,7 @@ checks that the committed documents match the committed results.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import statistics
@@ -25,8 +26,11 @@ from ponder.stats import format_proportion
 
 DOCUMENTS = ("BENCHMARKS.md", "RELIABILITY.md")  # at the repository's root
 
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_PREFIX = "bench/results/"
+
 BLOCK = re.compile(
-    r"(<!-- generated from bench/results/(?P<name>[\w.-]+\.json) -->\n)"
+    r"(<!-- generated from (?P<path>[\w./-]+\.json) -->\n)"
     r"(?P<body>.*?)"
     r"(<!-- end of generated block -->)",
     re.DOTALL,
@@ -104,9 +108,11 @@ def render_fusion(report: dict[str, Any]) -> str:
     condition predicted."""
     held_out = report["held_out"]
     conditions = ("text-only", "table-text", "fused")
+    examples = sum(row["examples"] for row in held_out.values())
+    seed = f"seed {report['held_out_seed']}, " if "held_out_seed" in report else ""
     lines = [
-        f"Weights `{report['weights']}`; {report['held_out_examples']} held-out examples "
-        f"(seed {report['held_out_seed']}, balanced)." + _stamp(report),
+        f"Weights `{report['weights']}`; {examples} held-out examples ({seed}balanced)."
+        + _stamp(report),
         "",
         *_header("kind", "majority class (from training)", *conditions),
     ]
@@ -585,17 +591,168 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "reason.json": render_reason,
     "decoder.json": render_decoder,
     "fusion.json": render_fusion,
+    "fusion-balanced-train.json": render_fusion,
 }
 
 
-def regenerate(markdown: str, results_dir: Path) -> str:
-    """`markdown` with every generated block rendered again from `results_dir`."""
+# -- trained artifacts: rendered from the metrics file their training command wrote --------
+
+STRATEGIES = (
+    ("pot", "pot (expression → evaluator)"),
+    ("decompose", "decompose (`a op b = c` lines → evaluator)"),
+    ("cot", "cot (worked answer, then the number)"),
+    ("direct", "direct (the number only)"),
+    ("any_strategy", "any strategy right (oracle)"),
+)
+
+
+def _strategy_table(per_model: dict[str, Any], columns: dict[str, str]) -> list[str]:
+    """One greedy branch per planner strategy on the dev split, a column per model."""
+    lines = _header("strategy (one greedy pass)", *columns.values())
+    for key, label in STRATEGIES:
+        cells = [_k_of_n(per_model[model][key]) for model in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _training_rows(training: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    kind = "GPU" if settings["use_gpu"] else "CPU"
+    workers = settings["num_workers"]
+    ray_train = (
+        f"Ray Train, {workers} {kind} worker{'s' if workers > 1 else ''} "
+        f"({settings['cpus_per_worker']:g} CPUs each)"
+    )
+    curve = training.get("loss_curve", [])
+    picks = sorted({0, len(curve) // 4, len(curve) // 2, len(curve) - 1}) if curve else []
+    losses = " → ".join(f"{curve[i]['loss']:.2f} (step {curve[i]['step']})" for i in picks)
+    formats = ", ".join(f"{k} {v}" for k, v in training["examples_by_format"].items())
+    rows = [
+        ("examples drawn (train split), by format", f"{training['examples_drawn']}: {formats}"),
+        ("steps", str(training["steps"])),
+        ("runner", training.get("runner", ray_train)),
+        ("wall time of the training run", f"{training['wall_seconds_this_invocation']:.0f} s"),
+        ("examples/s", f"{training['examples_per_second']:.2f}"),
+        ("loss as logged", losses or "n/a"),
+        ("final loss (smoothed)", f"{training['final_loss_smoothed']:.3f}"),
+    ]
+    return [*_header("measure", "value"), *(f"| {k} | {v} |" for k, v in rows)]
+
+
+def render_adapter_metrics(metrics: dict[str, Any]) -> str:
+    """`ponder train adapter`: its training run, then the dev split per strategy, base
+    model against the adapter (one in-process engine serves both)."""
+    per_model = metrics["dev_split"]["greedy_single_branch_per_strategy"]
+    lines = [
+        f"Adapter `{metrics['version']}` (`{metrics['command']}`; settings in its `metrics.json`).",
+        "",
+        *_training_rows(metrics["training"], metrics["settings"]),
+        "",
+        *_strategy_table(per_model, {"base": "base model", "adapter": f"`{metrics['version']}`"}),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_student_metrics(metrics: dict[str, Any]) -> str:
+    """`ponder train student`: its training run, then the dev split per strategy, student
+    against its teacher (the teacher's figures from the teacher adapter's evaluation)."""
+    per_model = metrics["dev_split"]["greedy_single_branch_per_strategy"]
+    settings = metrics["settings"]
+    lines = [
+        f"Student `{metrics['name']}` (`{metrics['command']}`): teacher {metrics['teacher']}; "
+        f"layers kept {metrics['layers_kept']}; \N{GREEK SMALL LETTER ALPHA} = "
+        f"{settings['alpha']}, T = {settings['temperature']}, delta rank {settings['rank']}.",
+        "",
+        *_training_rows(metrics["training"], metrics["settings"]),
+        "",
+        *_strategy_table(per_model, {"student": f"`{metrics['name']}`", "teacher": "teacher"}),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_scorer(scorer: dict[str, Any]) -> str:
+    """`ponder train scorer`: the packaged path scorer's fit, train and dev split."""
+    metrics = scorer["metrics"]
+    lines = [
+        f"Scorer `{scorer['version']}`, fitted on the {metrics['trained_on']}.",
+        "",
+        *_header(
+            "split (problems)",
+            "path-prefix rows",
+            "positive rate",
+            "log-loss",
+            "row accuracy",
+            "answer from best-scored path",
+            "any path right (oracle)",
+            "greedy pot",
+            "greedy decompose",
+            "greedy cot",
+            "greedy direct",
+        ),
+    ]
+    for split in ("train", "dev"):
+        m, problems = metrics[split], metrics[f"{split}_problems"]
+        cells = [
+            f"{split} ({problems})",
+            str(m["rows"]),
+            f"{m['positive_rate']:.3f}",
+            f"{m['log_loss']:.3f}",
+            f"{m['accuracy']:.3f}",
+            *(
+                format_proportion(round(m[key] * problems), problems)
+                for key in (
+                    "accuracy_scorer_best",
+                    "accuracy_oracle_any_path",
+                    "accuracy_greedy_pot",
+                    "accuracy_greedy_decompose",
+                    "accuracy_greedy_cot",
+                    "accuracy_greedy_direct",
+                )
+            ),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_fusion_training(metrics: dict[str, Any]) -> str:
+    """`ponder train fusion`: what the packaged fusion weights were trained on, loss per
+    epoch (its held-out figures of the time, on an unbalanced set, are not rendered)."""
+    losses = " → ".join(f"{loss:.2f}" for loss in metrics["losses"])
+    return (
+        f"Packaged weights `{metrics['version']}`: trained on {metrics['trained_on']}, "
+        f"{metrics['epochs']} epochs; mean training loss per epoch {losses}.\n"
+    )
+
+
+ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "platform/ponder/multimodal/multimodal.json": render_fusion_training,
+    "platform/ponder/adapters/*/metrics.json": render_adapter_metrics,
+    "platform/ponder/students/*/metrics.json": render_student_metrics,
+    "platform/ponder/reasoning/scorer_default.json": render_scorer,
+}
+
+
+def renderer_for(path: str) -> Callable[[dict[str, Any]], str]:
+    """The renderer of a block's source: a benchmark result (bench/results/NAME.json) or a
+    trained artifact's own metrics file (ARTIFACT_RENDERERS, matched by pattern)."""
+    if path.startswith(RESULTS_PREFIX) and path[len(RESULTS_PREFIX) :] in RENDERERS:
+        return RENDERERS[path[len(RESULTS_PREFIX) :]]
+    for pattern, render in ARTIFACT_RENDERERS.items():
+        if fnmatch.fnmatch(path, pattern):
+            return render
+    raise KeyError(f"no renderer for {path}")
+
+
+def regenerate(markdown: str, results_dir: Path, root: Path = ROOT) -> str:
+    """`markdown` with every generated block rendered again: benchmark results from
+    `results_dir`, artifacts' metrics from their place under `root`."""
 
     def block(match: re.Match[str]) -> str:
-        name = match["name"]
-        if name not in RENDERERS:
-            raise KeyError(f"no renderer for bench/results/{name}")
-        report = json.loads((results_dir / name).read_text())
-        return match.group(1) + RENDERERS[name](report) + match.group(4)
+        path = match["path"]
+        render = renderer_for(path)
+        if path.startswith(RESULTS_PREFIX):
+            source = results_dir / path[len(RESULTS_PREFIX) :]
+        else:
+            source = root / path
+        return match.group(1) + render(json.loads(source.read_text())) + match.group(4)
 
     return BLOCK.sub(block, markdown)
