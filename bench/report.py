@@ -1,15 +1,16 @@
-"""Markdown tables of BENCHMARKS.md and RELIABILITY.md, rendered from the JSON results
-under bench/results/.
+"""Markdown tables of BENCHMARKS.md and RELIABILITY.md, rendered from JSON files: the
+benchmark results under bench/results/ and the metrics trained artifacts carry.
 
-Each generated block in those documents sits between two markers naming its result file:
+Each generated block in those documents sits between two markers naming its source, a
+path from the repository's root:
 
     <!-- generated from bench/results/decoder.json -->
     ...
     <!-- end of generated block -->
 
-`regenerate` replaces every block with what the renderer of that file makes of the file
-now, so a table cannot drift from its figures; tests/unit/test_benchmarks_in_sync.py
-checks that the committed documents match the committed results.
+`regenerate` replaces every block with what the renderer of that path (RENDERERS, by
+pattern) makes of the file now, so a table cannot drift from its figures;
+tests/unit/test_benchmarks_in_sync.py checks that the committed documents match.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from ponder.stats import format_proportion
 DOCUMENTS = ("BENCHMARKS.md", "RELIABILITY.md")  # at the repository's root
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS_PREFIX = "bench/results/"
 
 BLOCK = re.compile(
     r"(<!-- generated from (?P<path>[\w./-]+\.json) -->\n)"
@@ -576,22 +576,22 @@ def render_load(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "load.json": render_load,
-    "prompt_embeds.json": render_prompt_embeds,
-    "encoder.json": render_encoder,
-    "learning.json": render_learning,
-    "cluster_autoscale.json": render_cluster_autoscale,
-    "autoscaling.json": render_autoscaling,
-    "pruning.json": render_pruning,
-    "tracing.json": render_tracing,
-    "http_vs_grpc.json": render_http_vs_grpc,
-    "student.json": render_student,
-    "student_accuracy.json": render_student_accuracy,
-    "reason.json": render_reason,
-    "decoder.json": render_decoder,
-    "fusion.json": render_fusion,
-    "fusion-balanced-train.json": render_fusion,
+BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "bench/results/load.json": render_load,
+    "bench/results/prompt_embeds.json": render_prompt_embeds,
+    "bench/results/encoder.json": render_encoder,
+    "bench/results/learning.json": render_learning,
+    "bench/results/cluster_autoscale.json": render_cluster_autoscale,
+    "bench/results/autoscaling.json": render_autoscaling,
+    "bench/results/pruning.json": render_pruning,
+    "bench/results/tracing.json": render_tracing,
+    "bench/results/http_vs_grpc.json": render_http_vs_grpc,
+    "bench/results/student.json": render_student,
+    "bench/results/student_accuracy.json": render_student_accuracy,
+    "bench/results/reason.json": render_reason,
+    "bench/results/decoder.json": render_decoder,
+    "bench/results/fusion.json": render_fusion,
+    "bench/results/fusion-balanced-train.json": render_fusion,
 }
 
 
@@ -730,29 +730,24 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "platform/ponder/reasoning/scorer_default.json": render_scorer,
 }
 
+# Every source a block may name (a path from the root, `*` for an artifact's version).
+RENDERERS = {**BENCHMARK_RENDERERS, **ARTIFACT_RENDERERS}
+
 
 def renderer_for(path: str) -> Callable[[dict[str, Any]], str]:
-    """The renderer of a block's source: a benchmark result (bench/results/NAME.json) or a
-    trained artifact's own metrics file (ARTIFACT_RENDERERS, matched by pattern)."""
-    if path.startswith(RESULTS_PREFIX) and path[len(RESULTS_PREFIX) :] in RENDERERS:
-        return RENDERERS[path[len(RESULTS_PREFIX) :]]
-    for pattern, render in ARTIFACT_RENDERERS.items():
+    """The renderer whose pattern the block's source path matches."""
+    for pattern, render in RENDERERS.items():
         if fnmatch.fnmatch(path, pattern):
             return render
     raise KeyError(f"no renderer for {path}")
 
 
-def regenerate(markdown: str, results_dir: Path, root: Path = ROOT) -> str:
-    """`markdown` with every generated block rendered again: benchmark results from
-    `results_dir`, artifacts' metrics from their place under `root`."""
+def regenerate(markdown: str, root: Path = ROOT) -> str:
+    """`markdown` with every generated block rendered again from its source under `root`."""
 
     def block(match: re.Match[str]) -> str:
-        path = match["path"]
-        render = renderer_for(path)
-        if path.startswith(RESULTS_PREFIX):
-            source = results_dir / path[len(RESULTS_PREFIX) :]
-        else:
-            source = root / path
-        return match.group(1) + render(json.loads(source.read_text())) + match.group(4)
+        render = renderer_for(match["path"])
+        source = json.loads((root / match["path"]).read_text())
+        return match.group(1) + render(source) + match.group(4)
 
     return BLOCK.sub(block, markdown)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import ARTIFACT_RENDERERS, BLOCK, DOCUMENTS, RENDERERS, regenerate
+from bench.report import BENCHMARK_RENDERERS, BLOCK, DOCUMENTS, RENDERERS, regenerate
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -22,19 +22,19 @@ def test_generated_blocks_match_the_committed_results(name: str) -> None:
     document = (ROOT / name).read_text()
     blocks = [m["path"] for m in BLOCK.finditer(document)]
     assert blocks, f"{name} has no generated block"
-    assert regenerate(document, RESULTS) == document, (
+    assert regenerate(document) == document, (
         f"{name} differs from its results: run `python -m bench --render`"
     )
 
 
 def test_every_renderer_has_a_block_and_its_source_is_committed() -> None:
     blocks = {m["path"] for name in DOCUMENTS for m in BLOCK.finditer((ROOT / name).read_text())}
-    assert {f"bench/results/{name}" for name in RENDERERS} <= blocks
-    for name in RENDERERS:
-        report = json.loads((RESULTS / name).read_text())
+    assert set(BENCHMARK_RENDERERS) <= blocks
+    for name in BENCHMARK_RENDERERS:
+        report = json.loads((ROOT / name).read_text())
         assert report["meta"]["commit"], f"{name} has no commit stamp"
     # A trained artifact's table is rendered from the metrics its training command wrote.
-    for pattern in ARTIFACT_RENDERERS:
+    for pattern in RENDERERS:
         sources = [path for path in blocks if fnmatch.fnmatch(path, pattern)]
         assert sources, f"no block renders {pattern}"
         assert all((ROOT / path).is_file() for path in sources)
@@ -47,7 +47,7 @@ def test_a_changed_figure_shows_in_the_table(tmp_path: Path) -> None:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / path, tmp_path / path)
     results = tmp_path / "bench" / "results"
-    assert regenerate(document, results, root=tmp_path) == document
+    assert regenerate(document, root=tmp_path) == document
 
     report = json.loads((RESULTS / "decoder.json").read_text())
     report["ratios"]["proxy"]["P1_platform_over_raw_c32"] = 12.34
@@ -57,9 +57,9 @@ def test_a_changed_figure_shows_in_the_table(tmp_path: Path) -> None:
     metrics["dev_split"]["greedy_single_branch_per_strategy"]["student"]["pot"]["k"] = 271
     (tmp_path / student).write_text(json.dumps(metrics))
     assert "12.34" not in document and "271/278" not in document
-    changed = regenerate(document, results, root=tmp_path)
+    changed = regenerate(document, root=tmp_path)
     assert "12.34" in changed and "271/278" in changed
 
     unknown = "<!-- generated from bench/results/nope.json -->\nx\n<!-- end of generated block -->"
     with pytest.raises(KeyError):
-        regenerate(unknown, results, root=tmp_path)
+        regenerate(unknown, root=tmp_path)
