@@ -200,6 +200,7 @@ def test_training_never_sees_the_dev_split() -> None:
     assert counts[TargetFormat.EXPRESSION] > counts[TargetFormat.DIRECT] > 0
 
 
+@needs_data
 def test_a_jobs_mix_setting_shapes_the_draw() -> None:
     from pydantic import ValidationError
 
