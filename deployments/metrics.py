@@ -100,7 +100,7 @@ class PlannerMetrics:
         self.branches = Counter(
             "ponder_branches",
             description="Reasoning branches by what became of them.",
-            tag_keys=("outcome",),  # started | completed | pruned | failed
+            tag_keys=("outcome",),  # started | completed | pruned | failed | not_started
         )
         self.cache = Counter(
             "ponder_score_cache_lookups",

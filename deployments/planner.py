@@ -135,9 +135,11 @@ class Planner:
         """Count the request's branches and cache lookups; write its paths to the outcome
         log, so its outcome can be reported."""
         metrics = self._metrics
-        metrics.branches.inc(len(result.paths), tags={"outcome": "started"})
+        started = [p for p in result.paths if p.started]
+        metrics.branches.inc(len(started), tags={"outcome": "started"})
         for path in result.paths:
-            metrics.branches.inc(tags={"outcome": path.status.value})
+            outcome = path.status.value if path.started else "not_started"
+            metrics.branches.inc(tags={"outcome": outcome})
         for name, count in (
             ("hit", result.cache.hits),
             ("miss", result.cache.misses),

@@ -514,6 +514,10 @@ class PlannerConfig(StrictModel):
     default_max_tokens: int = Field(
         1024, ge=16, description="Decoder token budget of a request when unset."
     )
+    default_strategies: tuple[Literal["direct", "cot", "pot", "decompose"], ...] = Field(
+        (),
+        description="Strategies a request that names none may use; empty = all of them.",
+    )
     max_tokens_limit: int = Field(8192, ge=16, description="Largest token budget accepted.")
     prune_below: float = Field(
         0.002, ge=0, le=1, description="Running branches scoring below this are pruned."
@@ -538,8 +542,35 @@ class PlannerConfig(StrictModel):
     selection: Literal["best", "vote"] = Field(
         "best", description="Answer from the best path, or a score-weighted vote."
     )
-    sample_temperature: float = Field(
-        0.7, ge=0, le=2, description="Temperature of branches beyond one per strategy."
+    sample_temperatures: tuple[float, ...] = Field(
+        (0.7,),
+        min_length=1,
+        description="Temperatures of the sampled branches (those beyond one greedy branch "
+        "per strategy), used in turn; each sampled branch also has its own seed.",
+    )
+    verify_step: Literal["decoder", "verifier"] = Field(
+        "decoder",
+        description="The verify node of program branches: 'decoder' asks the model yes/no "
+        "(one call); 'verifier' makes no call, the learned path verifier scores the "
+        "executed program.",
+    )
+    initial_branches: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Branches started at once; 0 = all of the request's branches. The rest "
+        "start in waves of `wave_branches` while the answer vote is not settled.",
+    )
+    wave_branches: int = Field(4, ge=1, le=16, description="Branches each later wave adds.")
+    settle_share: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="The vote is settled when the leading answer holds this share of the "
+        "completed paths' total score ...",
+    )
+    settle_votes: int = Field(
+        3, ge=1, description="... and at least this many completed paths give it."
     )
     scorer_path: str = Field(
         "", description="Path scorer weights file; empty means the packaged default."
@@ -569,6 +600,9 @@ class PlannerConfig(StrictModel):
                 f"default_branches ({self.default_branches}) exceeds max_branches "
                 f"({self.max_branches})"
             )
+        for temperature in self.sample_temperatures:
+            if not 0 < temperature <= 2:
+                raise ValueError(f"sample_temperatures: {temperature} is not in (0, 2]")
         if self.default_max_tokens > self.max_tokens_limit:
             raise ValueError(
                 f"default_max_tokens ({self.default_max_tokens}) exceeds max_tokens_limit "

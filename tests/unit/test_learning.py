@@ -92,9 +92,12 @@ def test_record_and_outcome_round_trip_through_json() -> None:
 
 
 def _synthetic(n: int, seed: int) -> tuple[list[list[float]], list[float]]:
-    """Rows whose label is decided by the first feature's sign (a learnable rule)."""
+    """Rows whose label is decided by the first feature's sign (a learnable rule); like
+    real rows, only the dense features vary (the hashed word-operator buckets are mostly
+    zero)."""
     rng = random.Random(seed)
-    rows = [[rng.gauss(0, 1) for _ in range(N)] for _ in range(n)]
+    dense = FEATURE_NAMES.index("word_operator_000")
+    rows = [[rng.gauss(0, 1) if i < dense else 0.0 for i in range(N)] for _ in range(n)]
     labels = [float(row[0] + 0.3 * rng.gauss(0, 1) > 0) for row in rows]
     return rows, labels
 

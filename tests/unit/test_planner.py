@@ -345,7 +345,7 @@ def test_default_scorer_file_loads() -> None:
     scorer = load_scorer()
     assert scorer.version
     assert len(scorer.weights) == len(FEATURE_NAMES)
-    assert "dev" in scorer.metrics
+    assert "held_out_dev" in scorer.metrics  # measured on paths it was not fitted on
 
 
 def test_path_features_reflect_the_path() -> None:

@@ -68,7 +68,7 @@ def reason_call_from_proto(
         raise InvalidArgument(
             "budget.max_tokens", f"must be 16 to {config.max_tokens_limit}, got {tokens}"
         )
-    strategies = parse_strategies(list(request.strategies))
+    strategies = parse_strategies(list(request.strategies) or list(config.default_strategies))
     target = resolve_model(
         request.model, request.adapter, adapters, students, config.model, config.adapter
     )

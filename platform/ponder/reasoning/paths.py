@@ -9,6 +9,13 @@ import math
 from dataclasses import dataclass, field
 
 from ponder.errors import PonderError
+from ponder.reasoning.cues import (
+    WORD_OPERATOR_BUCKETS,
+    ProblemCues,
+    operator_shares,
+    used_positions,
+    word_operator_features,
+)
 from ponder.reasoning.plan import BranchSpec, Conditions, NodeKind, Strategy
 from ponder.reasoning.steps import StepRecord, total_steps
 
@@ -32,6 +39,7 @@ class PathState:
     note: str = ""
     caller_error: PonderError | None = None  # why it failed, when the request was the reason
     last_features: list[float] | None = None  # the row the latest score was computed from
+    started: bool = True  # False: a wave never needed (reported PRUNED with no steps)
 
     @property
     def tokens(self) -> int:
@@ -67,6 +75,26 @@ FEATURE_NAMES: tuple[str, ...] = (
     "agreement",
     "log_quantities",
     "log_question_chars",
+    # The program's shape against the question's wording (`cues.py`): what lets the
+    # verifier tell a memorised expression from the one a changed question needs.
+    "op_add",
+    "op_sub",
+    "op_mul",
+    "op_div",
+    "asks_total",
+    "asks_difference",
+    "asks_share",
+    "body_rate",
+    "total_and_add",
+    "difference_and_sub",
+    "difference_and_add",
+    "share_and_div",
+    "rate_and_mul",
+    "irrelevant_used",
+    "relevant_unused",
+    "answer_log_ratio",
+    "temperature",
+    *(f"word_operator_{i:03d}" for i in range(WORD_OPERATOR_BUCKETS)),
 )
 
 
@@ -80,9 +108,14 @@ def answers_agree(a: float, b: float) -> bool:
 
 
 def path_features(
-    path: PathState, others: list[PathState], conditions: Conditions, question_chars: int
+    path: PathState,
+    others: list[PathState],
+    conditions: Conditions,
+    question_chars: int,
+    cues: ProblemCues | None = None,
 ) -> list[float]:
-    """The feature vector of a (partial or complete) path, in FEATURE_NAMES order."""
+    """The feature vector of a (partial or complete) path, in FEATURE_NAMES order; `cues`
+    of the problem (`cues.read_cues`) feed the program-against-question features."""
     generated = [s for s in path.steps if s.tokens > 0]
     mean_lp = sum(s.mean_logprob for s in generated) / len(generated) if generated else 0.0
     min_lp = min((s.min_logprob for s in generated), default=0.0)
@@ -118,6 +151,52 @@ def path_features(
         agreement,
         math.log1p(len(conditions.quantities)),
         math.log1p(question_chars),
+        *program_features(path, conditions, cues, answer),
+    ]
+
+
+def program_features(
+    path: PathState, conditions: Conditions, cues: ProblemCues | None, answer: float | None
+) -> list[float]:
+    """Operators of the path's program, the question's cues and their matches, how the
+    program's quantities relate to what the question asks about, the answer's scale."""
+    method = next((s.output for s in path.steps if s.kind is NodeKind.METHOD), "")
+    add, sub, mul, div = operator_shares(method)
+    quantities = conditions.quantities
+    if cues is None or len(cues.relevance) != len(quantities):
+        relevance = (1.0,) * len(quantities)
+        total = difference = share = rate = 0.0
+    else:
+        relevance = cues.relevance
+        total, difference = cues.asks_total, cues.asks_difference
+        share, rate = cues.asks_share, cues.body_rate
+    used = used_positions(method, quantities) if method else []
+    irrelevant_used = sum(1 for i in used if relevance[i] < 0.5) / len(used) if used else 0.0
+    relevant = [i for i, r in enumerate(relevance) if r >= 0.5]
+    relevant_unused = (
+        sum(1 for i in relevant if i not in used) / len(relevant) if used and relevant else 0.0
+    )
+    largest = max((abs(q) for q in quantities), default=0.0)
+    ratio = math.log1p(abs(answer)) - math.log1p(largest) if answer is not None else 0.0
+    return [
+        add,
+        sub,
+        mul,
+        div,
+        total,
+        difference,
+        share,
+        rate,
+        total * add,
+        difference * sub,
+        difference * add,
+        share * div,
+        rate * mul,
+        irrelevant_used,
+        relevant_unused,
+        max(-5.0, min(5.0, ratio)),
+        path.spec.temperature,
+        *word_operator_features(cues.question_words if cues else (), method),
     ]
 
 

@@ -108,9 +108,12 @@ def parse_strategies(names: list[str] | tuple[str, ...]) -> tuple[Strategy, ...]
 
 
 def build_plan(
-    strategies: tuple[Strategy, ...], max_branches: int, sample_temperature: float = 0.7
+    strategies: tuple[Strategy, ...],
+    max_branches: int,
+    sample_temperatures: tuple[float, ...] = (0.7,),
 ) -> Plan:
-    """One greedy branch per strategy, then sampled variants until max_branches."""
+    """One greedy branch per strategy, then sampled variants until max_branches, each with
+    its own seed and the next of `sample_temperatures` in turn (diverse samples)."""
     if not strategies:
         raise InvalidArgument("strategies", "at least one strategy is needed")
     branches = []
@@ -121,7 +124,11 @@ def build_plan(
             BranchSpec(
                 id=f"b{index}-{strategy.value}",
                 strategy=strategy,
-                temperature=0.0 if greedy else sample_temperature,
+                temperature=(
+                    0.0
+                    if greedy
+                    else sample_temperatures[(index - len(strategies)) % len(sample_temperatures)]
+                ),
                 seed=index,
             )
         )
@@ -137,7 +144,7 @@ def build_plan(
 
 # -- extract conditions -----------------------------------------------------------------
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+NUMBER_PATTERN = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ def parse_number(text: str) -> float | None:
 def extract_conditions(problem: str) -> Conditions:
     """Quantities in order of appearance and the sentence that asks (deterministic)."""
     quantities = []
-    for match in _NUMBER.finditer(problem):
+    for match in NUMBER_PATTERN.finditer(problem):
         value = parse_number(match.group().rstrip(","))
         if value is not None:
             quantities.append(value)

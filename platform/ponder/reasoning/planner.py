@@ -18,6 +18,7 @@ from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted, Unavailable
 from ponder.generation import TokenMeter
 from ponder.reasoning.cache import CacheCounters, CacheUnavailable, ScoreCache, score_key
+from ponder.reasoning.cues import read_cues
 from ponder.reasoning.paths import (
     PathState,
     PathStatus,
@@ -216,15 +217,18 @@ class RequestRun:
         self.adapter = adapter
         self.model = model
         self.conditions = extract_conditions(problem)
-        self.plan = build_plan(budget.strategies, budget.max_branches, config.sample_temperature)
-        self.paths = {spec.id: PathState(spec) for spec in self.plan.branches}
+        self.cues = read_cues(problem)
+        self.plan = build_plan(budget.strategies, budget.max_branches, config.sample_temperatures)
+        # Started branches only; the rest wait for a wave (PlannerConfig.initial_branches).
+        self.paths: dict[str, PathState] = {}
+        self.waiting = list(self.plan.branches)
         self.tokens_left = [budget.max_tokens]
         self.meter = TokenMeter()
         self.counters = CacheCounters()
         self.problem_hash = stable_hash(problem)
         self.queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         self.decoder_calls = 0
-        self.rows_by_step: dict[str, dict[int, list[float]]] = {pid: {} for pid in self.paths}
+        self.rows_by_step: dict[str, dict[int, list[float]]] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     async def events(self) -> AsyncIterator[ReasonEvent]:
@@ -233,20 +237,65 @@ class RequestRun:
         ) as current:
             current.set_attribute("ponder.branches", len(self.plan.branches))
         yield PlanBuilt(self.plan)
-        for spec in self.plan.branches:
-            self.tasks[spec.id] = asyncio.create_task(self.drive(spec))
-            yield BranchStarted(spec.id, spec.strategy)
+        for event in self.start_wave(self.config.initial_branches or len(self.waiting)):
+            yield event
         try:
-            while any(p.status is PathStatus.RUNNING for p in self.paths.values()):
-                branch_id, item = await self.queue.get()
-                async for event in self.take(branch_id, item):
+            while True:
+                while any(p.status is PathStatus.RUNNING for p in self.paths.values()):
+                    branch_id, item = await self.queue.get()
+                    async for event in self.take(branch_id, item):
+                        yield event
+                    for pruned_id, reason in self.prune_decisions():
+                        self.stop(pruned_id, PathStatus.PRUNED, reason)
+                        yield BranchPruned(pruned_id, reason, self.paths[pruned_id].score)
+                if not self.waiting or self.settled():
+                    break
+                for event in self.start_wave(self.config.wave_branches):
                     yield event
-                for pruned_id, reason in self.prune_decisions():
-                    self.stop(pruned_id, PathStatus.PRUNED, reason)
-                    yield BranchPruned(pruned_id, reason, self.paths[pruned_id].score)
         finally:
             await self.cancel_all()
+        for spec in self.waiting:  # never started: the vote settled before they were needed
+            path = self.paths[spec.id] = PathState(spec, status=PathStatus.PRUNED, started=False)
+            path.note = f"not started: the answer settled after {len(self.tasks)} branches"
+            self.rows_by_step[spec.id] = {}
+        self.waiting = []
         yield Finished(self.result())
+
+    def start_wave(self, count: int) -> list[ReasonEvent]:
+        """Start the next `count` waiting branches."""
+        wave, self.waiting = self.waiting[:count], self.waiting[count:]
+        events: list[ReasonEvent] = []
+        for spec in wave:
+            self.paths[spec.id] = PathState(spec)
+            self.rows_by_step[spec.id] = {}
+            self.tasks[spec.id] = asyncio.create_task(self.drive(spec))
+            events.append(BranchStarted(spec.id, spec.strategy))
+        return events
+
+    def answer_groups(self) -> list[list[PathState]]:
+        """Completed paths grouped by answer, the highest total score first."""
+        groups: list[list[PathState]] = []
+        for path in self.paths.values():
+            if path.status is not PathStatus.COMPLETED or path.answer is None:
+                continue
+            for group in groups:
+                if answers_agree(group[0].answer or 0.0, path.answer):
+                    group.append(path)
+                    break
+            else:
+                groups.append([path])
+        return sorted(groups, key=lambda g: sum(p.score for p in g), reverse=True)
+
+    def settled(self) -> bool:
+        """Whether the score-weighted vote is decided enough to start no more branches."""
+        groups = self.answer_groups()
+        if not groups:
+            return False
+        total = sum(p.score for g in groups for p in g)
+        lead = sum(p.score for p in groups[0])
+        return len(groups[0]) >= self.config.settle_votes and (
+            total <= 0 or lead / total >= self.config.settle_share
+        )
 
     async def drive(self, spec: BranchSpec) -> None:
         """Run one branch, queueing each step, then its end (done or failed)."""
@@ -261,6 +310,7 @@ class RequestRun:
             self.tokens_left,
             self.meter,
             self.model,
+            decoder_verify=self.config.verify_step == "decoder",
         )
         with span("branch", branch_id=spec.id, strategy=spec.strategy.value):
             try:
@@ -318,7 +368,9 @@ class RequestRun:
         if not live:
             return
         everyone = list(self.paths.values())
-        rows = [path_features(p, everyone, self.conditions, len(self.problem)) for p in live]
+        rows = [
+            path_features(p, everyone, self.conditions, len(self.problem), self.cues) for p in live
+        ]
         if self.feature_sink is not None:
             for path, row in zip(live, rows, strict=True):
                 self.feature_sink(self.reasoning_id, path, row)
@@ -411,15 +463,7 @@ class RequestRun:
             return None
         if self.config.selection == "best":
             return max(completed, key=lambda p: p.score)
-        groups: list[list[PathState]] = []
-        for path in completed:
-            for group in groups:
-                if answers_agree(group[0].answer or 0.0, path.answer or 0.0):
-                    group.append(path)
-                    break
-            else:
-                groups.append([path])
-        winner = max(groups, key=lambda g: sum(p.score for p in g))
+        winner = self.answer_groups()[0]
         return max(winner, key=lambda p: p.score)
 
     def result(self) -> ReasonResult:

@@ -109,8 +109,12 @@ class BranchRunner:
         tokens_left: list[int],
         meter: TokenMeter | None = None,
         model: str = "",
+        decoder_verify: bool = True,
     ) -> None:
         self._decoder = decoder
+        # False: the verify node makes no call; the planner's learned verifier scores the
+        # executed program when this step arrives (PlannerConfig.verify_step).
+        self._decoder_verify = decoder_verify
         self._problem = problem
         self._conditions = conditions
         self._spec = spec
@@ -270,15 +274,20 @@ class BranchRunner:
         compute.detail["steps_consistent"] = consistent / len(expressions)
         yield compute
 
-        verify = await self._call(
-            self._node_id(NodeKind.VERIFY),
-            NodeKind.VERIFY,
-            verify_instruction(value),
-            self._budget.verify,
-            StructuredOutput(choice=VERIFY_CHOICES),
-            logprobs=5,
-        )
-        verify.detail["p_yes"] = verify_probability(verify)
+        if self._decoder_verify:
+            verify = await self._call(
+                self._node_id(NodeKind.VERIFY),
+                NodeKind.VERIFY,
+                verify_instruction(value),
+                self._budget.verify,
+                StructuredOutput(choice=VERIFY_CHOICES),
+                logprobs=5,
+            )
+            verify.detail["p_yes"] = verify_probability(verify)
+        else:
+            verify = StepRecord(
+                node_id=self._node_id(NodeKind.VERIFY), kind=NodeKind.VERIFY, output="verifier"
+            )
         yield verify
         yield StepRecord(
             node_id=self._node_id(NodeKind.ANSWER),
