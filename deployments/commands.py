@@ -313,61 +313,6 @@ def cmd_train_student(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_scorer(args: argparse.Namespace) -> int:
-    import asyncio
-    import json
-
-    from deployments.serve_config import load_serve_config
-    from ponder.engine.vllm_engine import VLLMEngine
-    from ponder.reasoning.local_decoder import EngineDecoder
-    from ponder.reasoning.planner import ReasonBudget
-    from ponder.reasoning.problems import load_problems
-    from ponder.reasoning.training import collect, train
-
-    logging.basicConfig(level=logging.WARNING)
-    engine_config = load_serve_config(Path(args.config)).apps["ponder"].decoder.engine
-    if args.eager:
-        engine_config = engine_config.model_copy(update={"enforce_eager": True})
-    adapter = args.adapter or None
-    if adapter is not None and adapter not in engine_config.lora_adapters:
-        say(f"unknown adapter {adapter!r}; the config has: {sorted(engine_config.lora_adapters)}")
-        return 2
-    paths = [Path(p) for p in args.data] or [env.data_dir() / "mawps_asdiv_train.jsonl"]
-    train_set = [p for path in paths for p in load_problems(path, "train", args.train_limit)]
-    dev_set = [p for path in paths for p in load_problems(path, "dev", args.dev_limit)]
-    say(
-        f"{len(train_set)} training and {len(dev_set)} dev problems from "
-        f"{', '.join(p.name for p in paths)}"
-    )
-    budget = ReasonBudget(max_branches=args.branches, max_tokens=args.max_tokens)
-
-    async def run() -> int:
-        say("starting the vLLM engine")
-        engine = await VLLMEngine.start(engine_config)
-        try:
-            decoder = EngineDecoder(engine)
-            say("collecting candidate paths on the training split")
-            train_records = await collect(
-                decoder, train_set, budget, args.concurrency, say, adapter=adapter
-            )
-            say("collecting candidate paths on the dev split (never trained on)")
-            dev_records = await collect(
-                decoder, dev_set, budget, args.concurrency, say, adapter=adapter
-            )
-        finally:
-            engine.shutdown()
-        note = ", ".join(f"{p.name} train split ({args.train_limit} max)" for p in paths)
-        if adapter:
-            note += f"; paths from adapter {adapter}"
-        scorer = train(train_records, dev_records, note)
-        scorer.save(Path(args.out))
-        say(f"wrote scorer {scorer.version} to {args.out}")
-        print(json.dumps(scorer.metrics, indent=2))
-        return 0
-
-    return asyncio.run(run())
-
-
 def cmd_train_fusion(args: argparse.Namespace) -> int:
     """Train the fusion (or, with --evaluate-only, measure the weights in --out) and report
     held-out choice accuracy on a balanced set beside the majority-class baseline."""
@@ -493,20 +438,10 @@ def register(sub: Any) -> None:
     _job_arguments(student, default_out=env.PACKAGE_DIR / "students")
     student.set_defaults(func=cmd_train_student)
 
-    scorer = jobs.add_parser("scorer", help="fit the path scorer on training problems")
-    scorer.add_argument("--data", action="append", default=[], help="JSONL problems file")
-    scorer.add_argument("--train-limit", type=int, default=200, dest="train_limit")
-    scorer.add_argument("--dev-limit", type=int, default=60, dest="dev_limit")
-    scorer.add_argument("--concurrency", type=int, default=16, help="problems at once")
-    scorer.add_argument("--branches", type=int, default=4)
-    scorer.add_argument("--max-tokens", type=int, default=1024, dest="max_tokens")
-    scorer.add_argument("--adapter", default="", help="collect paths with this LoRA adapter")
-    scorer.add_argument("--config", default=str(DEFAULT_SERVE_CONFIG), help="engine args from")
-    scorer.add_argument("--eager", action="store_true", help="skip torch.compile")
-    scorer.add_argument(
-        "--out", default=str(env.REPO_ROOT / "platform/ponder/reasoning/scorer_default.json")
-    )
-    scorer.set_defaults(func=cmd_train_scorer)
+    from deployments import rl_job, verifier_job
+
+    verifier_job.add_parser(jobs)
+    rl_job.add_parser(jobs)
 
     fusion = jobs.add_parser("fusion", help="fit the multimodal projections and fusion")
     fusion.add_argument("--train", type=int, default=240, help="training examples")

@@ -1,27 +1,22 @@
-"""Fit the path scorer from the planner's own candidates on training problems.
-
-`ponder train scorer` runs the planner (no pruning, no early stop, so every path is seen
-to its end) over training problems, records the features of every path after every step,
-labels each row with whether that path's final answer is right, fits logistic regression,
-and reports metrics on a held-out dev split that never enters training.
-"""
+"""Run the planner over problems with every path seen to its end (no pruning, no early
+stop) and record each path's feature rows and whether its answer is right: the
+per-strategy greedy evaluation of adapters and students (`adapter_eval.py`) reads it.
+The path verifier is fitted from `verifier.sample_paths` (`ponder train verifier`)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ponder.config import PlannerConfig
 from ponder.reasoning.cache import NoScoreCache
 from ponder.reasoning.paths import FEATURE_NAMES, PathState, PathStatus
 from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
 from ponder.reasoning.problems import Problem, is_correct
-from ponder.reasoning.scorer import PathScorer, fit_scorer, log_loss
+from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import PlannerDecoder
 
 log = logging.getLogger(__name__)
@@ -102,66 +97,3 @@ async def collect(
     for (reasoning_id, path_id, _), row in sorted(last_step.items()):
         by_id[reasoning_id].rows.setdefault(path_id, []).append(row)
     return records
-
-
-def labelled_rows(records: list[ProblemRecord]) -> tuple[list[list[float]], list[int]]:
-    rows, labels = [], []
-    for record in records:
-        for path_id, path_rows in record.rows.items():
-            for row in path_rows:
-                rows.append(row)
-                labels.append(int(record.correct.get(path_id, False)))
-    return rows, labels
-
-
-def selection_metrics(records: list[ProblemRecord], scorer: PathScorer) -> dict[str, float]:
-    """Accuracy of answering from the best-scored complete path, against simple baselines."""
-    counts = {"scorer_best": 0, "oracle_any_path": 0}
-    per_strategy: dict[str, int] = {}
-    for record in records:
-        finals = {pid: rows[-1] for pid, rows in record.rows.items() if rows}
-        complete = [pid for pid in finals if finals[pid][FEATURE_NAMES.index("has_answer")] > 0]
-        if complete:
-            scores = scorer.score_many([finals[pid] for pid in complete])
-            best = complete[max(range(len(complete)), key=lambda i: scores[i])]
-            counts["scorer_best"] += int(record.correct.get(best, False))
-        counts["oracle_any_path"] += int(any(record.correct.values()))
-        for pid, strategy in record.strategy.items():
-            if record.greedy.get(pid):
-                per_strategy[strategy] = per_strategy.get(strategy, 0) + int(record.correct[pid])
-    total = max(1, len(records))
-    metrics = {f"accuracy_{k}": v / total for k, v in counts.items()}
-    metrics |= {f"accuracy_greedy_{k}": v / total for k, v in sorted(per_strategy.items())}
-    return metrics
-
-
-def row_metrics(scorer: PathScorer, rows: list[list[float]], labels: list[int]) -> dict[str, Any]:
-    if not rows:
-        return {"rows": 0}
-    scores = scorer.score_many(rows)
-    accuracy = sum((s >= 0.5) == bool(y) for s, y in zip(scores, labels, strict=True)) / len(rows)
-    return {
-        "rows": len(rows),
-        "positive_rate": sum(labels) / len(labels),
-        "log_loss": log_loss(scores, labels),
-        "accuracy": accuracy,
-    }
-
-
-def train(
-    train_records: list[ProblemRecord], dev_records: list[ProblemRecord], version_note: str
-) -> PathScorer:
-    rows, labels = labelled_rows(train_records)
-    if not rows or len(set(labels)) < 2:
-        raise ValueError("training data has a single class; use more problems")
-    digest = hashlib.sha256(repr((rows, labels)).encode()).hexdigest()[:8]
-    scorer = fit_scorer(rows, labels, version=f"1-{digest}")
-    dev_rows, dev_labels = labelled_rows(dev_records)
-    metrics = {
-        "trained_on": version_note,
-        "train": row_metrics(scorer, rows, labels) | selection_metrics(train_records, scorer),
-        "dev": row_metrics(scorer, dev_rows, dev_labels) | selection_metrics(dev_records, scorer),
-        "train_problems": len(train_records),
-        "dev_problems": len(dev_records),
-    }
-    return PathScorer(scorer.version, scorer.weights, scorer.bias, scorer.mean, scorer.std, metrics)
