@@ -54,6 +54,7 @@ BENCHMARKS = {
     "load": Benchmark("load.py", ("load.json",), quick=("--quick",)),
     "reason": Benchmark("reason.py", ("reason.json",), quick=("--problems", "2", "--rounds", "2")),
     "pruning": Benchmark("pruning.py", ("pruning.json",), quick=("--problems", "8")),
+    "robustness": Benchmark("robustness.py", ("robustness.json",), quick=("--limit", "8")),
     "student": Benchmark(
         "student.py",
         ("student.json", "student_accuracy.json"),

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.render_reasoning import render_robustness, render_verifier
 from ponder.stats import format_proportion
 
 DOCUMENTS = ("BENCHMARKS.md", "RELIABILITY.md")  # at the repository's root
@@ -592,6 +593,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/decoder.json": render_decoder,
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,
+    "bench/results/robustness.json": render_robustness,
 }
 
 
@@ -669,50 +671,6 @@ def render_student_metrics(metrics: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_scorer(scorer: dict[str, Any]) -> str:
-    """`ponder train scorer`: the packaged path scorer's fit, train and dev split."""
-    metrics = scorer["metrics"]
-    lines = [
-        f"Scorer `{scorer['version']}`, fitted on the {metrics['trained_on']}.",
-        "",
-        *_header(
-            "split (problems)",
-            "path-prefix rows",
-            "positive rate",
-            "log-loss",
-            "row accuracy",
-            "answer from best-scored path",
-            "any path right (oracle)",
-            "greedy pot",
-            "greedy decompose",
-            "greedy cot",
-            "greedy direct",
-        ),
-    ]
-    for split in ("train", "dev"):
-        m, problems = metrics[split], metrics[f"{split}_problems"]
-        cells = [
-            f"{split} ({problems})",
-            str(m["rows"]),
-            f"{m['positive_rate']:.3f}",
-            f"{m['log_loss']:.3f}",
-            f"{m['accuracy']:.3f}",
-            *(
-                format_proportion(round(m[key] * problems), problems)
-                for key in (
-                    "accuracy_scorer_best",
-                    "accuracy_oracle_any_path",
-                    "accuracy_greedy_pot",
-                    "accuracy_greedy_decompose",
-                    "accuracy_greedy_cot",
-                    "accuracy_greedy_direct",
-                )
-            ),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def render_fusion_training(metrics: dict[str, Any]) -> str:
     """`ponder train fusion`: what the packaged fusion weights were trained on, loss per
     epoch (its held-out figures of the time, on an unbalanced set, are not rendered)."""
@@ -727,7 +685,7 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "platform/ponder/multimodal/multimodal.json": render_fusion_training,
     "platform/ponder/adapters/*/metrics.json": render_adapter_metrics,
     "platform/ponder/students/*/metrics.json": render_student_metrics,
-    "platform/ponder/reasoning/scorer_default.json": render_scorer,
+    "platform/ponder/reasoning/scorer_default.json": render_verifier,
 }
 
 # Every source a block may name (a path from the root, `*` for an artifact's version).

@@ -19,7 +19,8 @@ PROBLEM = (
 
 
 def test_reason_returns_plan_paths_and_answer(client: PonderClient) -> None:
-    response = client.reason(build_reason_request(PROBLEM), timeout=300)
+    request = build_reason_request(PROBLEM, strategies=["direct", "cot", "pot", "decompose"])
+    response = client.reason(request, timeout=300)
     assert response.reasoning_id
     assert response.answer
     assert response.HasField("numeric_answer")
@@ -37,6 +38,19 @@ def test_reason_returns_plan_paths_and_answer(client: PonderClient) -> None:
     assert chosen.answer == response.answer
     assert response.usage.decoder_calls >= 2
     assert response.usage.completion_tokens > 0
+
+
+def test_default_reason_samples_programs_in_waves(client: PonderClient) -> None:
+    """The shipped default: sampled `pot` programs, scored by the learned verifier (no
+    verify call), started in waves until the vote settles, answered by a weighted vote."""
+    response = client.reason(build_reason_request(PROBLEM), timeout=300)
+    assert {p.strategy for p in response.paths} == {"pot"}
+    started = [p for p in response.paths if "not started" not in p.note]
+    assert 4 <= len(started) <= len(response.paths) == 8
+    assert all(p.tokens == 0 and not p.steps for p in response.paths if p not in started)
+    # one decoder call per started program: the verify node makes none
+    assert response.usage.decoder_calls == len(started)
+    assert response.numeric_answer == 83  # 34 + 49
 
 
 def test_repeated_reason_is_served_from_the_score_cache(client: PonderClient) -> None:

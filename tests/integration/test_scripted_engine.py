@@ -169,7 +169,10 @@ def test_reason_fans_out_and_answers_on_the_scripted_engine(
     scripted: str, platform: LocalPlatform
 ) -> None:
     with _client(platform) as client:
-        response = client.reason(build_reason_request(PROBLEM, branches=4), timeout=60)
+        request = build_reason_request(
+            PROBLEM, branches=4, strategies=["pot", "cot", "decompose", "direct"]
+        )
+        response = client.reason(request, timeout=60)
     assert response.numeric_answer == 7
     assert {p.strategy for p in response.paths} == {"pot", "cot", "decompose", "direct"}
     assert response.usage.completion_tokens >= response.usage.kept_tokens > 0

@@ -1,0 +1,119 @@
+"""Renderers of the reasoning figures: `bench/robustness.py`'s result (Reason against its
+baselines on unseen problems, the accuracy-compute curve) and the packaged path
+verifier's fit (`ponder train verifier`). Registered in bench/report.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ponder.stats import format_proportion
+
+SET_NAMES = {
+    "dev": "dev split (MAWPS/ASDiv, never trained on)",
+    "robust": "robustness dev set (perturbed dev problems)",
+    "gsm8k2": "two-step GSM8K (dev split, never trained on)",
+}
+KIND_NAMES = {
+    "distractor": "irrelevant sentence with a number",
+    "renumber": "new numbers, answer recomputed",
+    "reorder": "sentences reordered",
+    "question_swap": "asks for another quantity of the story",
+    "paraphrase": "question paraphrased",
+}
+
+
+def _header(*columns: str) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def _cell(row: dict[str, Any]) -> str:
+    return format_proportion(row["k"], row["n"])
+
+
+def _stamp(report: dict[str, Any]) -> str:
+    meta = report.get("meta", {})
+    return f" Commit {meta['commit']}, {meta['date']}." if meta else ""
+
+
+def render_robustness(report: dict[str, Any]) -> str:
+    """bench/robustness.py: per set, Reason against one greedy pot branch and a plain
+    majority vote over Reason's own programs; per robustness kind; then the curve."""
+    lines = [
+        f"Planner as shipped on `{report['model']}`, verifier `{report['scorer']}`; "
+        "every generated token counted." + _stamp(report),
+        "",
+        *_header(
+            "set (problems)",
+            "majority answer",
+            "greedy pot (1 branch)",
+            "majority vote, same programs",
+            "Reason",
+            "Reason ÷ greedy",
+            "Reason ÷ majority vote",
+            "tokens / problem: greedy, Reason (ratio)",
+        ),
+    ]
+    for name, row in report["sets"].items():
+        greedy, majority, reason = row["greedy_pot"], row["majority_same"], row["reason"]
+        tokens_ratio = reason["tokens_per_problem"] / max(1e-9, greedy["tokens_per_problem"])
+        lines.append(
+            f"| {SET_NAMES.get(name, name)} ({row['problems']}) "
+            f"| {_cell(row['majority_answer_baseline'])} | {_cell(greedy)} "
+            f"| {_cell(majority)} | {_cell(reason)} "
+            f"| {reason['k'] / max(1, greedy['k']):.2f} "
+            f"| {reason['k'] / max(1, majority['k']):.2f} "
+            f"| {greedy['tokens_per_problem']:.1f}, {reason['tokens_per_problem']:.1f} "
+            f"({tokens_ratio:.1f}×) |"
+        )
+    by_kind = report["sets"].get("robust", {}).get("by_kind", {})
+    if by_kind:
+        lines += ["", *_header("robustness kind (problems)", "greedy pot", "Reason")]
+        for kind, row in by_kind.items():
+            lines.append(
+                f"| {KIND_NAMES.get(kind, kind)} ({row['n']}) "
+                f"| {format_proportion(row['greedy_pot'], row['n'])} "
+                f"| {format_proportion(row['reason'], row['n'])} |"
+            )
+    lines += _curve_lines(report.get("curve", {}))
+    return "\n".join(lines) + "\n"
+
+
+def _curve_lines(curve: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for name, data in curve.items():
+        lines += [
+            "",
+            f"Accuracy against compute on the {SET_NAMES.get(name, name)}, replayed on the "
+            f"same 16 sampled programs per problem ({data['problems']} problems): the first k "
+            "of them, answered three ways (tokens / problem in brackets).",
+            "",
+            *_header("branches", "majority vote", "verifier-weighted vote", "adaptive waves"),
+        ]
+        for k, row in data["branches"].items():
+            cells = [
+                f"{_cell(row[m])} ({row[m]['tokens_per_problem']:.0f})"
+                for m in ("majority", "weighted", "adaptive")
+            ]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_verifier(scorer: dict[str, Any]) -> str:
+    """`ponder train verifier`: the packaged verifier's discrimination on held-out paths."""
+    metrics = scorer["metrics"]
+    lines = [
+        f"Verifier `{scorer['version']}`: {metrics['trained_on']}. A path is *right* when its "
+        "executed answer equals the gold answer; precision and recall of 'right' at score 0.5.",
+        "",
+        *_header("paths of", "paths", "right", "precision", "recall", "log-loss"),
+    ]
+    sets = {"train (fitted on)": metrics["train_paths"]}
+    for key, value in metrics.items():
+        if key.startswith("held_out_"):
+            sets[SET_NAMES.get(key[len("held_out_") :], key)] = value
+    for name, m in sets.items():
+        lines.append(
+            f"| {name} | {m['paths']} | {m['right_rate']:.3f} | {m['precision']:.3f} "
+            f"| {m['recall']:.3f} | {m['log_loss']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
