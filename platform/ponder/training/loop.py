@@ -19,6 +19,7 @@ IGNORE = -100
 class TokenisedExample:
     input_ids: list[int]
     labels: list[int]  # IGNORE on the prompt: the loss covers the reply and its end token
+    advantage: float | None = None  # RL: the reply's weight in the policy gradient
 
 
 def batch_order(
@@ -59,7 +60,12 @@ def collate(items: Sequence[TokenisedExample], pad_id: int) -> dict[str, Any]:
         ids[row, :n] = torch.tensor(item.input_ids)
         labels[row, :n] = torch.tensor(item.labels)
         mask[row, :n] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    batch = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    if any(item.advantage is not None for item in items):
+        batch["advantages"] = torch.tensor(
+            [item.advantage or 0.0 for item in items], dtype=torch.float32
+        )
+    return batch
 
 
 class LoopSettings(Protocol):

@@ -118,6 +118,45 @@ class StudentTrainingConfig(TrainingJobConfig):
     )
 
 
+class RLTrainingConfig(TrainingJobConfig):
+    """Reinforcement learning with verifiable rewards on the student (`ponder train rl`):
+    group sampling on vLLM, rewards by executing the programs, the policy gradient with a
+    group baseline on the student's delta (ponder.training.rl)."""
+
+    name_prefix: str = Field(
+        "student",
+        pattern=r"^[a-z][a-z0-9-]{0,30}$",
+        description="Name of the resulting student before the hash of its committed parts.",
+    )
+    student: str = Field(
+        "student-65ef1f38",
+        description="The committed student (a folder under ponder/students) the policy "
+        "starts from; its teacher and layers carry over.",
+    )
+    rounds: int = Field(1, ge=1, description="Sample-then-update rounds (each on-policy).")
+    group_size: int = Field(8, ge=2, le=16, description="Programs sampled per problem.")
+    sample_temperature: float = Field(
+        1.0, gt=0, le=2, description="Temperature of the sampled programs."
+    )
+    problems: int = Field(
+        600, ge=1, description="Train-split problems sampled per round (seeded draw)."
+    )
+    perturbed: int = Field(
+        600,
+        ge=0,
+        description="Perturbed variants of train-split problems sampled per round "
+        "(ponder.reasoning.robustness; their parents are train-split problems).",
+    )
+    concurrency: int = Field(16, ge=1, description="Problems sampled at once.")
+    clip: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="GRPO's clip range: a reply token's probability ratio to the sampling "
+        "policy stops pulling beyond 1 +/- clip.",
+    )
+
+
 Settings = TypeVar("Settings", bound=TrainingJobConfig)
 
 
