@@ -84,8 +84,9 @@ def _curve_lines(curve: dict[str, Any]) -> list[str]:
         lines += [
             "",
             f"Accuracy against compute on the {SET_NAMES.get(name, name)}, replayed on the "
-            f"same 16 sampled programs per problem ({data['problems']} problems): the first k "
-            "of them, answered three ways (tokens / problem in brackets).",
+            f"same 16 programs per problem sampled from `{data.get('samples_from', '?')}` "
+            f"({data['problems']} problems): the first k of them, answered three ways "
+            "(tokens / problem in brackets; adaptive: the shipped waves, capped at k).",
             "",
             *_header("branches", "majority vote", "verifier-weighted vote", "adaptive waves"),
         ]
@@ -116,4 +117,41 @@ def render_verifier(scorer: dict[str, Any]) -> str:
             f"| {name} | {m['paths']} | {m['right_rate']:.3f} | {m['precision']:.3f} "
             f"| {m['recall']:.3f} | {m['log_loss']:.3f} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+RL_STRATEGIES = (("pot", "pot"), ("decompose", "decompose"), ("cot", "cot"), ("direct", "direct"))
+
+
+def render_rl_student(metrics: dict[str, Any]) -> str:
+    """`ponder train rl`: its rounds (programs sampled, reward, groups with signal), then
+    the dev split per strategy (one greedy pass each)."""
+    settings = metrics["settings"]
+    lines = [
+        f"Student `{metrics['name']}` (`{metrics['command']}`): RL from "
+        f"`{metrics['started_from']}`, {settings['group_size']} programs per problem, "
+        f"clip {settings.get('clip', 0.2)}, learning rate {settings['learning_rate']:g}, "
+        f"{settings['max_steps'] or 'all'} steps of {settings['batch_size']} per round; "
+        f"{metrics['seconds']:.0f} s in all on {'a GPU' if settings['use_gpu'] else 'CPU'}.",
+        "",
+        *_header(
+            "round",
+            "problems",
+            "programs",
+            "mean reward",
+            "groups with signal",
+            "rollouts (trained on)",
+        ),
+    ]
+    for index, row in enumerate(metrics["rl_rounds"], start=1):
+        lines.append(
+            f"| {index} | {row['problems']} | {row['programs']} | {row['reward_mean']:.3f} "
+            f"| {row['groups_with_signal']} | {row['rollouts']} ({row['rollouts_trained']}) |"
+        )
+    per_strategy = metrics.get("dev_split", {}).get("greedy_single_branch_per_strategy", {})
+    if per_strategy:
+        lines += ["", *_header("strategy (one greedy pass, dev split)", f"`{metrics['name']}`")]
+        for key, label in RL_STRATEGIES:
+            row = per_strategy["student"][key]
+            lines.append(f"| {label} | {_cell(row)} |")
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.render_reasoning import render_robustness, render_verifier
+from bench.render_reasoning import render_rl_student, render_robustness, render_verifier
 from ponder.stats import format_proportion
 
 DOCUMENTS = ("BENCHMARKS.md", "RELIABILITY.md")  # at the repository's root
@@ -594,6 +594,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,
     "bench/results/robustness.json": render_robustness,
+    "bench/results/robustness-before-rl.json": render_robustness,
 }
 
 
@@ -657,6 +658,8 @@ def render_adapter_metrics(metrics: dict[str, Any]) -> str:
 def render_student_metrics(metrics: dict[str, Any]) -> str:
     """`ponder train student`: its training run, then the dev split per strategy, student
     against its teacher (the teacher's figures from the teacher adapter's evaluation)."""
+    if "rl_rounds" in metrics:  # trained by `ponder train rl`
+        return render_rl_student(metrics)
     per_model = metrics["dev_split"]["greedy_single_branch_per_strategy"]
     settings = metrics["settings"]
     lines = [

@@ -220,7 +220,8 @@ def curve(settings: PlannerConfig) -> dict[str, Any]:
                     "tokens_per_problem": round(sum(t for _, t in done) / len(records), 1)
                 }
             rows[str(k)] = row
-        out[name] = {"problems": len(records), "branches": rows}
+        model = str(scorer.metrics.get("trained_on", "?")).split(":")[0]
+        out[name] = {"problems": len(records), "samples_from": model, "branches": rows}
     return out
 
 
@@ -230,10 +231,17 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="problems per set")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", type=Path, default=RESULT)
+    parser.add_argument(
+        "--no-curve",
+        action="store_true",
+        dest="no_curve",
+        help="skip the replayed curve (its samples come from the shipped model only)",
+    )
     args = parser.parse_args()
     settings = load_serve_config(args.config).apps["ponder"].planner
     result = asyncio.run(live(args.config, args.limit, args.concurrency))
-    result["curve"] = curve(settings)
+    if not args.no_curve:
+        result["curve"] = curve(settings)
     result["verifier"] = load_scorer().metrics
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

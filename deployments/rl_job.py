@@ -217,7 +217,10 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
                 "programs": len(rewards),
                 "reward_mean": sum(rewards) / max(1, len(rewards)),
                 "groups_with_signal": len({r.question for r in rollouts}),
-                "rollouts_trained": len(examples),
+                "rollouts": len(examples),
+                "rollouts_trained": min(
+                    len(examples), (settings.max_steps or 10**9) * settings.batch_size
+                ),
             }
         )
         say(f"round {index + 1}: {json.dumps(rounds[-1])}")
@@ -241,7 +244,7 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
     model_dir = build_student(out)
     metrics = {
         "name": name,
-        "command": f"ponder train rl --config {args.config}",
+        "command": _command(args),
         "started_from": settings.student,
         "teacher": f"SmolLM2-135M-Instruct + {manifest.teacher_adapter or 'no adapter'}",
         "layers_kept": list(manifest.layers),
@@ -255,6 +258,22 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
     if not args.work:
         shutil.rmtree(run_dir, ignore_errors=True)
     return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that made the result, with paths relative to the repository."""
+
+    def short(path: str) -> str:
+        resolved = Path(path).resolve()
+        root = env.REPO_ROOT.resolve()
+        return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else path
+
+    words = ["ponder train rl", "--config", short(args.config)]
+    if args.from_samples:
+        words += ["--from-samples", short(args.from_samples)]
+    if args.max_steps is not None:
+        words += ["--max-steps", str(args.max_steps)]
+    return " ".join(words + (["--local"] if args.local else []))
 
 
 def _dev_metrics(
