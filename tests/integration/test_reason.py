@@ -19,7 +19,9 @@ PROBLEM = (
 
 
 def test_reason_returns_plan_paths_and_answer(client: PonderClient) -> None:
-    request = build_reason_request(PROBLEM, strategies=["direct", "cot", "pot", "decompose"])
+    request = build_reason_request(
+        PROBLEM, branches=4, strategies=["direct", "cot", "pot", "decompose"]
+    )
     response = client.reason(request, timeout=300)
     assert response.reasoning_id
     assert response.answer
@@ -46,10 +48,12 @@ def test_default_reason_samples_programs_in_waves(client: PonderClient) -> None:
     response = client.reason(build_reason_request(PROBLEM), timeout=300)
     assert {p.strategy for p in response.paths} == {"pot"}
     started = [p for p in response.paths if "not started" not in p.note]
-    assert 4 <= len(started) <= len(response.paths) == 8
+    assert 3 <= len(started) <= len(response.paths) == 8  # a first wave of 3, up to 8
     assert all(p.tokens == 0 and not p.steps for p in response.paths if p not in started)
-    # one decoder call per started program: the verify node makes none
-    assert response.usage.decoder_calls == len(started)
+    # at most one decoder call per started program: the verify node makes none
+    assert 1 <= response.usage.decoder_calls <= len(started)
+    verify_steps = [s for p in response.paths for s in p.steps if s.kind == pb.NODE_KIND_VERIFY]
+    assert verify_steps and all(s.tokens == 0 for s in verify_steps)
     assert response.numeric_answer == 83  # 34 + 49
 
 
