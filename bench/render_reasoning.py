@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.tables import header as _header
+from bench.tables import k_of_n as _cell
+from bench.tables import stamp as _stamp
 from ponder.stats import format_proportion
 
 SET_NAMES = {
@@ -20,19 +23,6 @@ KIND_NAMES = {
     "question_swap": "asks for another quantity of the story",
     "paraphrase": "question paraphrased",
 }
-
-
-def _header(*columns: str) -> list[str]:
-    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-
-
-def _cell(row: dict[str, Any]) -> str:
-    return format_proportion(row["k"], row["n"])
-
-
-def _stamp(report: dict[str, Any]) -> str:
-    meta = report.get("meta", {})
-    return f" Commit {meta['commit']}, {meta['date']}." if meta else ""
 
 
 def render_robustness(report: dict[str, Any]) -> str:

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.render_reasoning import render_rl_student, render_robustness, render_verifier
+from bench.tables import header as _header
+from bench.tables import k_of_n as _k_of_n
+from bench.tables import stamp as _stamp
 from ponder.stats import format_proportion
 
 DOCUMENTS = ("BENCHMARKS.md", "RELIABILITY.md")  # at the repository's root
@@ -40,21 +43,6 @@ BLOCK = re.compile(
 
 def _per_pass(values: list[float], digits: int = 2) -> str:
     return " / ".join(f"{v:.{digits}f}" for v in values)
-
-
-def _header(*columns: str) -> list[str]:
-    """A Markdown table's first two lines."""
-    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-
-
-def _stamp(report: dict[str, Any]) -> str:
-    """' Commit abc1234, <date>.' from the result's meta, or '' when it has none."""
-    meta = report.get("meta", {})
-    return f" Commit {meta['commit']}, {meta['date']}." if meta else ""
-
-
-def _k_of_n(row: dict[str, Any]) -> str:
-    return format_proportion(row["k"], row["n"])
 
 
 def render_decoder(report: dict[str, Any]) -> str:

@@ -42,7 +42,7 @@ from deployments.serve_config import load_serve_config  # noqa: E402
 from ponder import env  # noqa: E402
 from ponder.config import PlannerConfig  # noqa: E402
 from ponder.reasoning.cache import NoScoreCache  # noqa: E402
-from ponder.reasoning.paths import PathStatus, answers_agree  # noqa: E402
+from ponder.reasoning.paths import PathStatus, group_by_answer  # noqa: E402
 from ponder.reasoning.plan import Strategy, parse_strategies  # noqa: E402
 from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner, ReasonResult  # noqa: E402
 from ponder.reasoning.problems import Problem, is_correct, load_problems  # noqa: E402
@@ -82,15 +82,8 @@ def _plain_majority(result: ReasonResult) -> float | None:
     answers = [
         p.answer for p in result.paths if p.status is PathStatus.COMPLETED and p.answer is not None
     ]
-    counts: list[tuple[float, int]] = []
-    for answer in answers:
-        for i, (value, count) in enumerate(counts):
-            if answers_agree(value, answer):
-                counts[i] = (value, count + 1)
-                break
-        else:
-            counts.append((answer, 1))
-    return max(counts, key=lambda c: c[1])[0] if counts else None
+    groups = group_by_answer(answers)
+    return answers[max(groups, key=len)[0]] if groups else None
 
 
 async def run_method(

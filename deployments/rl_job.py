@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
 import tempfile
@@ -71,9 +70,9 @@ async def sample_round(
         engine.shutdown()
 
 
-def _worker(config: dict[str, Any]) -> None:
-    """One Ray Train worker: rebuild the policy from the student's parts, one round."""
-    import ray.train
+def run_round(config: dict[str, Any], say_progress: Any) -> None:
+    """One round's update: rebuild the policy from the student's parts and train it on the
+    round's rollouts; `say_progress(progress)` hears each progress report."""
     import torch
 
     from ponder.training.loop import Progress, TokenisedExample, WorkerPlace
@@ -82,7 +81,6 @@ def _worker(config: dict[str, Any]) -> None:
     settings = RLTrainingConfig.model_validate(config["settings"])
     if not settings.use_gpu:
         torch.set_num_threads(settings.torch_threads or max(1, int(settings.cpus_per_worker)))
-    examples = [TokenisedExample(**e) for e in config["examples"]]
     teacher = config["teacher_adapter_dir"]
     policy = trainable_student(
         Path(config["model_dir"]),
@@ -90,41 +88,38 @@ def _worker(config: dict[str, Any]) -> None:
         config["layers"],
         Path(config["delta_dir"]),
     )
-    work_dir = Path(config["work_dir"])
 
     def report(progress: Progress, folder: Path | None) -> None:
-        print(
-            f"[rl] step {progress.step}/{progress.total_steps} loss {progress.loss:.4f}",
-            flush=True,
-        )
+        say_progress(progress)
+
+    examples = [TokenisedExample(**e) for e in config["examples"]]
+    place = WorkerPlace(device="cuda" if settings.use_gpu else "cpu")
+    train_rl(settings, examples, policy, Path(config["work_dir"]), report, place)
+
+
+def _worker(config: dict[str, Any]) -> None:
+    """One Ray Train worker: the round, its progress reported to Ray Train."""
+    import ray.train
+
+    def report(progress: Any) -> None:
+        line = f"[rl] step {progress.step}/{progress.total_steps} loss {progress.loss:.4f}"
+        print(line, flush=True)
         ray.train.report(asdict(progress))
 
-    device = "cuda" if settings.use_gpu else "cpu"
-    train_rl(settings, examples, policy, work_dir, report, WorkerPlace(device=device))
+    run_round(config, report)
 
 
 def train_round(config: dict[str, Any], settings: RLTrainingConfig, local: bool) -> None:
     """The update of one round, on Ray Train or (local) in this process."""
     if local:
-        _local_round(config, settings)
+        run_round(config, lambda p: say(f"step {p.step}/{p.total_steps} loss {p.loss:.4f}"))
         return
-    from deployments.ray_options import use_ray_environment
+    from deployments.training_jobs import start_training_ray
 
-    os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
-    use_ray_environment()
-    import ray
+    ray = start_training_ray(settings.cpus_per_worker)
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    temp_dir = env.ray_temp_dir()
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    ray.init(
-        address="local",
-        include_dashboard=False,
-        namespace="ponder-train",
-        _temp_dir=str(temp_dir),
-        num_cpus=max(os.cpu_count() or 1, int(settings.cpus_per_worker)),
-    )
     try:
         TorchTrainer(
             train_loop_per_worker=_worker,
@@ -141,28 +136,6 @@ def train_round(config: dict[str, Any], settings: RLTrainingConfig, local: bool)
         ).fit()
     finally:
         ray.shutdown()
-
-
-def _local_round(config: dict[str, Any], settings: RLTrainingConfig) -> None:
-    from ponder.training.loop import Progress, TokenisedExample, WorkerPlace
-    from ponder.training.rl import train_rl, trainable_student
-
-    teacher = config["teacher_adapter_dir"]
-    policy = trainable_student(
-        Path(config["model_dir"]),
-        Path(teacher) if teacher else None,
-        config["layers"],
-        Path(config["delta_dir"]),
-    )
-
-    def report(progress: Progress, folder: Path | None) -> None:
-        say(f"step {progress.step}/{progress.total_steps} loss {progress.loss:.4f}")
-
-    examples = [TokenisedExample(**e) for e in config["examples"]]
-    device = "cuda" if settings.use_gpu else "cpu"
-    train_rl(
-        settings, examples, policy, Path(config["work_dir"]), report, WorkerPlace(device=device)
-    )
 
 
 def _final_delta(work_dir: Path) -> Path:

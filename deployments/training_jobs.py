@@ -131,6 +131,25 @@ def _worker_loop(config: dict[str, Any]) -> None:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def start_training_ray(cpus: float) -> Any:
+    """A local Ray cluster for a Ray Train job (Train v2, the project's Ray environment, its
+    temp dir, at least `cpus` CPUs); returns the `ray` module, to shut down when done."""
+    os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
+    use_ray_environment()
+    import ray
+
+    temp_dir = env.ray_temp_dir()
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        namespace="ponder-train",
+        _temp_dir=str(temp_dir),
+        num_cpus=max(os.cpu_count() or 1, int(cpus)),
+    )
+    return ray
+
+
 def run_training_job(
     settings: TrainingJobConfig,
     run_name: str,
@@ -140,25 +159,14 @@ def run_training_job(
     """Train on Ray Train (the adapter or, for StudentTrainingConfig, the student);
     returns the final checkpoint folder (with the trained delta in `adapter/`) and the
     facts of the run (data counts, time, examples/s, loss curve)."""
-    os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
-    use_ray_environment()
-    import ray
-    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
-
     examples, counts, pool = draw_examples(settings, env.data_dir())
     say(f"{len(examples)} training examples drawn ({json.dumps(counts)}) from the train split")
     storage = storage_dir or env.state_dir() / "train"
     storage.mkdir(parents=True, exist_ok=True)
-    temp_dir = env.ray_temp_dir()
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    ray.init(
-        address="local",
-        include_dashboard=False,
-        namespace="ponder-train",
-        _temp_dir=str(temp_dir),
-        num_cpus=max(os.cpu_count() or 1, int(settings.cpus_per_worker * settings.num_workers)),
-    )
+    ray = start_training_ray(settings.cpus_per_worker * settings.num_workers)
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
     started = time.monotonic()
     try:
         trainer = TorchTrainer(

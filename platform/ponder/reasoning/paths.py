@@ -6,6 +6,7 @@ import enum
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ponder.errors import PonderError
@@ -105,6 +106,20 @@ CONTEXT_FEATURES: frozenset[str] = frozenset({"agreement"})
 
 def answers_agree(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-4 * max(1.0, abs(a), abs(b))
+
+
+def group_by_answer(answers: Sequence[float]) -> list[list[int]]:
+    """Positions of agreeing answers (each compared with its group's first), the groups in
+    the order their first answer appears: what every vote over answers counts."""
+    groups: list[list[int]] = []
+    for position, answer in enumerate(answers):
+        for group in groups:
+            if answers_agree(answers[group[0]], answer):
+                group.append(position)
+                break
+        else:
+            groups.append([position])
+    return groups
 
 
 def path_features(

@@ -23,6 +23,7 @@ from ponder.reasoning.paths import (
     PathState,
     PathStatus,
     answers_agree,
+    group_by_answer,
     path_features,
     path_prefix_key,
     stable_hash,
@@ -274,16 +275,14 @@ class RequestRun:
 
     def answer_groups(self) -> list[list[PathState]]:
         """Completed paths grouped by answer, the highest total score first."""
-        groups: list[list[PathState]] = []
-        for path in self.paths.values():
-            if path.status is not PathStatus.COMPLETED or path.answer is None:
-                continue
-            for group in groups:
-                if answers_agree(group[0].answer or 0.0, path.answer):
-                    group.append(path)
-                    break
-            else:
-                groups.append([path])
+        done = [
+            p
+            for p in self.paths.values()
+            if p.status is PathStatus.COMPLETED and p.answer is not None
+        ]
+        groups = [
+            [done[i] for i in group] for group in group_by_answer([p.answer or 0.0 for p in done])
+        ]
         return sorted(groups, key=lambda g: sum(p.score for p in g), reverse=True)
 
     def settled(self) -> bool:

@@ -23,7 +23,13 @@ from typing import Any, Literal
 
 from ponder.config import PlannerConfig
 from ponder.reasoning.cache import NoScoreCache
-from ponder.reasoning.paths import FEATURE_NAMES, PathState, PathStatus, answers_agree
+from ponder.reasoning.paths import (
+    FEATURE_NAMES,
+    PathState,
+    PathStatus,
+    answers_agree,
+    group_by_answer,
+)
 from ponder.reasoning.plan import NodeKind
 from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
 from ponder.reasoning.problems import Problem, is_correct
@@ -240,15 +246,10 @@ def _vote(
     weights = [1.0] * len(finals)
     if scorer is not None:
         weights = scorer.score_many(_with_agreement(finals))
-    groups: list[tuple[float, float, int]] = []  # answer, weight, count
-    for (path, _), weight in zip(finals, weights, strict=True):
-        assert path.answer is not None
-        for i, (answer, total, count) in enumerate(groups):
-            if answers_agree(answer, path.answer):
-                groups[i] = (answer, total + weight, count + 1)
-                break
-        else:
-            groups.append((path.answer, weight, 1))
+    answers = [path.answer or 0.0 for path, _ in finals]
+    groups = [
+        (answers[g[0]], sum(weights[i] for i in g), len(g)) for g in group_by_answer(answers)
+    ]  # answer, weight, count
     answer, lead, count = max(groups, key=lambda g: (g[1], g[2]))
     total = sum(g[1] for g in groups)
     return answer, (lead / total if total > 0 else 0.0), count
