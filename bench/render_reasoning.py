@@ -28,8 +28,10 @@ KIND_NAMES = {
 def render_robustness(report: dict[str, Any]) -> str:
     """bench/robustness.py: per set, Reason against one greedy pot branch and a plain
     majority vote over Reason's own programs; per robustness kind; then the curve."""
+    ranker = report.get("ranker")
+    chooser = f", answer ranker `{ranker['version']}`" if ranker else ""
     lines = [
-        f"Planner as shipped on `{report['model']}`, verifier `{report['scorer']}`; "
+        f"Planner as shipped on `{report['model']}`, verifier `{report['scorer']}`{chooser}; "
         "every generated token counted." + _stamp(report),
         "",
         *_header(
@@ -68,23 +70,30 @@ def render_robustness(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_CURVE_METHODS = {
+    "majority": "majority vote",
+    "weighted": "verifier-weighted vote",
+    "adaptive": "adaptive waves (vote)",
+    "ranked": "answer ranker",
+    "ranked_adaptive": "adaptive waves (ranker)",
+}
+
+
 def _curve_lines(curve: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for name, data in curve.items():
+        methods = [m for m in _CURVE_METHODS if m in next(iter(data["branches"].values()))]
         lines += [
             "",
             f"Accuracy against compute on the {SET_NAMES.get(name, name)}, replayed on the "
             f"same 16 programs per problem sampled from `{data.get('samples_from', '?')}` "
-            f"({data['problems']} problems): the first k of them, answered three ways "
+            f"({data['problems']} problems): the first k of them, answered {len(methods)} ways "
             "(tokens / problem in brackets; adaptive: the shipped waves, capped at k).",
             "",
-            *_header("branches", "majority vote", "verifier-weighted vote", "adaptive waves"),
+            *_header("branches", *(_CURVE_METHODS[m] for m in methods)),
         ]
         for k, row in data["branches"].items():
-            cells = [
-                f"{_cell(row[m])} ({row[m]['tokens_per_problem']:.0f})"
-                for m in ("majority", "weighted", "adaptive")
-            ]
+            cells = [f"{_cell(row[m])} ({row[m]['tokens_per_problem']:.0f})" for m in methods]
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
     return lines
 
@@ -107,6 +116,36 @@ def render_verifier(scorer: dict[str, Any]) -> str:
             f"| {name} | {m['paths']} | {m['right_rate']:.3f} | {m['precision']:.3f} "
             f"| {m['recall']:.3f} | {m['log_loss']:.3f} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def render_ranker(ranker: dict[str, Any]) -> str:
+    """`ponder train verifier`: the packaged answer ranker on held-out problems' samples,
+    beside the greedy program, the plain vote and (when fitted with program search) the
+    same ranker fitted without search, all on the same samples."""
+    metrics = ranker["metrics"]
+    plain = metrics.get("without_search", {})
+    search = "with program search" if ranker["search"] else "sampled answers only"
+    columns = ["held-out set (problems)", "branches", "greedy pot", "majority vote"]
+    columns += ["ranker without search"] if plain else []
+    columns += ["answer ranker", "some candidate right"]
+    lines = [f"Answer ranker `{ranker['version']}` ({search}): {metrics['trained_on']}."]
+    lines += ["", *_header(*columns)]
+    for key, rows in metrics.items():
+        if not key.startswith("held_out_"):
+            continue
+        name = SET_NAMES.get(key[len("held_out_") :], key)
+        for index, row in enumerate(rows):
+            n = row["problems"]
+            cells = [f"{name} ({n})", str(row["branches"])]
+            cells += [format_proportion(row["greedy"], n), format_proportion(row["majority"], n)]
+            if plain:
+                cells.append(format_proportion(plain[key][index]["ranker"], n))
+            cells += [
+                format_proportion(row["ranker"], n),
+                format_proportion(row["any_candidate"], n),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

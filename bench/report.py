@@ -23,7 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.render_reasoning import render_rl_student, render_robustness, render_verifier
+from bench.render_reasoning import (
+    render_ranker,
+    render_rl_student,
+    render_robustness,
+    render_verifier,
+)
 from bench.tables import header as _header
 from bench.tables import k_of_n as _k_of_n
 from bench.tables import stamp as _stamp
@@ -582,6 +587,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,
     "bench/results/robustness.json": render_robustness,
+    "bench/results/robustness-vote-rl.json": render_robustness,
     "bench/results/robustness-before-rl.json": render_robustness,
 }
 
@@ -677,6 +683,7 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "platform/ponder/adapters/*/metrics.json": render_adapter_metrics,
     "platform/ponder/students/*/metrics.json": render_student_metrics,
     "platform/ponder/reasoning/scorer_default.json": render_verifier,
+    "platform/ponder/reasoning/ranker_default.json": render_ranker,
 }
 
 # Every source a block may name (a path from the root, `*` for an artifact's version).

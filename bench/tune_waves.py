@@ -1,14 +1,16 @@
-"""Choose Reason's adaptive waves on the train split only: two-fold, the verifier fitted
-on one half of the training problems' sampled programs (`ponder train verifier` keeps
-them in .state/verifier/train.jsonl) and every setting replayed on the other half, then
-the halves swapped. The dev split and the robustness set never enter the choice.
+"""Choose Reason's adaptive waves on the train split only: two-fold, the verifier (or,
+with `--selection ranker`, the answer ranker) fitted on one half of the training
+problems' sampled programs (`ponder train verifier` keeps them in
+.state/verifier/train.jsonl) and every setting replayed on the other half, then the
+halves swapped. The dev split and the robustness set never enter the choice.
 
-Run:  .venv/bin/python bench/tune_waves.py [--max-token-ratio 6]
+Run:  .venv/bin/python bench/tune_waves.py [--selection vote|ranker] [--max-token-ratio 6]
 
 Per setting: accuracy (k/n over both folds) and generated tokens per problem against one
 greedy pot branch; the chosen setting is the cheapest of those within the token ratio
 whose accuracy is within `--tolerance` (0.5 points) of the best there: differences that
-small are noise, tokens are not. Written to bench/results/waves.json.
+small are noise, tokens are not. Written to bench/results/waves.json (vote) or
+bench/results/waves-ranker.json (ranker).
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ponder.config import PlannerConfig  # noqa: E402
-from ponder.reasoning.verifier import SampledProblem, fit_verifier, load_samples, replay  # noqa: E402
+from ponder.reasoning.ranker import AnswerRanker  # noqa: E402
+from ponder.reasoning.ranker_fit import examples_of, fit_ranker  # noqa: E402
+from ponder.reasoning.verifier import (  # noqa: E402
+    SampledProblem,
+    fit_verifier,
+    load_samples,
+    replay,
+    sampled_programs,
+)
 from ponder.stats import proportion  # noqa: E402
 
 SAMPLES = ROOT / ".state" / "verifier" / "train.jsonl"
@@ -43,7 +53,41 @@ def folds(records: list[SampledProblem]) -> list[tuple[list[SampledProblem], lis
     return [(first, second), (second, first)]
 
 
-def evaluate(records: list[SampledProblem]) -> list[dict[str, Any]]:
+class RankedWaves:
+    """The ranker's waves replayed with each (problem, paths used) ranked once."""
+
+    def __init__(self, ranker: AnswerRanker) -> None:
+        self.ranker = ranker
+        self.memo: dict[tuple[int, int], tuple[bool, int, float]] = {}
+
+    def top(self, record: SampledProblem, used: int) -> tuple[bool, int, float]:
+        """(right, votes, probability) of the first candidate on the first `used` paths."""
+        key = (id(record), used)
+        if key not in self.memo:
+            ranked = self.ranker.rank(record.question, sampled_programs(record.paths[:used]))
+            if not ranked:
+                self.memo[key] = (False, 0, 0.0)
+            else:
+                top, probability = ranked[0]
+                right = abs(top.answer - record.answer) <= 1e-4 * max(1.0, abs(record.answer))
+                self.memo[key] = (right, top.votes, probability)
+        return self.memo[key]
+
+    def replay(
+        self, record: SampledProblem, branches: int, config: PlannerConfig
+    ) -> tuple[bool, int]:
+        used = min(config.initial_branches, branches)
+        while used < branches:
+            _, votes, probability = self.top(record, used)
+            if votes >= config.settle_votes and probability >= config.settle_share:
+                break
+            used = min(branches, used + config.wave_branches)
+        return self.top(record, used)[0], sum(p.tokens for p in record.paths[:used])
+
+
+def evaluate(records: list[SampledProblem], selection: str) -> list[dict[str, Any]]:
+    if selection == "ranker":
+        return evaluate_ranker(records)
     fitted = [(fit_verifier(train, {}, "fold"), test) for train, test in folds(records)]
     greedy_tokens = sum(replay(r, 1, "greedy")[1] for r in records) / len(records)
     greedy_right = sum(replay(r, 1, "greedy")[0] for r in records)
@@ -74,13 +118,64 @@ def evaluate(records: list[SampledProblem]) -> list[dict[str, Any]]:
     return rows
 
 
+def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
+    fitted = [
+        (RankedWaves(fit_ranker(examples_of(train, True), True)), test)
+        for train, test in folds(records)
+    ]
+    greedy_tokens = sum(replay(r, 1, "greedy")[1] for r in records) / len(records)
+    greedy_right = sum(replay(r, 1, "greedy")[0] for r in records)
+    rows = [{"setting": "greedy pot", **proportion(greedy_right, len(records)), "token_ratio": 1.0}]
+    for branches in GRID["branches"]:
+        right = sum(waves.top(r, branches)[0] for waves, test in fitted for r in test)
+        rows.append(
+            {
+                "setting": {"branches": branches, "waves": "none"},
+                **proportion(right, len(records)),
+                "token_ratio": round(
+                    sum(sum(p.tokens for p in r.paths[:branches]) for r in records)
+                    / len(records)
+                    / greedy_tokens,
+                    2,
+                ),
+            }
+        )
+    grid = GRID | {"settle_share": (0.5, 0.6, 0.75, 0.9)}
+    for values in itertools.product(*grid.values()):
+        setting = dict(zip(grid, values, strict=True))
+        if setting["initial_branches"] > setting["branches"]:
+            continue
+        config = PlannerConfig(
+            initial_branches=setting["initial_branches"],
+            wave_branches=setting["wave_branches"],
+            settle_share=setting["settle_share"],
+            settle_votes=setting["settle_votes"],
+        )
+        right = tokens = 0
+        for waves, test in fitted:
+            for record in test:
+                ok, used = waves.replay(record, setting["branches"], config)
+                right += ok
+                tokens += used
+        rows.append(
+            {
+                "setting": setting,
+                **proportion(right, len(records)),
+                "token_ratio": round(tokens / len(records) / greedy_tokens, 2),
+            }
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-token-ratio", type=float, default=6.0, dest="max_ratio")
     parser.add_argument("--tolerance", type=float, default=0.005, help="accuracy, absolute")
+    parser.add_argument("--selection", choices=("vote", "ranker"), default="ranker")
+    parser.add_argument("--samples", type=Path, default=SAMPLES)
     args = parser.parse_args()
-    records = [r for r in load_samples(SAMPLES) if r.paths]
-    rows = evaluate(records)
+    records = [r for r in load_samples(args.samples) if r.paths]
+    rows = evaluate(records, args.selection)
     within = [r for r in rows[1:] if r["token_ratio"] <= args.max_ratio]
     best = max(r["k"] for r in within)
     close = [r for r in within if r["k"] >= best - args.tolerance * len(records)]
@@ -92,7 +187,9 @@ def main() -> int:
         "rows": rows,
         "chosen": chosen,
     }
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    out = RESULT if args.selection == "vote" else RESULT.with_name("waves-ranker.json")
+    result["selection"] = args.selection
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({"greedy": rows[0], "chosen": chosen}, indent=2))
     return 0
 

@@ -1,14 +1,16 @@
 """`ponder train verifier`: sample the Reason model's own programs on training problems
 (the train split and its perturbed variants), label them by execution, fit the path
-verifier, and measure it on held-out sets it never saw (the dev split, the robustness dev
-set, two-step GSM8K). The samples are kept, so `bench/reason_robust.py` replays every
-budget and aggregation on them without sampling again.
+verifier and the answer ranker, and measure both on held-out sets they never saw (the dev
+split, the robustness dev set, two-step GSM8K). The samples are kept, so
+`bench/robustness.py` and `bench/tune_waves.py` replay every budget and aggregation on
+them without sampling again.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -48,6 +50,7 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
     from ponder.reasoning.local_decoder import EngineDecoder
     from ponder.reasoning.plan import parse_strategies
     from ponder.reasoning.planner import ReasonBudget
+    from ponder.reasoning.ranker_fit import fit_answer_ranker
     from ponder.reasoning.verifier import fit_verifier, load_samples, sample_paths, save_samples
 
     logging.basicConfig(level=logging.WARNING)
@@ -98,6 +101,18 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
     scorer.save(Path(args.out))
     say(f"wrote verifier {scorer.version} to {args.out}")
     print(json.dumps(scorer.metrics, indent=2))
+    ranker = fit_answer_ranker(
+        samples["train"], held_out, args.search, note, train_branches=args.train_branches
+    )
+    if args.search:  # the same fit without search's candidates: what search adds
+        plain = fit_answer_ranker(
+            samples["train"], held_out, False, note, train_branches=args.train_branches
+        )
+        metrics = ranker.metrics | {"without_search": plain.metrics}
+        ranker = dataclasses.replace(ranker, metrics=metrics)
+    ranker.save(Path(args.ranker_out))
+    say(f"wrote answer ranker {ranker.version} to {args.ranker_out}")
+    print(json.dumps(ranker.metrics, indent=2))
     return 0
 
 
@@ -124,5 +139,18 @@ def add_parser(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.add_argument("--resample", action="store_true", help="sample again")
     parser.add_argument(
         "--out", default=str(env.REPO_ROOT / "platform/ponder/reasoning/scorer_default.json")
+    )
+    parser.add_argument(
+        "--ranker-out",
+        dest="ranker_out",
+        default=str(env.REPO_ROOT / "platform/ponder/reasoning/ranker_default.json"),
+        help="where the answer ranker is written",
+    )
+    parser.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fit the answer ranker with program search's candidates (--no-search: only "
+        "the sampled answers)",
     )
     parser.set_defaults(func=cmd_train_verifier)

@@ -539,8 +539,12 @@ class PlannerConfig(StrictModel):
     early_stop_agree: int = Field(
         2, ge=1, description="How many agreeing strong paths stop the request early."
     )
-    selection: Literal["best", "vote"] = Field(
-        "best", description="Answer from the best path, or a score-weighted vote."
+    selection: Literal["best", "vote", "ranker"] = Field(
+        "best",
+        description="Answer from the best path, a score-weighted vote over distinct "
+        "answers, or the answer ranker (`ranker_path`), which weighs the sampled answers "
+        "side by side (and, if it was fitted with program search, every short program over "
+        "the problem's quantities); with 'ranker' the waves settle on its probability.",
     )
     sample_temperatures: tuple[float, ...] = Field(
         (0.7,),
@@ -567,13 +571,18 @@ class PlannerConfig(StrictModel):
         ge=0,
         le=1,
         description="The vote is settled when the leading answer holds this share of the "
-        "completed paths' total score ...",
+        "completed paths' total score (selection 'ranker': the ranker's probability) ...",
     )
     settle_votes: int = Field(
         3, ge=1, description="... and at least this many completed paths give it."
     )
     scorer_path: str = Field(
         "", description="Path scorer weights file; empty means the packaged default."
+    )
+    ranker_path: str = Field(
+        "",
+        description="Answer ranker weights file (selection 'ranker'); empty means the "
+        "packaged default.",
     )
     adapter: str = Field(
         "",

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted, Unavailable
@@ -38,7 +39,9 @@ from ponder.reasoning.plan import (
     extract_conditions,
     format_number,
 )
+from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
 from ponder.reasoning.scorer import PathScorer, sigmoid
+from ponder.reasoning.selection import SEARCH_PATH_ID, chosen_path, rank_paths
 from ponder.reasoning.steps import (
     BranchFailed,
     BranchRunner,
@@ -142,12 +145,17 @@ class ReasoningPlanner:
         cache: ScoreCache,
         config: PlannerConfig | None = None,
         feature_sink: FeatureSink | None = None,
+        ranker: AnswerRanker | None = None,
     ) -> None:
         self._decoder = decoder
         self._scorer = scorer
         self._cache = cache
         self._config = config or PlannerConfig()
         self._feature_sink = feature_sink
+        if ranker is None and self._config.selection == "ranker":
+            path = self._config.ranker_path
+            ranker = load_ranker(Path(path) if path else DEFAULT_RANKER_PATH)
+        self._ranker = ranker
 
     async def reason(
         self,
@@ -185,6 +193,7 @@ class ReasoningPlanner:
             reasoning_id,
             adapter,
             model,
+            self._ranker,
         )
         async for event in run.events():
             yield event
@@ -206,8 +215,10 @@ class RequestRun:
         reasoning_id: str,
         adapter: str | None,
         model: str = "",
+        ranker: AnswerRanker | None = None,
     ) -> None:
         self.decoder = decoder
+        self.ranker = ranker
         self.scorer = scorer
         self.cache = cache
         self.config = config
@@ -286,7 +297,16 @@ class RequestRun:
         return sorted(groups, key=lambda g: sum(p.score for p in g), reverse=True)
 
     def settled(self) -> bool:
-        """Whether the score-weighted vote is decided enough to start no more branches."""
+        """Whether the score-weighted vote (or the answer ranker) is decided enough to start
+        no more branches."""
+        if self.ranker is not None:
+            ranked = rank_paths(self.ranker, self.problem, self.paths.values())
+            if not ranked:
+                return False
+            top, probability = ranked[0]
+            return top.votes >= self.config.settle_votes and probability >= (
+                self.config.settle_share
+            )
         groups = self.answer_groups()
         if not groups:
             return False
@@ -460,6 +480,13 @@ class RequestRun:
         ]
         if not completed:
             return None
+        if self.ranker is not None:
+            ranked = rank_paths(self.ranker, self.problem, self.paths.values())
+            chosen = chosen_path(ranked, self.paths.values())
+            if chosen is not None and chosen.spec.id == SEARCH_PATH_ID:
+                self.paths[SEARCH_PATH_ID] = chosen
+                self.rows_by_step[SEARCH_PATH_ID] = {}
+            return chosen
         if self.config.selection == "best":
             return max(completed, key=lambda p: p.score)
         winner = self.answer_groups()[0]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ponder.config import PlannerConfig
+from ponder.reasoning.answer_features import Candidate, SampledProgram
 from ponder.reasoning.cache import NoScoreCache
 from ponder.reasoning.paths import (
     FEATURE_NAMES,
@@ -33,12 +34,14 @@ from ponder.reasoning.paths import (
 from ponder.reasoning.plan import NodeKind
 from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
 from ponder.reasoning.problems import Problem, is_correct
+from ponder.reasoning.ranker import AnswerRanker
 from ponder.reasoning.scorer import PathScorer, fit_scorer, log_loss
 from ponder.reasoning.steps import PlannerDecoder
 
 AGREEMENT = FEATURE_NAMES.index("agreement")
 HAS_ANSWER = FEATURE_NAMES.index("has_answer")
-Aggregation = Literal["greedy", "majority", "weighted", "adaptive"]
+MEAN_LOGPROB = FEATURE_NAMES.index("mean_logprob")
+Aggregation = Literal["greedy", "majority", "weighted", "adaptive", "ranked", "ranked_adaptive"]
 
 
 @dataclass
@@ -255,14 +258,61 @@ def _vote(
     return answer, (lead / total if total > 0 else 0.0), count
 
 
+def sampled_programs(paths: Sequence[SampledPath]) -> list[SampledProgram]:
+    """The finished sampled paths as the answer ranker sees them."""
+    return [
+        SampledProgram(
+            p.program, p.answer, p.rows[-1][MEAN_LOGPROB] if p.rows else 0.0, p.temperature == 0
+        )
+        for p in paths
+        if p.answer is not None
+    ]
+
+
+def _ranked(
+    record: SampledProblem, paths: Sequence[SampledPath], ranker: AnswerRanker
+) -> list[tuple[Candidate, float]]:
+    return ranker.rank(record.question, sampled_programs(paths))
+
+
+def replay_ranked(
+    record: SampledProblem,
+    branches: int,
+    ranker: AnswerRanker,
+    settings: PlannerConfig | None = None,
+) -> tuple[bool, int]:
+    """(right, tokens) of the answer ranker on the first `branches` sampled paths; with
+    `settings`, in the planner's waves, stopping once the ranker's first candidate holds
+    `settle_share` of the probability with at least `settle_votes` sampled paths."""
+    paths = record.paths[:branches]
+    if settings is not None:
+        used = settings.initial_branches or branches
+        while used < len(paths):
+            ranked = _ranked(record, paths[:used], ranker)
+            top = ranked[0] if ranked else None
+            if top and top[0].votes >= settings.settle_votes and top[1] >= settings.settle_share:
+                break
+            used = min(len(paths), used + settings.wave_branches)
+        paths = paths[:used]
+    ranked = _ranked(record, paths, ranker)
+    answer = ranked[0][0].answer if ranked else None
+    return is_correct(answer, record.answer), sum(p.tokens for p in paths)
+
+
 def replay(
     record: SampledProblem,
     branches: int,
     aggregation: Aggregation,
     scorer: PathScorer | None = None,
     settings: PlannerConfig | None = None,
+    ranker: AnswerRanker | None = None,
 ) -> tuple[bool, int]:
     """(right, tokens) of answering from the first `branches` sampled paths."""
+    if aggregation in ("ranked", "ranked_adaptive"):
+        if ranker is None:
+            raise ValueError(f"aggregation {aggregation!r} needs an answer ranker")
+        waves = (settings or PlannerConfig()) if aggregation == "ranked_adaptive" else None
+        return replay_ranked(record, branches, ranker, waves)
     paths = record.paths[:branches]
     if aggregation == "greedy":
         paths = paths[:1]

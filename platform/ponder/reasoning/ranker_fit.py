@@ -1,0 +1,140 @@
+"""Fitting the answer ranker (`ranker.py`) on the model's own sampled programs: one
+softmax over each training problem's candidates, the right ones (by executing them against
+the known answer) as the target, and its accuracy on held-out problems beside the plain
+vote and the greedy program on the same samples."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ponder.reasoning.answer_features import (
+    SampledProgram,
+    candidate_rows,
+    candidates,
+    read_problem,
+)
+from ponder.reasoning.problems import is_correct
+from ponder.reasoning.ranker import AnswerRanker
+from ponder.reasoning.verifier import SampledProblem, replay, sampled_programs
+
+
+@dataclass(frozen=True)
+class RankingExample:
+    """One training problem: its candidates' rows and which of them are right."""
+
+    rows: list[list[float]]
+    right: list[bool]
+
+
+def ranking_example(
+    problem: str, answer: float, sampled: Sequence[SampledProgram], search: bool
+) -> RankingExample:
+    reading = read_problem(problem)
+    found = candidates(reading, sampled, search)
+    return RankingExample(
+        rows=candidate_rows(reading, found),
+        right=[is_correct(c.answer, answer) for c in found],
+    )
+
+
+def fit_ranker(
+    examples: Sequence[RankingExample],
+    search: bool,
+    hidden: int = 64,
+    weight_decay: float = 1e-2,
+    steps: int = 300,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+) -> AnswerRanker:
+    """Fit the network by full-batch Adam on the softmax cross-entropy over each problem's
+    candidates (the target: uniform over its right ones); problems with no right candidate
+    teach nothing and are left out. Settings chosen two-fold on the train split's samples
+    (BENCHMARKS.md)."""
+    import torch
+
+    usable = [e for e in examples if any(e.right) and len(e.rows) > 1]
+    if not usable:
+        raise ValueError("no training problem has a right candidate among several")
+    x = np.asarray([row for e in usable for row in e.rows], dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std < 1e-9] = 1.0
+    z = torch.tensor((x - mean) / std, dtype=torch.float32)
+    right = torch.tensor([r for e in usable for r in e.right], dtype=torch.float32)
+    sizes = torch.tensor([len(e.rows) for e in usable])
+    group = torch.repeat_interleave(sizes)
+    starts = torch.repeat_interleave(torch.cumsum(sizes, 0) - sizes, sizes)
+    offset = torch.arange(len(group)) - starts
+    count = len(usable)
+    per_problem = torch.zeros(count).index_add_(0, group, right)
+    target = right / per_problem[group]
+    torch.manual_seed(seed)
+    first, last = torch.nn.Linear(z.shape[1], hidden), torch.nn.Linear(hidden, 1)
+    network = torch.nn.Sequential(first, torch.nn.ReLU(), last)
+    optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    for _ in range(steps):
+        logits = network(z).squeeze(1)
+        padded = torch.full((count, int(sizes.max())), float("-inf"))
+        padded = padded.index_put((group, offset), logits)
+        log_p = logits - torch.logsumexp(padded, dim=1)[group]
+        loss = -torch.zeros(count).index_add_(0, group, target * log_p).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    hidden_weights = first.weight.detach().double().numpy()
+    digest = hashlib.sha256(np.round(hidden_weights, 6).tobytes()).hexdigest()[:8]
+    return AnswerRanker(
+        version=f"r2-{digest}",
+        hidden_weights=tuple(tuple(float(w) for w in row) for row in hidden_weights),
+        hidden_bias=tuple(float(b) for b in first.bias.detach().double()),
+        output_weights=tuple(float(v) for v in last.weight.detach().double()[0]),
+        mean=tuple(float(a) for a in mean),
+        std=tuple(float(a) for a in std),
+        search=search,
+    )
+
+
+def examples_of(
+    records: Sequence[SampledProblem], search: bool, branches: int | None = None
+) -> list[RankingExample]:
+    return [
+        ranking_example(r.question, r.answer, sampled_programs(r.paths[:branches]), search)
+        for r in records
+    ]
+
+
+def held_out_accuracy(
+    ranker: AnswerRanker, records: Sequence[SampledProblem], branches: int
+) -> dict[str, Any]:
+    """Right answers of the ranker, the plain vote and the greedy program on the first
+    `branches` samples of each problem, and how often any candidate was right."""
+    right = {"ranker": 0, "majority": 0, "greedy": 0, "any_candidate": 0}
+    for record in records:
+        ranked = ranker.rank(record.question, sampled_programs(record.paths[:branches]))
+        right["ranker"] += bool(ranked) and is_correct(ranked[0][0].answer, record.answer)
+        right["any_candidate"] += any(is_correct(c.answer, record.answer) for c, _ in ranked)
+        right["majority"] += replay(record, branches, "majority")[0]
+        right["greedy"] += replay(record, 1, "greedy")[0]
+    return {"problems": len(records), "branches": branches} | right
+
+
+def fit_answer_ranker(
+    train: Sequence[SampledProblem],
+    held_out: Mapping[str, Sequence[SampledProblem]],
+    search: bool,
+    note: str,
+    train_branches: int = 8,
+) -> AnswerRanker:
+    """Fit on the training records; measure on each held-out set at 8 and 16 branches."""
+    ranker = fit_ranker(examples_of(train, search, train_branches), search)
+    metrics: dict[str, Any] = {"trained_on": note, "search": search, "train_problems": len(train)}
+    for name, records in held_out.items():
+        metrics[f"held_out_{name}"] = [
+            held_out_accuracy(ranker, records, branches) for branches in (8, 16)
+        ]
+    return dataclasses.replace(ranker, metrics=metrics)

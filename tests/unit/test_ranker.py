@@ -1,0 +1,195 @@
+"""The answer ranker and program search: every short program over the quantities, the
+candidates (sampled answers, then searched ones), the features that tell a distractor or
+a wrong operator apart, the listwise fit, the planner choosing by the ranker (a sampled
+path, or a search path when no branch wrote the right program), its settle rule, and the
+offline replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from ponder.config import PlannerConfig
+from ponder.reasoning.answer_features import (
+    FEATURE_NAMES,
+    SampledProgram,
+    candidate_rows,
+    candidates,
+    read_problem,
+)
+from ponder.reasoning.cache import NoScoreCache
+from ponder.reasoning.paths import FEATURE_NAMES as PATH_FEATURES
+from ponder.reasoning.paths import PathStatus
+from ponder.reasoning.plan import Strategy
+from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
+from ponder.reasoning.program_search import search_programs
+from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
+from ponder.reasoning.ranker_fit import RankingExample, fit_ranker, ranking_example
+from ponder.reasoning.selection import SEARCH_PATH_ID
+from ponder.reasoning.verifier import SampledPath, SampledProblem, replay
+from tests.unit.test_search import RACHEL, SeededDecoder, scorer_with
+
+BOXES = "A box holds 12 pens. How many pens are in 4 boxes?"
+
+
+def ranker_with(search: bool, **weights: float) -> AnswerRanker:
+    """A network that scores w . z exactly: relu(w . z) - relu(-w . z)."""
+    n = len(FEATURE_NAMES)
+    values = [0.0] * n
+    for name, weight in weights.items():
+        values[FEATURE_NAMES.index(name)] = weight
+    hidden = (tuple(values), tuple(-v for v in values))
+    return AnswerRanker("test", hidden, (0.0, 0.0), (1.0, -1.0), (0.0,) * n, (1.0,) * n, search)
+
+
+def features(problem: str, program: str, answer: float, votes: int = 0) -> dict[str, float]:
+    reading = read_problem(problem)
+    sampled = [SampledProgram(program, answer)] * votes
+    found = candidates(reading, sampled, search=True)
+    rows = candidate_rows(reading, found)
+    row = next(r for c, r in zip(found, rows, strict=True) if c.answer == answer)
+    return dict(zip(FEATURE_NAMES, row, strict=True))
+
+
+def test_search_enumerates_one_and_two_operation_programs_over_the_quantities() -> None:
+    found = search_programs((7.0, 4.0, 12.0))
+    values = {p.text: p.value for p in found}
+    assert values["7 * 4"] == 28.0 and values["4 - 7"] == -3.0
+    assert "4 * 7" not in values  # commutative operators once per pair
+    assert values["(7 * 4) + 12"] == 40.0 and values["12 - (7 * 4)"] == -16.0
+    assert all(p.operations in (1, 2) for p in found)
+    assert search_programs((5.0,)) == []  # nothing to combine
+    one = search_programs((7.0, 4.0, 12.0), max_operations=1)
+    assert one and all(p.operations == 1 for p in one)
+    assert len(one) == 3 * 6  # three pairs: + and * once, - and / both ways
+    assert [p.text for p in search_programs((3.0, 0.0)) if "/" in p.text] == ["0 / 3"]
+
+
+def test_candidates_keep_sampled_answers_first_and_merge_search_into_them() -> None:
+    reading = read_problem(BOXES)
+    sampled = [SampledProgram("12 - 4", 8.0, -0.2, greedy=True), SampledProgram("12 / 4", 3.0)]
+    sampled.append(SampledProgram("12 - 4", 8.0, -0.5))
+    found = candidates(reading, sampled, search=True)
+    assert [c.answer for c in found[:2]] == [8.0, 3.0]
+    assert found[0].votes == 2 and found[0].greedy and found[0].best_mean_logprob == -0.2
+    assert "12 - 4" in found[0].programs
+    searched = {c.answer: c for c in found[2:]}
+    assert searched[48.0].votes == 0 and searched[48.0].program == "12 * 4"
+    assert len(candidates(reading, sampled, search=False)) == 2
+    rows = dict(zip((c.answer for c in found), candidate_rows(reading, found), strict=True))
+    same = FEATURE_NAMES.index("votes_on_same_quantities")
+    most = FEATURE_NAMES.index("most_votes")
+    # 12 * 4 uses the quantities all three samples used, with another operator
+    assert rows[48.0][same] == 1.0 and rows[48.0][most] == 0.0
+    assert rows[8.0][most] == 1.0 and rows[3.0][most] == 0.0
+    assert rows[16.0][same] == 1.0 and rows[8.0][FEATURE_NAMES.index("vote_share")] == 2 / 3
+
+
+def test_features_tell_a_program_using_the_distractor_and_the_operator_it_meets() -> None:
+    right = features(RACHEL, "7 * 4", 28.0, votes=1)
+    distracted = features(RACHEL, "(7 * 4) + 12", 40.0)
+    assert right["irrelevant_used"] == 0.0 and distracted["irrelevant_used"] > 0
+    assert right["vote_share"] == 1.0 and distracted["vote_share"] == 0.0
+    assert right["operations"] == 1.0 and distracted["two_or_more_operations"] == 1.0
+
+    # the words around each quantity ("books for", "dollars each") meet the operator
+    def context(row: dict[str, float]) -> set[str]:
+        return {k for k, v in row.items() if k.startswith("context_operator_") and v > 0}
+
+    assert context(right) and context(right) != context(features(RACHEL, "7 + 4", 11.0))
+
+
+def test_fit_ranker_learns_to_prefer_the_right_candidate_and_skips_hopeless_problems() -> None:
+    # The right candidate never uses an irrelevant number; the wrong one does, and holds
+    # more votes in most problems: only the first cue tells them apart.
+    def row(irrelevant: float, votes: float) -> list[float]:
+        values = [0.0] * len(FEATURE_NAMES)
+        values[FEATURE_NAMES.index("irrelevant_used")] = irrelevant
+        values[FEATURE_NAMES.index("vote_share")] = votes
+        return values
+
+    examples = [RankingExample(rows=[row(0, 0.5)] * 2, right=[False, False])]  # left out
+    for i in range(20):
+        votes = 0.3 + 0.02 * i
+        examples.append(
+            RankingExample(rows=[row(1, 1 - votes), row(0, votes)], right=[False, True])
+        )
+    ranker = fit_ranker(examples, search=False, hidden=8, steps=200)
+    probabilities = ranker.probabilities([row(1, 0.8), row(0, 0.2)])
+    assert probabilities[1] > 0.9 and sum(probabilities) == pytest.approx(1.0)
+    assert fit_ranker(examples, search=False, hidden=8, steps=200) == ranker  # deterministic
+    with pytest.raises(ValueError, match="no training problem"):
+        fit_ranker(examples[:1], search=False)
+
+
+def test_ranking_example_labels_candidates_by_executing_against_the_answer() -> None:
+    example = ranking_example(BOXES, 48.0, [SampledProgram("12 - 4", 8.0)], search=True)
+    assert example.right[0] is False and sum(example.right) == 1
+    assert len(example.rows) == len(example.right) and len(example.rows[0]) == len(FEATURE_NAMES)
+
+
+def test_ranker_round_trips_and_rejects_other_features(tmp_path: Path) -> None:
+    ranker = ranker_with(True, vote_share=2.0)
+    ranker.save(tmp_path / "r.json")
+    assert load_ranker(tmp_path / "r.json") == ranker
+    data = json.loads((tmp_path / "r.json").read_text())
+    data["features"] = data["features"][:-1]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="features differ"):
+        load_ranker(tmp_path / "bad.json")
+    packaged = load_ranker(DEFAULT_RANKER_PATH)
+    assert packaged.metrics["trained_on"]  # fitted by `ponder train verifier`
+
+
+def reason(problem: str, decoder: SeededDecoder, ranker: AnswerRanker, **settings: object):  # type: ignore[no-untyped-def]
+    config = PlannerConfig.model_validate(
+        {"verify_step": "verifier", "early_stop_agree": 99, "selection": "ranker"} | settings
+    )
+    planner = ReasoningPlanner(
+        decoder, lambda: scorer_with(), NoScoreCache(), config, ranker=ranker
+    )
+    budget = ReasonBudget(max_branches=8, max_tokens=2048, strategies=(Strategy.POT,))
+    return asyncio.run(planner.reason(problem, budget, "r"))
+
+
+def test_planner_answers_from_a_search_path_when_no_branch_wrote_the_right_program() -> None:
+    decoder = SeededDecoder({}, "12 - 4")  # every branch writes the memorised 12 - 4
+    ranker = ranker_with(True, op_mul=5.0)  # a ranker that has learned "in 4 boxes" wants *
+    result = reason(BOXES, decoder, ranker)
+    assert result.numeric_answer == 48.0 and result.chosen_path_id == SEARCH_PATH_ID
+    search = next(p for p in result.paths if p.spec.id == SEARCH_PATH_ID)
+    assert search.status is PathStatus.COMPLETED and search.tokens == 0
+    assert search.steps[0].output == "12 * 4" and "program search" in search.note
+    # without search among its candidates, the ranker can only pick a sampled answer
+    sampled_only = reason(BOXES, SeededDecoder({}, "12 - 4"), ranker_with(False, op_mul=5.0))
+    assert sampled_only.numeric_answer == 8.0 and sampled_only.chosen_path_id != SEARCH_PATH_ID
+
+
+def test_ranker_settles_the_waves_only_on_a_voted_confident_answer() -> None:
+    confident = ranker_with(False, vote_share=20.0)
+    decoder = SeededDecoder({}, "7 * 4")
+    settled = reason(RACHEL, decoder, confident, initial_branches=3, wave_branches=2)
+    assert settled.numeric_answer == 28.0
+    assert sum(1 for p in settled.paths if p.started) == 3  # settled after the first wave
+    unsure = ranker_with(False)  # uniform over candidates: never settled below 8 branches
+    split = SeededDecoder({None: "7 * 4", 1: "7 + 4"}, "7 * 4 + 12")
+    spread = reason(RACHEL, split, unsure, initial_branches=3, wave_branches=2)
+    assert sum(1 for p in spread.paths if p.started) == 8
+
+
+def test_replay_ranked_answers_from_the_samples() -> None:
+    row = [0.0] * len(PATH_FEATURES)
+    paths = [
+        SampledPath(f"b{i}-pot", "pot", 0.0 if i == 0 else 1.0, a, a == 48.0, 3, [row], prog)
+        for i, (prog, a) in enumerate([("12 - 4", 8.0), ("12 * 4", 48.0), ("12 - 4", 8.0)])
+    ]
+    record = SampledProblem(BOXES, 48.0, "test", paths)
+    prefers_mul = ranker_with(False, op_mul=5.0)
+    assert replay(record, 3, "ranked", ranker=prefers_mul) == (True, 9)
+    assert replay(record, 1, "ranked", ranker=prefers_mul) == (False, 3)
+    assert replay(record, 3, "majority") == (False, 9)
+    with pytest.raises(ValueError, match="needs an answer ranker"):
+        replay(record, 3, "ranked")
