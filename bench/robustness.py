@@ -8,17 +8,22 @@ Live part: the planner as shipped (config/serve-local.yaml: its model, strategie
 branches, verifier, waves, selection), in this process over one vLLM engine (the same
 `ReasoningPlanner` the planner deployment runs), 16 problems at a time, every generated
 token counted. Methods on identical problems:
-  greedy_pot        one greedy `pot` branch (strategies [pot], 1 branch): the strongest
-                    single pass (BENCHMARKS.md: the student's best greedy strategy)
+  greedy_pot        one greedy `pot` branch (strategies [pot], 1 branch), answered by its
+                    own program (selection 'best': no answer ranker, no program search):
+                    the strongest single pass (BENCHMARKS.md: the student's best greedy
+                    strategy)
   majority_same     a plain majority vote over the programs Reason itself sampled (its
                     completed paths, unweighted): what the verifier adds over counting
-  reason            Reason as shipped (learned verifier, score-weighted vote, waves)
+  reason            Reason as shipped (config/serve-local.yaml's selection: the answer
+                    ranker over sampled and searched programs, waves settled on its
+                    probability; or the verifier's score-weighted vote)
 Order alternates by set (greedy first on one set, Reason first on the next).
 
 Replayed part (the accuracy-compute curve): `ponder train verifier` keeps 16 sampled
 programs per held-out problem (.state/verifier/); for 1, 4, 8 and 16 branches each
-problem is answered from its first k samples by plain majority and by the verifier's
-weighted vote, and by the shipped adaptive waves capped at k. Identical samples for
+problem is answered from its first k samples by plain majority, by the verifier's
+weighted vote, by the answer ranker, and by the adaptive waves (of the vote and of the
+ranker) capped at k. Identical samples for
 every budget, so the curve shows budget, not sampling luck.
 
 Written to bench/results/robustness.json.
@@ -46,7 +51,9 @@ from ponder.reasoning.paths import PathStatus, group_by_answer  # noqa: E402
 from ponder.reasoning.plan import Strategy, parse_strategies  # noqa: E402
 from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner, ReasonResult  # noqa: E402
 from ponder.reasoning.problems import Problem, is_correct, load_problems  # noqa: E402
+from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, load_ranker  # noqa: E402
 from ponder.reasoning.scorer import load_scorer  # noqa: E402
+from ponder.reasoning.selection import SEARCH_PATH_ID  # noqa: E402
 from ponder.reasoning.verifier import load_samples, replay  # noqa: E402
 from ponder.stats import proportion  # noqa: E402
 
@@ -80,7 +87,9 @@ def majority_answer(values: list[float]) -> float:
 def _plain_majority(result: ReasonResult) -> float | None:
     """The most common answer among the paths Reason completed (ties: earliest first)."""
     answers = [
-        p.answer for p in result.paths if p.status is PathStatus.COMPLETED and p.answer is not None
+        p.answer
+        for p in result.paths
+        if p.status is PathStatus.COMPLETED and p.answer is not None and p.spec.id != SEARCH_PATH_ID
     ]
     groups = group_by_answer(answers)
     return answers[max(groups, key=len)[0]] if groups else None
@@ -131,6 +140,13 @@ async def live(config: Path, limit: int | None, concurrency: int) -> dict[str, A
     greedy = ReasonBudget(max_branches=1, max_tokens=default.max_tokens, strategies=(Strategy.POT,))
     engine = await VLLMEngine.start(engine_config)
     planner = ReasoningPlanner(EngineDecoder(engine), lambda: scorer, NoScoreCache(), settings)
+    # one greedy pass answers with its own program: no ranker, no program search
+    single = ReasoningPlanner(
+        EngineDecoder(engine),
+        lambda: scorer,
+        NoScoreCache(),
+        settings.model_copy(update={"selection": "best"}),
+    )
     out: dict[str, Any] = {}
     try:
         for position, (name, problems) in enumerate(problem_sets(limit).items()):
@@ -138,8 +154,8 @@ async def live(config: Path, limit: int | None, concurrency: int) -> dict[str, A
             runs: dict[str, list[ReasonResult | None]] = {}
             for method in order:
                 started = time.monotonic()
-                budget = greedy if method == "greedy_pot" else default
-                runs[method] = await run_method(planner, problems, budget, concurrency)
+                budget, runner = (greedy, single) if method == "greedy_pot" else (default, planner)
+                runs[method] = await run_method(runner, problems, budget, concurrency)
                 _say(f"{name} {method}: {time.monotonic() - started:.0f} s")
             out[name] = _set_report(problems, runs, baseline_answer)
     finally:
@@ -197,6 +213,9 @@ def _set_report(
 def curve(settings: PlannerConfig) -> dict[str, Any]:
     """The replayed accuracy-compute curve on the kept samples (see the docstring)."""
     scorer = load_scorer()
+    ranker = load_ranker(
+        Path(settings.ranker_path) if settings.ranker_path else DEFAULT_RANKER_PATH
+    )
     out: dict[str, Any] = {}
     for name in ("dev", "robust"):
         path = SAMPLES / f"{name}.jsonl"
@@ -207,8 +226,8 @@ def curve(settings: PlannerConfig) -> dict[str, Any]:
         rows = {}
         for k in CURVE_BRANCHES:
             row = {}
-            for method in ("majority", "weighted", "adaptive"):
-                done = [replay(r, k, method, scorer, settings) for r in records]
+            for method in ("majority", "weighted", "adaptive", "ranked", "ranked_adaptive"):
+                done = [replay(r, k, method, scorer, settings, ranker) for r in records]
                 row[method] = proportion(sum(ok for ok, _ in done), len(records)) | {
                     "tokens_per_problem": round(sum(t for _, t in done) / len(records), 1)
                 }
@@ -236,6 +255,10 @@ def main() -> int:
     if not args.no_curve:
         result["curve"] = curve(settings)
     result["verifier"] = load_scorer().metrics
+    if settings.selection == "ranker":
+        ranker_path = Path(settings.ranker_path) if settings.ranker_path else DEFAULT_RANKER_PATH
+        ranker = load_ranker(ranker_path)
+        result["ranker"] = {"version": ranker.version, **ranker.metrics}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     _say(f"wrote {args.out}")
