@@ -36,6 +36,7 @@ from ponder.reasoning.planner import (
     ReasonResult,
 )
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
+from ponder.reasoning.selection import SEARCH_PATH_ID
 from ponder.redis_client import connect
 from ponder.telemetry.tracing import correlate_logs, span
 
@@ -135,9 +136,10 @@ class Planner:
         """Count the request's branches and cache lookups; write its paths to the outcome
         log, so its outcome can be reported."""
         metrics = self._metrics
-        started = [p for p in result.paths if p.started]
+        branches = [p for p in result.paths if p.spec.id != SEARCH_PATH_ID]  # search: no branch
+        started = [p for p in branches if p.started]
         metrics.branches.inc(len(started), tags={"outcome": "started"})
-        for path in result.paths:
+        for path in branches:
             outcome = path.status.value if path.started else "not_started"
             metrics.branches.inc(tags={"outcome": outcome})
         for name, count in (

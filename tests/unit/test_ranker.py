@@ -193,3 +193,34 @@ def test_replay_ranked_answers_from_the_samples() -> None:
     assert replay(record, 3, "majority") == (False, 9)
     with pytest.raises(ValueError, match="needs an answer ranker"):
         replay(record, 3, "ranked")
+
+
+def test_ranker_answers_pot_plans_only_and_only_when_selected() -> None:
+    prefers_mul = ranker_with(True, op_mul=5.0)
+    # a plan with other strategies than pot: the ranker (fitted on pot programs) stays out
+    config = PlannerConfig.model_validate(
+        {"verify_step": "verifier", "early_stop_agree": 99, "selection": "ranker"}
+    )
+    planner = ReasoningPlanner(
+        SeededDecoder({}, "12 - 4"),
+        lambda: scorer_with(),
+        NoScoreCache(),
+        config,
+        ranker=prefers_mul,
+    )
+    mixed = ReasonBudget(
+        max_branches=2, max_tokens=2048, strategies=(Strategy.POT, Strategy.DIRECT)
+    )
+    result = asyncio.run(planner.reason(BOXES, mixed, "r"))
+    assert all(p.spec.id != SEARCH_PATH_ID for p in result.paths)
+    # selection 'vote' ignores a ranker handed in
+    voted = reason(BOXES, SeededDecoder({}, "12 - 4"), prefers_mul, selection="vote")
+    assert voted.numeric_answer == 8.0
+
+
+def test_sampling_for_training_never_uses_the_ranker() -> None:
+    from ponder.reasoning.verifier import collect_settings
+
+    shipped = PlannerConfig.model_validate({"selection": "ranker", "initial_branches": 2})
+    settings = collect_settings(shipped)
+    assert settings.selection == "vote" and settings.initial_branches == 0

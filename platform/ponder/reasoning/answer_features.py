@@ -13,6 +13,7 @@ problem, someone the question does not name), and the answer's shape.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import math
 import re
@@ -171,7 +172,7 @@ class ProblemReading:
     owners: tuple[str, ...] = ()  # per quantity: the last name before it in its sentence
     asked_names: frozenset[str] = frozenset()  # names in the question sentence
     # per quantity: what it counts (the words after it) is named in no other sentence, as
-    # with "There are 26 telescopes in the museum." in a problem about gallons of water
+    # with "Tom also has 9 kites." in a problem about the apples Tom picked
     lone_units: tuple[bool, ...] = ()
     asked_units: tuple[bool, ...] = ()  # per quantity: what it counts is in the question
 
@@ -180,6 +181,7 @@ def _names(text: str) -> list[str]:
     return [w for w in _WORD.findall(text) if w[0].isupper() and w not in _NOT_NAMES]
 
 
+@functools.lru_cache(maxsize=256)  # a request ranks the same problem once per wave
 def read_problem(problem: str) -> ProblemReading:
     quantities = extract_conditions(problem).quantities
     contexts, owners, lone, asked = [], [], [], []

@@ -218,7 +218,6 @@ class RequestRun:
         ranker: AnswerRanker | None = None,
     ) -> None:
         self.decoder = decoder
-        self.ranker = ranker
         self.scorer = scorer
         self.cache = cache
         self.config = config
@@ -231,6 +230,10 @@ class RequestRun:
         self.conditions = extract_conditions(problem)
         self.cues = read_cues(problem)
         self.plan = build_plan(budget.strategies, budget.max_branches, config.sample_temperatures)
+        # The ranker was fitted on `pot` programs: other strategies' paths are answered by
+        # the score-weighted vote.
+        pot_only = all(b.strategy is Strategy.POT for b in self.plan.branches)
+        self.ranker = ranker if config.selection == "ranker" and pot_only else None
         # Started branches only; the rest wait for a wave (PlannerConfig.initial_branches).
         self.paths: dict[str, PathState] = {}
         self.waiting = list(self.plan.branches)

@@ -65,7 +65,7 @@ class AnswerRanker:
 
     def logits(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
         mean, std, hidden, bias, output = self._arrays
-        z = (np.asarray(rows, dtype=np.float64) - mean) / std
+        z = np.nan_to_num((np.asarray(rows, dtype=np.float64) - mean) / std, posinf=0, neginf=0)
         return np.maximum(z @ hidden + bias, 0.0) @ output
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
@@ -114,7 +114,7 @@ def load_ranker(path: Path = DEFAULT_RANKER_PATH) -> AnswerRanker:
         hidden_bias=tuple(float(b) for b in data["hidden_bias"]),
         output_weights=tuple(float(v) for v in data["output_weights"]),
         mean=tuple(float(m) for m in data["mean"]),
-        std=tuple(float(s) for s in data["std"]),
+        std=tuple(max(float(s), 1e-6) for s in data["std"]),  # rounding must not make 0
         search=bool(data["search"]),
         metrics=dict(data.get("metrics", {})),
     )

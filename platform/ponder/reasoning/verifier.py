@@ -36,6 +36,7 @@ from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
 from ponder.reasoning.problems import Problem, is_correct
 from ponder.reasoning.ranker import AnswerRanker
 from ponder.reasoning.scorer import PathScorer, fit_scorer, log_loss
+from ponder.reasoning.selection import SEARCH_PATH_ID
 from ponder.reasoning.steps import PlannerDecoder
 
 AGREEMENT = FEATURE_NAMES.index("agreement")
@@ -71,9 +72,12 @@ class SampledProblem:
 
 
 def collect_settings(base: PlannerConfig) -> PlannerConfig:
-    """The planner as configured, but every branch started at once and run to its end."""
+    """The planner as configured, but every branch started at once and run to its end,
+    and answered by the vote (no answer ranker: the samples are the model's own programs,
+    never a program search wrote)."""
     return base.model_copy(
         update={
+            "selection": "vote",
             "prune_below": 0.0,
             "prune_below_best_fraction": 0.0,
             "early_stop_agree": 10**6,
@@ -124,6 +128,8 @@ async def sample_paths(
                     progress(f"  {done[0]}/{len(records)}, {time.monotonic() - started:.0f} s")
         record.generated_tokens = result.completion_tokens
         for path in result.paths:
+            if path.spec.id == SEARCH_PATH_ID:
+                continue  # not the model's: only a ranker adds it
             finished = path.status is PathStatus.COMPLETED and path.answer is not None
             steps = rows.get((reasoning_id, path.spec.id), {})
             record.paths.append(
@@ -294,8 +300,8 @@ def replay_ranked(
                 break
             used = min(len(paths), used + settings.wave_branches)
         paths = paths[:used]
-    ranked = _ranked(record, paths, ranker)
-    answer = ranked[0][0].answer if ranked else None
+    ranked = _ranked(record, paths, ranker) if sampled_programs(paths) else []
+    answer = ranked[0][0].answer if ranked else None  # none completed: no answer, as live
     return is_correct(answer, record.answer), sum(p.tokens for p in paths)
 
 
