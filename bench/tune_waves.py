@@ -1,4 +1,5 @@
-"""Choose Reason's adaptive waves on the train split only: two-fold, the verifier (or,
+"""Choose Reason's adaptive waves on the train split only: two-fold by parent problem
+(a train problem and its perturbed variants in the same half), the verifier (or,
 with `--selection ranker`, the answer ranker) fitted on one half of the training
 problems' sampled programs (`ponder train verifier` keeps them in
 .state/verifier/train.jsonl) and every setting replayed on the other half, then the
@@ -25,9 +26,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ponder import env  # noqa: E402
 from ponder.config import PlannerConfig  # noqa: E402
+from ponder.reasoning.paths import stable_hash  # noqa: E402
 from ponder.reasoning.ranker import AnswerRanker  # noqa: E402
 from ponder.reasoning.ranker_fit import examples_of, fit_ranker  # noqa: E402
+from ponder.reasoning.robustness import perturb_problems, read_rows  # noqa: E402
+from ponder.reasoning.robustness_makers import source_from_row  # noqa: E402
 from ponder.reasoning.verifier import (  # noqa: E402
     SampledProblem,
     fit_verifier,
@@ -48,9 +53,28 @@ GRID = {
 }
 
 
+def parents() -> dict[str, str]:
+    """Question -> its parent problem's id, for the train split and the perturbed variants
+    `ponder train verifier` samples (seed 0), so a problem and its variants share a fold."""
+    rows = read_rows(env.data_dir() / "mawps_asdiv_train.jsonl")
+    out = {}
+    for position, row in enumerate(rows):
+        source = source_from_row(row, position)
+        if source is not None:
+            out[str(row["question"]).strip()] = source.id
+    for variant in perturb_problems(rows, seed=0, split="train"):
+        out[variant.question.strip()] = variant.parent_id
+    return out
+
+
 def folds(records: list[SampledProblem]) -> list[tuple[list[SampledProblem], list[SampledProblem]]]:
-    first, second = records[0::2], records[1::2]
-    return [(first, second), (second, first)]
+    """Two halves by parent problem (a problem and its variants on one side)."""
+    parent = parents()
+    halves: tuple[list[SampledProblem], list[SampledProblem]] = ([], [])
+    for record in records:
+        key = parent.get(record.question.strip(), record.question)
+        halves[int(stable_hash(key)[:8], 16) % 2].append(record)
+    return [(halves[0], halves[1]), (halves[1], halves[0])]
 
 
 class RankedWaves:
@@ -140,7 +164,7 @@ def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
                 ),
             }
         )
-    grid = GRID | {"settle_share": (0.5, 0.6, 0.75, 0.9)}
+    grid = GRID | {"settle_share": (0.5, 0.6, 0.75, 0.9, 0.95)}
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values, strict=True))
         if setting["initial_branches"] > setting["branches"]:

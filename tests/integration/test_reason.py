@@ -80,7 +80,8 @@ def test_stream_reason_events_arrive_in_order(client: PonderClient) -> None:
     assert kinds[0] == pb.REASON_EVENT_KIND_PLAN_BUILT
     assert kinds[-1] == pb.REASON_EVENT_KIND_FINAL_ANSWER
     assert kinds.count(pb.REASON_EVENT_KIND_FINAL_ANSWER) == 1
-    assert kinds.count(pb.REASON_EVENT_KIND_BRANCH_STARTED) == 3
+    # a first wave of 2 (the shipped default); the third starts only if still unsettled
+    assert 2 <= kinds.count(pb.REASON_EVENT_KIND_BRANCH_STARTED) <= 3
     started: set[str] = set()
     ended: set[str] = set()
     for event in events:
@@ -94,7 +95,9 @@ def test_stream_reason_events_arrive_in_order(client: PonderClient) -> None:
             ended.add(event.branch_id)
     assert ended == started
     final = events[-1].response
-    assert final.answer and len(final.paths) == 3
+    branches = [p for p in final.paths if p.id != "search"]  # search: the ranker's own path
+    assert final.answer and len(branches) == 3
+    assert all(p.id in started or "not started" in p.note for p in branches)
 
 
 @pytest.mark.parametrize(
