@@ -20,6 +20,7 @@ import argparse
 import itertools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from ponder import env  # noqa: E402
 from ponder.config import PlannerConfig  # noqa: E402
 from ponder.reasoning.paths import stable_hash  # noqa: E402
+from ponder.reasoning.problems import is_correct  # noqa: E402
 from ponder.reasoning.ranker import AnswerRanker  # noqa: E402
 from ponder.reasoning.ranker_fit import examples_of, fit_ranker  # noqa: E402
 from ponder.reasoning.robustness import perturb_problems, read_rows  # noqa: E402
@@ -44,7 +46,7 @@ from ponder.stats import proportion  # noqa: E402
 
 SAMPLES = ROOT / ".state" / "verifier" / "train.jsonl"
 RESULT = ROOT / "bench" / "results" / "waves.json"
-GRID = {
+GRID: dict[str, tuple[float, ...]] = {
     "branches": (4, 8),  # the cap a request's default budget sets (train samples hold 8)
     "initial_branches": (2, 3, 4),
     "wave_branches": (2, 4),
@@ -93,8 +95,7 @@ class RankedWaves:
                 self.memo[key] = (False, 0, 0.0)
             else:
                 top, probability = ranked[0]
-                right = abs(top.answer - record.answer) <= 1e-4 * max(1.0, abs(record.answer))
-                self.memo[key] = (right, top.votes, probability)
+                self.memo[key] = (is_correct(top.answer, record.answer), top.votes, probability)
         return self.memo[key]
 
     def replay(
@@ -109,76 +110,33 @@ class RankedWaves:
         return self.top(record, used)[0], sum(p.tokens for p in record.paths[:used])
 
 
-def evaluate(records: list[SampledProblem], selection: str) -> list[dict[str, Any]]:
-    if selection == "ranker":
-        return evaluate_ranker(records)
-    fitted = [(fit_verifier(train, {}, "fold"), test) for train, test in folds(records)]
-    greedy_tokens = sum(replay(r, 1, "greedy")[1] for r in records) / len(records)
-    greedy_right = sum(replay(r, 1, "greedy")[0] for r in records)
-    rows = [{"setting": "greedy pot", **proportion(greedy_right, len(records)), "token_ratio": 1.0}]
-    for values in itertools.product(*GRID.values()):
-        setting = dict(zip(GRID, values, strict=True))
-        if setting["initial_branches"] > setting["branches"]:
-            continue
-        config = PlannerConfig(
-            initial_branches=setting["initial_branches"],
-            wave_branches=setting["wave_branches"],
-            settle_share=setting["settle_share"],
-            settle_votes=setting["settle_votes"],
-        )
-        right = tokens = 0
-        for scorer, test in fitted:
-            for record in test:
-                ok, used = replay(record, setting["branches"], "adaptive", scorer, config)
-                right += ok
-                tokens += used
-        rows.append(
-            {
-                "setting": setting,
-                **proportion(right, len(records)),
-                "token_ratio": round(tokens / len(records) / greedy_tokens, 2),
-            }
-        )
-    return rows
+Replayer = Callable[[int, SampledProblem, int, PlannerConfig], tuple[bool, int]]
 
 
-def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
-    fitted = [
-        (RankedWaves(fit_ranker(examples_of(train, True), True)), test)
-        for train, test in folds(records)
-    ]
+def grid_rows(
+    records: list[SampledProblem],
+    halves: list[list[SampledProblem]],
+    grid: dict[str, tuple[float, ...]],
+    replay_one: Replayer,
+) -> list[dict[str, Any]]:
+    """Accuracy and token ratio of every wave setting of `grid`, each half of `halves`
+    replayed by `replay_one(fold, record, branches, config)` with what the other fitted."""
     greedy_tokens = sum(replay(r, 1, "greedy")[1] for r in records) / len(records)
-    greedy_right = sum(replay(r, 1, "greedy")[0] for r in records)
-    rows = [{"setting": "greedy pot", **proportion(greedy_right, len(records)), "token_ratio": 1.0}]
-    for branches in GRID["branches"]:
-        right = sum(waves.top(r, branches)[0] for waves, test in fitted for r in test)
-        rows.append(
-            {
-                "setting": {"branches": branches, "waves": "none"},
-                **proportion(right, len(records)),
-                "token_ratio": round(
-                    sum(sum(p.tokens for p in r.paths[:branches]) for r in records)
-                    / len(records)
-                    / greedy_tokens,
-                    2,
-                ),
-            }
-        )
-    grid = GRID | {"settle_share": (0.5, 0.6, 0.75, 0.9, 0.95)}
+    rows = []
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values, strict=True))
         if setting["initial_branches"] > setting["branches"]:
             continue
         config = PlannerConfig(
-            initial_branches=setting["initial_branches"],
-            wave_branches=setting["wave_branches"],
+            initial_branches=int(setting["initial_branches"]),
+            wave_branches=int(setting["wave_branches"]),
             settle_share=setting["settle_share"],
-            settle_votes=setting["settle_votes"],
+            settle_votes=int(setting["settle_votes"]),
         )
         right = tokens = 0
-        for waves, test in fitted:
+        for fold, test in enumerate(halves):
             for record in test:
-                ok, used = waves.replay(record, setting["branches"], config)
+                ok, used = replay_one(fold, record, int(setting["branches"]), config)
                 right += ok
                 tokens += used
         rows.append(
@@ -189,6 +147,53 @@ def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def greedy_row(records: list[SampledProblem]) -> dict[str, Any]:
+    right = sum(replay(r, 1, "greedy")[0] for r in records)
+    return {"setting": "greedy pot", **proportion(right, len(records)), "token_ratio": 1.0}
+
+
+def evaluate(records: list[SampledProblem], selection: str) -> list[dict[str, Any]]:
+    if selection == "ranker":
+        return evaluate_ranker(records)
+    split = folds(records)
+    scorers = [fit_verifier(train, {}, "fold") for train, _ in split]
+
+    def replay_vote(
+        fold: int, record: SampledProblem, branches: int, config: PlannerConfig
+    ) -> tuple[bool, int]:
+        return replay(record, branches, "adaptive", scorers[fold], config)
+
+    return [greedy_row(records), *grid_rows(records, [t for _, t in split], GRID, replay_vote)]
+
+
+def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
+    split = folds(records)
+    waves = [RankedWaves(fit_ranker(examples_of(train, True), True)) for train, _ in split]
+    halves = [test for _, test in split]
+    greedy_tokens = sum(replay(r, 1, "greedy")[1] for r in records) / len(records)
+    rows = [greedy_row(records)]
+    for branches in GRID["branches"]:
+        right = sum(
+            w.top(r, int(branches))[0] for w, test in zip(waves, halves, strict=True) for r in test
+        )
+        tokens = sum(sum(p.tokens for p in r.paths[: int(branches)]) for r in records)
+        rows.append(
+            {
+                "setting": {"branches": branches, "waves": "none"},
+                **proportion(right, len(records)),
+                "token_ratio": round(tokens / len(records) / greedy_tokens, 2),
+            }
+        )
+
+    def replay_ranked(
+        fold: int, record: SampledProblem, branches: int, config: PlannerConfig
+    ) -> tuple[bool, int]:
+        return waves[fold].replay(record, branches, config)
+
+    grid = GRID | {"settle_share": (0.5, 0.6, 0.75, 0.9, 0.95)}
+    return rows + grid_rows(records, halves, grid, replay_ranked)
 
 
 def main() -> int:

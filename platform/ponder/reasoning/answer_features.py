@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from ponder.reasoning.cues import (
     OPERATORS,
     ProblemCues,
     content_words,
+    hashed_bucket,
     operator_shares,
     read_cues,
     used_positions,
@@ -271,11 +271,6 @@ def _operand_operators(program: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _bucket(key: str, buckets: int) -> int:
-    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % buckets
-
-
 def _context_features(reading: ProblemReading, program: str) -> list[float]:
     buckets = [0.0] * CONTEXT_BUCKETS
     taken: list[int] = []
@@ -294,7 +289,7 @@ def _context_features(reading: ProblemReading, program: str) -> list[float]:
         if side == "L" or operator in ("+", "*"):
             taken.append(position)
         for word in reading.contexts[position]:
-            buckets[_bucket(f"{word}|{operator}|{side}", CONTEXT_BUCKETS)] += 1.0
+            buckets[hashed_bucket(f"{word}|{operator}|{side}", CONTEXT_BUCKETS)] += 1.0
     return buckets
 
 

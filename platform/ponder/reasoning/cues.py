@@ -120,9 +120,10 @@ def _plain_words(sentence: str) -> set[str]:
     return {w.lower() for i, w in enumerate(words) if i == 0 or not w[0].isupper()}
 
 
-def _bucket(word: str, operator: str) -> int:
-    digest = hashlib.blake2b(f"{word}|{operator}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % WORD_OPERATOR_BUCKETS
+def hashed_bucket(key: str, buckets: int) -> int:
+    """A stable bucket of a feature key (the same in every process and run)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % buckets
 
 
 def word_operator_features(words: Iterable[str], program: str) -> list[float]:
@@ -134,7 +135,7 @@ def word_operator_features(words: Iterable[str], program: str) -> list[float]:
     for word in words:
         for operator, share in zip(OPERATORS, shares, strict=True):
             if share > 0:
-                buckets[_bucket(word, operator)] += share
+                buckets[hashed_bucket(f"{word}|{operator}", WORD_OPERATOR_BUCKETS)] += share
     return buckets
 
 

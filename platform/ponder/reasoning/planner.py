@@ -18,6 +18,7 @@ from pathlib import Path
 from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted, Unavailable
 from ponder.generation import TokenMeter
+from ponder.reasoning.answer_features import Candidate
 from ponder.reasoning.cache import CacheCounters, CacheUnavailable, ScoreCache, score_key
 from ponder.reasoning.cues import read_cues
 from ponder.reasoning.paths import (
@@ -234,6 +235,8 @@ class RequestRun:
         # the score-weighted vote.
         pot_only = all(b.strategy is Strategy.POT for b in self.plan.branches)
         self.ranker = ranker if config.selection == "ranker" and pot_only else None
+        self._ranked: list[tuple[Candidate, float]] = []
+        self._ranked_on: tuple[tuple[str, float | None], ...] | None = None
         # Started branches only; the rest wait for a wave (PlannerConfig.initial_branches).
         self.paths: dict[str, PathState] = {}
         self.waiting = list(self.plan.branches)
@@ -299,11 +302,23 @@ class RequestRun:
         ]
         return sorted(groups, key=lambda g: sum(p.score for p in g), reverse=True)
 
+    def ranked(self) -> list[tuple[Candidate, float]]:
+        """The answer ranker's candidates on the completed paths, computed once per set of
+        completed paths (the last wave's settle check and the selection share it)."""
+        assert self.ranker is not None
+        done = tuple(
+            (p.spec.id, p.answer) for p in self.paths.values() if p.status is PathStatus.COMPLETED
+        )
+        if self._ranked_on != done:
+            self._ranked = rank_paths(self.ranker, self.problem, self.paths.values())
+            self._ranked_on = done
+        return self._ranked
+
     def settled(self) -> bool:
         """Whether the score-weighted vote (or the answer ranker) is decided enough to start
         no more branches."""
         if self.ranker is not None:
-            ranked = rank_paths(self.ranker, self.problem, self.paths.values())
+            ranked = self.ranked()
             if not ranked:
                 return False
             top, probability = ranked[0]
@@ -484,8 +499,7 @@ class RequestRun:
         if not completed:
             return None
         if self.ranker is not None:
-            ranked = rank_paths(self.ranker, self.problem, self.paths.values())
-            chosen = chosen_path(ranked, self.paths.values())
+            chosen = chosen_path(self.ranked(), self.paths.values())
             if chosen is not None and chosen.spec.id == SEARCH_PATH_ID:
                 self.paths[SEARCH_PATH_ID] = chosen
                 self.rows_by_step[SEARCH_PATH_ID] = {}
