@@ -24,13 +24,12 @@ from ponder.cli.common import DEFAULT_SERVE_CONFIG, say
 from ponder.training.settings import AdapterTrainingConfig, TrainingJobConfig
 
 if TYPE_CHECKING:
-    from deployments.runner import LocalPlatform
+    pass
 
 JobSettings = TypeVar("JobSettings", bound=TrainingJobConfig)
 
 DEFAULT_ADAPTER_CONFIG = env.REPO_ROOT / "config" / "train-adapter.yaml"
 DEFAULT_STUDENT_CONFIG = env.REPO_ROOT / "config" / "train-student.yaml"
-DEMO_QUESTION = "What is the capital of France?"
 
 
 class StopRequested(Exception):
@@ -102,7 +101,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         platform.start(progress=say)
         signals.serving = True
         if args.demo and not signals.stop.is_set():
-            _demo(platform)
+            from deployments.demo import run_demo
+
+            run_demo(platform)
         say(f"serving on {platform.target} until SIGTERM / Ctrl-C (drain grace {grace:g} s)")
         say(
             "every RPC needs 'authorization: Bearer <token>'; the local token is in "
@@ -127,16 +128,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     say("stopped: every process of this run has ended and its ports are free")
     return 0
-
-
-def _demo(platform: LocalPlatform) -> None:
-    from ponder.api.client import build_request
-
-    with platform.client() as client:
-        request = build_request(messages=[("user", DEMO_QUESTION)], max_tokens=64)
-        response = client.generate(request, timeout=120)
-    say(f"demo request: {DEMO_QUESTION}")
-    say(f"demo answer:  {response.text.strip()}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from deployments.console import console_router
+from ponder.api.grpc_status import status_for
 from ponder.api.openai_convert import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -36,6 +38,7 @@ from ponder.api.openai_convert import (
     usage_chunk,
 )
 from ponder.errors import InvalidArgument, PonderError
+from ponder.security.auth import Authenticator
 from ponder.v1 import ponder_pb2 as pb
 
 HTTP_STATUS = {
@@ -67,6 +70,7 @@ http_app = FastAPI(
     description="OpenAI-compatible chat/completions and Ponder's reasoning, outcome, "
     "scorer and analysis endpoints. Every route needs `Authorization: Bearer <token>`.",
 )
+http_app.include_router(console_router)
 
 
 def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
@@ -238,6 +242,7 @@ class HttpFrontDoor:
     _students: frozenset[str]
     _http_body_limit: int
     _http_enabled: bool
+    _auth: Authenticator | None
 
     def _closed(self) -> JSONResponse | None:
         """The answer of every route while the HTTP API is switched off, else None."""
@@ -246,6 +251,24 @@ class HttpFrontDoor:
         return error_response(
             grpc.StatusCode.NOT_FOUND, "the HTTP API is off on this server (ingress.http_enabled)"
         )
+
+    def _refused_before_reading(self, request: Request, *rpcs: str) -> JSONResponse | None:
+        """The answer, before the body is read, to a call the API is off for or whose token
+        may call none of rpcs: an unauthenticated body costs no memory or parsing."""
+        if (closed := self._closed()) is not None:
+            return closed
+        if self._auth is None:
+            return None
+        refusal: PonderError | None = None
+        for rpc in rpcs:
+            try:
+                self._auth.identify(request.headers.get("authorization", ""), rpc)
+                return None
+            except PonderError as error:
+                refusal = refusal or error
+        assert refusal is not None
+        code, details = status_for(refusal, "")
+        return error_response(code, details)
 
     # -- OpenAI ---------------------------------------------------------------------------
 
@@ -278,8 +301,8 @@ class HttpFrontDoor:
         return await self._openai(request, "text")
 
     async def _openai(self, request: Request, kind: str) -> Response:
-        if (closed := self._closed()) is not None:
-            return closed
+        if refused := self._refused_before_reading(request, "Generate", "StreamGenerate"):
+            return refused
         context = HttpCallContext(request)
         try:
             body = await _json_body(request, self._http_body_limit)
@@ -389,6 +412,15 @@ class HttpFrontDoor:
     async def outcomes(self, request: Request) -> Response:
         return await self._proto_route(request, pb.ReportOutcomeRequest, self.ReportOutcome)
 
+    @http_app.get("/v1/list-models")
+    async def models(self, request: Request) -> Response:
+        """ListModels as its proto JSON: decoder sets, adapters, students, their metrics."""
+        if (closed := self._closed()) is not None:
+            return closed
+        context = HttpCallContext(request)
+        listed = await self.ListModels(pb.ListModelsRequest(), context)
+        return _failure(context) if context.failed() else JSONResponse(_proto_json(listed))
+
     @http_app.get("/v1/scorer")
     async def scorer(self, request: Request) -> Response:
         if (closed := self._closed()) is not None:
@@ -401,8 +433,8 @@ class HttpFrontDoor:
         "/v1/analyze", openapi_extra=json_body(AnalyzeBody, "Text plus image and/or table")
     )
     async def analyze(self, request: Request) -> Response:
-        if (closed := self._closed()) is not None:
-            return closed
+        if refused := self._refused_before_reading(request, "Analyze", "StreamAnalyze"):
+            return refused
         context = HttpCallContext(request)
         try:
             body = AnalyzeBody.model_validate(await _json_body(request, self._http_body_limit))
@@ -425,8 +457,9 @@ class HttpFrontDoor:
     ) -> Response:
         """A route whose JSON body is the proto message's JSON form (`stream: true` for the
         streaming RPC)."""
-        if (closed := self._closed()) is not None:
-            return closed
+        rpcs = [unary.__name__] + ([streaming.__name__] if streaming is not None else [])
+        if refused := self._refused_before_reading(request, *rpcs):
+            return refused
         context = HttpCallContext(request)
         try:
             body = await _json_body(request, self._http_body_limit)

@@ -4,7 +4,9 @@ health, eval)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,8 @@ def _print_usage(response: pb.GenerateResponse) -> None:
 
 
 def cmd_reason(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
     from ponder.api.client import PonderClient, build_reason_request
 
     request = build_reason_request(
@@ -70,12 +74,77 @@ def cmd_reason(args: argparse.Namespace) -> int:
         adapter=args.adapter or "",
         model=args.model or "",
     )
+    started = time.monotonic()
     with rpc_errors(), PonderClient(args.target, token=args.token) as client:
         response = client.reason(request, timeout=args.timeout)
-    print(response.answer)
-    if args.trace:
+    elapsed = time.monotonic() - started
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(response), indent=2))
+    elif args.quiet:
+        print(response.answer)
+    elif args.trace:
+        print(response.answer)
         print(format_reason_tree(response))
+    else:
+        print(format_compact_tree(response, elapsed))
     return 0
+
+
+def _status(path: pb.CandidatePath) -> str:
+    return pb.PathStatus.Name(path.status).removeprefix("PATH_STATUS_").lower()
+
+
+def _method(path: pb.CandidatePath) -> str:
+    """The branch's program or method step, on one line."""
+    for kind in (pb.NODE_KIND_METHOD, pb.NODE_KIND_COMPUTE):
+        step = next((s for s in path.steps if s.kind == kind and s.output.strip()), None)
+        if step is not None:
+            text = " ".join(step.output.split())
+            return text if len(text) <= 40 else text[:39] + "…"
+    return ""
+
+
+def format_plan(response: pb.ReasonResponse) -> str:
+    """The plan on one line: its branches by strategy and the steps of one branch."""
+    strategies: dict[str, int] = {}
+    steps: dict[str, list[str]] = {}
+    for node in response.plan:
+        if not node.branch_id:
+            continue
+        kind = pb.NodeKind.Name(node.kind).removeprefix("NODE_KIND_").lower()
+        steps.setdefault(node.branch_id, []).append(kind)
+    for path in response.paths:
+        if path.id in steps:
+            strategies[path.strategy] = strategies.get(path.strategy, 0) + 1
+    counted = ", ".join(f"{n} {name}" for name, n in strategies.items()) or "no"
+    first = " -> ".join(next(iter(steps.values()), []))
+    return f"{counted} branches, each {first or 'without steps'}"
+
+
+def format_compact_tree(response: pb.ReasonResponse, elapsed_s: float) -> str:
+    """The answer, one line per branch (program, answer, score, tokens; pruned and failed
+    branches with their reason) and a summary line: what a terminal user reads."""
+    lines = [f"answer: {response.answer or '(none)'}"]
+    for index, path in enumerate(response.paths):
+        corner = "└─" if index == len(response.paths) - 1 else "├─"
+        status = _status(path)
+        if status == "completed":
+            chosen = "  ◀ chosen" if path.id == response.chosen_path_id else ""
+            method = _method(path)
+            shown = f"{method} = {path.answer}" if method else f"answer {path.answer}"
+            lines.append(
+                f"{corner} {path.id:<8} {shown:<44} score {path.score:.2f}  "
+                f"{path.tokens:>3} tok{chosen}"
+            )
+        else:
+            lines.append(f"{corner} {path.id:<8} {status}: {path.note or '-'}")
+    usage = response.usage
+    lines.append(
+        f"{len(response.paths)} branches, {usage.decoder_calls} decoder calls, "
+        f"{usage.completion_tokens} tokens, {elapsed_s:.2f} s · scorer "
+        f"{response.scorer_version} · reasoning_id {response.reasoning_id}"
+    )
+    return "\n".join(lines)
 
 
 def format_reason_tree(response: pb.ReasonResponse) -> str:
@@ -88,10 +157,9 @@ def format_reason_tree(response: pb.ReasonResponse) -> str:
     ]
     for index, path in enumerate(response.paths):
         last = index == len(response.paths) - 1
-        status = pb.PathStatus.Name(path.status).removeprefix("PATH_STATUS_").lower()
         chosen = "  <= chosen" if path.id == response.chosen_path_id else ""
         lines.append(
-            f"{'└─' if last else '├─'} {path.id} [{status}] score {path.score:.3f} "
+            f"{'└─' if last else '├─'} {path.id} [{_status(path)}] score {path.score:.3f} "
             f"answer {path.answer or '-'} ({path.tokens} tokens){chosen}"
         )
         pad = "   " if last else "│  "
@@ -261,7 +329,10 @@ def register(sub: Any) -> None:
     reason.add_argument(
         "--model", help="decoder set of the branches: 'base' or a student (default: the planner's)"
     )
-    reason.add_argument("--trace", action="store_true", help="print the tree of branches")
+    shown = reason.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="print the answer alone")
+    shown.add_argument("--json", action="store_true", help="print the whole response as JSON")
+    shown.add_argument("--trace", action="store_true", help="print every step of every branch")
     reason.set_defaults(func=cmd_reason)
 
     analyze = sub.add_parser("analyze", parents=[target], help="ask about an image and/or table")

@@ -29,7 +29,7 @@ from ponder.security.tokens import RPCS, RateLimit, add_token, revoke_token
 from ponder.v1 import ponder_pb2 as pb
 from ponder.v1 import ponder_pb2_grpc as pb_grpc
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.fast
 
 PROBLEM = "Sara has 12 apples. She buys 30 more apples. How many apples does Sara have now?"
 RELOAD_S = 0.5  # auth.reload_interval_s of the test config

@@ -1,9 +1,6 @@
-"""The deployments' own behaviour against the scripted engine (no vLLM): the whole
-application, injected with ScriptedEngineFactory through the same seam as vLLM, runs as a
-second application on the test cluster and is called through Serve's gRPC proxy.
-
-Error mapping, stream relay and cancellation, the planner's fan-out and the encoder pool
-are checked in seconds; the real-engine tests check the same paths on vLLM."""
+"""The deployments' own behaviour against the scripted engine (no vLLM), through Serve's
+gRPC proxy: error mapping, stream relay and cancellation, the planner's fan-out, the
+encoder pool, and every RPC fuzzed. The slow tier checks the same paths on vLLM."""
 
 from __future__ import annotations
 
@@ -11,7 +8,6 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -23,89 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ray import serve
 
-from deployments.app import build_app
 from deployments.runner import LocalPlatform
 from ponder.api.client import (
-    PonderClient,
     auth_metadata,
     build_analyze_request,
     build_reason_request,
     build_request,
 )
-from ponder.engine.scripted import FAIL_MARKER, ScriptedEngineFactory
-from ponder.redis_server import LocalRedis
+from ponder.engine.scripted import FAIL_MARKER
 from ponder.v1 import ponder_pb2 as pb
 from ponder.v1 import ponder_pb2_grpc as pb_grpc
+from tests.fast.conftest import PROBLEM
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.fast
 
-APP = "scripted"
-RULES = (
-    ("one arithmetic expression", "3 + 4"),
-    ("at most 3 steps", "3 + 4 = 7\n"),
-    ("Is this answer correct", "yes"),
-    ("step by step", "3 + 4 = 7. The answer is 7."),
-    ("only the final numeric", "7"),
-    ("count slowly", " ".join(f"w{i}" for i in range(400))),
-)
-PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
-
-
-@pytest.fixture(scope="module")
-def scripted(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The application with the scripted engine (per-tenant learning on, the encoder pool,
-    a Redis of its own); every deployment reserves no CPU, since the main application holds
-    the cluster's."""
-    config = platform.config.apps["ponder"]
-    zero = {"num_cpus": 0.0}
-    own_redis = LocalRedis(data_dir=tmp_path_factory.mktemp("scripted-redis")).start()
-    redis = config.redis.model_copy(update={"url": own_redis.url})
-    app_config = config.model_copy(
-        update={
-            "redis": redis,
-            "encoder": config.encoder.model_copy(
-                update={"deployment": config.encoder.deployment.model_copy(update=zero)}
-            ),
-            "decoder": config.decoder.model_copy(
-                update={"deployment": config.decoder.deployment.model_copy(update=zero)}
-            ),
-            "student": config.student.model_copy(
-                update={"deployment": config.student.deployment.model_copy(update=zero)}
-            ),
-            "ingress": config.ingress.model_copy(
-                update={"deployment": config.ingress.deployment.model_copy(update=zero)}
-            ),
-            "planner": config.planner.model_copy(
-                update={
-                    "deployment": config.planner.deployment.model_copy(update=zero),
-                    "learning": config.planner.learning.model_copy(
-                        update={
-                            "per_tenant": True,
-                            "deployment": config.planner.learning.deployment.model_copy(
-                                update=zero
-                            ),
-                        }
-                    ),
-                }
-            ),
-        }
-    )
-    factory = ScriptedEngineFactory(
-        rules=RULES,
-        token_delay_s=0.01,
-        adapters=tuple(config.decoder.engine.lora_adapters),
-    )
-    try:
-        # the student set (when the session serves one) runs the scripted engine too
-        serve.run(build_app(app_config, factory, factory), name=APP, route_prefix=f"/{APP}")
-        yield APP
-    finally:
-        serve.delete(APP)
-        own_redis.stop()
-
-
-def _client(platform: LocalPlatform) -> PonderClient:
-    return platform.client(application=APP)
+APP = "ponder"
 
 
 def _unfinished() -> int:
@@ -113,10 +41,8 @@ def _unfinished() -> int:
     return int(decoder.stats.remote().result().unfinished_requests)
 
 
-def test_generate_and_stream_relay_the_engines_tokens(
-    scripted: str, platform: LocalPlatform
-) -> None:
-    with _client(platform) as client:
+def test_generate_and_stream_relay_the_engines_tokens(platform: LocalPlatform) -> None:
+    with platform.client() as client:
         request = build_request(messages=[("user", "hello")], max_tokens=5)
         unary = client.generate(request)
         chunks = list(client.stream_generate(request))
@@ -141,17 +67,17 @@ def test_generate_and_stream_relay_the_engines_tokens(
     ids=["bad-temperature", "unknown-adapter", "engine-failure", "empty"],
 )
 def test_errors_map_to_their_status_without_a_traceback(
-    scripted: str, platform: LocalPlatform, request_: pb.GenerateRequest, code: str, named: str
+    platform: LocalPlatform, request_: pb.GenerateRequest, code: str, named: str
 ) -> None:
-    with _client(platform) as client, pytest.raises(grpc.RpcError) as error:
+    with platform.client() as client, pytest.raises(grpc.RpcError) as error:
         client.generate(request_)
     assert error.value.code().name == code
     assert named in error.value.details()
     assert "Traceback" not in error.value.details()
 
 
-def test_a_cancelled_stream_stops_the_engine(scripted: str, platform: LocalPlatform) -> None:
-    with _client(platform) as client:
+def test_a_cancelled_stream_stops_the_engine(platform: LocalPlatform) -> None:
+    with platform.client() as client:
         call = client.stream_generate(
             build_request(messages=[("user", "count slowly")], max_tokens=400)
         )
@@ -165,10 +91,8 @@ def test_a_cancelled_stream_stops_the_engine(scripted: str, platform: LocalPlatf
     assert _unfinished() == 0
 
 
-def test_reason_fans_out_and_answers_on_the_scripted_engine(
-    scripted: str, platform: LocalPlatform
-) -> None:
-    with _client(platform) as client:
+def test_reason_fans_out_and_answers_on_the_scripted_engine(platform: LocalPlatform) -> None:
+    with platform.client() as client:
         request = build_reason_request(
             PROBLEM, branches=4, strategies=["pot", "cot", "decompose", "direct"]
         )
@@ -178,9 +102,9 @@ def test_reason_fans_out_and_answers_on_the_scripted_engine(
     assert response.usage.completion_tokens >= response.usage.kept_tokens > 0
 
 
-def test_analyze_fuses_a_table_and_maps_bad_tables(scripted: str, platform: LocalPlatform) -> None:
+def test_analyze_fuses_a_table_and_maps_bad_tables(platform: LocalPlatform) -> None:
     table = '{"columns": ["year", "sales"], "rows": [[2023, 10], [2024, 14]]}'
-    with _client(platform) as client:
+    with platform.client() as client:
         response = client.analyze(
             build_analyze_request("Did sales rise?", table_json=table, max_tokens=3)
         )
@@ -308,7 +232,7 @@ def fuzz_rpc(target: str, application: str, token: str, rpc: str, examples: int)
 
 @pytest.mark.parametrize("rpc", sorted(SERVICE.methods_by_name))
 def test_fuzzed_requests_get_documented_codes_and_the_server_stays_healthy(
-    scripted: str, platform: LocalPlatform, rpc: str
+    platform: LocalPlatform, rpc: str
 ) -> None:
     # PONDER_FUZZ_EXAMPLES / PONDER_FUZZ_REPORT: the longer run behind RELIABILITY.md's
     # fuzz figure (each RPC's codes appended to the report as a JSON line).
@@ -322,6 +246,6 @@ def test_fuzzed_requests_get_documented_codes_and_the_server_stays_healthy(
         with open(report, "a") as out:
             out.write(json.dumps(line) + "\n")
     assert sum(seen.values()) >= 1  # a message without fields has one form
-    with _client(platform) as client:
+    with platform.client() as client:
         assert client.check() == health_pb2.HealthCheckResponse.SERVING
         assert client.generate(build_request(messages=[("user", "hello")], max_tokens=2)).text

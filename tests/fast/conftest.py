@@ -1,0 +1,58 @@
+"""The fast tier: the whole application on a local Ray cluster and Serve, with the
+scripted engine injected through the same seam as vLLM, a real Redis and real tokens: no
+vLLM, no model weights on the decoder path, no training. It covers the front doors (gRPC
+and HTTP), auth, error mapping, streaming, cancellation, backpressure, the planner's
+fan-out and outcome logging in about a minute, before the slow tier starts vLLM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from deployments.runner import LocalPlatform
+from deployments.serve_config import validate_serve_config
+from ponder.api.client import PonderClient
+from ponder.engine.scripted import ScriptedEngineFactory
+from ponder.redis_server import free_port
+from tests.integration.support import serve_config_for_tests
+
+# (substring of the last message, the scripted reply): enough for every strategy of Reason
+RULES = (
+    ("one arithmetic expression", "3 + 4"),
+    ("at most 3 steps", "3 + 4 = 7\n"),
+    ("Is this answer correct", "yes"),
+    ("step by step", "3 + 4 = 7. The answer is 7."),
+    ("only the final numeric", "7"),
+    ("count slowly", " ".join(f"w{i}" for i in range(400))),
+)
+PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+    tokens = tmp_path_factory.mktemp("auth") / "tokens.yaml"
+    data = serve_config_for_tests(token_file=tokens)
+    data["applications"][0]["args"]["planner"]["learning"]["per_tenant"] = True
+    config = validate_serve_config(data, source="fast test config")
+    engine = config.apps["ponder"].decoder.engine
+    factory = ScriptedEngineFactory(
+        rules=RULES, token_delay_s=0.01, adapters=tuple(engine.lora_adapters)
+    )
+    local = LocalPlatform(
+        config,
+        grpc_port=free_port(),
+        engine_factory=factory,
+        redis_data_dir=tmp_path_factory.mktemp("redis"),
+    )
+    try:
+        local.start(progress=lambda message: print(f"[fast platform] {message}", flush=True))
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture()
+def client(platform: LocalPlatform) -> Iterator[PonderClient]:
+    with platform.client() as c:
+        yield c
