@@ -5,13 +5,13 @@ and RELIABILITY.md.
     .venv/bin/python -m bench --quick         # a smoke run of each (smaller loads);
                                               # its results go to bench/results/quick/
     .venv/bin/python -m bench --only decoder,load
-    .venv/bin/python -m bench --render        # only re-render the tables from bench/results/
+    .venv/bin/python -m bench --render        # only re-render tables and plots from bench/results/
 
 Each benchmark runs alone, in its own process, one after the other (they would share the
 cores otherwise); each writes JSON under bench/results/, stamped here with the commit,
 time, machine and config when the script did not stamp it itself. Then every generated
 block of BENCHMARKS.md and RELIABILITY.md is rendered again from those files
-(bench/report.py).
+(bench/report.py), and the plots beside them are drawn again (bench/plots.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.meta import run_meta
+from bench.plots import render_plots
 from bench.report import DOCUMENTS, regenerate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +149,8 @@ def main() -> int:
         document = ROOT / name
         document.write_text(regenerate(document.read_text()))
         print(f"[bench] {name} regenerated from its sources", file=sys.stderr)
+    for png in render_plots():
+        print(f"[bench] plot {png.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 

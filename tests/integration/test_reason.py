@@ -51,7 +51,7 @@ def test_default_reason_samples_programs_in_waves(client: PonderClient) -> None:
     assert {p.strategy for p in response.paths} == {"pot"}
     branches = [p for p in response.paths if p.id != "search"]
     started = [p for p in branches if "not started" not in p.note]
-    assert 2 <= len(started) <= len(branches) == 8  # a first wave of 2, up to 8
+    assert 3 <= len(started) <= len(branches) == 8  # a first wave of 3, up to 8
     assert all(p.tokens == 0 and not p.steps for p in branches if p not in started)
     assert all(p.tokens == 0 for p in response.paths if p.id == "search")
     # at most one decoder call per started program: the verify node makes none
@@ -80,8 +80,8 @@ def test_stream_reason_events_arrive_in_order(client: PonderClient) -> None:
     assert kinds[0] == pb.REASON_EVENT_KIND_PLAN_BUILT
     assert kinds[-1] == pb.REASON_EVENT_KIND_FINAL_ANSWER
     assert kinds.count(pb.REASON_EVENT_KIND_FINAL_ANSWER) == 1
-    # a first wave of 2 (the shipped default); the third starts only if still unsettled
-    assert 2 <= kinds.count(pb.REASON_EVENT_KIND_BRANCH_STARTED) <= 3
+    # three branches asked for: the shipped first wave (3) starts them all at once
+    assert kinds.count(pb.REASON_EVENT_KIND_BRANCH_STARTED) == 3
     started: set[str] = set()
     ended: set[str] = set()
     for event in events:
@@ -134,35 +134,38 @@ def test_reason_answers_with_redis_down(platform: LocalPlatform, client: PonderC
 
 
 def test_cli_reason_prints_answer_and_tree(platform: LocalPlatform) -> None:
+    """By default the answer and one line per branch; --quiet the answer alone; --json the
+    whole response; --trace every step."""
+    import json
     import subprocess
     import sys
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ponder.cli",
-            "reason",
-            PROBLEM,
-            "--target",
-            platform.target,
-            "--token",
-            platform.api_token,
-            "--branches",
-            "2",
-            "--trace",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].strip()  # the answer
-    assert "scorer" in lines[1] and "cache" in lines[1]
-    assert sum(line.startswith(("├─", "└─")) for line in lines) == 2
-    assert "<= chosen" in result.stdout
+    def cli(*flags: str) -> list[str]:
+        command = [sys.executable, "-m", "ponder.cli", "reason", PROBLEM]
+        command += ["--target", platform.target, "--token", platform.api_token]
+        result = subprocess.run(
+            [*command, "--branches", "2", "--strategy", "pot", *flags],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    tree = cli()
+    assert tree[0].startswith("answer: ") and tree[0] != "answer: (none)"
+    branches = [line for line in tree if line.startswith(("├─", "└─"))]
+    assert len(branches) >= 2  # two pot branches (a search path may join them)
+    assert sum("◀ chosen" in line for line in branches) == 1
+    assert "decoder calls" in tree[-1] and "reasoning_id" in tree[-1]
+    quiet = cli("--quiet")
+    assert len(quiet) == 1 and quiet[0].strip()
+    whole = json.loads("\n".join(cli("--json")))
+    assert whole["answer"] and len(whole["paths"]) >= 2 and whole["chosenPathId"]
+    trace = cli("--trace")
+    assert trace[0].strip() and "scorer" in trace[1] and "cache" in trace[1]
+    assert "<= chosen" in "\n".join(trace)
 
 
 def test_reason_deadline_is_honoured_and_branches_are_aborted(client: PonderClient) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.plots import PLOTS, PLOTS_DIR, plot_series
 from bench.report import BENCHMARK_RENDERERS, BLOCK, DOCUMENTS, RENDERERS, regenerate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +64,28 @@ def test_a_changed_figure_shows_in_the_table(tmp_path: Path) -> None:
     unknown = "<!-- generated from bench/results/nope.json -->\nx\n<!-- end of generated block -->"
     with pytest.raises(KeyError):
         regenerate(unknown, root=tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_plots_are_drawn_from_the_committed_results(name: str) -> None:
+    """A committed plot's series are what its source holds now, its PNG is there, and a
+    document shows it beside its table."""
+    committed = json.loads((PLOTS_DIR / f"{name}.json").read_text())
+    assert committed == plot_series(name), f"stale plot {name}: run `python -m bench --render`"
+    png = PLOTS_DIR / f"{name}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shown = [d for d in DOCUMENTS if f"(bench/plots/{name}.png)" in (ROOT / d).read_text()]
+    assert shown, f"no document shows bench/plots/{name}.png"
+    source = PLOTS[name].source
+    assert any(f"<!-- generated from {source} -->" in (ROOT / d).read_text() for d in shown)
+
+
+def test_a_changed_figure_shows_in_the_plot_series(tmp_path: Path) -> None:
+    source = PLOTS["reasoning-accuracy-vs-compute"].source
+    report = json.loads((ROOT / source).read_text())
+    report["sets"]["robust"]["greedy_pot"]["accuracy"] = 0.1234
+    (tmp_path / source).parent.mkdir(parents=True)
+    (tmp_path / source).write_text(json.dumps(report))
+    series = plot_series("reasoning-accuracy-vs-compute", root=tmp_path)
+    assert series["robust"]["greedy_pot"] == 0.1234
+    assert series != plot_series("reasoning-accuracy-vs-compute")

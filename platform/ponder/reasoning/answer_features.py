@@ -32,6 +32,15 @@ from ponder.reasoning.cues import (
 from ponder.reasoning.paths import answers_agree, group_by_answer
 from ponder.reasoning.plan import NUMBER_PATTERN, extract_conditions, parse_number
 from ponder.reasoning.program_search import search_programs
+from ponder.reasoning.quantity_roles import (
+    QuantityUnit,
+    asks_per_thing,
+    check_units,
+    read_asked_unit,
+    read_signs,
+    read_units,
+    result_verdict,
+)
 
 CONTEXT_BUCKETS = 256  # hashed (word near a quantity, operator it meets, side) triples
 _WINDOW_BEFORE, _WINDOW_AFTER = 4, 3
@@ -132,6 +141,11 @@ DENSE_FEATURES: tuple[str, ...] = (
     "votes_on_same_quantities",
     "lone_unit_used",
     "asked_unit_unused",
+    "unit_mismatch",
+    "unit_is_asked",
+    "unit_not_asked",
+    "transfer_agrees",
+    "transfer_disagrees",
 )
 FEATURE_NAMES: tuple[str, ...] = (
     *DENSE_FEATURES,
@@ -175,6 +189,10 @@ class ProblemReading:
     # with "Tom also has 9 kites." in a problem about the apples Tom picked
     lone_units: tuple[bool, ...] = ()
     asked_units: tuple[bool, ...] = ()  # per quantity: what it counts is in the question
+    units: tuple[QuantityUnit, ...] = ()  # per quantity: what it counts, per what
+    signs: tuple[int, ...] = ()  # per quantity: +1 moves to the asked person, -1 leaves
+    asked_unit: str = ""  # what the question asks to count ("" when unread)
+    asks_per_thing: bool = False  # the question asks for a share or rate ("each", "per")
 
 
 def _names(text: str) -> list[str]:
@@ -207,14 +225,20 @@ def read_problem(problem: str) -> ProblemReading:
         elsewhere = set().union(*(w for i, w in enumerate(words_of) if i != own))
         lone.append(bool(unit) and not unit & elsewhere)
         asked.append(bool(unit & asked_words))
+    units = read_units(problem, question)
+    asked_names = frozenset(_names(question))
     return ProblemReading(
         quantities,
         read_cues(problem),
         tuple(contexts),
         tuple(owners),
-        frozenset(_names(question)),
+        asked_names,
         tuple(lone),
         tuple(asked),
+        units,
+        read_signs(problem, owners, asked_names),
+        read_asked_unit(question, units),
+        asks_per_thing(question),
     )
 
 
@@ -271,8 +295,10 @@ def _operand_operators(program: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _context_features(reading: ProblemReading, program: str) -> list[float]:
-    buckets = [0.0] * CONTEXT_BUCKETS
+def _operand_positions(reading: ProblemReading, program: str) -> list[tuple[int, str, str]]:
+    """(quantity position, operator, side) for each operator each of the problem's
+    quantities meets in the program; a number the problem does not give is left out."""
+    out = []
     taken: list[int] = []
     for number, operator, side in _operand_operators(program):
         value = parse_number(number)
@@ -284,13 +310,53 @@ def _context_features(reading: ProblemReading, program: str) -> list[float]:
             ),
             None,
         )
-        if position is None or position >= len(reading.contexts):
+        if position is None:
             continue
         if side == "L" or operator in ("+", "*"):
             taken.append(position)
+        out.append((position, operator, side))
+    return out
+
+
+def _context_features(reading: ProblemReading, program: str) -> list[float]:
+    buckets = [0.0] * CONTEXT_BUCKETS
+    for position, operator, side in _operand_positions(reading, program):
+        if position >= len(reading.contexts):
+            continue
         for word in reading.contexts[position]:
             buckets[hashed_bucket(f"{word}|{operator}|{side}", CONTEXT_BUCKETS)] += 1.0
     return buckets
+
+
+def _unit_features(reading: ProblemReading, program: str) -> list[float]:
+    """Whether the program adds unlike things, and whether its result counts what the
+    question asks for or cannot (0 when unsure)."""
+    if len(reading.units) != len(reading.quantities):
+        return [0.0, 0.0, 0.0]
+    check = check_units(program, reading.quantities, reading.units)
+    verdict = result_verdict(
+        check.result, reading.asked_unit, reading.units, reading.asks_per_thing
+    )
+    return [float(check.mismatches > 0), float(verdict > 0), float(verdict < 0)]
+
+
+def _transfer_features(reading: ProblemReading, program: str) -> list[float]:
+    """Shares of the program's moved quantities that it adds when they reach the asked
+    person and subtracts when they leave (agrees), or the other way round (disagrees)."""
+    signs = reading.signs
+    if len(signs) != len(reading.quantities) or not any(signs):
+        return [0.0, 0.0]
+    agree = disagree = 0
+    for position, operator, side in _operand_positions(reading, program):
+        sign = signs[position]
+        if not sign or operator not in ("+", "-") or (operator == "-" and side == "L"):
+            continue
+        if (operator == "+") == (sign > 0):
+            agree += 1
+        else:
+            disagree += 1
+    moved = sum(1 for s in signs if s)
+    return [agree / moved, disagree / moved]
 
 
 def _share(flags: tuple[bool, ...], used: list[int], counts: Callable[[bool, bool], bool]) -> float:
@@ -382,6 +448,8 @@ def candidate_features(
         same / total_votes if total_votes else 0.0,
         lone_used,
         asked_unused,
+        *_unit_features(reading, program),
+        *_transfer_features(reading, program),
         *word_operator_features(cues.question_words, program),
         *_context_features(reading, program),
     ]
