@@ -69,6 +69,10 @@ http_app = FastAPI(
     version="v1",
     description="OpenAI-compatible chat/completions and Ponder's reasoning, outcome, "
     "scorer and analysis endpoints. Every route needs `Authorization: Bearer <token>`.",
+    # No unauthenticated schema or docs pages: the schema is committed as protos/openapi.json.
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
 )
 http_app.include_router(console_router)
 
@@ -189,6 +193,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         return json.loads(body)
     except ValueError as error:
         raise InvalidArgument("body", f"not JSON: {error}") from None
+    except RecursionError:
+        raise InvalidArgument("body", "JSON nested too deeply") from None
 
 
 class _TooLarge(Exception):

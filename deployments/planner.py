@@ -127,6 +127,7 @@ class Planner:
             call.adapter,
             self._scorer(call),
             call.model,
+            call.tenant,
         ):
             if isinstance(event, Finished):
                 event = Finished(await self._finish(event.result, call))

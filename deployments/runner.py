@@ -27,7 +27,7 @@ from ponder.api.client import PonderClient
 from ponder.config import PonderConfig
 from ponder.engine.protocol import EngineFactory
 from ponder.redis_server import LocalRedis, free_port
-from ponder.security.local_credentials import ensure_local_api_token, write_secret
+from ponder.security.local_credentials import ensure_local_api_token, private_run_dir, write_secret
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,7 @@ class LocalPlatform:
         started = time.monotonic()
         env.drain_file().unlink(missing_ok=True)  # a stale one would keep health NOT_SERVING
         use_ray_environment()
-        temp_dir = env.ray_temp_dir()
-        temp_dir.mkdir(parents=True, exist_ok=True)
+        temp_dir = private_run_dir(env.ray_temp_dir())
         telemetry = next(iter(self.config.apps.values())).telemetry  # cluster-wide settings
         tracing = telemetry.tracing
         for name in env.TRACING_VARIABLES:  # nothing left over from an earlier start

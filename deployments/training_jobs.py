@@ -24,6 +24,7 @@ from typing import Any
 from deployments.ray_options import use_ray_environment
 from ponder import env
 from ponder.generation import ChatMessage, Role
+from ponder.security.local_credentials import private_run_dir
 from ponder.training.domain_data import Example, TargetFormat
 from ponder.training.local_run import (
     draw_examples,
@@ -138,8 +139,7 @@ def start_training_ray(cpus: float) -> Any:
     use_ray_environment()
     import ray
 
-    temp_dir = env.ray_temp_dir()
-    temp_dir.mkdir(parents=True, exist_ok=True)
+    temp_dir = private_run_dir(env.ray_temp_dir())
     ray.init(
         address="local",
         include_dashboard=False,
@@ -203,7 +203,7 @@ def run_training_job(
     final = Path(result.checkpoint.path)
     import torch
 
-    state = torch.load(final / "trainer_state.pt", weights_only=False)
+    state = torch.load(final / "trainer_state.pt", weights_only=True)
     facts = training_facts(run_name, examples, counts, pool, state, seconds, result.metrics)
     return final, facts
 

@@ -30,8 +30,10 @@ def data_dir() -> Path:
 
 
 def ray_temp_dir() -> Path:
-    """Ray's session/temp folder (PONDER_RAY_TEMP_DIR); kept short for Unix socket paths."""
-    return Path(os.environ.get("PONDER_RAY_TEMP_DIR", "/tmp/ponder-ray")).resolve()
+    """Ray's session/temp folder (PONDER_RAY_TEMP_DIR); kept short for Unix socket paths,
+    one per user (made private by `local_credentials.private_run_dir`)."""
+    default = f"/tmp/ponder-ray-{os.getuid()}"
+    return Path(os.environ.get("PONDER_RAY_TEMP_DIR", default)).resolve()
 
 
 def engine_environment(cpu_kvcache_gib: float, cpu_threads_bind: str) -> dict[str, str]:

@@ -16,6 +16,8 @@ from tests.fast.conftest import PROBLEM
 
 pytestmark = pytest.mark.fast
 
+HI = [{"role": "user", "content": "hi"}]
+
 ROUTES = (  # every authenticated route, with a well-formed body
     ("GET", "/v1/models", None),
     ("GET", "/v1/list-models", None),
@@ -106,9 +108,15 @@ def test_reason_streams_events_and_outcomes_are_reported(http: httpx.Client) -> 
         ("/v1/analyze", {"text": "x", "table": "[[["}, "table"),
         ("/v1/analyze", {"text": "x", "image": "***"}, "image"),
         ("/v1/chat/completions", {"messages": "no"}, "messages"),
+        ("/v1/chat/completions", {"messages": HI, "seed": 2**70}, "seed"),
+        ("/v1/chat/completions", {"messages": HI, "max_tokens": 2**40}, "max_tokens"),
+        ("/v1/chat/completions", {"messages": HI, "logprobs": True, "top_logprobs": 2**40},
+         "top_logprobs"),
+        ("/v1/completions", {"prompt": "x", "logprobs": 2**40}, "logprobs"),
     ],
     ids=["empty-problem", "too-many-branches", "unknown-field", "no-outcome", "bad-table",
-         "bad-image", "bad-messages"],
+         "bad-image", "bad-messages", "huge-seed", "huge-max-tokens", "huge-top-logprobs",
+         "huge-logprobs"],
 )  # fmt: skip
 def test_bad_bodies_get_400_naming_the_field(
     http: httpx.Client, path: str, body: dict[str, object], named: str
@@ -131,6 +139,8 @@ def test_bodies_over_the_limit_and_non_json_are_refused(
             assert refused.status_code == 401, (path, refused.text)
     garbage = http.post("/v1/reason", content=b"{not json")
     assert garbage.status_code == 400
+    nested = http.post("/v1/chat/completions", content=b"[" * 100_000 + b"]" * 100_000)
+    assert nested.status_code == 400 and "nested" in nested.json()["error"]["message"]
 
 
 def test_analyze_and_models_answer(http: httpx.Client) -> None:
@@ -145,6 +155,8 @@ def test_analyze_and_models_answer(http: httpx.Client) -> None:
 
 def test_console_files_are_served_with_a_strict_policy(platform: LocalPlatform) -> None:
     with httpx.Client(base_url=platform.http_url, timeout=30) as anonymous:
+        for hidden in ("/docs", "/redoc", "/openapi.json"):  # committed, not served
+            assert anonymous.get(hidden).status_code == 404
         page = anonymous.get("/console")
         script = anonymous.get("/console/console.js")
         style = anonymous.get("/console/console.css")

@@ -212,6 +212,25 @@ def test_another_tenant_cannot_report_on_or_replace_a_reasoning(
         rival.close()
 
 
+def test_the_score_cache_is_each_tenants_own(platform: LocalPlatform) -> None:
+    """A tenant's cache hits never say that another tenant asked the same problem: the
+    score cache is partitioned by tenant (and decoder set and adapter)."""
+    problem = "Ann has 5 pens and buys 9 more pens. How many pens does Ann have?"
+    request = build_reason_request(problem, branches=2, strategies=["pot", "direct"])
+    first = platform.client(token=_token(platform, "cache-first"))
+    second = platform.client(token=_token(platform, "cache-second"))
+    try:
+        asked = first.reason(request, timeout=120)
+        assert asked.cache_misses > 0  # (a request also hits its own earlier scores)
+        again = first.reason(request, timeout=120)
+        assert again.cache_misses == 0 and again.cache_hits > 0  # the tenant's own, reused
+        other = second.reason(request, timeout=120)
+        assert other.cache_misses > 0  # computed afresh: nothing of the first tenant shared
+    finally:
+        first.close()
+        second.close()
+
+
 def test_the_rate_limit_refuses_past_its_budget_and_recovers(platform: LocalPlatform) -> None:
     limit = RateLimit(requests_per_s=2, burst=3)
     value = _token(platform, "throttled", rate_limit=limit)

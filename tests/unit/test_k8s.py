@@ -152,9 +152,15 @@ def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
             "ports": [{"protocol": "TCP", "port": 6379}],
         }
     ]
-    open_rules = [r for r in policies["ponder-ray"]["spec"]["ingress"] if "from" not in r]
-    assert open_rules == [
-        {"ports": [{"protocol": "TCP", "port": 9000}, {"protocol": "TCP", "port": 8000}]}
+    ingress = policies["ponder-ray"]["spec"]["ingress"]
+    assert all("from" in rule for rule in ingress)  # no port open to every pod
+    api_ports = [{"protocol": "TCP", "port": 9000}, {"protocol": "TCP", "port": 8000}]
+    (api_rule,) = [rule for rule in ingress if rule.get("ports") == api_ports]
+    assert api_rule["from"] == [
+        {
+            "namespaceSelector": {},
+            "podSelector": {"matchLabels": {"ponder.io/api-caller": "true"}},
+        }
     ]
     assert policies["ponder-redis"]["spec"]["egress"] == []  # Redis opens no connection
 
@@ -298,6 +304,16 @@ def _assert_locked_down(name: str, spec: dict[str, Any]) -> None:
         assert context["allowPrivilegeEscalation"] is False, name
         assert context["readOnlyRootFilesystem"] is True, name
         assert context["capabilities"]["drop"] == ["ALL"], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_head_mounts_a_service_account_token(overlay: str) -> None:
+    """The head's autoscaler asks the Kubernetes API for pods; workers and Redis never do,
+    so a compromised worker holds no API credential."""
+    for name, spec in _pod_specs(_build(overlay)).items():
+        if name == "head":
+            continue
+        assert spec.get("automountServiceAccountToken") is False, name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -178,6 +178,32 @@ def test_the_local_bucket_allows_the_burst_then_the_rate() -> None:
     take("acme", None)  # no limit configured
 
 
+class _FullRedis:
+    """A Redis that refuses every script, as one at maxmemory with noeviction does."""
+
+    def register_script(self, script: str) -> object:
+        async def refuse(**_: object) -> int:
+            from redis.exceptions import ResponseError
+
+            raise ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
+
+        return refuse
+
+
+def test_limits_stay_in_force_when_redis_refuses() -> None:
+    """Fail safe: with Redis full (or down) the replica's own bucket refuses past the burst
+    instead of letting every call through."""
+    clock = Clock()
+    limiter = RateLimiter(_FullRedis(), clock=clock)  # type: ignore[arg-type]
+    limit = RateLimit(requests_per_s=1, burst=2)
+    for _ in range(2):
+        asyncio.run(limiter.take("acme", limit))
+    with pytest.raises(ResourceExhausted):
+        asyncio.run(limiter.take("acme", limit))
+    clock.now = 1.0
+    asyncio.run(limiter.take("acme", limit))
+
+
 def test_auth_errors_map_to_their_status_and_retry_hints_travel() -> None:
     assert status_for(Unauthenticated("x"), "r")[0] == grpc.StatusCode.UNAUTHENTICATED
     assert status_for(PermissionDenied("x"), "r")[0] == grpc.StatusCode.PERMISSION_DENIED
@@ -198,3 +224,51 @@ def test_reasoning_ids_are_128_random_bits() -> None:
 def test_token_entries_allow_all_rpcs_when_none_are_listed() -> None:
     entry = TokenEntry(id="a", sha256="0" * 64, tenant="x")
     assert all(entry.allows(rpc) for rpc in RPCS)
+
+
+def test_rays_folder_is_private_and_never_another_users(tmp_path: Path) -> None:
+    """Ray's sessions, sockets and logs live in a 0700 folder of this user's: an existing
+    0777 one is closed, and one another user made first is refused."""
+    import os
+
+    from ponder.security.local_credentials import private_run_dir
+
+    fresh = private_run_dir(tmp_path / "ray")
+    assert fresh.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)
+    assert private_run_dir(shared).stat().st_mode & 0o777 == 0o700
+    if os.getuid() == 0:  # only root can give a folder to someone else
+        squatted = tmp_path / "squatted"
+        squatted.mkdir()
+        os.chown(squatted, 65534, 65534)
+        with pytest.raises(PermissionError, match="belongs to uid 65534"):
+            private_run_dir(squatted)
+
+
+def test_the_client_speaks_tls_to_any_target_but_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bearer token never crosses a network in clear: TLS unless the target is loopback
+    (or the caller says otherwise), with the CA it is given."""
+    from ponder.api import client as client_module
+
+    opened: list[tuple[str, str]] = []
+    plain, secure = grpc.insecure_channel, grpc.secure_channel
+
+    def insecure(target: str) -> grpc.Channel:
+        opened.append(("plain", target))
+        return plain(target)
+
+    def tls(target: str, credentials: grpc.ChannelCredentials) -> grpc.Channel:
+        opened.append(("tls", target))
+        return secure(target, credentials)
+
+    monkeypatch.setattr(grpc, "insecure_channel", insecure)
+    monkeypatch.setattr(grpc, "secure_channel", tls)
+    for target in ("127.0.0.1:9000", "localhost:9000", "[::1]:9000"):
+        client_module.PonderClient(target, token="")
+    client_module.PonderClient("ponder.example.com:443", token="")
+    client_module.PonderClient("10.0.0.5:9000", token="", tls=False)
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    client_module.PonderClient("127.0.0.1:9443", token="", root_certificates=pem)
+    assert [kind for kind, _ in opened] == ["plain", "plain", "plain", "tls", "plain", "tls"]

@@ -107,20 +107,43 @@ def auth_metadata(token: str | None = None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
+def is_loopback(target: str) -> bool:
+    """Whether a gRPC target (host:port, [v6]:port, or a unix: socket) stays on this host."""
+    if target.startswith(("unix:", "unix-abstract:")):
+        return True
+    host = target.rsplit(":", 1)[0] if target.count(":") == 1 else target
+    host = host.removeprefix("dns:///").strip("[]")
+    if host.count(":") > 1 and target.startswith("["):
+        host = target[1 : target.index("]")]
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class PonderClient:
     """Blocking client over one channel.
 
     token: the bearer token sent as `authorization` metadata; None picks up
     PONDER_API_TOKEN or the token a local start left in .state/auth/client-token, ""
-    sends none."""
+    sends none.
+
+    tls: None (the default) speaks TLS to every target but a loopback one, so a bearer
+    token never crosses a network in clear; True or False force it. root_certificates:
+    PEM of the CA that signed the gateway's certificate (None: the system's roots)."""
 
     def __init__(
         self,
         target: str = "127.0.0.1:9000",
         application: str | None = None,
         token: str | None = None,
+        tls: bool | None = None,
+        root_certificates: bytes | None = None,
     ) -> None:
-        self.channel = grpc.insecure_channel(target)
+        if tls is None:
+            tls = root_certificates is not None or not is_loopback(target)
+        if tls:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self.channel = grpc.secure_channel(target, credentials)
+        else:
+            self.channel = grpc.insecure_channel(target)
         self.stub = pb_grpc.PonderServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
         metadata = (("application", application),) if application else ()

@@ -17,6 +17,7 @@ from ponder.errors import InvalidArgument
 from ponder.models import BASE_MODEL_NAME
 from ponder.v1 import ponder_pb2 as pb
 
+UINT32_MAX = 2**32 - 1  # the proto fields these numbers go to
 MAX_CHOICES = 8
 _ROLES = {"system": pb.ROLE_SYSTEM, "user": pb.ROLE_USER, "assistant": pb.ROLE_ASSISTANT}
 _PRESETS = {
@@ -56,10 +57,20 @@ class _SamplingFields(_OpenAIModel):
     n: int = Field(1, ge=1, le=MAX_CHOICES, description="Choices to generate.")
     stream: bool = Field(False, description="Server-sent events, one chunk per message.")
     stop: str | list[str] | None = Field(None, description="Stop string(s).")
-    max_tokens: int | None = Field(None, ge=1, description="Most tokens to generate.")
-    seed: int | None = Field(None, description="Sampling seed (choice i uses seed + i).")
+    max_tokens: int | None = Field(
+        None, ge=1, le=UINT32_MAX, description="Most tokens to generate."
+    )
+    seed: int | None = Field(
+        None,
+        ge=-(2**63),
+        le=2**63 - 1 - MAX_CHOICES,
+        description="Sampling seed (choice i uses seed + i).",
+    )
     min_tokens: int | None = Field(
-        None, ge=0, description="Ponder/vLLM extension: fewest tokens before the answer may end."
+        None,
+        ge=0,
+        le=UINT32_MAX,
+        description="Ponder/vLLM extension: fewest tokens before the answer may end.",
     )
     ponder_preset: Literal["", "report", "creative"] = Field(
         "", description="Ponder's sampling preset (report 0.7, creative 1.2)."
@@ -70,16 +81,20 @@ class ChatCompletionRequest(_SamplingFields):
     """POST /v1/chat/completions."""
 
     messages: list[ChatMessageIn] = Field(description="The conversation.")
-    max_completion_tokens: int | None = Field(None, ge=1, description="As max_tokens.")
+    max_completion_tokens: int | None = Field(
+        None, ge=1, le=UINT32_MAX, description="As max_tokens."
+    )
     logprobs: bool = Field(False, description="Return log-probabilities of each token.")
-    top_logprobs: int | None = Field(None, ge=0, description="Most likely tokens per position.")
+    top_logprobs: int | None = Field(
+        None, ge=0, le=UINT32_MAX, description="Most likely tokens per position."
+    )
 
 
 class CompletionRequest(_SamplingFields):
     """POST /v1/completions."""
 
     prompt: str | list[str] = Field(description="The prompt (one).")
-    logprobs: int | None = Field(None, ge=0, description="Top log-probs per token.")
+    logprobs: int | None = Field(None, ge=0, le=UINT32_MAX, description="Top log-probs per token.")
     echo: bool = Field(False, description="Unsupported when true.")
 
 

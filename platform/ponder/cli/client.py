@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ponder import env
-from ponder.cli.common import rpc_errors, say, target_options
+from ponder.cli.common import connect, rpc_errors, say, target_options
 from ponder.v1 import ponder_pb2 as pb
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ponder.api.client import PonderClient, build_request
+    from ponder.api.client import build_request
 
     messages = []
     if args.system:
@@ -35,7 +35,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         adapter=args.adapter or "",
         model=args.model or "",
     )
-    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
+    with rpc_errors(), connect(args) as client:
         if args.stream:
             last = None
             for chunk in client.stream_generate(request, timeout=args.timeout):
@@ -64,7 +64,7 @@ def _print_usage(response: pb.GenerateResponse) -> None:
 def cmd_reason(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
-    from ponder.api.client import PonderClient, build_reason_request
+    from ponder.api.client import build_reason_request
 
     request = build_reason_request(
         args.problem,
@@ -75,7 +75,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
         model=args.model or "",
     )
     started = time.monotonic()
-    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
+    with rpc_errors(), connect(args) as client:
         response = client.reason(request, timeout=args.timeout)
     elapsed = time.monotonic() - started
     if args.json:
@@ -173,7 +173,7 @@ def format_reason_tree(response: pb.ReasonResponse) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from ponder.api.client import PonderClient, build_analyze_request
+    from ponder.api.client import build_analyze_request
 
     try:
         image = Path(args.image).read_bytes() if args.image else b""
@@ -184,7 +184,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     request = build_analyze_request(
         args.text, image=image, table_json=table, max_tokens=args.max_tokens, model=args.model or ""
     )
-    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
+    with rpc_errors(), connect(args) as client:
         if args.stream:
             for chunk in client.stream_analyze(request, timeout=args.timeout):
                 print(chunk.text, end="", flush=True)
@@ -202,9 +202,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from ponder.api.client import PonderClient
 
-    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
+    with rpc_errors(), connect(args) as client:
         models = client.list_models(timeout=args.timeout)
     for model in models:
         kind = pb.ModelKind.Name(model.kind).removeprefix("MODEL_KIND_").lower()
@@ -219,9 +218,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     from grpc_health.v1 import health_pb2
 
-    from ponder.api.client import PonderClient
-
-    with rpc_errors(), PonderClient(args.target, token=args.token) as client:
+    with rpc_errors(), connect(args) as client:
         status = client.check(timeout=args.timeout)
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
     print(name)
@@ -229,7 +226,6 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ponder.api.client import PonderClient
     from ponder.evaluation import METHODS, evaluate, format_table, write_json
     from ponder.reasoning.problems import load_problems
 
@@ -243,7 +239,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     say(f"{len(problems)} problems ({args.split} split of {Path(args.data).name})")
     if args.learn_stream:
         return _learning_loop(args, problems)
-    with PonderClient(args.target, token=args.token) as client:
+    with connect(args) as client:
         result = evaluate(
             client,
             problems,
@@ -265,7 +261,6 @@ def _learning_loop(args: argparse.Namespace, held_out: list[Any]) -> int:
     import json
     import uuid
 
-    from ponder.api.client import PonderClient
     from ponder.learning_eval import format_loop_table, learning_loop
     from ponder.reasoning.problems import load_problems
 
@@ -281,7 +276,7 @@ def _learning_loop(args: argparse.Namespace, held_out: list[Any]) -> int:
         print(f"error: only {len(stream)} training problems", file=sys.stderr)
         return 2
     say(f"learning loop: {len(stream)} training problems reported, checkpoints {checkpoints}")
-    with PonderClient(args.target, token=args.token) as client:
+    with connect(args) as client:
         result = learning_loop(
             client,
             stream,

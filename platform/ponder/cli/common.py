@@ -7,8 +7,13 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ponder import env
+
+if TYPE_CHECKING:
+    from ponder.api.client import PonderClient
 
 DEFAULT_SERVE_CONFIG = env.REPO_ROOT / "config" / "serve-local.yaml"
 
@@ -48,4 +53,23 @@ def target_options() -> argparse.ArgumentParser:
         help="API bearer token (default: PONDER_API_TOKEN, else the token `ponder serve` "
         "created in .state/auth/client-token)",
     )
+    parent.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="TLS to the target (default: on for every target but a loopback one)",
+    )
+    parent.add_argument(
+        "--ca-file", dest="ca_file", help="PEM of the CA that signed the gateway's certificate"
+    )
     return parent
+
+
+def connect(args: argparse.Namespace) -> PonderClient:
+    """A client of the target the command line names (--target, --token, --tls, --ca-file)."""
+    from ponder.api.client import PonderClient
+
+    roots = Path(args.ca_file).read_bytes() if getattr(args, "ca_file", None) else None
+    return PonderClient(
+        args.target, token=args.token, tls=getattr(args, "tls", None), root_certificates=roots
+    )

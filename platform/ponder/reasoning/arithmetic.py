@@ -76,6 +76,8 @@ def _eval(node: ast.AST) -> float:
         if isinstance(node.op, ast.Pow):
             if abs(right) > MAX_EXPONENT:
                 raise UnsafeExpression(f"exponent {right:g} above {MAX_EXPONENT}")
+            if left < 0 and right != int(right):
+                raise UnsafeExpression("a fractional power of a negative number is not real")
             try:
                 return _bounded(float(left**right))
             except (OverflowError, ZeroDivisionError) as error:

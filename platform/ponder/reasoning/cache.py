@@ -8,6 +8,7 @@ logged once per outage.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,8 +26,15 @@ class ScoreCache(Protocol):
     async def put_many(self, values: dict[str, float]) -> None: ...
 
 
-def score_key(scorer_version: str, problem_hash: str, prefix_hash: str) -> str:
-    return f"ponder:score:{scorer_version}:{problem_hash}:{prefix_hash}"
+def score_key(scorer_version: str, problem_hash: str, prefix_hash: str, partition: str = "") -> str:
+    """The key of one path prefix's score. `partition` keeps callers apart (the tenant, the
+    decoder set and the adapter, hashed: `cache_partition`), so a cache hit never tells one
+    tenant that another asked the same problem, and scores never cross models."""
+    return f"ponder:score:{partition or 'all'}:{scorer_version}:{problem_hash}:{prefix_hash}"
+
+
+def cache_partition(tenant: str, model: str, adapter: str | None) -> str:
+    return hashlib.sha256(f"{tenant}\x00{model}\x00{adapter or ''}".encode()).hexdigest()[:16]
 
 
 @dataclass

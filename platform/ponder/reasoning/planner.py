@@ -19,7 +19,13 @@ from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted, Unavailable
 from ponder.generation import TokenMeter
 from ponder.reasoning.answer_features import Candidate
-from ponder.reasoning.cache import CacheCounters, CacheUnavailable, ScoreCache, score_key
+from ponder.reasoning.cache import (
+    CacheCounters,
+    CacheUnavailable,
+    ScoreCache,
+    cache_partition,
+    score_key,
+)
 from ponder.reasoning.cues import read_cues
 from ponder.reasoning.paths import (
     PathState,
@@ -166,8 +172,9 @@ class ReasoningPlanner:
         adapter: str | None = None,
         scorer: PathScorer | None = None,
         model: str = "",
+        tenant: str = "",
     ) -> ReasonResult:
-        async for event in self.run(problem, budget, reasoning_id, adapter, scorer, model):
+        async for event in self.run(problem, budget, reasoning_id, adapter, scorer, model, tenant):
             if isinstance(event, Finished):
                 return event.result
         raise RuntimeError("planner ended without a result")
@@ -180,9 +187,11 @@ class ReasoningPlanner:
         adapter: str | None = None,
         scorer: PathScorer | None = None,
         model: str = "",
+        tenant: str = "",
     ) -> AsyncIterator[ReasonEvent]:
         """Events of one request; scorer overrides the injected one (e.g. a tenant's);
-        every decoder call goes to decoder set `model` ("" = the main one) with `adapter`."""
+        every decoder call goes to decoder set `model` ("" = the main one) with `adapter`;
+        cached scores are the caller's `tenant`'s only."""
         run = RequestRun(
             self._decoder,
             scorer or self._scorer(),  # one version for the whole request
@@ -195,6 +204,7 @@ class ReasoningPlanner:
             adapter,
             model,
             self._ranker,
+            tenant,
         )
         async for event in run.events():
             yield event
@@ -217,6 +227,7 @@ class RequestRun:
         adapter: str | None,
         model: str = "",
         ranker: AnswerRanker | None = None,
+        tenant: str = "",
     ) -> None:
         self.decoder = decoder
         self.scorer = scorer
@@ -244,6 +255,7 @@ class RequestRun:
         self.meter = TokenMeter()
         self.counters = CacheCounters()
         self.problem_hash = stable_hash(problem)
+        self.cache_partition = cache_partition(tenant, model, adapter)
         self.queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         self.decoder_calls = 0
         self.rows_by_step: dict[str, dict[int, list[float]]] = {}
@@ -411,7 +423,8 @@ class RequestRun:
         if self.feature_sink is not None:
             for path, row in zip(live, rows, strict=True):
                 self.feature_sink(self.reasoning_id, path, row)
-        keys = [score_key(self.scorer.version, self.problem_hash, path_prefix_key(p)) for p in live]
+        version, partition = self.scorer.version, self.cache_partition
+        keys = [score_key(version, self.problem_hash, path_prefix_key(p), partition) for p in live]
         try:
             cached = await self.cache.get_many(keys)
         except CacheUnavailable:

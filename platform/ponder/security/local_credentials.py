@@ -19,6 +19,21 @@ def _private_folder(folder: Path) -> None:
     os.chmod(folder, 0o700)
 
 
+def private_run_dir(folder: Path) -> Path:
+    """A folder only this user can enter (0700), for Ray's sessions, sockets and logs:
+    created if missing; refused if another user owns it (one who made it first could read
+    the logs or swap the raylet's socket)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner = folder.stat().st_uid
+    if owner != os.getuid():
+        raise PermissionError(
+            f"{folder} belongs to uid {owner}, not to this user ({os.getuid()}): "
+            "set PONDER_RAY_TEMP_DIR to a folder of your own"
+        )
+    os.chmod(folder, 0o700)
+    return folder
+
+
 def write_secret(path: Path, value: str) -> None:
     """Write value to path, readable by the owner only (created 0600, never wider)."""
     _private_folder(path.parent)

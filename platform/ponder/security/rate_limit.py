@@ -3,7 +3,8 @@ replica draws from the same bucket (in process memory when no Redis is configure
 
 The bucket refills at requests_per_s up to burst; a call takes one token or is refused
 with ResourceExhausted carrying how long until a token is back (sent to the caller as
-`retry-after-ms` trailing metadata).
+`retry-after-ms` trailing metadata). When Redis fails (down, or full and refusing
+writes) the replica's in-memory bucket takes over: limits fail safe, not open.
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ class RateLimiter:
                 key = f"{self._prefix}:ratelimit:{tenant}"
                 return int(await self._script(keys=[key], args=[limit.requests_per_s, limit.burst]))
             except RedisError as error:
-                # Limits protect capacity; Redis trouble must not take the API down with it.
-                log.warning("rate limit check skipped (Redis: %s)", type(error).__name__)
-                return 0
+                # Fail safe, not open: while Redis cannot answer (down, or out of memory and
+                # refusing writes) each replica keeps the bucket in its own memory, so
+                # limits stay in force (exact with one ingress replica, at most one bucket
+                # per replica with more) and Redis trouble does not take the API down.
+                log.warning("rate limit kept in process (Redis: %s)", type(error).__name__)
         return self._local_wait_ms(tenant, limit)
 
     def _local_wait_ms(self, tenant: str, limit: RateLimit) -> int:

@@ -168,7 +168,7 @@ def train_here(
     final = latest_checkpoint(work_dir)
     if final is None or not (final / "adapter").is_dir():
         raise RuntimeError(f"training ended without a final checkpoint under {work_dir}")
-    state = torch.load(final / "trainer_state.pt", weights_only=False)
+    state = torch.load(final / "trainer_state.pt", weights_only=True)
     facts = training_facts(
         run_name, examples, counts, pool, state, seconds, asdict(reports[-1]) if reports else None
     )

@@ -159,7 +159,7 @@ def run_training(
     start = 0
     rank, world_size, device = place.rank, place.world_size, place.device
     if place.resume_from is not None:
-        state = torch.load(place.resume_from / "trainer_state.pt", weights_only=False)
+        state = torch.load(place.resume_from / "trainer_state.pt", weights_only=True)
         set_peft_model_state_dict(model, state["adapter"])
         optimizer.load_state_dict(state["optimizer"])
         start, curve = int(state["step"]), list(state["curve"])
