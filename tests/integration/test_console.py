@@ -98,11 +98,18 @@ def test_console_draws_the_reasoning_live(
     )
     assert "logged" in browser.find_element(By.ID, "report-status").text
     browser.find_element(By.ID, "refresh").click()
-    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#models li"))
-    models = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "#models li")]
-    assert models and all(m.strip() for m in models), models
-    scorer = browser.find_element(By.ID, "scorer").text
-    assert "active" in scorer and "reported" in scorer
+
+    def panel(driver: Any) -> tuple[list[str], str] | None:
+        """The side panel read in one go (a refresh rebuilds it), once both parts are in."""
+        models, scorer = driver.execute_script(
+            "return [[...document.querySelectorAll('#models li')].map(e => e.textContent),"
+            " document.getElementById('scorer').textContent];"
+        )
+        return (models, scorer) if models and "reported" in scorer else None
+
+    models, scorer = WebDriverWait(browser, 60).until(panel)
+    assert all(m.strip() for m in models), models
+    assert "active" in scorer
 
     shot = tmp_path / "console.png"
     assert browser.save_screenshot(str(shot))
