@@ -1,0 +1,45 @@
+"""The encoder pool (image and table encoders, fusion into the prompt)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ponder.config.base import DeploymentConfig, StrictModel
+
+
+class EncoderConfig(StrictModel):
+    """The encoder pool: image and table encoders, projections and fusion weights."""
+
+    enabled: bool = Field(False, description="Deploy the encoder pool (Encode/Analyze RPCs).")
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=0.5, max_ongoing_requests=64),
+        description="Scheduling and scaling of encoder replicas (independent of decoders).",
+    )
+    weights_dir: str = Field(
+        "",
+        description="Folder of trained fusion weights (multimodal.safetensors + .json from "
+        "`ponder train fusion`); empty means the packaged ones if present, else a "
+        "deterministic untrained initialisation (reported loudly).",
+    )
+    image_trunk_path: str = Field(
+        "",
+        description="safetensors state dict of a pretrained ResNet-101 trunk; empty means a "
+        "deterministic untrained initialisation (reported loudly).",
+    )
+    quantize: bool = Field(
+        False, description="8-bit dynamic quantisation of the encoders' Linear/LSTM layers."
+    )
+    max_batch_size: int = Field(8, ge=1, description="Most inputs one encoder batch holds.")
+    batch_wait_timeout_s: float = Field(
+        0.05, ge=0, description="How long a batch waits to fill before it runs."
+    )
+    max_image_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest image file.")
+    max_image_side: int = Field(4096, ge=1, description="Largest image width or height.")
+    max_concurrent_decodes: int = Field(
+        2,
+        ge=1,
+        description="Images/tables one encoder replica decodes at once (in worker threads, "
+        "off its event loop); more wait their turn.",
+    )
+    max_table_cells: int = Field(2048, ge=1, description="Most cells in a table.")
+    max_text_chars: int = Field(20_000, ge=1, description="Longest Analyze text.")

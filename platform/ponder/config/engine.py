@@ -1,0 +1,204 @@
+"""The decoder engines' settings (vLLM's arguments as Ponder uses them), the main decoder
+set and the distilled student's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ponder import env
+from ponder.config.base import DeploymentConfig, StrictModel
+
+
+class EngineConfig(StrictModel):
+    """Arguments of the vLLM engine each decoder replica creates."""
+
+    model: str = Field(
+        "",
+        description="Folder of the HF model (safetensors + tokenizer); empty means the "
+        "converted default model under the state dir (PONDER_MODEL_DIR).",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "float32",
+        description="Weight/activation dtype. float32 keeps greedy answers equal to HF's "
+        "on CPU (bf16 + torch.compile flips near-tied tokens).",
+    )
+    max_model_len: int = Field(4096, ge=64, description="Context length (prompt + output).")
+    max_num_seqs: int = Field(64, ge=1, description="Most sequences batched in one step.")
+    max_prompt_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Longest prompt accepted, in tokens; longer ones get INVALID_ARGUMENT "
+        "before they reach the engine's queue. Below max_model_len; unset means "
+        "max_model_len - 1.",
+    )
+    max_num_batched_tokens: int = Field(
+        256,
+        ge=1,
+        description="Tokens one engine step computes at most (prefill chunks + decodes): "
+        "long prompts are prefilled in chunks of at most this size (chunked prefill).",
+    )
+    long_prefill_token_threshold: int = Field(
+        32,
+        ge=0,
+        description="While other requests are running, a prompt longer than this is "
+        "prefilled at most this many tokens per step, so it cannot stall short requests "
+        "(0 = no cap; see RELIABILITY.md for the measured trade-off).",
+    )
+    enforce_eager: bool = Field(
+        False, description="Skip torch.compile/graphs: faster start, slower decode."
+    )
+    enable_prefix_caching: bool = Field(True, description="Reuse KV of shared prompt prefixes.")
+    enable_prompt_embeds: bool = Field(
+        False, description="Accept prompt embeddings (fused multimodal prompts)."
+    )
+    lora_adapters: dict[str, str] = Field(
+        default_factory=dict,
+        description="LoRA adapters callers may name: name -> peft folder; a relative path "
+        "is inside the ponder package, where trained adapters ship (adapters/math-1234abcd).",
+    )
+    max_lora_rank: int = Field(
+        16, ge=1, description="Largest LoRA rank accepted (vLLM: 1, 8, 16, 32, 64, ...)."
+    )
+    max_loras: int = Field(2, ge=1, description="LoRA adapters active in one batch.")
+    max_logprobs: int = Field(20, ge=0, description="Most top log-probs a request may ask for.")
+    default_max_tokens: int = Field(
+        256, ge=1, description="max_tokens when a request leaves it unset."
+    )
+    seed: int = Field(0, description="Engine seed (requests without a seed still vary).")
+    stream_interval: int = Field(
+        1,
+        ge=1,
+        description="Tokens per streamed message after the first (which is sent at once). "
+        "Larger values mean fewer messages through every hop under load.",
+    )
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="GPU backend only: share of GPU memory vLLM may use."
+    )
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs one engine shards the model over (set num_gpus to match)."
+    )
+    cpu_kvcache_gib: float = Field(
+        1.0, gt=0, description="CPU backend only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)."
+    )
+    cpu_nice: int = Field(
+        5,
+        ge=0,
+        le=19,
+        description="CPU backend only: niceness of the engine's processes. vLLM's threads "
+        "keep every core busy under load; a lower priority lets the proxy, ingress and "
+        "planner (little work, but latency-critical: admission, rejection, routing) run "
+        "first. 0 = same priority.",
+    )
+    cpu_threads_bind: str = Field(
+        "all",
+        description="CPU backend only: cores the engine's OpenMP threads bind to "
+        "(VLLM_CPU_OMP_THREADS_BIND), e.g. '0-1'; 'all' means every core of the machine.",
+    )
+
+    @model_validator(mode="after")
+    def _check_scheduler_limits(self) -> EngineConfig:
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens >= self.max_model_len:
+            raise ValueError(
+                f"max_prompt_tokens ({self.max_prompt_tokens}) must be below max_model_len "
+                f"({self.max_model_len})"
+            )
+        if self.max_num_batched_tokens < self.max_num_seqs:
+            raise ValueError(
+                f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be at least "
+                f"max_num_seqs ({self.max_num_seqs}): every running sequence needs a token "
+                "per step"
+            )
+        if self.long_prefill_token_threshold > self.max_num_batched_tokens:
+            raise ValueError(
+                f"long_prefill_token_threshold ({self.long_prefill_token_threshold}) exceeds "
+                f"max_num_batched_tokens ({self.max_num_batched_tokens})"
+            )
+        return self
+
+    def prompt_token_cap(self) -> int:
+        """The longest prompt accepted, in tokens."""
+        return self.max_prompt_tokens or self.max_model_len - 1
+
+    def model_path(self) -> Path:
+        """The model folder this config points at."""
+        return Path(self.model).resolve() if self.model else env.default_model_dir()
+
+    def adapter_dirs(self) -> dict[str, Path]:
+        """Each adapter's folder; relative paths are inside the ponder package."""
+        return {
+            name: path if path.is_absolute() else (env.PACKAGE_DIR / path).resolve()
+            for name, path in ((n, Path(p)) for n, p in self.lora_adapters.items())
+        }
+
+
+ENGINE_QUEUE_FACTOR = 4
+
+
+def check_engine_admission(
+    section: str, engine: EngineConfig, deployment: DeploymentConfig
+) -> None:
+    """A decoder replica admits max_ongoing_requests; vLLM runs max_num_seqs of them and
+    queues the rest in its own unbounded queue. Keep that queue short (a few batches) so
+    waiting happens in Serve's bounded queue, which refuses overflow at once."""
+    most = ENGINE_QUEUE_FACTOR * engine.max_num_seqs
+    if deployment.max_ongoing_requests > most:
+        raise ValueError(
+            f"{section}.deployment.max_ongoing_requests ({deployment.max_ongoing_requests}) "
+            f"exceeds {ENGINE_QUEUE_FACTOR} x engine.max_num_seqs ({most}): the excess would "
+            "wait in vLLM's unbounded queue instead of Serve's bounded one"
+        )
+
+
+class DecoderConfig(StrictModel):
+    """The decoder replica set."""
+
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="vLLM engine args.")
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=128),
+        description="Scheduling and scaling of decoder replicas.",
+    )
+
+    @model_validator(mode="after")
+    def _admission_fits_the_engine(self) -> DecoderConfig:
+        check_engine_admission("decoder", self.engine, self.deployment)
+        return self
+
+
+class StudentConfig(StrictModel):
+    """The distilled student's own decoder replica set (requests choose it with `model`)."""
+
+    enabled: bool = Field(False, description="Serve the student beside the main decoder.")
+    name: str = Field(
+        "",
+        pattern=r"^$|^[a-z][a-z0-9-]{0,40}$",
+        description="The student's versioned name: its committed parts are "
+        "ponder/students/<name>, its weights .state/models/<name> (built by setup).",
+    )
+    engine: EngineConfig = Field(
+        default_factory=EngineConfig,
+        description="vLLM engine args of the student's replicas; `model` empty means the "
+        "student's derived folder. No LoRA adapters.",
+    )
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=128),
+        description="Scheduling and scaling of student replicas.",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> StudentConfig:
+        if self.enabled and not self.name:
+            raise ValueError("student.enabled needs student.name")
+        if self.engine.lora_adapters:
+            raise ValueError("student.engine.lora_adapters: the student serves no adapters")
+        check_engine_admission("student", self.engine, self.deployment)
+        return self
+
+    def engine_config(self) -> EngineConfig:
+        """The engine args with `model` pointing at the derived student folder."""
+        if self.engine.model:
+            return self.engine
+        folder = env.state_dir() / "models" / self.name
+        return self.engine.model_copy(update={"model": str(folder)})

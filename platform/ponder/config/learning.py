@@ -1,0 +1,86 @@
+"""Online learning from reported outcomes: the learner, its gate and its scopes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ponder.config.base import DeploymentConfig, StrictModel
+
+
+class LearningConfig(StrictModel):
+    """Online path-scorer learning from reported outcomes."""
+
+    enabled: bool = Field(
+        True, description="Log reasonings, accept ReportOutcome and run the learner."
+    )
+    deployment: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(num_cpus=0.1, max_ongoing_requests=16),
+        description="The learner deployment; keep one replica (it owns the consumer group).",
+    )
+    retention_s: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        description="How long a reasoning stays reportable (and its log entry kept), seconds.",
+    )
+    per_tenant: bool = Field(
+        False,
+        description="Train one scorer per tenant (the tenant of the caller's token, so "
+        "only tenants the token file declares); otherwise all outcomes train one shared "
+        "scorer.",
+    )
+    batch_size: int = Field(
+        64, ge=1, description="Most outcomes the learner applies in one step (one checkpoint)."
+    )
+    learning_rate: float = Field(0.05, gt=0, description="SGD step size of online updates.")
+    max_entry_failures: int = Field(
+        5,
+        ge=1,
+        description="An outcome the learner failed to apply this many times (a malformed "
+        "entry) moves to the dead-letter stream instead of blocking the log forever.",
+    )
+    stall_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="The learner's health check fails when outcomes wait and none was "
+        "applied for this long (Serve then restarts it and reports it unhealthy).",
+    )
+    l2: float = Field(1e-3, ge=0, description="L2 penalty of online updates.")
+    max_step: float = Field(
+        0.5, gt=0, description="Cap on the L2 norm of one update of the weights (guard rail)."
+    )
+    propose_every: int = Field(50, ge=1, description="Outcomes applied between candidate versions.")
+    min_outcomes: int = Field(
+        100, ge=1, description="Outcomes applied before the first candidate is proposed."
+    )
+    holdout_every: int = Field(
+        5,
+        ge=2,
+        description="Every k-th outcome (in log order) is held back from training and used "
+        "to compare candidate and active versions.",
+    )
+    holdout_window: int = Field(
+        500, ge=1, description="Most recent held-back outcomes the gate evaluates on."
+    )
+    min_holdout_examples: int = Field(
+        20,
+        ge=1,
+        description="Held-back labelled path rows (one per step of a labelled path) needed "
+        "before the gate decides; fewer defers the decision.",
+    )
+    gate_metric: Literal["log_loss", "accuracy"] = Field(
+        "log_loss", description="Metric the promotion gate compares on held-back outcomes."
+    )
+    gate_margin: float = Field(
+        0.0,
+        ge=0,
+        description="A candidate is promoted when its metric is no worse than the active "
+        "version's by more than this margin.",
+    )
+    reload_interval_s: float = Field(
+        1.0, gt=0, description="How often planners check for a newly promoted version."
+    )
+    poll_block_ms: int = Field(
+        1000, ge=1, description="How long the learner blocks waiting for new outcomes."
+    )
