@@ -48,64 +48,10 @@ _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[-+*/()]")
 _WORD = re.compile(r"[A-Za-z]+")
 _SENTENCE_START = re.compile(r"(?:^|[.?!]\s+)")
 # Capitalised words that are not anyone's name.
-_NOT_NAMES = frozenset(
-    [
-        "A",
-        "An",
-        "The",
-        "There",
-        "This",
-        "That",
-        "These",
-        "Those",
-        "It",
-        "If",
-        "In",
-        "On",
-        "At",
-        "For",
-        "From",
-        "With",
-        "When",
-        "While",
-        "After",
-        "Before",
-        "How",
-        "What",
-        "Which",
-        "Who",
-        "Why",
-        "Where",
-        "Each",
-        "Every",
-        "He",
-        "She",
-        "They",
-        "His",
-        "Her",
-        "Their",
-        "Its",
-        "We",
-        "You",
-        "I",
-        "Then",
-        "So",
-        "But",
-        "And",
-        "Or",
-        "Also",
-        "After",
-        "Now",
-        "One",
-        "Some",
-        "All",
-        "Find",
-        "Calculate",
-        "Mr",
-        "Mrs",
-        "Ms",
-    ]
-)
+_NOT_NAME_TEXT = """A An The There This That These Those It If In On At For From With When
+    While After Before How What Which Who Why Where Each Every He She They His Her Their Its We You
+    I Then So But And Or Also After Now One Some All Find Calculate Mr Mrs Ms"""
+_NOT_NAMES = frozenset(_NOT_NAME_TEXT.split())
 
 DENSE_FEATURES: tuple[str, ...] = (
     "vote_share",
