@@ -363,6 +363,117 @@ def draw_http_vs_grpc(series: Series, figure: Any) -> None:
     right.set_title(f"HTTP / gRPC = {ratios['ttft_p50_c8_http_over_grpc']:.2f}")
 
 
+# -- the planner: latency against one pass, score-cache hits (issue 3) ------------------------
+
+
+def planner_data(report: dict[str, Any]) -> Series:
+    return {
+        "p3_ratios": [row["ratio"] for row in report["p3_rows"]],
+        "p3_median": report["P3_reason_over_longest_single"],
+        "p4_rounds": list(report["P4_hit_rate"]),
+        "p4_hit_rate": list(report["P4_hit_rate"].values()),
+    }
+
+
+def draw_planner(series: Series, figure: Any) -> None:
+    left, right = figure.subplots(1, 2)
+    ratios = series["p3_ratios"]
+    left.bar(range(1, len(ratios) + 1), ratios, color="tab:blue")
+    left.axhline(series["p3_median"], color="black", linestyle="--", label="median")
+    left.set_xlabel("problem")
+    left.set_ylabel("Reason time / longest single strategy")
+    left.set_title("P3: four branches at once against the slowest one alone")
+    left.legend()
+    right.bar(series["p4_rounds"], series["p4_hit_rate"], color="tab:green")
+    right.set_ylim(0, 1)
+    right.set_ylabel("score-cache hit rate")
+    right.set_title("P4: cache hits by round")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, axis="y")
+
+
+# -- the pruning rule, chosen on the train split (issue 15) ----------------------------------
+
+
+def pruning_data(report: dict[str, Any]) -> Series:
+    rows = report["rows"]
+    return {
+        "rules": [row["rule"] for row in rows],
+        "correct": [row["correct"] for row in rows],
+        "problems": report["problems"],
+        "tokens": [row["tokens_per_problem"] for row in rows],
+        "chosen": report["chosen"],
+    }
+
+
+def draw_pruning(series: Series, figure: Any) -> None:
+    left, right = figure.subplots(1, 2)
+    colours = ["tab:orange" if r == series["chosen"] else "tab:blue" for r in series["rules"]]
+    left.bar(series["rules"], series["correct"], color=colours)
+    left.set_ylabel(f"right answers of {series['problems']} train problems")
+    right.bar(series["rules"], series["tokens"], color=colours)
+    right.set_ylabel("generated tokens / problem")
+    for ax in (left, right):
+        ax.set_xlabel("prune below this fraction of the best path's score (orange: chosen)")
+        ax.grid(alpha=0.3, axis="y")
+
+
+# -- the encoder pool: batching and 8-bit (issue 6) ------------------------------------------
+
+_ENCODER_MODES = {
+    "unbatched": "one at a time",
+    "batched": "batched",
+    "batched_quantised": "batched, 8-bit",
+}
+
+
+def encoder_data(report: dict[str, Any]) -> Series:
+    return {
+        mode: [p["images_per_s"] for p in report[mode]["passes"]] for mode in _ENCODER_MODES
+    } | {"latency": report["latency"]}
+
+
+def draw_encoder(series: Series, figure: Any) -> None:
+    left, right = figure.subplots(1, 2)
+    for index, mode in enumerate(_ENCODER_MODES):
+        values = series[mode]
+        left.bar(index, statistics.median(values), 0.6, alpha=0.8)
+        left.scatter([index] * len(values), values, color="black", s=12, zorder=3)
+    left.set_xticks(range(len(_ENCODER_MODES)), list(_ENCODER_MODES.values()))
+    left.set_ylabel("images encoded / s (16 callers)")
+    latency = series["latency"]
+    kinds = ["generate_p50_s", "analyze_text_p50_s", "analyze_image_p50_s"]
+    right.bar(["Generate", "Analyze text", "Analyze image"], [latency[k] for k in kinds])
+    right.set_ylabel("p50 latency (s)")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, axis="y")
+
+
+# -- Serve autoscaling of the decoder (issue 6) ----------------------------------------------
+
+
+def autoscaling_data(report: dict[str, Any]) -> Series:
+    return {
+        "t_s": [point[0] for point in report["timeline"]],
+        "replicas": [point[1] for point in report["timeline"]],
+        "up_after_s": report["second_replica_running_after_load_began_s"],
+        "down_after_s": report["back_to_one_replica_after_load_stopped_s"],
+    }
+
+
+def draw_autoscaling(series: Series, figure: Any) -> None:
+    ax = figure.subplots(1, 1)
+    ax.step(series["t_s"], series["replicas"], where="post")
+    ax.set_xlabel("seconds since the load began")
+    ax.set_ylabel("running decoder replicas")
+    ax.set_yticks([0, 1, 2])
+    ax.set_title(
+        f"second replica running after {series['up_after_s']:.0f} s of load; back to one "
+        f"{series['down_after_s']:.0f} s after it stopped"
+    )
+    ax.grid(alpha=0.3)
+
+
 PLOTS: dict[str, Plot] = {
     "reasoning-accuracy-vs-compute": Plot(
         "bench/results/robustness.json",
@@ -396,6 +507,17 @@ PLOTS: dict[str, Plot] = {
     ),
     "fusion": Plot(
         "bench/results/fusion.json", "Chart and table reading", fusion_data, draw_fusion
+    ),
+    "planner-latency-and-cache": Plot(
+        "bench/results/reason.json", "Reasoning planner", planner_data, draw_planner
+    ),
+    "pruning-rule": Plot("bench/results/pruning.json", "Pruning rule", pruning_data, draw_pruning),
+    "encoder-pool": Plot("bench/results/encoder.json", "Encoder pool", encoder_data, draw_encoder),
+    "decoder-autoscaling": Plot(
+        "bench/results/autoscaling.json",
+        "Serve autoscaling of the decoder",
+        autoscaling_data,
+        draw_autoscaling,
     ),
     "http-vs-grpc": Plot(
         "bench/results/http_vs_grpc.json",
