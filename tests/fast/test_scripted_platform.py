@@ -249,3 +249,28 @@ def test_fuzzed_requests_get_documented_codes_and_the_server_stays_healthy(
     with platform.client() as client:
         assert client.check() == health_pb2.HealthCheckResponse.SERVING
         assert client.generate(build_request(messages=[("user", "hello")], max_tokens=2)).text
+
+
+def test_every_rpc_succeeds_over_grpc(platform: LocalPlatform) -> None:
+    """One well-formed call of each RPC that the tests above do not already answer."""
+    import io
+
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(picture, format="PNG")
+    table = '{"columns": ["year", "sales"], "rows": [[2023, 10], [2024, 14]]}'
+    with platform.client() as client:
+        events = list(client.stream_reason(build_reason_request(PROBLEM, branches=2)))
+        assert events[0].kind == pb.REASON_EVENT_KIND_PLAN_BUILT
+        assert events[-1].kind == pb.REASON_EVENT_KIND_FINAL_ANSWER
+        assert events[-1].response.numeric_answer == 7
+        image = client.encode(image=picture.getvalue())
+        assert image.modality and image.vectors > 0 and len(image.pooled) == image.width
+        cells = client.encode(table_json=table)
+        assert cells.vectors == 6  # two header cells and four body cells
+        request = build_analyze_request("Did sales rise?", table_json=table, max_tokens=3)
+        chunks = list(client.stream_analyze(request))
+        assert "".join(c.text for c in chunks) == "one two three"
+        assert client.get_scorer().active.version
+        assert {m.name for m in client.list_models()} >= {"base"}
