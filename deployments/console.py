@@ -12,7 +12,10 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-CONSOLE_DIR = Path(__file__).resolve().parents[1] / "platform" / "ponder" / "api" / "console"
+import ponder.api
+
+# Package data of ponder.api (installed with it, so the image serves the same files).
+CONSOLE_DIR = Path(ponder.api.__file__).resolve().parent / "console"
 _FILES = {
     "": ("index.html", "text/html; charset=utf-8"),
     "console.js": ("console.js", "text/javascript; charset=utf-8"),
