@@ -107,8 +107,8 @@ def test_reported_outcomes_promote_a_version_that_planners_reload(
     )
     keys = redis.Redis.from_url(platform.redis_servers[0].url)
     try:
-        assert next(keys.scan_iter(f"ponder:score:{new_version}:*"), None)
-        assert next(keys.scan_iter(f"ponder:score:{before.active.version}:*"), None)
+        assert next(keys.scan_iter(f"ponder:score:*:{new_version}:*"), None)
+        assert next(keys.scan_iter(f"ponder:score:*:{before.active.version}:*"), None)
     finally:
         keys.close()
 
