@@ -86,7 +86,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     record = RunRecord(record_path, pid=me.pid, created=me.created)
     signals = Signals()
     signals.install()
-    platform = LocalPlatform(config, grpc_port=args.port, on_ray_started=signals.install)
+    platform = LocalPlatform(
+        config, grpc_port=args.port, on_ray_started=signals.install, log_to_driver=args.ray_logs
+    )
 
     def remember(processes: list[Any]) -> None:
         record.processes = tuple(processes)
@@ -105,6 +107,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             run_demo(platform)
         say(f"serving on {platform.target} until SIGTERM / Ctrl-C (drain grace {grace:g} s)")
+        say(f"reasoning console: {platform.http_url}/console (with the token named below)")
+        if not args.ray_logs:
+            say(f"replica logs: {env.ray_temp_dir()}/session_latest/logs (--ray-logs: here)")
         say(
             "every RPC needs 'authorization: Bearer <token>'; the local token is in "
             f"{env.client_token_file()} (the CLI sends it); `ponder token add` makes more"
@@ -404,7 +409,14 @@ def register(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the platform in the foreground until Ctrl-C")
     serve.add_argument("--port", type=int, default=None, help="gRPC port (default: config's)")
     serve.add_argument("--config", default=str(DEFAULT_SERVE_CONFIG), help="Serve config YAML")
-    serve.add_argument("--demo", action="store_true", help="send one demo request when ready")
+    serve.add_argument("--demo", action="store_true", help="run the demo once ready")
+    serve.add_argument(
+        "--ray-logs",
+        action="store_true",
+        dest="ray_logs",
+        help="print the replicas' own log lines here too (else only in Ray's session logs, "
+        f"{env.ray_temp_dir()}/session_latest/logs)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     train = sub.add_parser("train", help="training jobs: adapter, scorer, fusion")
