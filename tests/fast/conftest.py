@@ -11,11 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from deployments.runner import LocalPlatform
-from deployments.serve_config import validate_serve_config
 from ponder.api.client import PonderClient
 from ponder.engine.scripted import ScriptedEngineFactory
-from ponder.redis_server import free_port
-from tests.integration.support import serve_config_for_tests
+from tests.integration.support import running_platform, serve_config_for_tests
 
 # (substring of the last message, the scripted reply): enough for every strategy of Reason
 RULES = (
@@ -34,22 +32,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
     tokens = tmp_path_factory.mktemp("auth") / "tokens.yaml"
     data = serve_config_for_tests(token_file=tokens)
     data["applications"][0]["args"]["planner"]["learning"]["per_tenant"] = True
-    config = validate_serve_config(data, source="fast test config")
-    engine = config.apps["ponder"].decoder.engine
+    engine = data["applications"][0]["args"]["decoder"]["engine"]
     factory = ScriptedEngineFactory(
-        rules=RULES, token_delay_s=0.01, adapters=tuple(engine.lora_adapters)
+        rules=RULES, token_delay_s=0.01, adapters=tuple(engine.get("lora_adapters", {}))
     )
-    local = LocalPlatform(
-        config,
-        grpc_port=free_port(),
-        engine_factory=factory,
-        redis_data_dir=tmp_path_factory.mktemp("redis"),
-    )
-    try:
-        local.start(progress=lambda message: print(f"[fast platform] {message}", flush=True))
+    with running_platform(data, tmp_path_factory, "fast platform", factory) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture()

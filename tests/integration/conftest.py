@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 from deployments.runner import LocalPlatform
-from deployments.serve_config import validate_serve_config
 from ponder.api.client import PonderClient
-from ponder.redis_server import free_port
 from tests.integration.support import (
     TINY_STUDENT_CONFIG,
     TrainedAdapter,
     TrainedStudent,
     run_job,
+    running_platform,
     serve_config_for_tests,
     train_adapter,
 )
@@ -68,18 +67,9 @@ def platform(
 ) -> Iterator[LocalPlatform]:
     adapters = {trained_adapter.name: trained_adapter.path}
     tokens = tmp_path_factory.mktemp("auth") / "tokens.yaml"
-    config = validate_serve_config(
-        serve_config_for_tests(traces_dir, adapters, trained_student, tokens),
-        source="test config",
-    )
-    local = LocalPlatform(
-        config, grpc_port=free_port(), redis_data_dir=tmp_path_factory.mktemp("redis")
-    )
-    try:
-        local.start(progress=lambda message: print(f"[platform] {message}", flush=True))
+    data = serve_config_for_tests(traces_dir, adapters, trained_student, tokens)
+    with running_platform(data, tmp_path_factory, "platform") as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture()

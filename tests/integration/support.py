@@ -3,19 +3,28 @@ what they produced. (Fixtures live in conftest.py; test modules import from here
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from ray import serve
 
 from ponder.redis_server import free_port
+
+if TYPE_CHECKING:
+    import pytest
+
+    from deployments.runner import LocalPlatform
+    from ponder.engine.protocol import EngineFactory
 
 SERVE_LOCAL = Path(__file__).parents[2] / "config" / "serve-local.yaml"
 PACKAGE_STUDENTS = Path(__file__).parents[2] / "platform" / "ponder" / "students"
@@ -134,6 +143,32 @@ def serve_config_for_tests(
         "metrics_export_port": 0,
     }
     return data
+
+
+@contextlib.contextmanager
+def running_platform(
+    data: dict,
+    tmp_path_factory: pytest.TempPathFactory,
+    label: str,
+    engine_factory: EngineFactory | None = None,
+) -> Iterator[LocalPlatform]:
+    """A tier's platform from a Serve config dict: validated, started on free ports with a
+    Redis of its own, stopped at the end (`label` prefixes its progress lines)."""
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import validate_serve_config
+
+    config = validate_serve_config(data, source=f"{label} config")
+    local = LocalPlatform(
+        config,
+        grpc_port=free_port(),
+        engine_factory=engine_factory,
+        redis_data_dir=tmp_path_factory.mktemp("redis"),
+    )
+    try:
+        local.start(progress=lambda message: print(f"[{label}] {message}", flush=True))
+        yield local
+    finally:
+        local.stop()
 
 
 def wait_until_engine_idle(timeout: float = 20.0) -> int:

@@ -108,13 +108,15 @@ def auth_metadata(token: str | None = None) -> tuple[tuple[str, str], ...]:
 
 
 def is_loopback(target: str) -> bool:
-    """Whether a gRPC target (host:port, [v6]:port, or a unix: socket) stays on this host."""
+    """Whether a gRPC target (host:port, [v6]:port, dns:///…, or a unix: socket) stays on
+    this host."""
     if target.startswith(("unix:", "unix-abstract:")):
         return True
-    host = target.rsplit(":", 1)[0] if target.count(":") == 1 else target
-    host = host.removeprefix("dns:///").strip("[]")
-    if host.count(":") > 1 and target.startswith("["):
-        host = target[1 : target.index("]")]
+    address = target.removeprefix("dns:///")
+    if address.startswith("["):
+        host = address[1 : address.find("]")]
+    else:
+        host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
     return host in ("localhost", "::1") or host.startswith("127.")
 
 

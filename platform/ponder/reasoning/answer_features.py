@@ -241,7 +241,10 @@ def _operand_operators(program: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _operand_positions(reading: ProblemReading, program: str) -> list[tuple[int, str, str]]:
+OperandPositions = list[tuple[int, str, str]]  # (quantity position, operator, side)
+
+
+def _operand_positions(reading: ProblemReading, program: str) -> OperandPositions:
     """(quantity position, operator, side) for each operator each of the problem's
     quantities meets in the program; a number the problem does not give is left out."""
     out = []
@@ -264,9 +267,9 @@ def _operand_positions(reading: ProblemReading, program: str) -> list[tuple[int,
     return out
 
 
-def _context_features(reading: ProblemReading, program: str) -> list[float]:
+def _context_features(reading: ProblemReading, operands: OperandPositions) -> list[float]:
     buckets = [0.0] * CONTEXT_BUCKETS
-    for position, operator, side in _operand_positions(reading, program):
+    for position, operator, side in operands:
         if position >= len(reading.contexts):
             continue
         for word in reading.contexts[position]:
@@ -286,14 +289,14 @@ def _unit_features(reading: ProblemReading, program: str) -> list[float]:
     return [float(check.mismatches > 0), float(verdict > 0), float(verdict < 0)]
 
 
-def _transfer_features(reading: ProblemReading, program: str) -> list[float]:
+def _transfer_features(reading: ProblemReading, operands: OperandPositions) -> list[float]:
     """Shares of the program's moved quantities that it adds when they reach the asked
     person and subtracts when they leave (agrees), or the other way round (disagrees)."""
     signs = reading.signs
     if len(signs) != len(reading.quantities) or not any(signs):
         return [0.0, 0.0]
     agree = disagree = 0
-    for position, operator, side in _operand_positions(reading, program):
+    for position, operator, side in operands:
         sign = signs[position]
         if not sign or operator not in ("+", "-") or (operator == "-" and side == "L"):
             continue
@@ -346,6 +349,7 @@ def candidate_features(
     program, answer = candidate.program, candidate.answer
     quantities, cues = reading.quantities, reading.cues
     used = used_positions(program, quantities)
+    operands = _operand_positions(reading, program)  # shared by two feature groups
     same = (votes_by_quantities or {}).get(frozenset(used), 0)
     relevance = (
         cues.relevance if len(cues.relevance) == len(quantities) else (1.0,) * len(quantities)
@@ -395,7 +399,7 @@ def candidate_features(
         lone_used,
         asked_unused,
         *_unit_features(reading, program),
-        *_transfer_features(reading, program),
+        *_transfer_features(reading, operands),
         *word_operator_features(cues.question_words, program),
-        *_context_features(reading, program),
+        *_context_features(reading, operands),
     ]
