@@ -1,12 +1,17 @@
-"""Online scorer learning benchmark: the learning loop through the full platform, the
+"""Outcome-learning benchmark: the learning loop through the full platform, the
 learner's throughput, and the delay from ReportOutcome to promotion.
 
-Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 60]
+Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 0 (all)]
 
-  loop        `reason` accuracy on held-out (dev) problems with the initial scorer and
-              after 200, 500, 1000 reported outcomes of training problems (labels from the
-              data's answers), via ponder.learning_eval (the same code as
+  loop        `reason` accuracy on the held-out problems (ponder.learning.stream_split:
+              half of the dev split's stories, their dev problems and robustness
+              variants) with the packaged scorer and ranker and after 250, 500, 1000
+              reported outcomes of the unseen stream (the other half's problems and
+              variants; labels from the data's answers), each pass paired with the first
+              on the same problems, via ponder.learning_eval (the same code as
               `ponder eval --learn-stream`)
+  rankers     every answer-ranker version the loop created, replayed on the first pass's
+              logged programs of the held-out problems (identical rows for all)
   throughput  outcomes applied per second by the learner draining a backlog of the
               loop's own logged reasonings (real feature rows), batch 64 vs batch 1
   delay       promotion time minus the report time of the outcome that triggered it
@@ -41,14 +46,63 @@ def _say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-async def _promotion_delays(url: str) -> dict[str, Any]:
+def _count(values: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+async def _rankers_on_fixed_rows(
+    url: str, answered: list[tuple[str, float]], scope: str
+) -> dict[str, Any]:
+    """Every answer-ranker version of `scope` choosing among the same logged programs of
+    the held-out reasonings (the first pass's): right answers out of the problems."""
+    from ponder.config import RedisConfig
+    from ponder.learning.outcome_log import OutcomeLog
+    from ponder.learning.ranker_registry import RankerRegistry
+    from ponder.reasoning.problems import is_correct
+    from ponder.redis_client import connect
+
+    client = connect(RedisConfig(url=url))
+    try:
+        log = OutcomeLog(client, retention_s=3600)
+        records = [(await log.get_record(rid), answer) for rid, answer in answered]
+        registry = RankerRegistry(client)
+        versions = await registry.versions(scope) if scope in await registry.scopes() else []
+        if not versions:
+            versions = await registry.versions("shared")
+        history = await registry.history(scope, limit=1000)
+    finally:
+        await client.aclose()
+    out = []
+    for info in versions:
+        right = 0
+        for record, answer in records:
+            ranked = info.ranker.rank(record.problem, list(record.programs))
+            right += bool(ranked) and is_correct(ranked[0][0].answer, answer)
+        out.append(
+            {
+                "version": info.version,
+                "status": info.status,
+                "parent": info.parent,
+                "train_examples": info.train_examples,
+                "gate": info.gate.to_json() if info.gate else None,
+                "right": right,
+                "problems": len(records),
+            }
+        )
+    return {"scope": scope, "versions": out, "history": history}
+
+
+async def _promotion_delays(url: str, scope: str) -> dict[str, Any]:
     from ponder.config import RedisConfig
     from ponder.learning.registry import ScorerRegistry
     from ponder.redis_client import connect
 
     client = connect(RedisConfig(url=url))
     try:
-        events = await ScorerRegistry(client).history("shared", limit=10_000)
+        events = await ScorerRegistry(client).history(scope, limit=10_000)
     finally:
         await client.aclose()
     delays = [
@@ -125,7 +179,9 @@ async def _throughput(pairs: list[tuple[Any, Any]], outcomes: int, batch_size: i
             redis.stop()
 
 
-async def _versions_on_fixed_rows(url: str, answered: list[tuple[str, float]]) -> dict[str, Any]:
+async def _versions_on_fixed_rows(
+    url: str, answered: list[tuple[str, float]], scope: str
+) -> dict[str, Any]:
     """Every scorer version of the shared scope on the same labelled rows: the paths of
     the reasonings `answered` ((reasoning id, the data's answer) pairs), labelled right or
     wrong against that answer."""
@@ -150,7 +206,7 @@ async def _versions_on_fixed_rows(url: str, answered: list[tuple[str, float]]) -
             more_rows, more_labels = labelled_rows(record, outcome)
             rows += more_rows
             labels += more_labels
-        versions = await ScorerRegistry(client).versions("shared")
+        versions = await ScorerRegistry(client).versions(scope)
     finally:
         await client.aclose()
     return {
@@ -169,30 +225,14 @@ async def _versions_on_fixed_rows(url: str, answered: list[tuple[str, float]]) -
     }
 
 
-def _answer_held_out(
-    client: Any, held_out: list[Any], branches: int, max_tokens: int
-) -> list[tuple[str, float]]:
-    """Reason on every held-out problem once (nothing reported); (reasoning id, answer)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ponder.api.client import build_reason_request
-
-    def one(problem: Any) -> tuple[str, float]:
-        request = build_reason_request(problem.question, branches=branches, max_tokens=max_tokens)
-        return client.reason(request, timeout=600).reasoning_id, float(problem.answer)
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(one, held_out))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
     parser.add_argument("--stream", type=int, default=1000)
-    parser.add_argument("--checkpoints", default="200,500,1000")
-    parser.add_argument("--held-out", type=int, default=60, dest="held_out")
+    parser.add_argument("--checkpoints", default="250,500,1000")
+    parser.add_argument("--held-out", type=int, default=0, dest="held_out", help="0: all")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--branches", type=int, default=4)
+    parser.add_argument("--branches", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=1024, dest="max_tokens")
     parser.add_argument("--throughput-outcomes", type=int, default=2000, dest="tp_outcomes")
     args = parser.parse_args()
@@ -200,17 +240,21 @@ def main() -> int:
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
     from ponder import env
+    from ponder.learning.stream_split import learning_problems
     from ponder.learning_eval import format_loop_table, learning_loop
-    from ponder.reasoning.problems import load_problems
 
-    data = env.data_dir() / "mawps_asdiv_train.jsonl"
-    stream = load_problems(data, "train", args.stream)
-    held_out = load_problems(data, "dev", args.held_out)
+    problems = learning_problems(
+        env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"
+    )
+    stream = [problems.stream[i % len(problems.stream)] for i in range(args.stream)]
+    held_out = problems.held_out[: args.held_out or None]
+    _say(f"stream {len(problems.stream)} problems, held out {len(held_out)}")
+    serve_config = load_serve_config(args.config)
+    app_config = next(iter(serve_config.apps.values()))
+    propose_every = app_config.planner.learning.ranker_propose_every
     checkpoints = [int(c) for c in args.checkpoints.split(",") if int(c) <= args.stream]
     redis_dir = Path(tempfile.mkdtemp(prefix="ponder-bench-redis-"))
-    platform = LocalPlatform(
-        load_serve_config(args.config), log_to_driver=False, redis_data_dir=redis_dir
-    )
+    platform = LocalPlatform(serve_config, log_to_driver=False, redis_data_dir=redis_dir)
     platform.start(progress=_say)
     try:
         url = platform.redis_servers[0].url
@@ -224,12 +268,22 @@ def main() -> int:
                 args.max_tokens,
                 args.branches,
                 run_id=f"bench-{uuid.uuid4().hex[:8]}",
+                propose_every=propose_every,
                 progress=_say,
             )
-            _say("every scorer version on one fixed labelled set of held-out paths")
-            answered = _answer_held_out(client, held_out, args.branches, args.max_tokens)
-        versions = asyncio.run(_versions_on_fixed_rows(url, answered))
-        delays = asyncio.run(_promotion_delays(url))
+        first, last = loop["checkpoints"][0], loop["checkpoints"][-1]
+        scope = last["scope"]  # the caller's scope (shared until its first outcome)
+        answered = [
+            (rid, float(p.answer))
+            for rid, p in zip(first["reasoning_ids"], held_out, strict=True)
+            if rid
+        ]
+        _say("every scorer and ranker version on the first pass's held-out paths")
+        versions = asyncio.run(_versions_on_fixed_rows(url, answered, scope))
+        rankers = asyncio.run(
+            _rankers_on_fixed_rows(url, answered, last.get("ranker_scope", scope))
+        )
+        delays = asyncio.run(_promotion_delays(url, scope))
         pairs = asyncio.run(_logged_examples(url, args.stream))
     finally:
         platform.stop()
@@ -237,8 +291,14 @@ def main() -> int:
     throughput = {
         f"batch_{b}": asyncio.run(_throughput(pairs, args.tp_outcomes, b)) for b in (64, 1)
     }
+    for row in loop["checkpoints"]:
+        row.pop("reasoning_ids", None)
     result = {
+        "stream_problems": len(problems.stream),
+        "stream_sources": _count(p.source for p in problems.stream),
+        "held_out_sources": _count(p.source for p in held_out),
         "loop": loop,
+        "rankers_on_fixed_rows": rankers,
         "versions_on_fixed_rows": versions,
         **delays,
         "learner_outcomes_per_s": throughput,

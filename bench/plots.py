@@ -102,31 +102,33 @@ def draw_reasoning_curve(series: Series, figure: Any) -> None:
 
 def learning_data(report: dict[str, Any]) -> Series:
     loop = report["loop"]["checkpoints"]
-    versions = report["versions_on_fixed_rows"]["versions"]
+    rankers = report["rankers_on_fixed_rows"]["versions"]
     return {
         "held_out_problems": report["loop"]["held_out_problems"],
         "outcomes": [c["outcomes"] for c in loop],
-        "accuracy": [c["accuracy"] for c in loop],
-        "versions": [v["version"] for v in versions],
-        "status": [v["status"] for v in versions],
-        "log_loss": [v["log_loss"] for v in versions],
-        "row_accuracy": [v["accuracy"] for v in versions],
+        "right": [c["held_out_right"] for c in loop],
+        "low": [c["ci95"][0] * c["held_out_problems"] for c in loop],
+        "high": [c["ci95"][1] * c["held_out_problems"] for c in loop],
+        "versions": [v["version"] for v in rankers],
+        "status": [v["status"] for v in rankers],
+        "fixed_right": [v["right"] for v in rankers],
+        "train_examples": [v["train_examples"] for v in rankers],
     }
 
 
 def draw_learning(series: Series, figure: Any) -> None:
     left, right = figure.subplots(1, 2)
-    left.plot(series["outcomes"], series["accuracy"], marker="o")
-    left.set_xlabel("outcomes reported")
-    left.set_ylabel(f"Reason accuracy, {series['held_out_problems']} held-out problems")
-    left.set_ylim(0, 1)
+    low = [r - lo for r, lo in zip(series["right"], series["low"], strict=True)]
+    high = [hi - r for r, hi in zip(series["right"], series["high"], strict=True)]
+    left.errorbar(series["outcomes"], series["right"], yerr=[low, high], marker="o", capsize=4)
+    left.set_xlabel("outcomes of the unseen stream reported")
+    left.set_ylabel(f"Reason right of {series['held_out_problems']} held-out problems")
     left.grid(alpha=0.3)
-    index = list(range(len(series["versions"])))
     colours = ["tab:green" if s in ("promoted", "seed") else "tab:red" for s in series["status"]]
-    right.scatter(index, series["log_loss"], c=colours)
-    right.plot(index, series["log_loss"], color="grey", alpha=0.4)
-    right.set_xlabel("scorer version (green: seed or promoted, red: rejected)")
-    right.set_ylabel("log-loss on the fixed held-out rows")
+    right.scatter(series["train_examples"], series["fixed_right"], c=colours)
+    right.set_xlabel("outcome examples the ranker version was fitted on")
+    right.set_ylabel("right on the first pass's held-out programs")
+    right.set_title("green: seed or promoted, red: rejected", fontsize=9)
     right.grid(alpha=0.3)
 
 
@@ -483,7 +485,7 @@ PLOTS: dict[str, Plot] = {
     ),
     "learning-curve": Plot(
         "bench/results/learning.json",
-        "Online scorer learning: held-out accuracy and log-loss per version",
+        "Outcome learning: held-out Reason accuracy and every answer-ranker version",
         learning_data,
         draw_learning,
     ),

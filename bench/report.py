@@ -368,37 +368,73 @@ NONE = "n/a"  # a cell with no figure
 
 
 def render_learning(report: dict[str, Any]) -> str:
-    """bench/learning.py: the loop's checkpoints, every version on one fixed labelled set,
-    promotion delay and learner throughput."""
+    """bench/learning.py: the loop's checkpoints (each pass paired with the first on the
+    same held-out problems), every ranker and scorer version on the first pass's logged
+    held-out paths, promotion delay and learner throughput."""
     loop = report["loop"]
     n = loop["held_out_problems"]
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(report["held_out_sources"].items()))
+    stream = ", ".join(f"{k} {v}" for k, v in sorted(report["stream_sources"].items()))
     lines = [
-        f"Held-out: {n} dev problems, never reported." + _stamp(report),
+        f"Held out: {n} problems ({sources}), never reported. Stream: "
+        f"{report['stream_problems']} problems ({stream})." + _stamp(report),
         "",
         *_header(
             "outcomes reported",
-            "active scorer",
-            "held-back log-loss of the active version (rows)",
+            "active answer ranker",
+            "held-out Reason right",
+            "paired with the first pass: won / lost, sign test p",
             "stream accuracy since the last checkpoint",
-            "held-out accuracy of Reason",
             "decoder tokens / problem",
         ),
     ]
     for row in loop["checkpoints"]:
-        heldout = row.get("active_heldout_log_loss")
-        held = NONE if heldout is None else f"{heldout:.4f} ({row['active_heldout_examples']})"
-        stream = row.get("stream_accuracy")
+        paired = row.get("paired_vs_start")
+        versus = (
+            NONE
+            if paired is None
+            else f"+{paired['wins']} / −{paired['losses']} "
+            f"({paired['net_points']:+.1f} points), p = {paired['sign_test_p']:.3f}"
+        )
+        stream_accuracy = row.get("stream_accuracy")
         lines.append(
-            f"| {row['outcomes']} | `{row['active_version']}` | {held} | "
-            f"{NONE if stream is None else f'{stream:.3f}'} | "
-            f"{format_proportion(round(row['accuracy'] * n), n)} | "
+            f"| {row['outcomes']} | `{row.get('ranker_version', NONE)}` | "
+            f"{format_proportion(row['held_out_right'], row['held_out_problems'])} | {versus} | "
+            f"{NONE if stream_accuracy is None else f'{stream_accuracy:.3f}'} | "
             f"{row['tokens_per_problem']:.0f} |"
+        )
+    rankers = report["rankers_on_fixed_rows"]
+    lines += [
+        "",
+        f"Every answer-ranker version of scope `{rankers['scope']}`, choosing among the same "
+        "logged programs of the first held-out pass:",
+        "",
+        *_header(
+            "version",
+            "status",
+            "judged against",
+            "outcome examples fitted on",
+            "gate on held-back stream problems",
+            "held-out right",
+        ),
+    ]
+    for v in rankers["versions"]:
+        gate = v["gate"]
+        judged = (
+            NONE
+            if gate is None
+            else f"{gate['candidate_right']} vs {gate['active_right']} of {gate['problems']}: "
+            f"+{gate['wins']} / −{gate['losses']}, p = {gate['p_value']:.3f}"
+        )
+        lines.append(
+            f"| `{v['version']}` | {v['status']} | `{v['parent'] or NONE}` | "
+            f"{v['train_examples']} | {judged} | {format_proportion(v['right'], v['problems'])} |"
         )
     fixed = report["versions_on_fixed_rows"]
     lines += [
         "",
-        f"Every version on the same {fixed['rows']} labelled paths of {fixed['reasonings']} "
-        f"held-out reasonings (base rate {fixed['base_rate']:.3f}):",
+        f"Every path-scorer version on the same {fixed['rows']} labelled paths of "
+        f"{fixed['reasonings']} held-out reasonings (base rate {fixed['base_rate']:.3f}):",
         "",
         *_header("version", "status", "outcomes applied", "log-loss", "accuracy", "calibration"),
     ]
@@ -414,8 +450,8 @@ def render_learning(report: dict[str, Any]) -> str:
     lines += [
         "",
         *_header("measure", "value"),
-        f"| scorer events | {events} |",
-        f"| ReportOutcome → promotion, {delay['count']} promotions | median {median}, "
+        f"| path-scorer events | {events} |",
+        f"| ReportOutcome → scorer promotion, {delay['count']} promotions | median {median}, "
         f"max {longest} |",
         f"| learner throughput on a backlog, batch 64 | {rate['batch_64']:.0f} outcomes/s |",
         f"| same, batch 1 | {rate['batch_1']:.0f} outcomes/s |",

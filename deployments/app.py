@@ -88,7 +88,12 @@ def build_app(
     if learning.enabled and config.redis.url:
         learner = LearnerDeployment.options(  # type: ignore[attr-defined]
             **serve_options(learning.deployment)
-        ).bind(config.redis, learning, config.planner.scorer_path)
+        ).bind(
+            config.redis,
+            learning,
+            config.planner.scorer_path,
+            config.planner.ranker_path if config.planner.selection == "ranker" else None,
+        )
     encoder = None
     if config.encoder.enabled:
         encoder = EncoderPool.options(  # type: ignore[attr-defined]

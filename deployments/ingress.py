@@ -51,7 +51,7 @@ from ponder.errors import NotFound, PermissionDenied, PonderError, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, new_reasoning_id, scorer_scope
-from ponder.learning.scorer_status import scorer_status
+from ponder.learning.scorer_status import ranker_status, scorer_status
 from ponder.models import catalogue
 from ponder.reasoning.planner import ReasonCall, ReasonResult
 from ponder.redis_client import connect
@@ -313,7 +313,15 @@ class Ingress(HttpFrontDoor):
                 status = await scorer_status(self._redis, scope)
             except NotFound:  # a tenant without its own version yet uses the shared one
                 status = await scorer_status(self._redis, SHARED_SCOPE)
-        return scorer_status_to_proto(status)
+            ranker = None
+            planner = self._config.planner
+            if planner.selection == "ranker" and planner.learning.ranker_learning:
+                try:
+                    ranker = await ranker_status(self._redis, scope)
+                except NotFound:  # no outcome of this scope yet: the shared ranker
+                    with contextlib.suppress(NotFound):
+                        ranker = await ranker_status(self._redis, SHARED_SCOPE)
+        return scorer_status_to_proto(status, ranker)
 
     async def _encode(self, request: pb.EncodeRequest, call: Call) -> pb.EncodeResponse:
         image, table = encode_input_from_proto(request)

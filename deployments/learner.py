@@ -18,7 +18,9 @@ from redis.exceptions import RedisError
 from deployments.metrics import LearnerMetrics
 from ponder.config import LearningConfig, RedisConfig
 from ponder.learning.learner import Learner
+from ponder.learning.ranker_learner import RankerLearner
 from ponder.learning.registry import VersionInfo
+from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, load_ranker
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
 from ponder.redis_client import connect
 from ponder.telemetry.tracing import correlate_logs
@@ -29,8 +31,14 @@ log = logging.getLogger("ray.serve")
 @serve.deployment(name="Learner")
 class LearnerDeployment:
     async def __init__(  # type: ignore[misc]
-        self, redis_config: RedisConfig, config: LearningConfig, scorer_path: str
+        self,
+        redis_config: RedisConfig,
+        config: LearningConfig,
+        scorer_path: str,
+        ranker_path: str | None = None,
     ) -> None:
+        """ranker_path: the planners' answer ranker ("" the packaged one; None when they
+        select answers without one: then there is no ranker to learn)."""
         default = load_scorer(Path(scorer_path) if scorer_path else DEFAULT_SCORER_PATH)
         client = connect(redis_config, blocking_reads_s=config.poll_block_ms / 1000)
         self._metrics = LearnerMetrics()
@@ -42,6 +50,13 @@ class LearnerDeployment:
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._learner.run(self._stop))
         self._memory_task = asyncio.get_running_loop().create_task(self._watch_memory(client))
+        self._ranker_learner: RankerLearner | None = None
+        if config.ranker_learning and ranker_path is not None:
+            ranker = load_ranker(Path(ranker_path) if ranker_path else DEFAULT_RANKER_PATH)
+            self._ranker_learner = RankerLearner(connect(redis_config), config, ranker)
+            self._ranker_task = asyncio.get_running_loop().create_task(
+                self._ranker_learner.run(self._stop)
+            )
         log.info(
             "learner started: %d outcomes applied so far, last entry %s",
             self._learner.state.applied_total,
@@ -75,6 +90,8 @@ class LearnerDeployment:
             "last_id": state.last_id,
             "outcomes_per_s": self._learner.throughput(),
             "scopes": {scope: s.applied for scope, s in state.scopes.items()},
+            "not_trainer": state.not_trainer,
+            "ranker_refits": self._ranker_learner.fits if self._ranker_learner else 0,
         }
 
     def check_health(self) -> None:
@@ -82,6 +99,8 @@ class LearnerDeployment:
         applies outcomes or finds none waiting every poll), so Serve restarts it."""
         if self._task.done():
             raise RuntimeError("the learner loop ended")
+        if self._ranker_learner is not None and self._ranker_task.done():
+            raise RuntimeError("the ranker refit loop ended")
         dead = self._learner.log.dead_lettered
         if dead > self._dead_seen:
             self._metrics.dead_letters.inc(dead - self._dead_seen)

@@ -24,9 +24,10 @@ from ponder.generation import (
     collect_chunks,
 )
 from ponder.learning.outcome_log import OutcomeLog
+from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import ReasoningRecord
 from ponder.learning.registry import ScorerRegistry
-from ponder.learning.watcher import ScorerWatcher
+from ponder.learning.watcher import RankerWatcher, ScorerWatcher
 from ponder.reasoning.cache import NoScoreCache, RedisScoreCache, ScoreCache
 from ponder.reasoning.planner import (
     Finished,
@@ -35,6 +36,7 @@ from ponder.reasoning.planner import (
     ReasoningPlanner,
     ReasonResult,
 )
+from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
 from ponder.reasoning.selection import SEARCH_PATH_ID
 from ponder.redis_client import connect
@@ -87,7 +89,14 @@ class Planner:
         self._stop = asyncio.Event()
         self._metrics = PlannerMetrics()
         correlate_logs()
+        ranker: AnswerRanker | None = None
+        if config.selection == "ranker":
+            ranker = load_ranker(
+                Path(config.ranker_path) if config.ranker_path else DEFAULT_RANKER_PATH
+            )
+        self._ranker = ranker
         self._watcher: ScorerWatcher | None = None
+        self._ranker_watcher: RankerWatcher | None = None
         self._outcome_log: OutcomeLog | None = None
         cache: ScoreCache = NoScoreCache()
         if redis_config.url:
@@ -100,16 +109,29 @@ class Planner:
                 self._reload_task = asyncio.get_running_loop().create_task(
                     self._watcher.run(config.learning.reload_interval_s, self._stop)
                 )
+                if ranker is not None and config.learning.ranker_learning:
+                    self._ranker_watcher = RankerWatcher(RankerRegistry(client), ranker)
+                    self._ranker_reload_task = asyncio.get_running_loop().create_task(
+                        self._ranker_watcher.run(config.learning.reload_interval_s, self._stop)
+                    )
         else:
             log.warning("no Redis configured: path scores not cached, outcome learning off")
         log.info("path scorer %s loaded", default.version)
         decoders = {"": decoder}
         if student is not None:
             decoders[student_name] = student
-        self._planner = ReasoningPlanner(HandleDecoder(decoders), lambda: default, cache, config)
+        self._planner = ReasoningPlanner(
+            HandleDecoder(decoders), lambda: default, cache, config, ranker=ranker
+        )
 
     def _scorer(self, call: ReasonCall) -> PathScorer:
         return self._watcher.current(call.scope) if self._watcher else self._default
+
+    def _answer_ranker(self, call: ReasonCall) -> AnswerRanker | None:
+        """The scope's active answer ranker (None: selection is not by ranker)."""
+        if self._ranker_watcher is not None:
+            return self._ranker_watcher.current(call.scope)
+        return self._ranker
 
     async def reason(self, call: ReasonCall) -> ReasonResult:
         """The finished result only (the events of `run`, drained)."""
@@ -128,6 +150,7 @@ class Planner:
             self._scorer(call),
             call.model,
             call.tenant,
+            self._answer_ranker(call),
         ):
             if isinstance(event, Finished):
                 event = Finished(await self._finish(event.result, call))
@@ -156,13 +179,21 @@ class Planner:
         try:
             with span("outcome_log.record", reasoning_id=result.reasoning_id):
                 await self._outcome_log.record(
-                    ReasoningRecord.from_result(result, call.scope, call.tenant)
+                    ReasoningRecord.from_result(result, call.scope, call.tenant, call.problem)
                 )
         except Exception as error:  # the answer still goes out; it just cannot be reported
             log.warning("reasoning %s not logged: %s", result.reasoning_id, error)
             metrics.unlogged.inc()
             return result
         return replace(result, outcome_reportable=True)
+
+    def ranker_versions(self) -> dict[str, str]:
+        """The answer-ranker version per scope this replica uses now."""
+        if self._ranker_watcher is None:
+            return {"shared": self._ranker.version} if self._ranker else {}
+        return self._ranker_watcher.versions() or {
+            "shared": self._ranker.version if self._ranker else ""
+        }
 
     def scorer_versions(self) -> dict[str, str]:
         """The scorer version per scope this replica uses now."""

@@ -50,7 +50,7 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
     from ponder.reasoning.local_decoder import EngineDecoder
     from ponder.reasoning.plan import parse_strategies
     from ponder.reasoning.planner import ReasonBudget
-    from ponder.reasoning.ranker_fit import fit_answer_ranker
+    from ponder.reasoning.ranker_fit import examples_of, fit_answer_ranker, save_rehearsal
     from ponder.reasoning.verifier import fit_verifier, load_samples, sample_paths, save_samples
 
     logging.basicConfig(level=logging.WARNING)
@@ -112,6 +112,11 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
         ranker = dataclasses.replace(ranker, metrics=metrics)
     ranker.save(Path(args.ranker_out))
     say(f"wrote answer ranker {ranker.version} to {args.ranker_out}")
+    # What the ranker was fitted on, kept for the learner's refits from outcomes.
+    save_rehearsal(
+        examples_of(samples["train"], args.search, args.train_branches), Path(args.rehearsal_out)
+    )
+    say(f"wrote its rehearsal set to {args.rehearsal_out}")
     print(json.dumps(ranker.metrics, indent=2))
     return 0
 
@@ -145,6 +150,12 @@ def add_parser(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         dest="ranker_out",
         default=str(env.REPO_ROOT / "platform/ponder/reasoning/ranker_default.json"),
         help="where the answer ranker is written",
+    )
+    parser.add_argument(
+        "--rehearsal-out",
+        dest="rehearsal_out",
+        default=str(env.REPO_ROOT / "platform/ponder/reasoning/ranker_rehearsal.npz"),
+        help="where the ranker's training rows are written (the learner refits on them)",
     )
     parser.add_argument(
         "--search",

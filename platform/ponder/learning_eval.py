@@ -1,10 +1,11 @@
 """`ponder eval --learn-stream N`: the online-learning loop, simulated through the gRPC API.
 
-A stream of training problems goes through Reason; each answer's outcome is reported
-with ReportOutcome (right or wrong against the data's answer, and the right answer). At
-each checkpoint (e.g. after 200, 500 and 1000 outcomes) the loop waits until the learner
-has applied every outcome, then measures `reason` on held-out problems that are never
-reported, with whatever scorer version is active by then.
+A stream of unseen problems (`ponder.learning.stream_split`) goes through Reason; each
+answer's outcome is reported with ReportOutcome (right or wrong against the data's
+answer, and the right answer). At each checkpoint (e.g. after 250, 500 and 1000 outcomes)
+the loop waits until the learner has applied every outcome and every due ranker refit has
+run, then measures `reason` on the held-out problems (never reported) with whatever
+versions are active by then, paired with the first pass on the same problems.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 import grpc
 
 from ponder.api.client import PonderClient, build_reason_request
-from ponder.evaluation import evaluate
+from ponder.learning.paired_gate import sign_test_p
 from ponder.reasoning.plan import format_number
 from ponder.reasoning.problems import Problem, is_correct
+from ponder.stats import wilson_interval
 
 Progress = Callable[[str], None]
 
@@ -37,23 +39,90 @@ def wait_until_applied(client: PonderClient, timeout_s: float) -> float:
         time.sleep(0.2)
 
 
-def _scorer_snapshot(client: PonderClient) -> dict[str, Any]:
-    info = client.get_scorer()
+def wait_for_ranker(client: PonderClient, propose_every: int, timeout_s: float) -> float:
+    """Block until every due ranker refit of the caller's scope has run; seconds waited."""
+    started = time.monotonic()
+    while True:
+        response = client.get_scorer_response()
+        if not response.HasField("ranker"):
+            return time.monotonic() - started
+        ranker = response.ranker
+        if ranker.train_examples - ranker.fitted_on < propose_every:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError("the ranker refit is still due")
+        time.sleep(1.0)
+
+
+def _snapshot(client: PonderClient) -> dict[str, Any]:
+    response = client.get_scorer_response()
+    info = response.scorer
     snapshot: dict[str, Any] = {
+        "scope": info.scope,
         "active_version": info.active.version,
-        "active_status": info.active.status,
         "outcomes_reported": info.outcomes_reported,
         "outcomes_applied": info.outcomes_applied,
         "progressive_log_loss": info.progressive_log_loss,
     }
-    if info.HasField("active_heldout"):
-        snapshot["active_heldout_log_loss"] = info.active_heldout.log_loss
-        snapshot["active_heldout_examples"] = info.active_heldout.examples
-    if info.HasField("candidate"):
-        snapshot["candidate_version"] = info.candidate.version
-        snapshot["candidate_status"] = info.candidate.status
-        snapshot["candidate_heldout_log_loss"] = info.candidate.heldout.log_loss
+    if response.HasField("ranker"):
+        ranker = response.ranker
+        snapshot |= {
+            "ranker_scope": ranker.scope,
+            "ranker_version": ranker.active.version,
+            "ranker_status": ranker.active.status,
+            "ranker_train_examples": ranker.train_examples,
+            "ranker_heldout_examples": ranker.heldout_examples,
+        }
+        if ranker.HasField("latest"):
+            snapshot["ranker_latest"] = {
+                "version": ranker.latest.version,
+                "status": ranker.latest.status,
+                "gate": ranker.latest.gate_reason,
+            }
     return snapshot
+
+
+def held_out_pass(
+    client: PonderClient,
+    problems: list[Problem],
+    concurrency: int,
+    reason_max_tokens: int,
+    branches: int,
+) -> list[dict[str, Any]]:
+    """Reason once on every held-out problem (never reported): per problem its reasoning
+    id, whether it was right and the tokens it generated (a failed call: wrong, 0)."""
+
+    def one(problem: Problem) -> dict[str, Any]:
+        request = build_reason_request(
+            problem.question, branches=branches, max_tokens=reason_max_tokens
+        )
+        try:
+            response = client.reason(request, timeout=600)
+        except grpc.RpcError as error:
+            return {"reasoning_id": "", "right": False, "tokens": 0, "error": error.code().name}
+        answer = response.numeric_answer if response.HasField("numeric_answer") else None
+        return {
+            "reasoning_id": response.reasoning_id,
+            "right": is_correct(answer, problem.answer),
+            "tokens": response.usage.completion_tokens,
+            "ranker_version": response.ranker_version,
+            "error": "",
+        }
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(one, problems))
+
+
+def paired_against(base: list[bool], now: list[bool]) -> dict[str, Any]:
+    """Paired comparison of two passes over the same problems."""
+    wins = sum(n and not b for b, n in zip(base, now, strict=True))
+    losses = sum(b and not n for b, n in zip(base, now, strict=True))
+    return {
+        "wins": wins,
+        "losses": losses,
+        "net_points": 100 * (wins - losses) / max(1, len(base)),
+        "sign_test_p": sign_test_p(wins, losses),
+    }
 
 
 def learning_loop(
@@ -65,14 +134,33 @@ def learning_loop(
     reason_max_tokens: int,
     branches: int,
     run_id: str,
+    propose_every: int,
     progress: Progress = print,
 ) -> dict[str, Any]:
-    def held_out_accuracy() -> dict[str, Any]:
-        result = evaluate(
-            client, held_out, ["reason"], concurrency, reason_max_tokens, branches, progress
+    def measure(outcomes: int, extra: dict[str, Any]) -> dict[str, Any]:
+        snapshot = _snapshot(client)
+        progress(
+            f"  held-out pass with ranker {snapshot.get('ranker_version', '-')}, "
+            f"scorer {snapshot['active_version']}"
         )
-        report = result["reports"][0]  # type: ignore[index]
-        return {"accuracy": report["accuracy"], "tokens_per_problem": report["tokens_per_problem"]}
+        passed = held_out_pass(client, held_out, concurrency, reason_max_tokens, branches)
+        right = [p["right"] for p in passed]
+        k = sum(right)
+        row = {
+            "outcomes": outcomes,
+            **extra,
+            **snapshot,
+            "held_out_right": k,
+            "held_out_problems": len(right),
+            "accuracy": k / max(1, len(right)),
+            "ci95": wilson_interval(k, len(right)),
+            "tokens_per_problem": sum(p["tokens"] for p in passed) / max(1, len(passed)),
+            "failed_calls": sum(bool(p["error"]) for p in passed),
+            "right": right,
+            "reasoning_ids": [p["reasoning_id"] for p in passed],
+        }
+        progress(f"  held-out {k}/{len(right)} right")
+        return row
 
     def reason_and_report(index: int) -> tuple[bool, float]:
         """Reason, then report the outcome; (right, report time), or (False, nan) when
@@ -94,9 +182,8 @@ def learning_loop(
         )
         return right, reported
 
-    rows: list[dict[str, Any]] = []
-    progress("checkpoint 0: held-out accuracy of reason with the initial scorer")
-    rows.append({"outcomes": 0, **_scorer_snapshot(client), **held_out_accuracy()})
+    progress("checkpoint 0: held-out accuracy with the packaged scorer and ranker")
+    rows: list[dict[str, Any]] = [measure(0, {})]
     done = 0
     for checkpoint in checkpoints:
         started = time.monotonic()
@@ -104,42 +191,51 @@ def learning_loop(
             results = list(pool.map(reason_and_report, range(done, checkpoint)))
         stream_s = time.monotonic() - started
         waited = wait_until_applied(client, timeout_s=300)
+        refit_wait = wait_for_ranker(client, propose_every, timeout_s=900)
         failed = sum(math.isnan(at) for _, at in results)
+        stream_accuracy = sum(r for r, _ in results) / max(1, len(results))
         progress(
             f"checkpoint {checkpoint}: {checkpoint - done - failed} outcomes reported in "
-            f"{stream_s:.0f} s, {failed} Reason calls failed "
-            f"(stream accuracy {sum(r for r, _ in results) / max(1, len(results)):.3f}); "
-            f"learner caught up {waited:.1f} s after the last report"
+            f"{stream_s:.0f} s, {failed} Reason calls failed (stream accuracy "
+            f"{stream_accuracy:.3f}); learner caught up {waited:.1f} s after the last "
+            f"report, ranker refits {refit_wait:.0f} s"
         )
         done = checkpoint
-        snapshot = _scorer_snapshot(client)
-        progress(f"  active scorer {snapshot['active_version']}; measuring held-out accuracy")
-        rows.append(
+        row = measure(
+            checkpoint,
             {
-                "outcomes": checkpoint,
-                "stream_accuracy": sum(r for r, _ in results) / max(1, len(results)),
+                "stream_accuracy": stream_accuracy,
                 "stream_seconds": stream_s,
                 "stream_failed_calls": failed,
                 "catch_up_seconds": waited,
-                **snapshot,
-                **held_out_accuracy(),
-            }
+                "refit_wait_seconds": refit_wait,
+            },
         )
+        row["paired_vs_start"] = paired_against(rows[0]["right"], row["right"])
+        row["paired_vs_previous"] = paired_against(rows[-1]["right"], row["right"])
+        rows.append(row)
     return {"run_id": run_id, "held_out_problems": len(held_out), "checkpoints": rows}
 
 
 def format_loop_table(result: dict[str, Any]) -> str:
     lines = [
-        "| outcomes reported | active scorer | held-back log-loss (active) | stream accuracy "
-        "| held-out accuracy of reason | tokens / problem |",
-        "|---|---|---|---|---|---|",
+        "| outcomes reported | answer ranker | held-out right | 95 % interval "
+        "| paired vs start (won/lost, p) | stream accuracy | tokens / problem |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in result["checkpoints"]:
-        heldout = row.get("active_heldout_log_loss")
+        low, high = row["ci95"]
+        paired = row.get("paired_vs_start")
+        versus = (
+            "-"
+            if paired is None
+            else f"+{paired['wins']}/-{paired['losses']}, p={paired['sign_test_p']:.3f}"
+        )
+        stream = row.get("stream_accuracy")
         lines.append(
-            f"| {row['outcomes']} | {row['active_version']} | "
-            f"{'-' if heldout is None else f'{heldout:.4f}'} | "
-            f"{row.get('stream_accuracy', float('nan')):.3f} | {row['accuracy']:.3f} | "
-            f"{row['tokens_per_problem']:.0f} |"
+            f"| {row['outcomes']} | {row.get('ranker_version', '-')} | "
+            f"{row['held_out_right']}/{row['held_out_problems']} | "
+            f"[{100 * low:.1f}, {100 * high:.1f}] | {versus} | "
+            f"{'-' if stream is None else f'{stream:.3f}'} | {row['tokens_per_problem']:.0f} |"
         )
     return "\n".join(lines)

@@ -216,10 +216,14 @@ class PonderClient:
         return response
 
     def get_scorer(self, timeout: float | None = 30.0) -> pb.ScorerInfo:
+        return self.get_scorer_response(timeout).scorer
+
+    def get_scorer_response(self, timeout: float | None = 30.0) -> pb.GetScorerResponse:
+        """The caller's path scorer and answer ranker."""
         response: pb.GetScorerResponse = self.stub.GetScorer(
             pb.GetScorerRequest(), timeout=timeout, metadata=self._metadata
         )
-        return response.scorer
+        return response
 
     def stream_reason(
         self, request: pb.ReasonRequest, timeout: float | None = None

@@ -6,9 +6,10 @@ import math
 
 from ponder.errors import InvalidArgument
 from ponder.learning.online import Metrics
+from ponder.learning.ranker_registry import RankerVersion
 from ponder.learning.records import Outcome, now_ms
 from ponder.learning.registry import VersionInfo
-from ponder.learning.scorer_status import ScorerStatus
+from ponder.learning.scorer_status import RankerStatus, ScorerStatus
 from ponder.reasoning.plan import parse_number
 from ponder.v1 import ponder_pb2 as pb
 
@@ -65,7 +66,9 @@ def version_to_proto(info: VersionInfo) -> pb.ScorerVersion:
     return message
 
 
-def scorer_status_to_proto(status: ScorerStatus) -> pb.GetScorerResponse:
+def scorer_status_to_proto(
+    status: ScorerStatus, ranker: RankerStatus | None = None
+) -> pb.GetScorerResponse:
     info = pb.ScorerInfo(
         scope=status.scope,
         active=version_to_proto(status.active),
@@ -78,4 +81,37 @@ def scorer_status_to_proto(status: ScorerStatus) -> pb.GetScorerResponse:
         info.candidate.CopyFrom(version_to_proto(status.candidate))
     if status.active_heldout is not None:
         info.active_heldout.CopyFrom(metrics_to_proto(status.active_heldout))
-    return pb.GetScorerResponse(scorer=info)
+    response = pb.GetScorerResponse(scorer=info)
+    if ranker is not None:
+        response.ranker.CopyFrom(ranker_status_to_proto(ranker))
+    return response
+
+
+def ranker_version_to_proto(info: RankerVersion) -> pb.RankerVersion:
+    message = pb.RankerVersion(
+        version=info.version,
+        parent=info.parent,
+        status=info.status,
+        created_unix_ms=info.created_ms,
+        promoted_unix_ms=info.promoted_ms,
+        train_examples=info.train_examples,
+    )
+    if info.gate is not None:
+        message.gate_reason = info.gate.reason
+        message.gate_problems = info.gate.problems
+        message.gate_wins = info.gate.wins
+        message.gate_losses = info.gate.losses
+    return message
+
+
+def ranker_status_to_proto(status: RankerStatus) -> pb.RankerInfo:
+    info = pb.RankerInfo(
+        scope=status.scope,
+        active=ranker_version_to_proto(status.active),
+        train_examples=status.progress.train_examples,
+        heldout_examples=status.progress.heldout_examples,
+        fitted_on=status.progress.fitted_on,
+    )
+    if status.latest is not None:
+        info.latest.CopyFrom(ranker_version_to_proto(status.latest))
+    return info

@@ -129,6 +129,7 @@ def result_to_proto(result: ReasonResult) -> pb.ReasonResponse:
             kept_tokens=result.kept_tokens,
         ),
         scorer_version=result.scorer_version,
+        ranker_version=result.ranker_version,
         cache_hits=result.cache.hits,
         cache_misses=result.cache.misses,
         cache_bypassed=result.cache.bypassed,

@@ -234,11 +234,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown method {unknown[0]!r}; known: {', '.join(METHODS)}", file=sys.stderr)
         return 2
+    if args.learn_stream:
+        return _learning_loop(args)
     split = None if args.split == "all" else args.split
     problems = load_problems(Path(args.data), split, args.limit)
     say(f"{len(problems)} problems ({args.split} split of {Path(args.data).name})")
-    if args.learn_stream:
-        return _learning_loop(args, problems)
     with connect(args) as client:
         result = evaluate(
             client,
@@ -257,25 +257,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _learning_loop(args: argparse.Namespace, held_out: list[Any]) -> int:
+def _learning_loop(args: argparse.Namespace) -> int:
     import json
     import uuid
 
+    from ponder import env
+    from ponder.learning.stream_split import learning_problems
     from ponder.learning_eval import format_loop_table, learning_loop
-    from ponder.reasoning.problems import load_problems
 
-    if args.split != "dev":
-        print("error: --learn-stream measures on the dev split (--split dev)", file=sys.stderr)
-        return 2
     checkpoints = sorted({int(c) for c in args.checkpoints.split(",") if c.strip()})
     checkpoints = [c for c in checkpoints if c <= args.learn_stream] or [args.learn_stream]
     if checkpoints[-1] != args.learn_stream:
         checkpoints.append(args.learn_stream)
-    stream = load_problems(Path(args.data), "train", args.learn_stream)
-    if len(stream) < args.learn_stream:
-        print(f"error: only {len(stream)} training problems", file=sys.stderr)
-        return 2
-    say(f"learning loop: {len(stream)} training problems reported, checkpoints {checkpoints}")
+    problems = learning_problems(Path(args.data), env.REPO_ROOT / "bench/data/robust-dev.jsonl")
+    stream = [problems.stream[i % len(problems.stream)] for i in range(args.learn_stream)]
+    held_out = problems.held_out[: args.limit]
+    say(
+        f"learning loop: {len(stream)} outcomes of the unseen stream reported, "
+        f"{len(held_out)} held-out problems, checkpoints {checkpoints}"
+    )
     with connect(args) as client:
         result = learning_loop(
             client,
@@ -286,6 +286,7 @@ def _learning_loop(args: argparse.Namespace, held_out: list[Any]) -> int:
             args.max_tokens,
             args.branches,
             run_id=f"loop-{uuid.uuid4().hex[:8]}",
+            propose_every=args.propose_every,
             progress=say,
         )
     print(format_loop_table(result))
@@ -372,11 +373,19 @@ def register(sub: Any) -> None:
         type=int,
         default=0,
         dest="learn_stream",
-        help="run the online-learning loop: report outcomes of this many training problems, "
-        "measuring reason on the dev problems at each checkpoint",
+        help="run the online-learning loop: report outcomes of this many problems of the "
+        "unseen stream (ponder.learning.stream_split), measuring reason on its held-out "
+        "problems (--limit of them) at each checkpoint",
     )
     evaluation.add_argument(
-        "--checkpoints", default="200,500,1000", help="outcome counts to measure at"
+        "--checkpoints", default="250,500,1000", help="outcome counts to measure at"
+    )
+    evaluation.add_argument(
+        "--propose-every",
+        type=int,
+        default=200,
+        dest="propose_every",
+        help="the server's learning.ranker_propose_every (checkpoints wait for due refits)",
     )
     evaluation.add_argument("--out", default=str(env.REPO_ROOT / "bench/results/eval.json"))
     evaluation.set_defaults(func=cmd_eval)

@@ -1,5 +1,5 @@
-"""`ponder scorer status|history|rollback`: operator commands on the path scorer's
-versions, straight against Redis."""
+"""`ponder scorer status|history|rollback [--ranker]`: operator commands on the path
+scorer's versions (or, with --ranker, the answer ranker's), straight against Redis."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from ponder import env
 def cmd_scorer(args: argparse.Namespace) -> int:
     """Operator commands on the scorer versions, straight against Redis."""
     import asyncio
-    import json
     from datetime import UTC, datetime
 
     from ponder.config import RedisConfig
@@ -49,6 +48,8 @@ def cmd_scorer(args: argparse.Namespace) -> int:
         client = connect(RedisConfig(url=url))
         registry = ScorerRegistry(client)
         try:
+            if args.ranker:
+                return await _ranker_command(args, client, scope, when)
             if args.action == "status":
                 status = await scorer_status(client, scope)
                 print(f"scope {status.scope}")
@@ -62,17 +63,7 @@ def cmd_scorer(args: argparse.Namespace) -> int:
                     f"log-loss {status.progressive_log_loss:.4f}"
                 )
             elif args.action == "history":
-                for event in await registry.history(scope, args.limit):
-                    extra = {
-                        k: v
-                        for k, v in event.items()
-                        if k not in ("at_ms", "event", "version", "detail")
-                    }
-                    print(
-                        f"{when(event['at_ms'])}  {event['event']:<9} {event['version']:<12} "
-                        f"{event['detail']}{'  ' + json.dumps(extra) if extra else ''}"
-                    )
-                print(f"kept versions: {len(await registry.versions(scope))}")
+                await _print_history(registry, scope, args.limit, when)
             else:
                 info = await registry.rollback(scope, args.version)
                 print(f"active scorer of {scope} is now {describe(info)}")
@@ -87,8 +78,58 @@ def cmd_scorer(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+async def _print_history(registry: Any, scope: str, limit: int, when: Any) -> None:
+    """A registry's events, oldest first, then how many versions it keeps."""
+    import json
+
+    for event in await registry.history(scope, limit):
+        extra = {k: v for k, v in event.items() if k not in ("at_ms", "event", "version", "detail")}
+        print(
+            f"{when(event['at_ms'])}  {event['event']:<9} {event['version']:<12} "
+            f"{event['detail']}{'  ' + json.dumps(extra) if extra else ''}"
+        )
+    print(f"kept versions: {len(await registry.versions(scope))}")
+
+
+async def _ranker_command(args: argparse.Namespace, client: Any, scope: str, when: Any) -> int:
+    """status, history or rollback of the scope's answer-ranker versions."""
+    from ponder.learning.ranker_registry import RankerRegistry, RankerVersion
+    from ponder.learning.scorer_status import ranker_status
+
+    registry = RankerRegistry(client)
+
+    def describe(info: RankerVersion) -> str:
+        gate = f"; gate: {info.gate.reason}" if info.gate else ""
+        return (
+            f"{info.version} [{info.status}] judged against {info.parent or '-'}, created "
+            f"{when(info.created_ms)}, promoted {when(info.promoted_ms)}, fitted on "
+            f"{info.train_examples} outcome examples{gate}"
+        )
+
+    if args.action == "status":
+        status = await ranker_status(client, scope)
+        print(f"scope   {status.scope}")
+        print(f"active  {describe(status.active)}")
+        if status.latest is not None and status.latest.version != status.active.version:
+            print(f"latest  {describe(status.latest)}")
+        progress = status.progress
+        print(
+            f"examples {progress.train_examples} to train on, {progress.heldout_examples} "
+            f"held back; the latest refit used {progress.fitted_on}"
+        )
+    elif args.action == "history":
+        await _print_history(registry, scope, args.limit, when)
+    else:
+        info = await registry.rollback(scope, args.version)
+        print(f"active answer ranker of {scope} is now {describe(info)}")
+        print("planners reload it within their reload interval; the next refit is judged on it")
+    return 0
+
+
 def register(sub: Any) -> None:
-    scorer = sub.add_parser("scorer", help="path scorer versions: status, history, rollback")
+    scorer = sub.add_parser(
+        "scorer", help="path scorer (--ranker: answer ranker) versions: status, history, rollback"
+    )
     actions = scorer.add_subparsers(dest="action", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -98,6 +139,11 @@ def register(sub: Any) -> None:
         help="default: PONDER_REDIS_URL or the Redis a local `ponder serve` started",
     )
     common.add_argument("--tenant", default="", help="a tenant's scorer (per-tenant mode)")
+    common.add_argument(
+        "--ranker",
+        action="store_true",
+        help="the answer ranker's versions (what picks Reason's answers) instead",
+    )
     actions.add_parser("status", parents=[common], help="active and candidate")
     history = actions.add_parser("history", parents=[common], help="events")
     history.add_argument("--limit", type=int, default=50)

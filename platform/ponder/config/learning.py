@@ -25,10 +25,60 @@ class LearningConfig(StrictModel):
         description="How long a reasoning stays reportable (and its log entry kept), seconds.",
     )
     per_tenant: bool = Field(
-        False,
-        description="Train one scorer per tenant (the tenant of the caller's token, so "
-        "only tenants the token file declares); otherwise all outcomes train one shared "
-        "scorer.",
+        True,
+        description="Each tenant reads and trains its own scorer and answer ranker (the "
+        "tenant of the caller's token, so only tenants the token file declares), started "
+        "from the shared versions; a tenant's reports then never change another tenant's "
+        "answers. Off: every tenant reads the shared versions, and only the tenants in "
+        "shared_trainers train them.",
+    )
+    shared_trainers: tuple[str, ...] = Field(
+        (),
+        description="With per_tenant off: the tenants whose reported outcomes train the "
+        "shared versions every tenant reads ('*': all tenants). Other tenants' outcomes are "
+        "logged and acknowledged but never learned from. Ignored with per_tenant on.",
+    )
+    ranker_learning: bool = Field(
+        True,
+        description="Refit the answer ranker (what picks Reason's answers) from reported "
+        "outcomes, per scope, and promote a refit only through the paired gate.",
+    )
+    ranker_propose_every: int = Field(
+        200,
+        ge=1,
+        description="New training examples of a scope between two ranker refits.",
+    )
+    ranker_holdout_percent: int = Field(
+        20,
+        ge=1,
+        le=90,
+        description="Share of problems (by a hash of their text) held back from ranker "
+        "training and used only by its gate.",
+    )
+    ranker_examples_kept: int = Field(
+        20_000,
+        ge=100,
+        description="Most recent training (and held-back) examples kept per scope.",
+    )
+    ranker_gate_min_problems: int = Field(
+        40, ge=1, description="Held-back problems needed before the ranker gate decides."
+    )
+    ranker_gate_min_effect: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="A ranker refit is promoted only when it is right on more held-back "
+        "problems than the active version by at least this share of them (and one more).",
+    )
+    ranker_gate_max_p: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="Most one-sided sign-test p-value of the refit's wins over its losses "
+        "on the held-back problems for a promotion.",
+    )
+    ranker_fit_threads: int = Field(
+        2, ge=1, description="Torch threads a ranker refit uses in the learner."
     )
     batch_size: int = Field(
         64, ge=1, description="Most outcomes the learner applies in one step (one checkpoint)."

@@ -34,7 +34,8 @@ from ponder.learning.online import (
     next_version,
 )
 from ponder.learning.outcome_log import Keys, LogEntry, OutcomeLog, stream_id
-from ponder.learning.records import labelled_rows, now_ms
+from ponder.learning.ranker_examples import RankerExample, held_back, right_answer_of
+from ponder.learning.records import SHARED_SCOPE, labelled_rows, now_ms
 from ponder.learning.registry import ScorerRegistry, VersionInfo
 from ponder.reasoning.paths import FEATURE_NAMES
 from ponder.reasoning.scorer import PathScorer, log_loss
@@ -66,6 +67,7 @@ class ScopeState:
 class LearnerState:
     last_id: str = "0-0"  # the last outcome-log entry applied
     applied_total: int = 0
+    not_trainer: int = 0  # outcomes of tenants not allowed to train their scope (skipped)
     scopes: dict[str, ScopeState] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -178,6 +180,7 @@ class Learner:
 
     async def _apply(self, entries: list[LogEntry]) -> None:
         new_holdout: dict[str, list[Example]] = {}
+        ranker_examples: dict[str, list[RankerExample]] = {}
         proposals: list[tuple[str, VersionInfo]] = []
         synced: set[str] = set()
         applied = 0
@@ -198,6 +201,13 @@ class Learner:
                 self.state.last_id = entry.entry_id
                 continue
             scope = entry.record.scope
+            if not may_train(entry.record.tenant, scope, self._config):
+                self.state.not_trainer += 1
+                self.state.last_id = entry.entry_id
+                continue
+            example = self._ranker_example(entry)
+            if example is not None:
+                ranker_examples.setdefault(scope, []).append(example)
             if scope not in synced:
                 await self._sync_scope(scope)
                 synced.add(scope)
@@ -220,6 +230,8 @@ class Learner:
                 key = self.keys.holdout(scope)
                 pipe.rpush(key, *(json.dumps(e) for e in examples))
                 pipe.ltrim(key, -self._config.holdout_window, -1)
+            for scope, taught in ranker_examples.items():
+                self._stage_ranker_examples(pipe, scope, taught)
             for scope, info in proposals:
                 self.registry.stage_proposal(pipe, scope, info)
             for entry, reason in dead:
@@ -236,6 +248,38 @@ class Learner:
             log.info("scorer %s of %s %s: %s", info.version, scope, info.status, info.reason)
         if self._observer is not None:
             self._observer(applied, [info for _, info in proposals])
+
+    def _ranker_example(self, entry: LogEntry) -> RankerExample | None:
+        """What the outcome teaches the answer ranker, when it says which answer is right
+        and the record kept the ranker's inputs."""
+        record, outcome = entry.record, entry.outcome
+        if not (self._config.ranker_learning and record.problem and record.programs):
+            return None
+        chosen = next((p for p in record.paths if p.chosen), None)
+        right = right_answer_of(
+            chosen.answer if chosen else None, outcome.reward, outcome.correct_answer
+        )
+        if right is None:
+            return None
+        return RankerExample(record.problem, record.programs, right)
+
+    def _stage_ranker_examples(self, pipe: Any, scope: str, examples: list[RankerExample]) -> None:
+        """Append a scope's new ranker examples, each to the training or the held-back
+        list by its problem (inside the batch's transaction)."""
+        keep = self._config.ranker_examples_kept
+        pipe.sadd(self.keys.ranker_scopes, scope)
+        for back in (False, True):
+            chosen = [
+                e.to_json()
+                for e in examples
+                if held_back(e.problem, self._config.ranker_holdout_percent) == back
+            ]
+            if not chosen:
+                continue
+            key = self.keys.ranker_examples(scope, back)
+            pipe.rpush(key, *chosen)
+            pipe.ltrim(key, -keep, -1)
+            pipe.incrby(self.keys.ranker_count(scope, back), len(chosen))
 
     async def _sync_scope(self, scope: str) -> None:
         """Load the scope's model; restart it from the active version if an operator
@@ -332,6 +376,15 @@ class Learner:
     def throughput(self) -> float:
         """Outcomes applied per second by this learner since it started."""
         return self._applied_here / max(1e-9, time.monotonic() - self._started_at)
+
+
+def may_train(tenant: str, scope: str, config: LearningConfig) -> bool:
+    """Whether a tenant's outcome may train its scope: its own scope always; the shared
+    scope, which every tenant without its own reads, only when per-tenant learning is on
+    (then only callers without a tenant use it) or the tenant is in shared_trainers."""
+    if scope != SHARED_SCOPE or config.per_tenant or not tenant:
+        return True
+    return "*" in config.shared_trainers or tenant in config.shared_trainers
 
 
 def _example(data: list[Any]) -> Example:

@@ -92,6 +92,21 @@ class Keys:
     def scorer_scopes(self) -> str:
         return f"{self.prefix}:scorer:scopes"
 
+    def ranker(self, scope: str, part: str) -> str:
+        return f"{self.prefix}:ranker:{scope}:{part}"
+
+    @property
+    def ranker_scopes(self) -> str:
+        return f"{self.prefix}:ranker:scopes"
+
+    def ranker_examples(self, scope: str, held_back: bool) -> str:
+        """A scope's ranker examples: those it trains on, or the held-back ones."""
+        return self.ranker(scope, "heldout" if held_back else "train")
+
+    def ranker_count(self, scope: str, held_back: bool) -> str:
+        """How many examples were ever appended there (the lists are capped)."""
+        return self.ranker(scope, "heldout-count" if held_back else "train-count")
+
 
 @dataclass(frozen=True)
 class ReportAck:

@@ -12,8 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ponder.errors import InvalidArgument
+from ponder.reasoning.answer_features import SampledProgram
 from ponder.reasoning.paths import PathStatus, answers_agree
 from ponder.reasoning.planner import ReasonResult
+from ponder.reasoning.selection import SEARCH_PATH_ID, sampled_programs
 
 SHARED_SCOPE = "shared"
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -62,11 +64,22 @@ class ReasoningRecord:
     created_ms: int
     paths: tuple[PathRecord, ...]
     tenant: str = ""  # who asked (authenticated); only this tenant may report on it
+    # The answer ranker's inputs: the problem and the sampled programs (program search's
+    # path is not a sample), so an outcome can teach the ranker (ranker_examples.py).
+    problem: str = ""
+    programs: tuple[SampledProgram, ...] = ()
+    ranker_version: str = ""  # the ranker that chose the answer; "" when none did
 
     @classmethod
-    def from_result(cls, result: ReasonResult, scope: str, tenant: str) -> ReasoningRecord:
+    def from_result(
+        cls, result: ReasonResult, scope: str, tenant: str, problem: str = ""
+    ) -> ReasoningRecord:
+        sampled = [p for p in result.paths if p.spec.id != SEARCH_PATH_ID]
         return cls(
             tenant=tenant,
+            problem=problem,
+            programs=tuple(sampled_programs(sampled)),
+            ranker_version=result.ranker_version,
             reasoning_id=result.reasoning_id,
             scope=scope,
             scorer_version=result.scorer_version,
@@ -94,7 +107,8 @@ class ReasoningRecord:
         paths = tuple(
             PathRecord(**(p | {"rows": tuple(tuple(r) for r in p["rows"])})) for p in data["paths"]
         )
-        return cls(**(data | {"paths": paths}))
+        programs = tuple(SampledProgram(**p) for p in data.get("programs", ()))
+        return cls(**(data | {"paths": paths, "programs": programs}))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""What GetScorer and `ponder scorer status` report about one scope's scorer."""
+"""What GetScorer and `ponder scorer status` report about one scope's scorer and answer
+ranker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from redis.asyncio import Redis
 from ponder.learning.learner import LearnerState
 from ponder.learning.online import Metrics
 from ponder.learning.outcome_log import Keys, OutcomeLog
+from ponder.learning.ranker_learner import RankerProgress, ranker_progress
+from ponder.learning.ranker_registry import RankerRegistry, RankerVersion
 from ponder.learning.registry import ScorerRegistry, VersionInfo
 
 
@@ -48,4 +51,25 @@ async def scorer_status(client: Redis, scope: str, keys: Keys | None = None) -> 
         outcomes_applied=scope_state.applied if scope_state else 0,
         outcomes_pending=await outcome_log.pending_count(),
         progressive_log_loss=progressive,
+    )
+
+
+@dataclass(frozen=True)
+class RankerStatus:
+    scope: str
+    active: RankerVersion
+    latest: RankerVersion | None
+    progress: RankerProgress
+
+
+async def ranker_status(client: Redis, scope: str, keys: Keys | None = None) -> RankerStatus:
+    """The scope's answer ranker: active and latest versions, examples; raises NotFound
+    when the scope has no ranker of its own yet."""
+    keys = keys or Keys()
+    registry = RankerRegistry(client, keys)
+    return RankerStatus(
+        scope=scope,
+        active=await registry.active(scope),
+        latest=await registry.latest(scope),
+        progress=await ranker_progress(client, keys, scope),
     )

@@ -89,6 +89,7 @@ class ReasonResult:
     kept_tokens: int = 0  # tokens of the calls that finished (those in the paths)
     adapter: str | None = None  # the LoRA adapter every branch ran on (None: base model)
     model: str = ""  # the decoder set every branch ran on ("" = the main one)
+    ranker_version: str = ""  # the answer ranker that chose the answer ("" when none did)
 
 
 # -- events ------------------------------------------------------------------------------
@@ -188,8 +189,10 @@ class ReasoningPlanner:
         scorer: PathScorer | None = None,
         model: str = "",
         tenant: str = "",
+        ranker: AnswerRanker | None = None,
     ) -> AsyncIterator[ReasonEvent]:
-        """Events of one request; scorer overrides the injected one (e.g. a tenant's);
+        """Events of one request; scorer and ranker override the injected ones (e.g. a
+        tenant's);
         every decoder call goes to decoder set `model` ("" = the main one) with `adapter`;
         cached scores are the caller's `tenant`'s only."""
         run = RequestRun(
@@ -203,7 +206,7 @@ class ReasoningPlanner:
             reasoning_id,
             adapter,
             model,
-            self._ranker,
+            ranker or self._ranker,
             tenant,
         )
         async for event in run.events():
@@ -544,6 +547,7 @@ class RequestRun:
             adapter=self.adapter,
             model=self.model,
             scorer_version=self.scorer.version,
+            ranker_version=self.ranker.version if self.ranker is not None else "",
             cache=self.counters,
             path_rows={
                 pid: tuple(tuple(row) for _, row in sorted(rows.items()))

@@ -105,9 +105,16 @@ class AnswerRanker:
 
 def load_ranker(path: Path = DEFAULT_RANKER_PATH) -> AnswerRanker:
     """Load a ranker file; its feature list must match this code's."""
-    data = json.loads(path.read_text())
+    try:
+        return ranker_from_json(json.loads(path.read_text()))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def ranker_from_json(data: dict[str, Any]) -> AnswerRanker:
+    """A ranker from its JSON form (`AnswerRanker.to_json`)."""
     if tuple(data["features"]) != FEATURE_NAMES:
-        raise ValueError(f"{path}: features differ from this version of the ranker")
+        raise ValueError("features differ from this version of the ranker")
     return AnswerRanker(
         version=str(data["version"]),
         hidden_weights=tuple(tuple(float(w) for w in row) for row in data["hidden_weights"]),

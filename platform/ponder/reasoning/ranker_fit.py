@@ -9,11 +9,13 @@ import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ponder.reasoning.answer_features import (
+    FEATURE_NAMES,
     SampledProgram,
     candidate_rows,
     candidates,
@@ -138,3 +140,43 @@ def fit_answer_ranker(
             held_out_accuracy(ranker, records, branches) for branches in (8, 16)
         ]
     return dataclasses.replace(ranker, metrics=metrics)
+
+
+# -- the rehearsal set: the offline training problems' rows, kept for refits --------------
+
+DEFAULT_REHEARSAL_PATH = Path(__file__).with_name("ranker_rehearsal.npz")
+
+
+def features_digest() -> str:
+    return hashlib.sha256("\n".join(FEATURE_NAMES).encode()).hexdigest()[:16]
+
+
+def save_rehearsal(examples: Sequence[RankingExample], path: Path) -> None:
+    """The examples' rows (float16: every feature is within +-8 and a ranking needs no
+    more digits), right flags and sizes, with the digest of the feature list."""
+    rows = np.asarray([row for e in examples for row in e.rows], dtype=np.float16)
+    right = np.asarray([r for e in examples for r in e.right], dtype=np.bool_)
+    sizes = np.asarray([len(e.rows) for e in examples], dtype=np.int32)
+    with path.open("wb") as out:
+        np.savez_compressed(
+            out, rows=rows, right=right, sizes=sizes, features=np.array(features_digest())
+        )
+
+
+def load_rehearsal(path: Path = DEFAULT_REHEARSAL_PATH) -> list[RankingExample]:
+    """The ranker's offline training examples; refused when the features changed since."""
+    with np.load(path) as data:
+        if str(data["features"]) != features_digest():
+            raise ValueError(f"{path}: written for another feature list; refit the ranker")
+        rows = data["rows"].astype(np.float64)
+        right = data["right"]
+        sizes = data["sizes"]
+    examples, start = [], 0
+    for size in sizes.tolist():
+        examples.append(
+            RankingExample(
+                rows[start : start + size].tolist(), right[start : start + size].tolist()
+            )
+        )
+        start += size
+    return examples

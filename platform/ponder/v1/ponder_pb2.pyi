@@ -255,7 +255,7 @@ class ReasonUsage(_message.Message):
     def __init__(self, decoder_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., kept_tokens: _Optional[int] = ...) -> None: ...
 
 class ReasonResponse(_message.Message):
-    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable", "adapter", "model", "cache_bypassed")
+    __slots__ = ("reasoning_id", "answer", "numeric_answer", "plan", "paths", "chosen_path_id", "usage", "scorer_version", "cache_hits", "cache_misses", "outcome_reportable", "adapter", "model", "cache_bypassed", "ranker_version")
     REASONING_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     NUMERIC_ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +270,7 @@ class ReasonResponse(_message.Message):
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYPASSED_FIELD_NUMBER: _ClassVar[int]
+    RANKER_VERSION_FIELD_NUMBER: _ClassVar[int]
     reasoning_id: str
     answer: str
     numeric_answer: float
@@ -284,7 +285,8 @@ class ReasonResponse(_message.Message):
     adapter: str
     model: str
     cache_bypassed: int
-    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ..., adapter: _Optional[str] = ..., model: _Optional[str] = ..., cache_bypassed: _Optional[int] = ...) -> None: ...
+    ranker_version: str
+    def __init__(self, reasoning_id: _Optional[str] = ..., answer: _Optional[str] = ..., numeric_answer: _Optional[float] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., paths: _Optional[_Iterable[_Union[CandidatePath, _Mapping]]] = ..., chosen_path_id: _Optional[str] = ..., usage: _Optional[_Union[ReasonUsage, _Mapping]] = ..., scorer_version: _Optional[str] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., outcome_reportable: _Optional[bool] = ..., adapter: _Optional[str] = ..., model: _Optional[str] = ..., cache_bypassed: _Optional[int] = ..., ranker_version: _Optional[str] = ...) -> None: ...
 
 class ReasonEvent(_message.Message):
     __slots__ = ("kind", "branch_id", "strategy", "step", "score", "status", "answer", "note", "plan", "response")
@@ -388,11 +390,53 @@ class ScorerInfo(_message.Message):
     progressive_log_loss: float
     def __init__(self, scope: _Optional[str] = ..., active: _Optional[_Union[ScorerVersion, _Mapping]] = ..., candidate: _Optional[_Union[ScorerVersion, _Mapping]] = ..., active_heldout: _Optional[_Union[ScorerMetrics, _Mapping]] = ..., outcomes_reported: _Optional[int] = ..., outcomes_applied: _Optional[int] = ..., outcomes_pending: _Optional[int] = ..., progressive_log_loss: _Optional[float] = ...) -> None: ...
 
+class RankerVersion(_message.Message):
+    __slots__ = ("version", "parent", "status", "created_unix_ms", "promoted_unix_ms", "train_examples", "gate_reason", "gate_problems", "gate_wins", "gate_losses")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    GATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    GATE_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    GATE_WINS_FIELD_NUMBER: _ClassVar[int]
+    GATE_LOSSES_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    parent: str
+    status: str
+    created_unix_ms: int
+    promoted_unix_ms: int
+    train_examples: int
+    gate_reason: str
+    gate_problems: int
+    gate_wins: int
+    gate_losses: int
+    def __init__(self, version: _Optional[str] = ..., parent: _Optional[str] = ..., status: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., promoted_unix_ms: _Optional[int] = ..., train_examples: _Optional[int] = ..., gate_reason: _Optional[str] = ..., gate_problems: _Optional[int] = ..., gate_wins: _Optional[int] = ..., gate_losses: _Optional[int] = ...) -> None: ...
+
+class RankerInfo(_message.Message):
+    __slots__ = ("scope", "active", "latest", "train_examples", "heldout_examples", "fitted_on")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    HELDOUT_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    FITTED_ON_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    active: RankerVersion
+    latest: RankerVersion
+    train_examples: int
+    heldout_examples: int
+    fitted_on: int
+    def __init__(self, scope: _Optional[str] = ..., active: _Optional[_Union[RankerVersion, _Mapping]] = ..., latest: _Optional[_Union[RankerVersion, _Mapping]] = ..., train_examples: _Optional[int] = ..., heldout_examples: _Optional[int] = ..., fitted_on: _Optional[int] = ...) -> None: ...
+
 class GetScorerResponse(_message.Message):
-    __slots__ = ("scorer",)
+    __slots__ = ("scorer", "ranker")
     SCORER_FIELD_NUMBER: _ClassVar[int]
+    RANKER_FIELD_NUMBER: _ClassVar[int]
     scorer: ScorerInfo
-    def __init__(self, scorer: _Optional[_Union[ScorerInfo, _Mapping]] = ...) -> None: ...
+    ranker: RankerInfo
+    def __init__(self, scorer: _Optional[_Union[ScorerInfo, _Mapping]] = ..., ranker: _Optional[_Union[RankerInfo, _Mapping]] = ...) -> None: ...
 
 class EncodeRequest(_message.Message):
     __slots__ = ("image", "table_json")

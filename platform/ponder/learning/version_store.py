@@ -1,0 +1,143 @@
+"""Kept versions of a learned model in Redis, per scope: the part the path scorer's and the
+answer ranker's registries share.
+
+Per scope: a hash of every kept version (its JSON), the active version's id, and a history
+list of events (seed, promoted, rejected, rollback, ...). A tenant scope is seeded from
+the shared scope's active version, the shared scope from the packaged model.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Generic, Protocol, TypeVar
+
+from redis.asyncio import Redis
+
+from ponder.errors import NotFound
+from ponder.learning.outcome_log import text
+from ponder.learning.records import SHARED_SCOPE, now_ms
+
+
+class Model(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+class Kept(Protocol):
+    """A kept version: the model and what is known about it."""
+
+    @property
+    def version(self) -> str: ...
+
+    def to_json(self) -> str: ...
+
+
+M = TypeVar("M", bound=Model)
+V = TypeVar("V", bound=Kept)
+
+
+class VersionStore(Generic[M, V]):
+    """Subclasses say how a version is keyed, read back, seeded and unwrapped."""
+
+    what = "model"  # in error messages
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+
+    # -- what a subclass provides -----------------------------------------------------
+    def _key(self, scope: str, part: str) -> str:
+        raise NotImplementedError
+
+    def _scopes_key(self) -> str:
+        raise NotImplementedError
+
+    def _decode(self, data: str | bytes) -> V:
+        raise NotImplementedError
+
+    def _seed_info(self, model: M) -> V:
+        raise NotImplementedError
+
+    def _model_of(self, info: V) -> M:
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------
+    def active_key(self, scope: str) -> str:
+        return self._key(scope, "active")
+
+    async def seed(self, scope: str, default: M) -> str:
+        """Make sure the scope has an active version; a new tenant scope starts from the
+        shared active version, the shared scope from `default`. Returns the active one."""
+        active = await self.active_version(scope)
+        if active is not None:
+            return active
+        if scope != SHARED_SCOPE:
+            await self.seed(SHARED_SCOPE, default)
+            default = self._model_of(await self.active(SHARED_SCOPE))
+        info = self._seed_info(default)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self._key(scope, "versions"), default.version, info.to_json())
+            pipe.set(self._key(scope, "active"), default.version, nx=True)
+            pipe.sadd(self._scopes_key(), scope)
+            _, became_active, _ = await pipe.execute()
+        if became_active:  # only the one seeder that won records it
+            await self._event(scope, "seed", default.version, "")
+        active = await self.active_version(scope)
+        assert active is not None
+        return active
+
+    async def active_version(self, scope: str) -> str | None:
+        value = await self._client.get(self._key(scope, "active"))
+        return None if value is None else text(value)
+
+    async def get(self, scope: str, version: str) -> V:
+        data = await self._client.hget(self._key(scope, "versions"), version)
+        if data is None:
+            raise NotFound(f"{self.what} version {version!r} is not kept for scope {scope!r}")
+        return self._decode(data)
+
+    async def active(self, scope: str) -> V:
+        version = await self.active_version(scope)
+        if version is None:
+            raise NotFound(f"no active {self.what} for scope {scope!r}")
+        return await self.get(scope, version)
+
+    async def versions(self, scope: str) -> list[V]:
+        raw = await self._client.hvals(self._key(scope, "versions"))
+        decoded = [self._decode(v) for v in raw]
+        return sorted(decoded, key=lambda v: getattr(v, "created_ms", 0))
+
+    async def history(self, scope: str, limit: int = 50) -> list[dict[str, Any]]:
+        raw = await self._client.lrange(self._key(scope, "history"), -limit, -1)
+        return [json.loads(item) for item in raw]
+
+    async def scopes(self) -> list[str]:
+        return sorted(text(s) for s in await self._client.smembers(self._scopes_key()))
+
+    async def rollback(self, scope: str, version: str) -> V:
+        """Make a kept version active again (planners reload it; learning continues from
+        it)."""
+        info = await self.get(scope, version)
+        previous = await self.active_version(scope)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(scope, "active"), version)
+            pipe.delete(self._key(scope, "candidate"))
+            self._stage_event(pipe, scope, "rollback", version, f"from {previous}")
+            await pipe.execute()
+        return info
+
+    async def _event(self, scope: str, event: str, version: str, detail: str) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            self._stage_event(pipe, scope, event, version, detail)
+            await pipe.execute()
+
+    def _stage_event(
+        self,
+        pipe: Any,
+        scope: str,
+        event: str,
+        version: str,
+        detail: str,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        entry = {"at_ms": now_ms(), "event": event, "version": version, "detail": detail}
+        pipe.rpush(self._key(scope, "history"), json.dumps(entry | (extra or {})))

@@ -1,0 +1,262 @@
+"""Learning the answer ranker from reported outcomes against a real redis-server (no
+Ray): examples split into training and held-back problems, refits behind the paired gate
+(a better refit promoted, a worse one rejected), rollback, hot reload, and the rule of
+which tenant's outcomes train which scope."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from ponder.config import LearningConfig, RedisConfig
+from ponder.learning.learner import Learner, LearnerState
+from ponder.learning.outcome_log import Keys, OutcomeLog
+from ponder.learning.ranker_examples import RankerExample, held_back
+from ponder.learning.ranker_learner import RankerLearner
+from ponder.learning.ranker_registry import RankerRegistry
+from ponder.learning.records import SHARED_SCOPE, Outcome, ReasoningRecord, now_ms, scorer_scope
+from ponder.learning.watcher import RankerWatcher
+from ponder.reasoning.answer_features import SampledProgram
+from ponder.reasoning.ranker import AnswerRanker, load_ranker
+from ponder.reasoning.ranker_fit import RankingExample, fit_ranker
+from ponder.reasoning.scorer import load_scorer
+from ponder.redis_client import connect
+from ponder.redis_server import LocalRedis
+
+pytestmark = pytest.mark.integration
+
+PACKAGED = load_ranker()
+# A ranker that prefers what the packaged one rejects: a version any sound refit beats.
+INVERTED = dataclasses.replace(
+    PACKAGED,
+    version="inverted-0",
+    output_weights=tuple(-w for w in PACKAGED.output_weights),
+)
+SCORER = load_scorer()
+
+
+@pytest.fixture()
+def redis(tmp_path: Path) -> Iterator[LocalRedis]:
+    server = LocalRedis(data_dir=tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _client(server: LocalRedis) -> Redis:
+    return connect(RedisConfig(url=server.url), blocking_reads_s=0.05)
+
+
+_APPLY = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
+
+
+def _problem(rng: random.Random) -> tuple[str, float, tuple[SampledProgram, ...]]:
+    """A one-step problem with its right program and the two wrong operators sampled."""
+    a, b = rng.randint(3, 40), rng.randint(2, 9)
+    name = rng.choice(["Tom", "Sara", "Ali", "Mia", "Ken", "Lea"])
+    kind = rng.randrange(3)
+    if kind == 0:
+        text, x, op = f"A box holds {a} pens. How many pens are in {b} boxes?", a, "*"
+    elif kind == 1:
+        x, op = a + b, "-"
+        text = (
+            f"{name} had {x} apples. {name} gave {b} apples away. "
+            f"How many apples does {name} have now?"
+        )
+    else:
+        text, x, op = f"{name} has {a} red balls and {b} blue balls. How many balls?", a, "+"
+    sampled = []
+    for other in _APPLY:
+        for _ in range(rng.randint(1, 3)):
+            value = float(_APPLY[other](x, b))
+            sampled.append(SampledProgram(f"{x} {other} {b}", value, -0.3 * rng.random()))
+    rng.shuffle(sampled)
+    return text, float(_APPLY[op](x, b)), tuple(sampled)
+
+
+def _rehearsal(seed: int, invert: bool = False, count: int = 60) -> list[RankingExample]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        text, answer, programs = _problem(rng)
+        ranking = RankerExample(text, programs, answer).ranking(search=PACKAGED.search)
+        right = [not r for r in ranking.right] if invert else ranking.right
+        out.append(RankingExample(ranking.rows, right))
+    return out
+
+
+def _settings(**overrides: object) -> LearningConfig:
+    base = {
+        "batch_size": 16,
+        "retention_s": 3600,
+        "poll_block_ms": 20,
+        "ranker_propose_every": 40,
+        "ranker_holdout_percent": 30,
+        "ranker_gate_min_problems": 10,
+        "ranker_gate_max_p": 0.25,
+        "ranker_fit_threads": 1,
+    }
+    return LearningConfig.model_validate(base | overrides)
+
+
+async def _report(
+    log: OutcomeLog, count: int, seed: int, scope: str = SHARED_SCOPE, tenant: str = ""
+) -> list[str]:
+    """Log and report `count` answered problems (the right answer given); their texts."""
+    rng = random.Random(seed)
+    texts = []
+    for i in range(count):
+        text, answer, programs = _problem(rng)
+        rid = f"{seed}-{i}"
+        record = ReasoningRecord(
+            rid, scope, SCORER.version, now_ms(), (), tenant, text, programs, PACKAGED.version
+        )
+        await log.record(record)
+        await log.report(Outcome(rid, 0.0, answer, now_ms()), tenant=tenant)
+        texts.append(text)
+    return texts
+
+
+async def _drain(learner: Learner) -> None:
+    while await learner.step():
+        pass
+
+
+def _learners(
+    client: Redis,
+    config: LearningConfig,
+    default: AnswerRanker,
+    rehearsal: Sequence[RankingExample],
+) -> tuple[Learner, RankerLearner]:
+    return (
+        Learner(client, config, SCORER),
+        RankerLearner(client, config, default, rehearsal=lambda: rehearsal),
+    )
+
+
+def test_outcomes_split_by_problem_and_a_better_refit_is_promoted(redis: LocalRedis) -> None:
+    async def scenario() -> None:
+        client = _client(redis)
+        config = _settings()
+        learner, rankers = _learners(client, config, INVERTED, _rehearsal(1))
+        await learner.start()
+        texts = await _report(OutcomeLog(client, 3600), 140, seed=2)
+        await _drain(learner)
+        keys = Keys()
+        train = [
+            RankerExample.from_json(x)
+            for x in await client.lrange(keys.ranker_examples(SHARED_SCOPE, False), 0, -1)
+        ]
+        heldout = [
+            RankerExample.from_json(x)
+            for x in await client.lrange(keys.ranker_examples(SHARED_SCOPE, True), 0, -1)
+        ]
+        assert len(train) + len(heldout) == len(texts)
+        assert all(not held_back(e.problem, 30) for e in train)
+        assert all(held_back(e.problem, 30) for e in heldout)
+        assert not {e.problem for e in train} & {e.problem for e in heldout}
+        assert len(heldout) >= 10
+
+        info = await rankers.maybe_refit(SHARED_SCOPE)
+        assert info is not None and info.gate is not None
+        assert info.status == "promoted", info.gate.reason
+        assert info.gate.wins > info.gate.losses
+        registry = RankerRegistry(client)
+        assert await registry.active_version(SHARED_SCOPE) == info.version
+        assert await rankers.maybe_refit(SHARED_SCOPE) is None  # nothing new to learn from
+
+        watcher = RankerWatcher(registry, INVERTED)
+        await watcher.refresh()
+        assert watcher.current(SHARED_SCOPE).version == info.version
+        assert watcher.current("tenant-new").version == info.version  # falls back to shared
+
+        await registry.rollback(SHARED_SCOPE, INVERTED.version)
+        await watcher.refresh()
+        assert watcher.current(SHARED_SCOPE).version == INVERTED.version
+        events = [e["event"] for e in await registry.history(SHARED_SCOPE)]
+        assert events == ["seed", "promoted", "rollback"]
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_worse_refit_is_rejected_and_the_active_ranker_kept(redis: LocalRedis) -> None:
+    async def scenario() -> None:
+        client = _client(redis)
+        config = _settings()
+        # The active ranker was fitted on these problems; the refit's rehearsal set
+        # teaches the opposite of the truth and outweighs the outcomes: it is worse.
+        good = dataclasses.replace(fit_ranker(_rehearsal(10), PACKAGED.search), version="good")
+        worse = _rehearsal(3, invert=True, count=400)
+        learner, rankers = _learners(client, config, good, worse)
+        await learner.start()
+        await _report(OutcomeLog(client, 3600), 60, seed=4)
+        await _drain(learner)
+        info = await rankers.maybe_refit(SHARED_SCOPE)
+        assert info is not None and info.gate is not None
+        assert info.status == "rejected", info.gate.reason
+        assert info.gate.losses > info.gate.wins
+        registry = RankerRegistry(client)
+        assert await registry.active_version(SHARED_SCOPE) == "good"
+        latest = await registry.latest(SHARED_SCOPE)
+        assert latest is not None and latest.version == info.version
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_one_tenants_outcomes_never_change_another_tenants_ranker(redis: LocalRedis) -> None:
+    async def scenario() -> None:
+        client = _client(redis)
+        config = _settings(per_tenant=True)
+        learner, rankers = _learners(client, config, INVERTED, _rehearsal(5))
+        await learner.start()
+        acme = scorer_scope("acme", per_tenant=True)
+        await _report(OutcomeLog(client, 3600), 140, seed=6, scope=acme, tenant="acme")
+        await _drain(learner)
+        assert await rankers.step() == 1
+        registry = RankerRegistry(client)
+        promoted = await registry.active(acme)
+        assert promoted.status == "promoted" and promoted.parent == INVERTED.version
+        assert await registry.active_version(SHARED_SCOPE) == INVERTED.version
+        watcher = RankerWatcher(registry, INVERTED)
+        watcher.current(acme)
+        watcher.current("tenant-globex")
+        await watcher.refresh()
+        assert watcher.current(acme).version == promoted.version
+        assert watcher.current("tenant-globex").version == INVERTED.version
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_only_listed_tenants_train_the_shared_versions(redis: LocalRedis) -> None:
+    async def scenario() -> None:
+        client = _client(redis)
+        config = _settings(per_tenant=False, shared_trainers=("acme",))
+        learner, _ = _learners(client, config, INVERTED, _rehearsal(7))
+        await learner.start()
+        log = OutcomeLog(client, 3600)
+        await _report(log, 20, seed=8, tenant="globex")
+        await _drain(learner)
+        state = await LearnerState.load(client, Keys())
+        assert state.not_trainer == 20 and state.applied_total == 0
+        assert await client.llen(Keys().ranker_examples(SHARED_SCOPE, False)) == 0
+        assert await client.llen(Keys().ranker_examples(SHARED_SCOPE, True)) == 0
+        await _report(log, 20, seed=9, tenant="acme")
+        await _drain(learner)
+        state = await LearnerState.load(client, Keys())
+        assert state.applied_total == 20
+        examples = await client.llen(Keys().ranker_examples(SHARED_SCOPE, False))
+        examples += await client.llen(Keys().ranker_examples(SHARED_SCOPE, True))
+        assert examples == 20
+        await client.aclose()
+
+    asyncio.run(scenario())
