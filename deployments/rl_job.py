@@ -51,7 +51,7 @@ async def sample_round(
     from ponder.engine.vllm_engine import VLLMEngine
     from ponder.reasoning.local_decoder import EngineDecoder
     from ponder.reasoning.plan import Strategy
-    from ponder.reasoning.planner import ReasonBudget
+    from ponder.reasoning.requests import ReasonBudget
     from ponder.reasoning.verifier import sample_paths
 
     app = load_serve_config(serve_config).apps["ponder"]

@@ -49,8 +49,8 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
     from ponder.engine.vllm_engine import VLLMEngine
     from ponder.reasoning.local_decoder import EngineDecoder
     from ponder.reasoning.plan import parse_strategies
-    from ponder.reasoning.planner import ReasonBudget
     from ponder.reasoning.ranker_fit import examples_of, fit_answer_ranker, save_rehearsal
+    from ponder.reasoning.requests import ReasonBudget
     from ponder.reasoning.verifier import fit_verifier, load_samples, sample_paths, save_samples
 
     logging.basicConfig(level=logging.WARNING)

@@ -26,13 +26,13 @@ from ponder.reasoning.plan import (
     extract_conditions,
     parse_strategies,
 )
-from ponder.reasoning.planner import (
+from ponder.reasoning.planner import ReasoningPlanner
+from ponder.reasoning.requests import (
     BranchPruned,
     BranchStarted,
     Finished,
     PlanBuilt,
     ReasonBudget,
-    ReasoningPlanner,
     StepDone,
 )
 from ponder.reasoning.scorer import PathScorer, fit_scorer, load_scorer

@@ -7,7 +7,7 @@ from ponder.errors import InvalidArgument, NotFound
 from ponder.reasoning.cache import CacheCounters
 from ponder.reasoning.paths import PathState, PathStatus
 from ponder.reasoning.plan import NodeKind, Strategy, build_plan
-from ponder.reasoning.planner import BranchPruned, PlanBuilt, ReasonResult
+from ponder.reasoning.requests import BranchPruned, PlanBuilt, ReasonResult
 from ponder.reasoning.steps import StepRecord
 from ponder.v1 import ponder_pb2 as pb
 

@@ -27,7 +27,8 @@ from ponder.reasoning.plan import (
     build_plan,
     extract_conditions,
 )
-from ponder.reasoning.planner import ReasonBudget, ReasoningPlanner
+from ponder.reasoning.planner import ReasoningPlanner
+from ponder.reasoning.requests import ReasonBudget
 from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import StepRecord
 from ponder.reasoning.verifier import SampledPath, SampledProblem, fit_verifier, replay

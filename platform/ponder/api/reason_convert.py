@@ -9,7 +9,7 @@ from ponder.errors import InvalidArgument
 from ponder.models import BASE_MODEL_NAME, resolve_model
 from ponder.reasoning.paths import PathState, PathStatus
 from ponder.reasoning.plan import NodeKind, Plan, format_number, parse_strategies
-from ponder.reasoning.planner import (
+from ponder.reasoning.requests import (
     BranchDone,
     BranchPruned,
     BranchStarted,

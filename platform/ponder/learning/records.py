@@ -14,7 +14,7 @@ from typing import Any
 from ponder.errors import InvalidArgument
 from ponder.reasoning.answer_features import SampledProgram
 from ponder.reasoning.paths import PathStatus, answers_agree
-from ponder.reasoning.planner import ReasonResult
+from ponder.reasoning.requests import ReasonResult
 from ponder.reasoning.selection import SEARCH_PATH_ID, sampled_programs
 
 SHARED_SCOPE = "shared"

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ponder.config import PlannerConfig
@@ -37,16 +36,25 @@ from ponder.reasoning.paths import (
     stable_hash,
 )
 from ponder.reasoning.plan import (
-    DEFAULT_STRATEGY_ORDER,
     BranchSpec,
     NodeKind,
-    Plan,
     Strategy,
     build_plan,
     extract_conditions,
     format_number,
 )
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
+from ponder.reasoning.requests import (
+    BranchDone,
+    BranchPruned,
+    BranchStarted,
+    Finished,
+    PlanBuilt,
+    ReasonBudget,
+    ReasonEvent,
+    ReasonResult,
+    StepDone,
+)
 from ponder.reasoning.scorer import PathScorer, sigmoid
 from ponder.reasoning.selection import SEARCH_PATH_ID, chosen_path, rank_paths
 from ponder.reasoning.steps import (
@@ -59,82 +67,6 @@ from ponder.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class ReasonBudget:
-    """Limits a caller sets on one Reason request."""
-
-    max_branches: int = 4
-    max_tokens: int = 2048
-    strategies: tuple[Strategy, ...] = DEFAULT_STRATEGY_ORDER
-
-
-@dataclass(frozen=True)
-class ReasonResult:
-    reasoning_id: str
-    answer: str
-    numeric_answer: float | None
-    plan: Plan
-    paths: tuple[PathState, ...]
-    chosen_path_id: str
-    decoder_calls: int
-    prompt_tokens: int
-    completion_tokens: int  # every generated token, aborted calls included
-    scorer_version: str
-    cache: CacheCounters
-    # Each path's feature rows, one per step (the last scoring pass after that step):
-    # what the online learner trains on once the outcome is reported.
-    path_rows: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
-    outcome_reportable: bool = False  # logged for learning (set by the planner deployment)
-    kept_tokens: int = 0  # tokens of the calls that finished (those in the paths)
-    adapter: str | None = None  # the LoRA adapter every branch ran on (None: base model)
-    model: str = ""  # the decoder set every branch ran on ("" = the main one)
-    ranker_version: str = ""  # the answer ranker that chose the answer ("" when none did)
-
-
-# -- events ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlanBuilt:
-    plan: Plan
-
-
-@dataclass(frozen=True)
-class BranchStarted:
-    branch_id: str
-    strategy: Strategy
-
-
-@dataclass(frozen=True)
-class StepDone:
-    branch_id: str
-    step: StepRecord
-    score: float
-
-
-@dataclass(frozen=True)
-class BranchPruned:
-    branch_id: str
-    reason: str
-    score: float
-
-
-@dataclass(frozen=True)
-class BranchDone:
-    branch_id: str
-    status: PathStatus
-    answer: float | None
-    score: float
-    note: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    result: ReasonResult
-
-
-ReasonEvent = PlanBuilt | BranchStarted | StepDone | BranchPruned | BranchDone | Finished
 
 _DONE = object()
 
@@ -554,19 +486,6 @@ class RequestRun:
                 for pid, rows in self.rows_by_step.items()
             },
         )
-
-
-@dataclass(frozen=True)
-class ReasonCall:
-    """A validated Reason request as the planner deployment receives it."""
-
-    problem: str
-    budget: ReasonBudget
-    reasoning_id: str
-    adapter: str | None = None
-    scope: str = "shared"  # whose path scorer scores it (and whose its outcome trains)
-    model: str = ""  # decoder set of every branch ("" = the main one)
-    tenant: str = ""  # the authenticated caller's tenant; only it may report the outcome
 
 
 def _no_answer(paths: list[PathState], notes: str) -> PonderError:

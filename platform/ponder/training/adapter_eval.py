@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ponder.config import EngineConfig
-from ponder.reasoning.planner import ReasonBudget
 from ponder.reasoning.problems import Problem
+from ponder.reasoning.requests import ReasonBudget
 from ponder.reasoning.training import ProblemRecord
 from ponder.stats import proportion
 
