@@ -68,6 +68,7 @@ BENCHMARKS = {
     "learning": Benchmark(
         "learning.py",
         ("learning.json",),
+        full=("--concurrency", "16"),
         quick=(
             "--stream",
             "40",
@@ -79,6 +80,7 @@ BENCHMARKS = {
             "100",
         ),
     ),
+    "ranker_refit": Benchmark("ranker_refit.py", ("ranker_refit.json",)),
     "tracing": Benchmark("tracing.py", ("tracing.json",), quick=("--requests", "16")),
     "prompt_embeds": Benchmark(
         "prompt_embeds.py", ("prompt_embeds.json",), quick=("--requests", "16")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from ponder.stats import format_proportion
@@ -20,3 +21,10 @@ def stamp(report: dict[str, Any]) -> str:
 
 def k_of_n(row: dict[str, Any]) -> str:
     return format_proportion(row["k"], row["n"])
+
+
+def median_range(values: list[float], digits: int = 1, scale: float = 1.0) -> str:
+    """'median (lowest-highest)' of the values times scale."""
+    scaled = [v * scale for v in values]
+    middle = statistics.median(scaled)
+    return f"{middle:.{digits}f} ({min(scaled):.{digits}f}-{max(scaled):.{digits}f})"

@@ -21,6 +21,7 @@ from ponder.learning.learner import Learner
 from ponder.learning.ranker_learner import RankerLearner
 from ponder.learning.registry import VersionInfo
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, load_ranker
+from ponder.reasoning.ranker_fit import DEFAULT_REHEARSAL_PATH, load_rehearsal
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
 from ponder.redis_client import connect
 from ponder.telemetry.tracing import correlate_logs
@@ -53,7 +54,10 @@ class LearnerDeployment:
         self._ranker_learner: RankerLearner | None = None
         if config.ranker_learning and ranker_path is not None:
             ranker = load_ranker(Path(ranker_path) if ranker_path else DEFAULT_RANKER_PATH)
-            self._ranker_learner = RankerLearner(connect(redis_config), config, ranker)
+            rehearsal = Path(config.ranker_rehearsal_path or DEFAULT_REHEARSAL_PATH)
+            self._ranker_learner = RankerLearner(
+                connect(redis_config), config, ranker, rehearsal=lambda: load_rehearsal(rehearsal)
+            )
             self._ranker_task = asyncio.get_running_loop().create_task(
                 self._ranker_learner.run(self._stop)
             )

@@ -13,7 +13,12 @@ import pytest
 from deployments.runner import LocalPlatform
 from ponder.api.client import PonderClient
 from ponder.engine.scripted import ScriptedEngineFactory
-from tests.integration.support import running_platform, serve_config_for_tests
+from ponder.reasoning.ranker_fit import save_rehearsal
+from tests.integration.support import (
+    running_platform,
+    serve_config_for_tests,
+    synthetic_rehearsal,
+)
 
 # (substring of the last message, the scripted reply): enough for every strategy of Reason
 RULES = (
@@ -31,7 +36,16 @@ PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     tokens = tmp_path_factory.mktemp("auth") / "tokens.yaml"
     data = serve_config_for_tests(token_file=tokens)
-    data["applications"][0]["args"]["planner"]["learning"]["per_tenant"] = True
+    # Ranker refits every 4 outcomes on a small synthetic rehearsal set (a refit on the
+    # packaged one takes a minute and a half): the wiring, not the figures, is tested here.
+    rehearsal = tmp_path_factory.mktemp("ranker") / "rehearsal.npz"
+    save_rehearsal(synthetic_rehearsal(0), rehearsal)
+    data["applications"][0]["args"]["planner"]["learning"].update(
+        per_tenant=True,
+        ranker_propose_every=4,
+        ranker_gate_min_problems=1,
+        ranker_rehearsal_path=str(rehearsal),
+    )
     engine = data["applications"][0]["args"]["decoder"]["engine"]
     factory = ScriptedEngineFactory(
         rules=RULES, token_delay_s=0.01, adapters=tuple(engine.get("lora_adapters", {}))

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -18,6 +19,9 @@ from typing import TYPE_CHECKING
 import yaml
 from ray import serve
 
+from ponder.learning.ranker_examples import RankerExample
+from ponder.reasoning.answer_features import SampledProgram
+from ponder.reasoning.ranker_fit import RankingExample
 from ponder.redis_server import free_port
 
 if TYPE_CHECKING:
@@ -180,3 +184,44 @@ def wait_until_engine_idle(timeout: float = 20.0) -> int:
         if unfinished == 0 or time.monotonic() > deadline:
             return int(unfinished)
         time.sleep(0.2)
+
+
+# -- synthetic problems for the answer ranker's learning -----------------------------------
+
+_APPLY = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
+
+
+def synthetic_problem(rng: random.Random) -> tuple[str, float, tuple[SampledProgram, ...]]:
+    """A one-step problem with its right program and the two wrong operators sampled."""
+    a, b = rng.randint(3, 40), rng.randint(2, 9)
+    name = rng.choice(["Tom", "Sara", "Ali", "Mia", "Ken", "Lea"])
+    kind = rng.randrange(3)
+    if kind == 0:
+        text, x, op = f"A box holds {a} pens. How many pens are in {b} boxes?", a, "*"
+    elif kind == 1:
+        x, op = a + b, "-"
+        text = (
+            f"{name} had {x} apples. {name} gave {b} apples away. "
+            f"How many apples does {name} have now?"
+        )
+    else:
+        text, x, op = f"{name} has {a} red balls and {b} blue balls. How many balls?", a, "+"
+    sampled = []
+    for other in _APPLY:
+        for _ in range(rng.randint(1, 3)):
+            value = float(_APPLY[other](x, b))
+            sampled.append(SampledProgram(f"{x} {other} {b}", value, -0.3 * rng.random()))
+    rng.shuffle(sampled)
+    return text, float(_APPLY[op](x, b)), tuple(sampled)
+
+
+def synthetic_rehearsal(seed: int, invert: bool = False, count: int = 60) -> list[RankingExample]:
+    """Ranking examples of synthetic problems (`invert`: every label flipped)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        text, answer, programs = synthetic_problem(rng)
+        ranking = RankerExample(text, programs, answer).ranking(search=True)
+        right = [not r for r in ranking.right] if invert else ranking.right
+        out.append(RankingExample(ranking.rows, right))
+    return out

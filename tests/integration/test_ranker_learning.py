@@ -22,12 +22,12 @@ from ponder.learning.ranker_learner import RankerLearner
 from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import SHARED_SCOPE, Outcome, ReasoningRecord, now_ms, scorer_scope
 from ponder.learning.watcher import RankerWatcher
-from ponder.reasoning.answer_features import SampledProgram
 from ponder.reasoning.ranker import AnswerRanker, load_ranker
 from ponder.reasoning.ranker_fit import RankingExample, fit_ranker
 from ponder.reasoning.scorer import load_scorer
 from ponder.redis_client import connect
 from ponder.redis_server import LocalRedis
+from tests.integration.support import synthetic_problem, synthetic_rehearsal
 
 pytestmark = pytest.mark.integration
 
@@ -54,44 +54,6 @@ def _client(server: LocalRedis) -> Redis:
     return connect(RedisConfig(url=server.url), blocking_reads_s=0.05)
 
 
-_APPLY = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
-
-
-def _problem(rng: random.Random) -> tuple[str, float, tuple[SampledProgram, ...]]:
-    """A one-step problem with its right program and the two wrong operators sampled."""
-    a, b = rng.randint(3, 40), rng.randint(2, 9)
-    name = rng.choice(["Tom", "Sara", "Ali", "Mia", "Ken", "Lea"])
-    kind = rng.randrange(3)
-    if kind == 0:
-        text, x, op = f"A box holds {a} pens. How many pens are in {b} boxes?", a, "*"
-    elif kind == 1:
-        x, op = a + b, "-"
-        text = (
-            f"{name} had {x} apples. {name} gave {b} apples away. "
-            f"How many apples does {name} have now?"
-        )
-    else:
-        text, x, op = f"{name} has {a} red balls and {b} blue balls. How many balls?", a, "+"
-    sampled = []
-    for other in _APPLY:
-        for _ in range(rng.randint(1, 3)):
-            value = float(_APPLY[other](x, b))
-            sampled.append(SampledProgram(f"{x} {other} {b}", value, -0.3 * rng.random()))
-    rng.shuffle(sampled)
-    return text, float(_APPLY[op](x, b)), tuple(sampled)
-
-
-def _rehearsal(seed: int, invert: bool = False, count: int = 60) -> list[RankingExample]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        text, answer, programs = _problem(rng)
-        ranking = RankerExample(text, programs, answer).ranking(search=PACKAGED.search)
-        right = [not r for r in ranking.right] if invert else ranking.right
-        out.append(RankingExample(ranking.rows, right))
-    return out
-
-
 def _settings(**overrides: object) -> LearningConfig:
     base = {
         "batch_size": 16,
@@ -113,7 +75,7 @@ async def _report(
     rng = random.Random(seed)
     texts = []
     for i in range(count):
-        text, answer, programs = _problem(rng)
+        text, answer, programs = synthetic_problem(rng)
         rid = f"{seed}-{i}"
         record = ReasoningRecord(
             rid, scope, SCORER.version, now_ms(), (), tenant, text, programs, PACKAGED.version
@@ -145,7 +107,7 @@ def test_outcomes_split_by_problem_and_a_better_refit_is_promoted(redis: LocalRe
     async def scenario() -> None:
         client = _client(redis)
         config = _settings()
-        learner, rankers = _learners(client, config, INVERTED, _rehearsal(1))
+        learner, rankers = _learners(client, config, INVERTED, synthetic_rehearsal(1))
         await learner.start()
         texts = await _report(OutcomeLog(client, 3600), 140, seed=2)
         await _drain(learner)
@@ -193,8 +155,10 @@ def test_a_worse_refit_is_rejected_and_the_active_ranker_kept(redis: LocalRedis)
         config = _settings()
         # The active ranker was fitted on these problems; the refit's rehearsal set
         # teaches the opposite of the truth and outweighs the outcomes: it is worse.
-        good = dataclasses.replace(fit_ranker(_rehearsal(10), PACKAGED.search), version="good")
-        worse = _rehearsal(3, invert=True, count=400)
+        good = dataclasses.replace(
+            fit_ranker(synthetic_rehearsal(10), PACKAGED.search), version="good"
+        )
+        worse = synthetic_rehearsal(3, invert=True, count=400)
         learner, rankers = _learners(client, config, good, worse)
         await learner.start()
         await _report(OutcomeLog(client, 3600), 60, seed=4)
@@ -216,7 +180,7 @@ def test_one_tenants_outcomes_never_change_another_tenants_ranker(redis: LocalRe
     async def scenario() -> None:
         client = _client(redis)
         config = _settings(per_tenant=True)
-        learner, rankers = _learners(client, config, INVERTED, _rehearsal(5))
+        learner, rankers = _learners(client, config, INVERTED, synthetic_rehearsal(5))
         await learner.start()
         acme = scorer_scope("acme", per_tenant=True)
         await _report(OutcomeLog(client, 3600), 140, seed=6, scope=acme, tenant="acme")
@@ -241,7 +205,7 @@ def test_only_listed_tenants_train_the_shared_versions(redis: LocalRedis) -> Non
     async def scenario() -> None:
         client = _client(redis)
         config = _settings(per_tenant=False, shared_trainers=("acme",))
-        learner, _ = _learners(client, config, INVERTED, _rehearsal(7))
+        learner, _ = _learners(client, config, INVERTED, synthetic_rehearsal(7))
         await learner.start()
         log = OutcomeLog(client, 3600)
         await _report(log, 20, seed=8, tenant="globex")

@@ -77,6 +77,12 @@ class LearningConfig(StrictModel):
         description="Most one-sided sign-test p-value of the refit's wins over its losses "
         "on the held-back problems for a promotion.",
     )
+    ranker_rehearsal_path: str = Field(
+        "",
+        description="The rehearsal set every ranker refit also trains on (the rows of the "
+        "offline problems the packaged ranker was fitted on, `ponder train verifier`); "
+        "empty: the packaged one.",
+    )
     ranker_fit_threads: int = Field(
         2, ge=1, description="Torch threads a ranker refit uses in the learner."
     )

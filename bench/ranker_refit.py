@@ -1,0 +1,144 @@
+"""How the answer ranker should learn from outcomes, replayed on the model's own sampled
+programs: the choice behind `ponder/learning/ranker_learner.py`.
+
+Run:  .venv/bin/python bench/ranker_refit.py   (needs .state/verifier/{dev,robust}.jsonl,
+      written by `ponder train verifier`)
+
+The dev and robustness-dev samples (8 programs each, as served) are cut into the learning
+benchmark's two halves (`ponder.learning.stream_split`): outcomes of the stream half are
+learned from, in its fixed order, and every way of learning is measured on the held-out
+half: right answers of the ranker's first candidate. Compared, each on the same problems:
+- the packaged ranker (no learning);
+- steps: one SGD step per outcome on the whole network, from the packaged weights, for
+  every learning rate and pull towards the packaged weights of a small grid (all shown);
+- refit on the stream's outcomes alone;
+- refit on the rehearsal set (the packaged ranker's training rows) plus the outcomes,
+  after 200, 400 and all of them: what the learner does.
+Written to bench/results/ranker_refit.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ponder import env  # noqa: E402
+from ponder.learning.ranker_examples import top_right  # noqa: E402
+from ponder.learning.stream_split import learning_problems  # noqa: E402
+from ponder.reasoning.ranker import AnswerRanker, load_ranker  # noqa: E402
+from ponder.reasoning.ranker_fit import (  # noqa: E402
+    RankingExample,
+    examples_of,
+    fit_ranker,
+    load_rehearsal,
+)
+from ponder.reasoning.verifier import load_samples  # noqa: E402
+
+BRANCHES = 8
+STEP_GRID = [(lr, pull) for lr in (0.003, 0.01, 0.03) for pull in (0.0, 0.1)]
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def sgd_steps(
+    ranker: AnswerRanker, stream: list[RankingExample], lr: float, pull: float
+) -> AnswerRanker:
+    """One step per outcome on the softmax cross-entropy over its candidates (uniform
+    over the right ones), with an L2 pull towards the starting weights."""
+    mean, std = np.asarray(ranker.mean), np.asarray(ranker.std)
+    w0 = np.asarray(ranker.hidden_weights).T
+    b0 = np.asarray(ranker.hidden_bias)
+    v0 = np.asarray(ranker.output_weights)
+    w, b, v = w0.copy(), b0.copy(), v0.copy()
+    for example in stream:
+        if not any(example.right) or len(example.rows) < 2:
+            continue
+        z = np.nan_to_num((np.asarray(example.rows) - mean) / std, posinf=0, neginf=0)
+        pre = z @ w + b
+        hidden = np.maximum(pre, 0)
+        logits = hidden @ v
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        target = np.asarray(example.right, dtype=np.float64)
+        g = p - target / target.sum()
+        grad_v = hidden.T @ g + pull * (v - v0)
+        back = np.outer(g, v) * (pre > 0)
+        w -= lr * (z.T @ back + pull * (w - w0))
+        b -= lr * (back.sum(axis=0) + pull * (b - b0))
+        v -= lr * grad_v
+    return AnswerRanker(
+        version=f"steps-{lr}-{pull}",
+        hidden_weights=tuple(tuple(row) for row in w.T.tolist()),
+        hidden_bias=tuple(b.tolist()),
+        output_weights=tuple(v.tolist()),
+        mean=ranker.mean,
+        std=ranker.std,
+        search=ranker.search,
+    )
+
+
+def main() -> int:
+    samples = env.REPO_ROOT / ".state" / "verifier"
+    records = load_samples(samples / "dev.jsonl") + load_samples(samples / "robust.jsonl")
+    halves = learning_problems(
+        env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"
+    )
+    order = {p.question: i for i, p in enumerate(halves.stream)}
+    held_questions = {p.question for p in halves.held_out}
+    stream_records = sorted(
+        (r for r in records if r.question in order), key=lambda r: order[r.question]
+    )
+    held_records = [r for r in records if r.question in held_questions]
+    packaged = load_ranker()
+    stream = examples_of(stream_records, packaged.search, BRANCHES)
+    held = examples_of(held_records, packaged.search, BRANCHES)
+    _say(f"{len(stream)} stream problems learned from, {len(held)} held-out problems")
+    base = top_right(packaged, held)
+
+    def row(method: str, ranker: AnswerRanker, outcomes: int) -> dict[str, Any]:
+        right = top_right(ranker, held)
+        wins = sum(r and not b for b, r in zip(base, right, strict=True))
+        losses = sum(b and not r for b, r in zip(base, right, strict=True))
+        _say(f"{method}: {sum(right)}/{len(held)} (+{wins}/-{losses})")
+        return {
+            "method": method,
+            "outcomes": outcomes,
+            "right": sum(right),
+            "wins": wins,
+            "losses": losses,
+        }
+
+    rows = [row("packaged ranker", packaged, 0)]
+    for lr, pull in STEP_GRID:
+        stepped = sgd_steps(packaged, stream, lr, pull)
+        rows.append(row(f"steps, lr {lr}, pull {pull}", stepped, len(stream)))
+    alone = fit_ranker(stream, packaged.search)
+    rows.append(row("refit on the outcomes alone", alone, len(stream)))
+    rehearsal = load_rehearsal()
+    for count in (200, 400, len(stream)):
+        refit = fit_ranker([*rehearsal, *stream[:count]], packaged.search)
+        rows.append(row("refit on rehearsal + outcomes", refit, count))
+    result = {
+        "branches": BRANCHES,
+        "stream_problems": len(stream),
+        "held_out_problems": len(held),
+        "rehearsal_problems": len(rehearsal),
+        "rows": rows,
+    }
+    out = ROOT / "bench" / "results" / "ranker_refit.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    _say(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Tables of the trained artifacts' own metrics files (adapter, students, fusion)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.render_reasoning import render_rl_student
+from bench.tables import header as _header
+from bench.tables import k_of_n as _k_of_n
+
+STRATEGIES = (
+    ("pot", "pot (expression → evaluator)"),
+    ("decompose", "decompose (`a op b = c` lines → evaluator)"),
+    ("cot", "cot (worked answer, then the number)"),
+    ("direct", "direct (the number only)"),
+    ("any_strategy", "any strategy right (oracle)"),
+)
+
+
+def _strategy_table(per_model: dict[str, Any], columns: dict[str, str]) -> list[str]:
+    """One greedy branch per planner strategy on the dev split, a column per model."""
+    lines = _header("strategy (one greedy pass)", *columns.values())
+    for key, label in STRATEGIES:
+        cells = [_k_of_n(per_model[model][key]) for model in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _training_rows(training: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    kind = "GPU" if settings["use_gpu"] else "CPU"
+    workers = settings["num_workers"]
+    ray_train = (
+        f"Ray Train, {workers} {kind} worker{'s' if workers > 1 else ''} "
+        f"({settings['cpus_per_worker']:g} CPUs each)"
+    )
+    curve = training.get("loss_curve", [])
+    picks = sorted({0, len(curve) // 4, len(curve) // 2, len(curve) - 1}) if curve else []
+    losses = " → ".join(f"{curve[i]['loss']:.2f} (step {curve[i]['step']})" for i in picks)
+    formats = ", ".join(f"{k} {v}" for k, v in training["examples_by_format"].items())
+    rows = [
+        ("examples drawn (train split), by format", f"{training['examples_drawn']}: {formats}"),
+        ("steps", str(training["steps"])),
+        ("runner", training.get("runner", ray_train)),
+        ("wall time of the training run", f"{training['wall_seconds_this_invocation']:.0f} s"),
+        ("examples/s", f"{training['examples_per_second']:.2f}"),
+        ("loss as logged", losses or "n/a"),
+        ("final loss (smoothed)", f"{training['final_loss_smoothed']:.3f}"),
+    ]
+    return [*_header("measure", "value"), *(f"| {k} | {v} |" for k, v in rows)]
+
+
+def render_adapter_metrics(metrics: dict[str, Any]) -> str:
+    """`ponder train adapter`: its training run, then the dev split per strategy, base
+    model against the adapter (one in-process engine serves both)."""
+    per_model = metrics["dev_split"]["greedy_single_branch_per_strategy"]
+    lines = [
+        f"Adapter `{metrics['version']}` (`{metrics['command']}`; settings in its `metrics.json`).",
+        "",
+        *_training_rows(metrics["training"], metrics["settings"]),
+        "",
+        *_strategy_table(per_model, {"base": "base model", "adapter": f"`{metrics['version']}`"}),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_student_metrics(metrics: dict[str, Any]) -> str:
+    """`ponder train student`: its training run, then the dev split per strategy, student
+    against its teacher (the teacher's figures from the teacher adapter's evaluation)."""
+    if "rl_rounds" in metrics:  # trained by `ponder train rl`
+        return render_rl_student(metrics)
+    per_model = metrics["dev_split"]["greedy_single_branch_per_strategy"]
+    settings = metrics["settings"]
+    lines = [
+        f"Student `{metrics['name']}` (`{metrics['command']}`): teacher {metrics['teacher']}; "
+        f"layers kept {metrics['layers_kept']}; \N{GREEK SMALL LETTER ALPHA} = "
+        f"{settings['alpha']}, T = {settings['temperature']}, delta rank {settings['rank']}.",
+        "",
+        *_training_rows(metrics["training"], metrics["settings"]),
+        "",
+        *_strategy_table(per_model, {"student": f"`{metrics['name']}`", "teacher": "teacher"}),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_fusion_training(metrics: dict[str, Any]) -> str:
+    """`ponder train fusion`: what the packaged fusion weights were trained on, loss per
+    epoch (its held-out figures of the time, on an unbalanced set, are not rendered)."""
+    losses = " → ".join(f"{loss:.2f}" for loss in metrics["losses"])
+    return (
+        f"Packaged weights `{metrics['version']}`: trained on {metrics['trained_on']}, "
+        f"{metrics['epochs']} epochs; mean training loss per epoch {losses}.\n"
+    )

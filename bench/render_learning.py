@@ -1,0 +1,122 @@
+"""Tables of the outcome-learning benchmarks (`bench/learning.py`, `bench/ranker_refit.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.tables import header as _header
+from bench.tables import stamp as _stamp
+from ponder.stats import format_proportion
+
+NONE = "n/a"  # a cell with no figure
+
+
+def render_learning(report: dict[str, Any]) -> str:
+    """bench/learning.py: the loop's checkpoints (each pass paired with the first on the
+    same held-out problems), every ranker and scorer version on the first pass's logged
+    held-out paths, promotion delay and learner throughput."""
+    loop = report["loop"]
+    n = loop["held_out_problems"]
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(report["held_out_sources"].items()))
+    stream = ", ".join(f"{k} {v}" for k, v in sorted(report["stream_sources"].items()))
+    lines = [
+        f"Held out: {n} problems ({sources}), never reported. Stream: "
+        f"{report['stream_problems']} problems ({stream})." + _stamp(report),
+        "",
+        *_header(
+            "outcomes reported",
+            "active answer ranker",
+            "held-out Reason right",
+            "paired with the first pass: won / lost, sign test p",
+            "stream accuracy since the last checkpoint",
+            "decoder tokens / problem",
+        ),
+    ]
+    for row in loop["checkpoints"]:
+        paired = row.get("paired_vs_start")
+        versus = (
+            NONE
+            if paired is None
+            else f"+{paired['wins']} / −{paired['losses']} "
+            f"({paired['net_points']:+.1f} points), p = {paired['sign_test_p']:.3f}"
+        )
+        stream_accuracy = row.get("stream_accuracy")
+        lines.append(
+            f"| {row['outcomes']} | `{row.get('ranker_version', NONE)}` | "
+            f"{format_proportion(row['held_out_right'], row['held_out_problems'])} | {versus} | "
+            f"{NONE if stream_accuracy is None else f'{stream_accuracy:.3f}'} | "
+            f"{row['tokens_per_problem']:.0f} |"
+        )
+    rankers = report["rankers_on_fixed_rows"]
+    lines += [
+        "",
+        f"Every answer-ranker version of scope `{rankers['scope']}`, choosing among the same "
+        "logged programs of the first held-out pass:",
+        "",
+        *_header(
+            "version",
+            "status",
+            "judged against",
+            "outcome examples fitted on",
+            "gate on held-back stream problems",
+            "held-out right",
+        ),
+    ]
+    for v in rankers["versions"]:
+        gate = v["gate"]
+        judged = (
+            NONE
+            if gate is None
+            else f"{gate['candidate_right']} vs {gate['active_right']} of {gate['problems']}: "
+            f"+{gate['wins']} / −{gate['losses']}, p = {gate['p_value']:.3f}"
+        )
+        lines.append(
+            f"| `{v['version']}` | {v['status']} | `{v['parent'] or NONE}` | "
+            f"{v['train_examples']} | {judged} | {format_proportion(v['right'], v['problems'])} |"
+        )
+    fixed = report["versions_on_fixed_rows"]
+    lines += [
+        "",
+        f"Every path-scorer version on the same {fixed['rows']} labelled paths of "
+        f"{fixed['reasonings']} held-out reasonings (base rate {fixed['base_rate']:.3f}):",
+        "",
+        *_header("version", "status", "outcomes applied", "log-loss", "accuracy", "calibration"),
+    ]
+    for v in fixed["versions"]:
+        lines.append(
+            f"| `{v['version']}` | {v['status']} | {v['outcomes_applied']} | "
+            f"{v['log_loss']:.4f} | {v['accuracy']:.3f} | {v['calibration_error']:.3f} |"
+        )
+    delay, rate = report["promotion_delay_s"], report["learner_outcomes_per_s"]
+    events = ", ".join(f"{k} {v}" for k, v in sorted(report["events"].items()))
+    median = NONE if delay["median"] is None else f"{delay['median'] * 1000:.0f} ms"
+    longest = NONE if delay["max"] is None else f"{delay['max'] * 1000:.0f} ms"
+    lines += [
+        "",
+        *_header("measure", "value"),
+        f"| path-scorer events | {events} |",
+        f"| ReportOutcome → scorer promotion, {delay['count']} promotions | median {median}, "
+        f"max {longest} |",
+        f"| learner throughput on a backlog, batch 64 | {rate['batch_64']:.0f} outcomes/s |",
+        f"| same, batch 1 | {rate['batch_1']:.0f} outcomes/s |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_ranker_refit(report: dict[str, Any]) -> str:
+    """bench/ranker_refit.py: ways of learning the ranker from outcomes, on the same
+    held-out problems, each paired with the packaged ranker."""
+    n = report["held_out_problems"]
+    lines = [
+        f"{report['stream_problems']} stream problems learned from (in the stream's order), "
+        f"{n} held-out problems, {report['branches']} sampled programs each; rehearsal set "
+        f"{report['rehearsal_problems']} training problems." + _stamp(report),
+        "",
+        *_header("how", "outcomes", "held-out right", "vs packaged: won / lost"),
+    ]
+    for row in report["rows"]:
+        lines.append(
+            f"| {row['method']} | {row['outcomes']} | {format_proportion(row['right'], n)} | "
+            f"+{row['wins']} / −{row['losses']} |"
+        )
+    return "\n".join(lines) + "\n"
