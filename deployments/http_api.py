@@ -512,26 +512,3 @@ def _first_problem(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem["loc"]) or "body"
     return f"{where}: {problem['msg']}"
-
-
-OPENAPI_FILE = "protos/openapi.json"
-
-
-def openapi_document() -> dict[str, Any]:
-    """The HTTP API's OpenAPI document (committed as protos/openapi.json); the routes are
-    complete once the Ingress class has bound them (serve.ingress)."""
-    import deployments.ingress  # noqa: F401
-
-    return http_app.openapi()
-
-
-if __name__ == "__main__":
-    # Run as a script this file is __main__; the routes the Ingress binds are those of the
-    # imported module.
-    from deployments import http_api
-    from ponder import env
-
-    target = env.REPO_ROOT / OPENAPI_FILE
-    document = http_api.openapi_document()
-    target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {target}")
