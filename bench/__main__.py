@@ -68,7 +68,6 @@ BENCHMARKS = {
     "learning": Benchmark(
         "learning.py",
         ("learning.json",),
-        full=("--concurrency", "16"),
         quick=(
             "--stream",
             "40",

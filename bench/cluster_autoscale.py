@@ -37,22 +37,10 @@ def _say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def main() -> int:
-    import ray
-    from ray import serve
+def _local_fake_cluster() -> Any:
+    """Ray's AutoscalingCluster on the fake multi-node provider (nodes are local raylets):
+    one CPU worker node, up to two simulated GPU nodes that go after 15 s idle."""
     from ray.cluster_utils import AutoscalingCluster
-
-    from deployments.decoder import Decoder
-    from deployments.serve_config import load_serve_config
-    from ponder.config import DeploymentConfig
-    from ponder.engine.vllm_engine import VLLMEngineFactory
-
-    use_ray_environment()
-    # `ray start` / `ray stop` of the cluster helper must be this venv's.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
-    engine = load_serve_config(ROOT / "config" / "serve-local.yaml").apps["ponder"].decoder.engine
-    engine = engine.model_copy(update=ENGINE_OVERRIDES)
-    _say(f"decoder engine: config/serve-local.yaml with {ENGINE_OVERRIDES}")
 
     class LocalFakeCluster(AutoscalingCluster):
         """AutoscalingCluster with its base config written here (the wheel lacks the
@@ -95,7 +83,7 @@ def main() -> int:
                 "worker_start_ray_commands": [],
             } | kwargs
 
-    cluster = LocalFakeCluster(
+    return LocalFakeCluster(
         head_resources={"CPU": 0},
         worker_node_types={
             "cpu": {
@@ -113,6 +101,25 @@ def main() -> int:
         },
         idle_timeout_minutes=0.25,
     )
+
+
+def main() -> int:
+    import ray
+    from ray import serve
+
+    from deployments.decoder import Decoder
+    from deployments.serve_config import load_serve_config
+    from ponder.config import DeploymentConfig
+    from ponder.engine.vllm_engine import VLLMEngineFactory
+
+    use_ray_environment()
+    # `ray start` / `ray stop` of the cluster helper must be this venv's.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    engine = load_serve_config(ROOT / "config" / "serve-local.yaml").apps["ponder"].decoder.engine
+    engine = engine.model_copy(update=ENGINE_OVERRIDES)
+    _say(f"decoder engine: config/serve-local.yaml with {ENGINE_OVERRIDES}")
+
+    cluster = _local_fake_cluster()
     cluster.start()
     events: list[dict[str, Any]] = []
     started = time.monotonic()

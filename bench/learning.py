@@ -225,13 +225,34 @@ async def _versions_on_fixed_rows(
     }
 
 
+async def _after_the_loop(
+    url: str, loop: dict[str, Any], held_out: list[Any], stream: int
+) -> dict[str, Any]:
+    """What Redis holds after the loop: every version on the first pass's held-out paths,
+    the scorer's promotion delays, and the logged outcomes (for the throughput runs)."""
+    first, last = loop["checkpoints"][0], loop["checkpoints"][-1]
+    scope = last["scope"]  # the caller's scope (shared until its first outcome)
+    answered = [
+        (rid, float(p.answer))
+        for rid, p in zip(first["reasoning_ids"], held_out, strict=True)
+        if rid
+    ]
+    _say("every scorer and ranker version on the first pass's held-out paths")
+    return {
+        "versions": await _versions_on_fixed_rows(url, answered, scope),
+        "rankers": await _rankers_on_fixed_rows(url, answered, last.get("ranker_scope", scope)),
+        "delays": await _promotion_delays(url, scope),
+        "pairs": await _logged_examples(url, stream),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
     parser.add_argument("--stream", type=int, default=1000)
     parser.add_argument("--checkpoints", default="250,500,1000")
     parser.add_argument("--held-out", type=int, default=0, dest="held_out", help="0: all")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--branches", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=1024, dest="max_tokens")
     parser.add_argument("--throughput-outcomes", type=int, default=2000, dest="tp_outcomes")
@@ -241,7 +262,7 @@ def main() -> int:
     from deployments.serve_config import load_serve_config
     from ponder import env
     from ponder.learning.stream_split import learning_problems
-    from ponder.learning_eval import format_loop_table, learning_loop
+    from ponder.learning_eval import LoopSettings, format_loop_table, learning_loop
 
     problems = learning_problems(
         env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"
@@ -264,32 +285,21 @@ def main() -> int:
                 stream,
                 held_out,
                 checkpoints,
-                args.concurrency,
-                args.max_tokens,
-                args.branches,
-                run_id=f"bench-{uuid.uuid4().hex[:8]}",
-                propose_every=propose_every,
+                LoopSettings(
+                    args.concurrency,
+                    args.max_tokens,
+                    args.branches,
+                    run_id=f"bench-{uuid.uuid4().hex[:8]}",
+                    propose_every=propose_every,
+                ),
                 progress=_say,
             )
-        first, last = loop["checkpoints"][0], loop["checkpoints"][-1]
-        scope = last["scope"]  # the caller's scope (shared until its first outcome)
-        answered = [
-            (rid, float(p.answer))
-            for rid, p in zip(first["reasoning_ids"], held_out, strict=True)
-            if rid
-        ]
-        _say("every scorer and ranker version on the first pass's held-out paths")
-        versions = asyncio.run(_versions_on_fixed_rows(url, answered, scope))
-        rankers = asyncio.run(
-            _rankers_on_fixed_rows(url, answered, last.get("ranker_scope", scope))
-        )
-        delays = asyncio.run(_promotion_delays(url, scope))
-        pairs = asyncio.run(_logged_examples(url, args.stream))
+        after = asyncio.run(_after_the_loop(url, loop, held_out, args.stream))
     finally:
         platform.stop()
     _say(f"learner throughput on {args.tp_outcomes} logged outcomes")
     throughput = {
-        f"batch_{b}": asyncio.run(_throughput(pairs, args.tp_outcomes, b)) for b in (64, 1)
+        f"batch_{b}": asyncio.run(_throughput(after["pairs"], args.tp_outcomes, b)) for b in (64, 1)
     }
     for row in loop["checkpoints"]:
         row.pop("reasoning_ids", None)
@@ -298,9 +308,9 @@ def main() -> int:
         "stream_sources": _count(p.source for p in problems.stream),
         "held_out_sources": _count(p.source for p in held_out),
         "loop": loop,
-        "rankers_on_fixed_rows": rankers,
-        "versions_on_fixed_rows": versions,
-        **delays,
+        "rankers_on_fixed_rows": after["rankers"],
+        "versions_on_fixed_rows": after["versions"],
+        **after["delays"],
         "learner_outcomes_per_s": throughput,
     }
     out = ROOT / "bench" / "results" / "learning.json"

@@ -47,8 +47,12 @@ def render_learning(report: dict[str, Any]) -> str:
             f"{NONE if stream_accuracy is None else f'{stream_accuracy:.3f}'} | "
             f"{row['tokens_per_problem']:.0f} |"
         )
+    return "\n".join(lines + _rankers_table(report) + _scorer_tables(report)) + "\n"
+
+
+def _rankers_table(report: dict[str, Any]) -> list[str]:
     rankers = report["rankers_on_fixed_rows"]
-    lines += [
+    lines = [
         "",
         f"Every answer-ranker version of scope `{rankers['scope']}`, choosing among the same "
         "logged programs of the first held-out pass:",
@@ -74,8 +78,12 @@ def render_learning(report: dict[str, Any]) -> str:
             f"| `{v['version']}` | {v['status']} | `{v['parent'] or NONE}` | "
             f"{v['train_examples']} | {judged} | {format_proportion(v['right'], v['problems'])} |"
         )
+    return lines
+
+
+def _scorer_tables(report: dict[str, Any]) -> list[str]:
     fixed = report["versions_on_fixed_rows"]
-    lines += [
+    lines = [
         "",
         f"Every path-scorer version on the same {fixed['rows']} labelled paths of "
         f"{fixed['reasonings']} held-out reasonings (base rate {fixed['base_rate']:.3f}):",
@@ -100,7 +108,7 @@ def render_learning(report: dict[str, Any]) -> str:
         f"| learner throughput on a backlog, batch 64 | {rate['batch_64']:.0f} outcomes/s |",
         f"| same, batch 1 | {rate['batch_1']:.0f} outcomes/s |",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def render_ranker_refit(report: dict[str, Any]) -> str:

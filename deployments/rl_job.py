@@ -183,19 +183,7 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
         rollouts = rollouts_from_samples(records)
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         examples = tokenise_rollouts(rollouts, tokenizer, settings.max_seq_tokens)
-        rewards = [p.correct for r in records for p in r.paths]
-        rounds.append(
-            {
-                "problems": len(records),
-                "programs": len(rewards),
-                "reward_mean": sum(rewards) / max(1, len(rewards)),
-                "groups_with_signal": len({r.question for r in rollouts}),
-                "rollouts": len(examples),
-                "rollouts_trained": min(
-                    len(examples), (settings.max_steps or 10**9) * settings.batch_size
-                ),
-            }
-        )
+        rounds.append(_round_facts(records, rollouts, len(examples), settings))
         say(f"round {index + 1}: {json.dumps(rounds[-1])}")
         config = {
             "settings": settings.model_dump(mode="json"),
@@ -231,6 +219,21 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
     if not args.work:
         shutil.rmtree(run_dir, ignore_errors=True)
     return 0
+
+
+def _round_facts(
+    records: list[Any], rollouts: list[Any], examples: int, settings: RLTrainingConfig
+) -> dict[str, Any]:
+    """What one round sampled and trained on (metrics.json's `rl_rounds`)."""
+    rewards = [p.correct for r in records for p in r.paths]
+    return {
+        "problems": len(records),
+        "programs": len(rewards),
+        "reward_mean": sum(rewards) / max(1, len(rewards)),
+        "groups_with_signal": len({r.question for r in rollouts}),
+        "rollouts": examples,
+        "rollouts_trained": min(examples, (settings.max_steps or 10**9) * settings.batch_size),
+    }
 
 
 def _command(args: argparse.Namespace) -> str:

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -125,73 +126,93 @@ def paired_against(base: list[bool], now: list[bool]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class LoopSettings:
+    concurrency: int  # Reason calls at once
+    reason_max_tokens: int
+    branches: int
+    run_id: str  # prefix of the stream's x-request-ids
+    propose_every: int  # the server's ranker_propose_every
+
+
+def measure(
+    client: PonderClient,
+    held_out: list[Problem],
+    settings: LoopSettings,
+    outcomes: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    """One held-out pass with the versions active now: its row of the loop's table."""
+    snapshot = _snapshot(client)
+    progress(
+        f"  held-out pass with ranker {snapshot.get('ranker_version', '-')}, "
+        f"scorer {snapshot['active_version']}"
+    )
+    passed = held_out_pass(
+        client, held_out, settings.concurrency, settings.reason_max_tokens, settings.branches
+    )
+    right = [p["right"] for p in passed]
+    k = sum(right)
+    progress(f"  held-out {k}/{len(right)} right")
+    return {
+        "outcomes": outcomes,
+        **snapshot,
+        "held_out_right": k,
+        "held_out_problems": len(right),
+        "accuracy": k / max(1, len(right)),
+        "ci95": wilson_interval(k, len(right)),
+        "tokens_per_problem": sum(p["tokens"] for p in passed) / max(1, len(passed)),
+        "failed_calls": sum(bool(p["error"]) for p in passed),
+        "right": right,
+        "reasoning_ids": [p["reasoning_id"] for p in passed],
+    }
+
+
+def reason_and_report(
+    client: PonderClient, problem: Problem, index: int, settings: LoopSettings, progress: Progress
+) -> tuple[bool, float]:
+    """Reason, then report the outcome; (right, report time), or (False, nan) when the
+    Reason call failed (nothing to report; counted, never silently dropped)."""
+    request = build_reason_request(
+        problem.question, branches=settings.branches, max_tokens=settings.reason_max_tokens
+    )
+    try:
+        response = client.reason(request, timeout=600, request_id=f"{settings.run_id}-{index}")
+    except grpc.RpcError as error:
+        progress(f"  stream problem {index}: Reason failed ({error.code().name}); skipped")
+        return False, math.nan
+    answer = response.numeric_answer if response.HasField("numeric_answer") else None
+    right = is_correct(answer, problem.answer)
+    reported = time.time()
+    client.report_outcome(
+        response.reasoning_id, correct=right, correct_answer=format_number(problem.answer)
+    )
+    return right, reported
+
+
 def learning_loop(
     client: PonderClient,
     stream: list[Problem],
     held_out: list[Problem],
     checkpoints: list[int],
-    concurrency: int,
-    reason_max_tokens: int,
-    branches: int,
-    run_id: str,
-    propose_every: int,
+    settings: LoopSettings,
     progress: Progress = print,
 ) -> dict[str, Any]:
-    def measure(outcomes: int, extra: dict[str, Any]) -> dict[str, Any]:
-        snapshot = _snapshot(client)
-        progress(
-            f"  held-out pass with ranker {snapshot.get('ranker_version', '-')}, "
-            f"scorer {snapshot['active_version']}"
-        )
-        passed = held_out_pass(client, held_out, concurrency, reason_max_tokens, branches)
-        right = [p["right"] for p in passed]
-        k = sum(right)
-        row = {
-            "outcomes": outcomes,
-            **extra,
-            **snapshot,
-            "held_out_right": k,
-            "held_out_problems": len(right),
-            "accuracy": k / max(1, len(right)),
-            "ci95": wilson_interval(k, len(right)),
-            "tokens_per_problem": sum(p["tokens"] for p in passed) / max(1, len(passed)),
-            "failed_calls": sum(bool(p["error"]) for p in passed),
-            "right": right,
-            "reasoning_ids": [p["reasoning_id"] for p in passed],
-        }
-        progress(f"  held-out {k}/{len(right)} right")
-        return row
-
-    def reason_and_report(index: int) -> tuple[bool, float]:
-        """Reason, then report the outcome; (right, report time), or (False, nan) when
-        the Reason call failed (nothing to report; counted, never silently dropped)."""
-        problem = stream[index]
-        request = build_reason_request(
-            problem.question, branches=branches, max_tokens=reason_max_tokens
-        )
-        try:
-            response = client.reason(request, timeout=600, request_id=f"{run_id}-{index}")
-        except grpc.RpcError as error:
-            progress(f"  stream problem {index}: Reason failed ({error.code().name}); skipped")
-            return False, math.nan
-        answer = response.numeric_answer if response.HasField("numeric_answer") else None
-        right = is_correct(answer, problem.answer)
-        reported = time.time()
-        client.report_outcome(
-            response.reasoning_id, correct=right, correct_answer=format_number(problem.answer)
-        )
-        return right, reported
-
     progress("checkpoint 0: held-out accuracy with the packaged scorer and ranker")
-    rows: list[dict[str, Any]] = [measure(0, {})]
+    rows: list[dict[str, Any]] = [measure(client, held_out, settings, 0, progress)]
     done = 0
     for checkpoint in checkpoints:
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            results = list(pool.map(reason_and_report, range(done, checkpoint)))
+        with ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
+            results = list(
+                pool.map(
+                    lambda i: reason_and_report(client, stream[i], i, settings, progress),
+                    range(done, checkpoint),
+                )
+            )
         stream_s = time.monotonic() - started
         waited = wait_until_applied(client, timeout_s=300)
-        refit_wait = wait_for_ranker(client, propose_every, timeout_s=900)
+        refit_wait = wait_for_ranker(client, settings.propose_every, timeout_s=900)
         failed = sum(math.isnan(at) for _, at in results)
         stream_accuracy = sum(r for r, _ in results) / max(1, len(results))
         progress(
@@ -201,20 +222,17 @@ def learning_loop(
             f"report, ranker refits {refit_wait:.0f} s"
         )
         done = checkpoint
-        row = measure(
-            checkpoint,
-            {
-                "stream_accuracy": stream_accuracy,
-                "stream_seconds": stream_s,
-                "stream_failed_calls": failed,
-                "catch_up_seconds": waited,
-                "refit_wait_seconds": refit_wait,
-            },
-        )
+        row = measure(client, held_out, settings, checkpoint, progress) | {
+            "stream_accuracy": stream_accuracy,
+            "stream_seconds": stream_s,
+            "stream_failed_calls": failed,
+            "catch_up_seconds": waited,
+            "refit_wait_seconds": refit_wait,
+        }
         row["paired_vs_start"] = paired_against(rows[0]["right"], row["right"])
         row["paired_vs_previous"] = paired_against(rows[-1]["right"], row["right"])
         rows.append(row)
-    return {"run_id": run_id, "held_out_problems": len(held_out), "checkpoints": rows}
+    return {"run_id": settings.run_id, "held_out_problems": len(held_out), "checkpoints": rows}
 
 
 def format_loop_table(result: dict[str, Any]) -> str:

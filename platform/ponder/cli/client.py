@@ -263,7 +263,7 @@ def _learning_loop(args: argparse.Namespace) -> int:
 
     from ponder import env
     from ponder.learning.stream_split import learning_problems
-    from ponder.learning_eval import format_loop_table, learning_loop
+    from ponder.learning_eval import LoopSettings, format_loop_table, learning_loop
 
     checkpoints = sorted({int(c) for c in args.checkpoints.split(",") if c.strip()})
     checkpoints = [c for c in checkpoints if c <= args.learn_stream] or [args.learn_stream]
@@ -282,11 +282,13 @@ def _learning_loop(args: argparse.Namespace) -> int:
             stream,
             held_out,
             checkpoints,
-            args.concurrency,
-            args.max_tokens,
-            args.branches,
-            run_id=f"loop-{uuid.uuid4().hex[:8]}",
-            propose_every=args.propose_every,
+            LoopSettings(
+                args.concurrency,
+                args.max_tokens,
+                args.branches,
+                run_id=f"loop-{uuid.uuid4().hex[:8]}",
+                propose_every=args.propose_every,
+            ),
             progress=say,
         )
     print(format_loop_table(result))
@@ -343,6 +345,13 @@ def register(sub: Any) -> None:
     models = sub.add_parser("models", parents=[target], help="the models and adapters served")
     models.set_defaults(func=cmd_models)
 
+    _register_eval(sub, target)
+
+    health = sub.add_parser("health", parents=[target], help="grpc.health.v1 Check")
+    health.set_defaults(func=cmd_health)
+
+
+def _register_eval(sub: Any, target: argparse.ArgumentParser) -> None:
     evaluation = sub.add_parser("eval", parents=[target], help="compare answering methods")
     evaluation.add_argument(
         "--data", default=str(env.data_dir() / "mawps_asdiv_train.jsonl"), help="JSONL problems"
@@ -389,6 +398,3 @@ def register(sub: Any) -> None:
     )
     evaluation.add_argument("--out", default=str(env.REPO_ROOT / "bench/results/eval.json"))
     evaluation.set_defaults(func=cmd_eval)
-
-    health = sub.add_parser("health", parents=[target], help="grpc.health.v1 Check")
-    health.set_defaults(func=cmd_health)
