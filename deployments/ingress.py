@@ -12,18 +12,27 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, cast
 
-import grpc
 from grpc_health.v1 import health_pb2
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from deployments.grpc_calls import (
+    Call,
+    CallStatus,
+    Req,
+    RequestFailed,
+    Resp,
+    StreamHandler,
+    UnaryHandler,
+    fail,
+    metadata_value,
+    redis_errors_unavailable,
+    request_id_of,
+)
 from deployments.http_api import HttpFrontDoor, http_app
 from deployments.metrics import IngressMetrics
 from deployments.remote_errors import original_error
@@ -34,7 +43,6 @@ from ponder.api.generate_convert import (
     generation_request_from_proto,
     result_to_proto,
 )
-from ponder.api.grpc_status import status_for, trailers_for
 from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
 from ponder.api.models_convert import models_to_proto
 from ponder.api.multimodal_convert import (
@@ -47,7 +55,7 @@ from ponder.api.multimodal_convert import (
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
 from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.config import PonderConfig
-from ponder.errors import NotFound, PermissionDenied, PonderError, Unavailable
+from ponder.errors import NotFound, PermissionDenied, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, new_reasoning_id, scorer_scope
@@ -61,41 +69,6 @@ from ponder.telemetry.tracing import correlate_logs
 from ponder.v1 import ponder_pb2 as pb
 
 log = logging.getLogger("ray.serve")
-
-
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
-
-
-@dataclass(frozen=True)
-class Call:
-    """What a handler knows of the call beyond its request message."""
-
-    request_id: str  # the caller's x-request-id (correlation only) or a fresh one
-    grpc_context: Any
-    identity: Identity  # who is calling: tenant, token, rate limit
-
-
-@dataclass
-class _Status:
-    """The status code an RPC ended with, for its metrics."""
-
-    code: str = "OK"
-
-
-UnaryHandler = Callable[[Req, Call], Awaitable[Resp]]
-StreamHandler = Callable[[Req, Call], AsyncIterator[Resp]]
-
-
-class RequestFailed(Exception):
-    """Raised after the status was set on the gRPC context; its text is not shown."""
-
-    def __init__(self, details: str, code: grpc.StatusCode) -> None:
-        super().__init__(details)
-        self.code = code
-
-    def __reduce__(self) -> tuple[type, tuple[str, grpc.StatusCode]]:
-        return (type(self), (str(self), self.code))  # Serve pickles it to the proxy
 
 
 @serve.deployment(name="Ingress")
@@ -229,14 +202,14 @@ class Ingress(HttpFrontDoor):
     ) -> Resp:
         """Caller, request id, metrics, and every error mapped to a status (never a
         traceback)."""
-        request_id = _request_id(grpc_context)
+        request_id = request_id_of(grpc_context)
         with self._measured(rpc) as status:
             try:
                 self._refuse_while_draining()
                 call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context))
                 return await handler(request, call)
             except BaseException as error:
-                failure = _fail(grpc_context, error, request_id)
+                failure = fail(grpc_context, error, request_id)
                 if isinstance(failure, RequestFailed) and grpc_context is not None:
                     # Answered, not raised: Serve's proxy logs a raised error with its
                     # traceback at ERROR and forwards only its code and details; a
@@ -250,7 +223,7 @@ class Ingress(HttpFrontDoor):
         self, rpc: str, handler: StreamHandler[Req, Resp], request: Req, grpc_context: Any
     ) -> AsyncIterator[Resp]:
         """As _unary, for a stream: errors midway end it with their status."""
-        request_id = _request_id(grpc_context)
+        request_id = request_id_of(grpc_context)
         with self._measured(rpc):
             try:
                 self._refuse_while_draining()
@@ -258,7 +231,7 @@ class Ingress(HttpFrontDoor):
                 async for message in handler(request, call):
                     yield message
             except BaseException as error:
-                raise _fail(grpc_context, error, request_id) from None
+                raise fail(grpc_context, error, request_id) from None
 
     # -- handlers: validate -> call downstream -> convert ---------------------------------
 
@@ -294,7 +267,7 @@ class Ingress(HttpFrontDoor):
         self, request: pb.ReportOutcomeRequest, call: Call
     ) -> pb.ReportOutcomeResponse:
         outcome = outcome_from_proto(request)
-        async with _redis_errors_unavailable():
+        async with redis_errors_unavailable():
             # Another tenant's reasoning is refused inside Redis, before anything is
             # written, exactly like an unknown id.
             ack = await self._learning_log().report(outcome, call.identity.tenant)
@@ -308,7 +281,7 @@ class Ingress(HttpFrontDoor):
         self._learning_log()
         assert self._redis is not None
         scope = self._scope(call.identity)
-        async with _redis_errors_unavailable():
+        async with redis_errors_unavailable():
             try:
                 status = await scorer_status(self._redis, scope)
             except NotFound:  # a tenant without its own version yet uses the shared one
@@ -395,10 +368,10 @@ class Ingress(HttpFrontDoor):
     # -- helpers -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _measured(self, rpc: str) -> Iterator[_Status]:
+    def _measured(self, rpc: str) -> Iterator[CallStatus]:
         """Count the RPC by status code and time it (to its last message)."""
         started = time.perf_counter()
-        status = _Status()
+        status = CallStatus()
         self._in_flight += 1
         try:
             yield status
@@ -421,8 +394,8 @@ class Ingress(HttpFrontDoor):
         which Ray's own token already admitted: it is not checked again."""
         if self._auth is None or grpc_context is None:
             return ANONYMOUS
-        identity = self._auth.identify(_metadata(grpc_context, "authorization"), rpc)
-        claimed = _metadata(grpc_context, "x-tenant-id")
+        identity = self._auth.identify(metadata_value(grpc_context, "authorization"), rpc)
+        claimed = metadata_value(grpc_context, "x-tenant-id")
         if claimed and claimed != identity.tenant:
             raise PermissionDenied(
                 f"x-tenant-id {claimed[:64]!r} is not the tenant of this token; the tenant "
@@ -498,44 +471,3 @@ async def _relay(response: Any) -> AsyncIterator[Any]:
             yield item
     finally:
         stream.cancel()
-
-
-@contextlib.asynccontextmanager
-async def _redis_errors_unavailable() -> AsyncIterator[None]:
-    """Redis down or restarting: UNAVAILABLE (retryable), never INTERNAL."""
-    try:
-        yield
-    except RedisError as error:
-        raise Unavailable(f"outcome log unavailable: {type(error).__name__}") from None
-
-
-def _metadata(grpc_context: Any, name: str) -> str:
-    if grpc_context is not None:
-        for key, value in grpc_context.invocation_metadata() or ():
-            if key == name and value:
-                return str(value)
-    return ""
-
-
-def _request_id(grpc_context: Any) -> str:
-    """The caller's x-request-id metadata if given, else a fresh id."""
-    return _metadata(grpc_context, "x-request-id")[:128] or uuid.uuid4().hex
-
-
-def _fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseException:
-    """Set the status for error on the context; return the exception to raise."""
-    error = original_error(error)
-    if isinstance(error, asyncio.CancelledError):
-        return error  # the caller went away; nothing to report
-    code, details = status_for(error, request_id)
-    if isinstance(error, PonderError):
-        log.info("request %s: %s %s", request_id, code.name, details)
-    else:
-        log.exception("request %s failed", request_id, exc_info=error)
-    if grpc_context is not None:
-        grpc_context.set_code(code)
-        grpc_context.set_details(details)
-    trailers = trailers_for(error)
-    if grpc_context is not None and trailers:
-        grpc_context.set_trailing_metadata(trailers)
-    return RequestFailed(details, code) if code != grpc.StatusCode.CANCELLED else error

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from ray.serve.exceptions import gRPCStatusError
 
-from deployments.ingress import RequestFailed
+from deployments.grpc_calls import RequestFailed
 from deployments.serve_logging import ClientErrorsAsOneLine
 
 
