@@ -37,6 +37,7 @@ from ponder.reasoning.ranker_fit import (  # noqa: E402
     RankingExample,
     examples_of,
     fit_ranker,
+    fit_ranker_arrays,
     load_rehearsal,
 )
 from ponder.reasoning.verifier import load_samples  # noqa: E402
@@ -125,13 +126,13 @@ def main() -> int:
     rows.append(row("refit on the outcomes alone", alone, len(stream)))
     rehearsal = load_rehearsal()
     for count in (200, 400, len(stream)):
-        refit = fit_ranker([*rehearsal, *stream[:count]], packaged.search)
+        refit = fit_ranker_arrays(rehearsal.plus(stream[:count]), packaged.search)
         rows.append(row("refit on rehearsal + outcomes", refit, count))
     result = {
         "branches": BRANCHES,
         "stream_problems": len(stream),
         "held_out_problems": len(held),
-        "rehearsal_problems": len(rehearsal),
+        "rehearsal_problems": len(rehearsal.sizes),
         "rows": rows,
     }
     out = ROOT / "bench" / "results" / "ranker_refit.json"

@@ -23,7 +23,7 @@ from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import SHARED_SCOPE, Outcome, ReasoningRecord, now_ms, scorer_scope
 from ponder.learning.watcher import RankerWatcher
 from ponder.reasoning.ranker import AnswerRanker, load_ranker
-from ponder.reasoning.ranker_fit import RankingExample, fit_ranker
+from ponder.reasoning.ranker_fit import RankingArrays, RankingExample, fit_ranker
 from ponder.reasoning.scorer import load_scorer
 from ponder.redis_client import connect
 from ponder.redis_server import LocalRedis
@@ -99,7 +99,7 @@ def _learners(
 ) -> tuple[Learner, RankerLearner]:
     return (
         Learner(client, config, SCORER),
-        RankerLearner(client, config, default, rehearsal=lambda: rehearsal),
+        RankerLearner(client, config, default, rehearsal=lambda: RankingArrays.of(rehearsal)),
     )
 
 

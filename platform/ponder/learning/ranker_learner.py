@@ -9,9 +9,10 @@ the scope's held-back problems (`paired_gate.py`). A refit from scratch on both,
 than steps on the newest outcomes alone, is what held up on unseen problems: steps on a
 few hundred new problems forget what the offline problems taught (BENCHMARKS.md).
 
-A refit takes about a minute of CPU, so it runs in a worker thread; outcomes keep being
-applied meanwhile, and a fit judged against a version an operator has since rolled back
-is dropped, not written.
+A refit takes one to three minutes of CPU on 2 cores and about 1.2 GB of memory for a
+moment (the rehearsal set stays in memory as float16, ~135 MB), so it runs in a worker
+thread; outcomes keep being applied meanwhile, and a fit judged against a version an
+operator has since rolled back is dropped, not written.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from ponder.learning.ranker_examples import RankerExample, top_right
 from ponder.learning.ranker_registry import RankerRegistry, RankerVersion
 from ponder.learning.records import now_ms
 from ponder.reasoning.ranker import AnswerRanker
-from ponder.reasoning.ranker_fit import RankingExample, fit_ranker, load_rehearsal
+from ponder.reasoning.ranker_fit import RankingArrays, fit_ranker_arrays, load_rehearsal
 from ponder.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
 
-Rehearsal = Callable[[], Sequence[RankingExample]]
+Rehearsal = Callable[[], RankingArrays]
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ async def ranker_progress(client: Redis, keys: Keys, scope: str) -> RankerProgre
 
 def refit(
     active: AnswerRanker,
-    rehearsal: Sequence[RankingExample],
+    rehearsal: RankingArrays,
     train: Sequence[RankerExample],
     heldout: Sequence[RankerExample],
     settings: PairedGateSettings,
@@ -72,7 +73,7 @@ def refit(
 
     torch.set_num_threads(threads)
     rows = [example.ranking(active.search) for example in train]
-    candidate = fit_ranker([*rehearsal, *rows], active.search)
+    candidate = fit_ranker_arrays(rehearsal.plus(rows).usable(), active.search)
     judged = [example.ranking(active.search) for example in heldout]
     decision = paired_decision(top_right(active, judged), top_right(candidate, judged), settings)
     metrics = {
@@ -105,7 +106,7 @@ class RankerLearner:
         self.keys = keys or Keys()
         self.registry = RankerRegistry(client, self.keys)
         self._load_rehearsal = rehearsal
-        self._rehearsal: Sequence[RankingExample] | None = None
+        self._rehearsal: RankingArrays | None = None
         self._gate = PairedGateSettings(
             config.ranker_gate_min_problems,
             config.ranker_gate_min_effect,
@@ -134,7 +135,8 @@ class RankerLearner:
         train = await self._examples(scope, held_back=False)
         heldout = await self._examples(scope, held_back=True)
         if self._rehearsal is None:
-            self._rehearsal = await asyncio.to_thread(self._load_rehearsal)
+            # kept float16 and usable-only: ~135 MB for the packaged set
+            self._rehearsal = (await asyncio.to_thread(self._load_rehearsal)).usable()
         with span("ranker.refit", scope=scope, examples=len(train)):
             info = await asyncio.to_thread(
                 refit,

@@ -34,6 +34,53 @@ class RankingExample:
     right: list[bool]
 
 
+@dataclass(frozen=True)
+class RankingArrays:
+    """Many problems' candidates at once: rows stacked, their right flags, and how many
+    candidates each problem has, in order (compact: the rehearsal set stays float16)."""
+
+    rows: np.ndarray  # [candidates, features]
+    right: np.ndarray  # [candidates], bool
+    sizes: np.ndarray  # [problems], int
+
+    @classmethod
+    def of(cls, examples: Sequence[RankingExample]) -> RankingArrays:
+        width = len(FEATURE_NAMES)
+        rows = [row for e in examples for row in e.rows]
+        return cls(
+            np.asarray(rows, dtype=np.float64).reshape(len(rows), width),
+            np.asarray([r for e in examples for r in e.right], dtype=np.bool_),
+            np.asarray([len(e.rows) for e in examples], dtype=np.int64),
+        )
+
+    def plus(self, examples: Sequence[RankingExample]) -> RankingArrays:
+        more = RankingArrays.of(examples)
+        return RankingArrays(
+            np.concatenate([self.rows.astype(np.float64), more.rows]),
+            np.concatenate([self.right, more.right]),
+            np.concatenate([self.sizes, more.sizes]),
+        )
+
+    def usable(self) -> RankingArrays:
+        """Only the problems with a right candidate among several (the rest teach
+        nothing)."""
+        problem = np.repeat(np.arange(len(self.sizes)), self.sizes)
+        rights = np.bincount(problem, weights=self.right, minlength=len(self.sizes))
+        keep = (rights > 0) & (self.sizes > 1)
+        if keep.all():
+            return self
+        return RankingArrays(self.rows[keep[problem]], self.right[keep[problem]], self.sizes[keep])
+
+    def examples(self) -> list[RankingExample]:
+        out, start = [], 0
+        for size in self.sizes.tolist():
+            end = start + size
+            rows = self.rows[start:end].astype(np.float64).tolist()
+            out.append(RankingExample(rows, self.right[start:end].tolist()))
+            start = end
+        return out
+
+
 def ranking_example(
     problem: str, answer: float, sampled: Sequence[SampledProgram], search: bool
 ) -> RankingExample:
@@ -58,21 +105,39 @@ def fit_ranker(
     candidates (the target: uniform over its right ones); problems with no right candidate
     teach nothing and are left out. Settings chosen two-fold on the train split's samples
     (BENCHMARKS.md)."""
+    return fit_ranker_arrays(
+        RankingArrays.of(examples), search, hidden, weight_decay, steps, learning_rate, seed
+    )
+
+
+def fit_ranker_arrays(
+    examples: RankingArrays,
+    search: bool,
+    hidden: int = 64,
+    weight_decay: float = 1e-2,
+    steps: int = 300,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+) -> AnswerRanker:
+    """`fit_ranker` on examples kept as arrays (the rehearsal set plus outcome examples)."""
     import torch
 
-    usable = [e for e in examples if any(e.right) and len(e.rows) > 1]
-    if not usable:
+    usable = examples.usable()
+    if not len(usable.sizes):
         raise ValueError("no training problem has a right candidate among several")
-    x = np.asarray([row for e in usable for row in e.rows], dtype=np.float64)
+    x = usable.rows.astype(np.float64, copy=False)
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std < 1e-9] = 1.0
-    z = torch.tensor((x - mean) / std, dtype=torch.float32)
-    right = torch.tensor([r for e in usable for r in e.right], dtype=torch.float32)
-    sizes = torch.tensor([len(e.rows) for e in usable])
+    standardised = np.empty(x.shape, dtype=np.float32)
+    for start in range(0, len(x), 16_384):  # no full-size float64 temporary
+        standardised[start : start + 16_384] = (x[start : start + 16_384] - mean) / std
+    z = torch.from_numpy(standardised)
+    right = torch.tensor(usable.right, dtype=torch.float32)
+    sizes = torch.tensor(usable.sizes, dtype=torch.int64)
     group = torch.repeat_interleave(sizes)
     starts = torch.repeat_interleave(torch.cumsum(sizes, 0) - sizes, sizes)
     offset = torch.arange(len(group)) - starts
-    count = len(usable)
+    count = len(usable.sizes)
     per_problem = torch.zeros(count).index_add_(0, group, right)
     target = right / per_problem[group]
     torch.manual_seed(seed)
@@ -154,29 +219,20 @@ def features_digest() -> str:
 def save_rehearsal(examples: Sequence[RankingExample], path: Path) -> None:
     """The examples' rows (float16: every feature is within +-8 and a ranking needs no
     more digits), right flags and sizes, with the digest of the feature list."""
-    rows = np.asarray([row for e in examples for row in e.rows], dtype=np.float16)
-    right = np.asarray([r for e in examples for r in e.right], dtype=np.bool_)
-    sizes = np.asarray([len(e.rows) for e in examples], dtype=np.int32)
+    arrays = RankingArrays.of(examples)
     with path.open("wb") as out:
         np.savez_compressed(
-            out, rows=rows, right=right, sizes=sizes, features=np.array(features_digest())
+            out,
+            rows=arrays.rows.astype(np.float16),
+            right=arrays.right,
+            sizes=arrays.sizes.astype(np.int32),
+            features=np.array(features_digest()),
         )
 
 
-def load_rehearsal(path: Path = DEFAULT_REHEARSAL_PATH) -> list[RankingExample]:
+def load_rehearsal(path: Path = DEFAULT_REHEARSAL_PATH) -> RankingArrays:
     """The ranker's offline training examples; refused when the features changed since."""
     with np.load(path) as data:
         if str(data["features"]) != features_digest():
             raise ValueError(f"{path}: written for another feature list; refit the ranker")
-        rows = data["rows"].astype(np.float64)
-        right = data["right"]
-        sizes = data["sizes"]
-    examples, start = [], 0
-    for size in sizes.tolist():
-        examples.append(
-            RankingExample(
-                rows[start : start + size].tolist(), right[start : start + size].tolist()
-            )
-        )
-        start += size
-    return examples
+        return RankingArrays(data["rows"], data["right"], data["sizes"].astype(np.int64))
