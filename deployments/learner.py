@@ -21,7 +21,7 @@ from ponder.learning.learner import Learner
 from ponder.learning.ranker_learner import RankerLearner
 from ponder.learning.registry import VersionInfo
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, load_ranker
-from ponder.reasoning.ranker_fit import DEFAULT_REHEARSAL_PATH, load_rehearsal
+from ponder.reasoning.ranker_fit import DEFAULT_REHEARSAL_PATH
 from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
 from ponder.redis_client import connect
 from ponder.telemetry.tracing import correlate_logs
@@ -56,7 +56,7 @@ class LearnerDeployment:
             ranker = load_ranker(Path(ranker_path) if ranker_path else DEFAULT_RANKER_PATH)
             rehearsal = Path(config.ranker_rehearsal_path or DEFAULT_REHEARSAL_PATH)
             self._ranker_learner = RankerLearner(
-                connect(redis_config), config, ranker, rehearsal=lambda: load_rehearsal(rehearsal)
+                connect(redis_config), config, ranker, rehearsal_path=rehearsal
             )
             self._ranker_task = asyncio.get_running_loop().create_task(
                 self._ranker_learner.run(self._stop)
@@ -115,3 +115,5 @@ class LearnerDeployment:
 
     def __del__(self) -> None:
         self._stop.set()
+        if self._ranker_learner is not None:
+            self._ranker_learner.close()

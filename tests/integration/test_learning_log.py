@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -340,6 +341,57 @@ def test_per_tenant_outcomes_train_only_that_tenants_scorer(redis: LocalRedis) -
         await watcher.refresh()
         assert watcher.current("tenant-acme").version == tenant.version
         assert watcher.current("tenant-other").version == DEFAULT.version  # falls back
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_that_fails_midway_is_applied_once_even_when_the_reload_fails(
+    redis: LocalRedis,
+) -> None:
+    """A commit that fails after the batch changed the learner's memory, then a reload that
+    fails too (Redis unreachable for a moment): the learner must not go on from its memory
+    (it would count the batch as applied and never acknowledge it), but reload, re-read
+    the unacknowledged entries and apply each exactly once."""
+
+    async def scenario() -> None:
+        client = _client(redis, blocking_s=0.1)
+        log = OutcomeLog(client, retention_s=3600)
+        learner = Learner(client, _settings(batch_size=4), DEFAULT)
+        await learner.start()
+        ids = [f"f-{i}" for i in range(10)]
+        await _log_and_report(log, ids)
+        stage_ack, load = learner.log.stage_ack, LearnerState.load
+        failures = {"commit": 1, "load": 1}
+
+        def failing_ack(*args: object, **kwargs: object) -> None:
+            if failures["commit"]:
+                failures["commit"] -= 1
+                raise ConnectionError("Redis went away mid-commit")
+            stage_ack(*args, **kwargs)  # type: ignore[arg-type]
+
+        async def failing_load(cls: type[LearnerState], *args: object) -> LearnerState:
+            if failures["load"]:
+                failures["load"] -= 1
+                raise ConnectionError("Redis still away")
+            return await load(*args)  # type: ignore[arg-type]
+
+        learner.log.stage_ack = failing_ack  # type: ignore[method-assign]
+        LearnerState.load = classmethod(failing_load)  # type: ignore[method-assign,assignment]
+        try:
+            stop = asyncio.Event()
+            task = asyncio.create_task(learner.run(stop))
+            deadline = time.monotonic() + 20
+            while await log.pending_count() and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.wait_for(task, 5)
+        finally:
+            LearnerState.load = load  # type: ignore[method-assign]
+        assert failures == {"commit": 0, "load": 0}
+        assert await log.pending_count() == 0
+        state = await LearnerState.load(client, Keys())
+        assert state.applied_total == len(ids)  # each once, none lost
         await client.aclose()
 
     asyncio.run(scenario())

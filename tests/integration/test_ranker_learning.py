@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import SHARED_SCOPE, Outcome, ReasoningRecord, now_ms, scorer_scope
 from ponder.learning.watcher import RankerWatcher
 from ponder.reasoning.ranker import AnswerRanker, load_ranker
-from ponder.reasoning.ranker_fit import RankingArrays, RankingExample, fit_ranker
+from ponder.reasoning.ranker_fit import RankingExample, fit_ranker, save_rehearsal
 from ponder.reasoning.scorer import load_scorer
 from ponder.redis_client import connect
 from ponder.redis_server import LocalRedis
@@ -97,10 +99,25 @@ def _learners(
     default: AnswerRanker,
     rehearsal: Sequence[RankingExample],
 ) -> tuple[Learner, RankerLearner]:
-    return (
-        Learner(client, config, SCORER),
-        RankerLearner(client, config, default, rehearsal=lambda: RankingArrays.of(rehearsal)),
-    )
+    """The outcome learner and the ranker's (refitting in its own process, on `rehearsal`
+    written where the Redis of the test keeps its data)."""
+    folder = Path(tempfile.mkdtemp(prefix="ponder-rehearsal-"))
+    save_rehearsal(rehearsal, folder / "rehearsal.npz")
+    rankers = RankerLearner(client, config, default, rehearsal_path=folder / "rehearsal.npz")
+    _OPEN.append((rankers, folder))
+    return Learner(client, config, SCORER), rankers
+
+
+_OPEN: list[tuple[RankerLearner, Path]] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_refit_processes() -> Iterator[None]:
+    yield
+    while _OPEN:
+        rankers, folder = _OPEN.pop()
+        rankers.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_outcomes_split_by_problem_and_a_better_refit_is_promoted(redis: LocalRedis) -> None:

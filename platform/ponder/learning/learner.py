@@ -124,12 +124,13 @@ class Learner:
         await self._reload()
 
     async def _reload(self) -> None:
-        """Forget in-memory progress; continue from what Redis holds."""
+        """Forget in-memory progress; continue from what Redis holds (re-reading what was
+        delivered but not acknowledged first)."""
+        self._recovering = True
         self.state = await LearnerState.load(self._client, self.keys)
         self._models.clear()
         self._active.clear()
         self._holdout.clear()
-        self._recovering = True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Apply outcomes until stop is set; Redis outages are waited out."""
@@ -140,14 +141,25 @@ class Learner:
                 raise
             except WatchError:
                 log.info("learner: the active scorer changed during a batch; re-applying it")
-                await self._reload()
-            except Exception:
-                log.exception("learner step failed; reloading state from Redis")
-                await asyncio.sleep(1.0)
                 try:
                     await self._reload()
                 except Exception:
-                    log.warning("learner: Redis still unavailable")
+                    await self._reload_until_done(stop)
+            except Exception:
+                log.exception("learner step failed; reloading state from Redis")
+                await self._reload_until_done(stop)
+
+    async def _reload_until_done(self, stop: asyncio.Event) -> None:
+        """Reload from Redis, retrying until it works: a batch that failed midway left
+        in-memory state (models, last id) that must never be committed, or its entries
+        would count as applied while still unacknowledged."""
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            try:
+                await self._reload()
+                return
+            except Exception:
+                log.warning("learner: Redis still unavailable")
 
     async def step(self) -> int:
         """Apply one batch; returns how many log entries it handled (0: none waiting)."""

@@ -10,9 +10,11 @@ than steps on the newest outcomes alone, is what held up on unseen problems: ste
 few hundred new problems forget what the offline problems taught (BENCHMARKS.md).
 
 A refit takes one to three minutes of CPU on 2 cores and about 1.2 GB of memory for a
-moment (the rehearsal set stays in memory as float16, ~135 MB), so it runs in a worker
-thread; outcomes keep being applied meanwhile, and a fit judged against a version an
-operator has since rolled back is dropped, not written.
+moment, so it runs in a separate process (one, kept; it holds the rehearsal set as
+float16, ~135 MB): in a thread its long numpy and feature steps held the GIL for seconds
+and stalled the learner's Redis reads past their timeouts. Outcomes keep being applied
+meanwhile, and a fit judged against a version an operator has since rolled back is
+dropped, not written.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -32,13 +38,46 @@ from ponder.learning.paired_gate import PairedGateSettings, paired_decision
 from ponder.learning.ranker_examples import RankerExample, top_right
 from ponder.learning.ranker_registry import RankerRegistry, RankerVersion
 from ponder.learning.records import now_ms
-from ponder.reasoning.ranker import AnswerRanker
-from ponder.reasoning.ranker_fit import RankingArrays, fit_ranker_arrays, load_rehearsal
+from ponder.reasoning.ranker import AnswerRanker, ranker_from_json
+from ponder.reasoning.ranker_fit import (
+    DEFAULT_REHEARSAL_PATH,
+    RankingArrays,
+    fit_ranker_arrays,
+    load_rehearsal,
+)
 from ponder.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
 
-Rehearsal = Callable[[], RankingArrays]
+
+@dataclass(frozen=True)
+class RefitJob:
+    """What the refit process needs, as plain data (it is pickled to the process)."""
+
+    active: dict[str, Any]  # the active ranker's JSON form
+    rehearsal_path: str
+    train: list[bytes | str]  # RankerExample JSON, as kept in Redis
+    heldout: list[bytes | str]
+    gate: PairedGateSettings
+    threads: int
+
+
+_REHEARSAL: dict[str, RankingArrays] = {}  # in the refit process: loaded once per path
+
+
+def run_refit_job(job: RefitJob) -> str:
+    """The refit process's work: the candidate and its verdict, as RankerVersion JSON."""
+    if job.rehearsal_path not in _REHEARSAL:
+        _REHEARSAL[job.rehearsal_path] = load_rehearsal(Path(job.rehearsal_path)).usable()
+    info = refit(
+        ranker_from_json(job.active),
+        _REHEARSAL[job.rehearsal_path],
+        [RankerExample.from_json(x) for x in job.train],
+        [RankerExample.from_json(x) for x in job.heldout],
+        job.gate,
+        job.threads,
+    )
+    return info.to_json()
 
 
 @dataclass(frozen=True)
@@ -98,15 +137,15 @@ class RankerLearner:
         config: LearningConfig,
         default: AnswerRanker,
         keys: Keys | None = None,
-        rehearsal: Rehearsal = load_rehearsal,
+        rehearsal_path: Path = DEFAULT_REHEARSAL_PATH,
     ) -> None:
         self._client = client
         self._config = config
         self._default = default
         self.keys = keys or Keys()
         self.registry = RankerRegistry(client, self.keys)
-        self._load_rehearsal = rehearsal
-        self._rehearsal: RankingArrays | None = None
+        self._rehearsal_path = rehearsal_path
+        self._pool: ProcessPoolExecutor | None = None
         self._gate = PairedGateSettings(
             config.ranker_gate_min_problems,
             config.ranker_gate_min_effect,
@@ -132,20 +171,20 @@ class RankerLearner:
             return None
         active_version = await self.registry.seed(scope, self._default)
         active = (await self.registry.get(scope, active_version)).ranker
-        train = await self._examples(scope, held_back=False)
-        heldout = await self._examples(scope, held_back=True)
-        if self._rehearsal is None:
-            # kept float16 and usable-only: ~135 MB for the packaged set
-            self._rehearsal = (await asyncio.to_thread(self._load_rehearsal)).usable()
-        with span("ranker.refit", scope=scope, examples=len(train)):
-            info = await asyncio.to_thread(
-                refit,
-                active,
-                self._rehearsal,
-                train,
-                heldout,
-                self._gate,
-                self._config.ranker_fit_threads,
+        job = RefitJob(
+            active=active.to_json(),
+            rehearsal_path=str(self._rehearsal_path),
+            train=await self._client.lrange(self.keys.ranker_examples(scope, False), 0, -1),
+            heldout=await self._client.lrange(self.keys.ranker_examples(scope, True), 0, -1),
+            gate=self._gate,
+            threads=self._config.ranker_fit_threads,
+        )
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        with span("ranker.refit", scope=scope, examples=len(job.train)):
+            loop = asyncio.get_running_loop()
+            info = RankerVersion.from_json(
+                await loop.run_in_executor(self._pool, run_refit_job, job)
             )
         info = dataclasses.replace(info, extra={"train_count": progress.train_examples})
         await self._client.set(self.keys.ranker(scope, "fitted-on"), progress.train_examples)
@@ -157,9 +196,11 @@ class RankerLearner:
         log.info("ranker %s of %s %s: %s", info.version, scope, info.status, info.gate.reason)
         return info
 
-    async def _examples(self, scope: str, held_back: bool) -> list[RankerExample]:
-        raw = await self._client.lrange(self.keys.ranker_examples(scope, held_back), 0, -1)
-        return [RankerExample.from_json(item) for item in raw]
+    def close(self) -> None:
+        """Stop the refit process."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def run(self, stop: asyncio.Event, poll_s: float = 2.0) -> None:
         """Refit scopes as they become due until stop is set; errors are logged and
