@@ -107,7 +107,7 @@ def refit(
     threads: int,
 ) -> RankerVersion:
     """Fit a candidate on the rehearsal set plus `train`, and judge it against `active`
-    on `heldout` (CPU-bound: call it in a worker thread)."""
+    on `heldout` (CPU-bound: the learner runs it in its own process, `run_refit_job`)."""
     import torch
 
     torch.set_num_threads(threads)
