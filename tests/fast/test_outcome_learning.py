@@ -52,14 +52,17 @@ def test_a_tenants_outcomes_refit_only_its_own_answer_ranker(platform: LocalPlat
         assert mine.latest.status in ("promoted", "rejected")
         assert 1 <= mine.latest.gate_problems <= mine.heldout_examples
         assert mine.latest.gate_reason
-        asked = learner.reason(build_reason_request("Bo has 2 cats and 3 dogs. How many pets?"))
-        assert asked.ranker_version == mine.active.version
+        pets = build_reason_request("Bo has 2 cats and 3 dogs. How many pets?")
+        _wait_for(  # planners hot-reload the scope's active version
+            lambda: learner.reason(pets).ranker_version == mine.active.version,
+            "the planner to answer with the tenant's active ranker",
+            timeout_s=30,
+        )
 
         other = bystander.get_scorer_response().ranker
         assert other.scope == "shared" and other.active.version == packaged
         assert other.train_examples == 0 and not other.HasField("latest")
-        answer = bystander.reason(build_reason_request("Bo has 2 cats and 3 dogs. How many pets?"))
-        assert answer.ranker_version == packaged
+        assert bystander.reason(pets).ranker_version == packaged
         keys = redis.Redis.from_url(platform.redis_servers[0].url)
         try:
             assert keys.llen("ponder:ranker:shared:train") == 0
