@@ -34,9 +34,11 @@ class LearningConfig(StrictModel):
     )
     shared_trainers: tuple[str, ...] = Field(
         (),
-        description="With per_tenant off: the tenants whose reported outcomes train the "
-        "shared versions every tenant reads ('*': all tenants). Other tenants' outcomes are "
-        "logged and acknowledged but never learned from. Ignored with per_tenant on.",
+        description="The tenants whose reported outcomes train the shared versions, which "
+        "every tenant without a scope of its own reads ('*': all tenants; callers without "
+        "a tenant always may). Other tenants' outcomes in the shared scope are logged and "
+        "acknowledged but never learned from. With per_tenant on, tenants answer in their "
+        "own scopes, so this only matters for reasonings answered before it was on.",
     )
     ranker_learning: bool = Field(
         True,

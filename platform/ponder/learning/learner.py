@@ -391,10 +391,13 @@ class Learner:
 
 
 def may_train(tenant: str, scope: str, config: LearningConfig) -> bool:
-    """Whether a tenant's outcome may train its scope: its own scope always; the shared
-    scope, which every tenant without its own reads, only when per-tenant learning is on
-    (then only callers without a tenant use it) or the tenant is in shared_trainers."""
-    if scope != SHARED_SCOPE or config.per_tenant or not tenant:
+    """Whether an outcome may train the scope its reasoning was answered in: a tenant's
+    own scope always; the shared scope (read by every tenant without a scope of its own)
+    only from callers without a tenant and from the tenants in shared_trainers. With
+    per-tenant learning on, a tenant's reasonings are in its own scope; one of its
+    reasonings in the shared scope (answered before per_tenant was switched on) trains
+    the shared versions only if the tenant is listed."""
+    if scope != SHARED_SCOPE or not tenant:
         return True
     return "*" in config.shared_trainers or tenant in config.shared_trainers
 
