@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _count(values: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 async def _rankers_on_fixed_rows(
@@ -305,8 +299,8 @@ def main() -> int:
         row.pop("reasoning_ids", None)
     result = {
         "stream_problems": len(problems.stream),
-        "stream_sources": _count(p.source for p in problems.stream),
-        "held_out_sources": _count(p.source for p in held_out),
+        "stream_sources": dict(Counter(p.source for p in problems.stream)),
+        "held_out_sources": dict(Counter(p.source for p in held_out)),
         "loop": loop,
         "rankers_on_fixed_rows": after["rankers"],
         "versions_on_fixed_rows": after["versions"],

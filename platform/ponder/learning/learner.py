@@ -280,12 +280,10 @@ class Learner:
         list by its problem (inside the batch's transaction)."""
         keep = self._config.ranker_examples_kept
         pipe.sadd(self.keys.ranker_scopes, scope)
-        for back in (False, True):
-            chosen = [
-                e.to_json()
-                for e in examples
-                if held_back(e.problem, self._config.ranker_holdout_percent) == back
-            ]
+        split: dict[bool, list[str]] = {False: [], True: []}
+        for e in examples:
+            split[held_back(e.problem, self._config.ranker_holdout_percent)].append(e.to_json())
+        for back, chosen in split.items():
             if not chosen:
                 continue
             key = self.keys.ranker_examples(scope, back)

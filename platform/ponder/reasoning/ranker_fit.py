@@ -71,15 +71,6 @@ class RankingArrays:
             return self
         return RankingArrays(self.rows[keep[problem]], self.right[keep[problem]], self.sizes[keep])
 
-    def examples(self) -> list[RankingExample]:
-        out, start = [], 0
-        for size in self.sizes.tolist():
-            end = start + size
-            rows = self.rows[start:end].astype(np.float64).tolist()
-            out.append(RankingExample(rows, self.right[start:end].tolist()))
-            start = end
-        return out
-
 
 def ranking_example(
     problem: str, answer: float, sampled: Sequence[SampledProgram], search: bool
