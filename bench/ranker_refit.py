@@ -8,6 +8,8 @@ The dev and robustness-dev samples (8 programs each, as served) are cut into the
 benchmark's two halves (`ponder.learning.stream_split`): outcomes of the stream half are
 learned from, in its fixed order, and every way of learning is measured on the held-out
 half: right answers of the ranker's first candidate. Compared, each on the same problems:
+- baselines: the held-out set's most frequent answer, one greedy pot branch (the first
+  sample), the plain vote of the 8 programs;
 - the packaged ranker (no learning);
 - steps: one SGD step per outcome on the whole network, from the packaged weights, for
   every learning rate and pull towards the packaged weights of a small grid (all shown);
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from ponder import env  # noqa: E402
 from ponder.learning.ranker_examples import top_right  # noqa: E402
 from ponder.learning.stream_split import learning_problems  # noqa: E402
+from ponder.reasoning.problems import is_correct  # noqa: E402
 from ponder.reasoning.ranker import AnswerRanker, load_ranker  # noqa: E402
 from ponder.reasoning.ranker_fit import (  # noqa: E402
     RankingExample,
@@ -40,7 +44,7 @@ from ponder.reasoning.ranker_fit import (  # noqa: E402
     fit_ranker_arrays,
     load_rehearsal,
 )
-from ponder.reasoning.verifier import load_samples  # noqa: E402
+from ponder.reasoning.verifier import load_samples, replay  # noqa: E402
 
 BRANCHES = 8
 STEP_GRID = [(lr, pull) for lr in (0.003, 0.01, 0.03) for pull in (0.0, 0.1)]
@@ -105,8 +109,8 @@ def main() -> int:
     _say(f"{len(stream)} stream problems learned from, {len(held)} held-out problems")
     base = top_right(packaged, held)
 
-    def row(method: str, ranker: AnswerRanker, outcomes: int) -> dict[str, Any]:
-        right = top_right(ranker, held)
+    def row(method: str, ranker: AnswerRanker | list[bool], outcomes: int) -> dict[str, Any]:
+        right = ranker if isinstance(ranker, list) else top_right(ranker, held)
         wins = sum(r and not b for b, r in zip(base, right, strict=True))
         losses = sum(b and not r for b, r in zip(base, right, strict=True))
         _say(f"{method}: {sum(right)}/{len(held)} (+{wins}/-{losses})")
@@ -118,7 +122,24 @@ def main() -> int:
             "losses": losses,
         }
 
-    rows = [row("packaged ranker", packaged, 0)]
+    # The baselines on the same problems and samples: the most frequent answer of the
+    # held-out set, one greedy pot branch (the strongest single pass), the plain vote.
+    answers = Counter(r.answer for r in held_records)
+    frequent = answers.most_common(1)[0][0]
+    rows = [
+        row(
+            "most frequent answer of the set",
+            [is_correct(frequent, r.answer) for r in held_records],
+            0,
+        ),
+        row("one greedy pot branch", [replay(r, 1, "greedy")[0] for r in held_records], 0),
+        row(
+            f"plain vote of {BRANCHES}",
+            [replay(r, BRANCHES, "majority")[0] for r in held_records],
+            0,
+        ),
+        row("packaged ranker", packaged, 0),
+    ]
     for lr, pull in STEP_GRID:
         stepped = sgd_steps(packaged, stream, lr, pull)
         rows.append(row(f"steps, lr {lr}, pull {pull}", stepped, len(stream)))
