@@ -49,9 +49,9 @@ from ponder.config import PlannerConfig  # noqa: E402
 from ponder.reasoning.cache import NoScoreCache  # noqa: E402
 from ponder.reasoning.paths import PathStatus, group_by_answer  # noqa: E402
 from ponder.reasoning.plan import Strategy, parse_strategies  # noqa: E402
-from ponder.reasoning.planner import ReasoningPlanner  # noqa: E402
 from ponder.reasoning.problems import Problem, is_correct, load_problems  # noqa: E402
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, load_ranker  # noqa: E402
+from ponder.reasoning.reasoning_planner import ReasoningPlanner  # noqa: E402
 from ponder.reasoning.requests import ReasonBudget, ReasonResult  # noqa: E402
 from ponder.reasoning.scorer import load_scorer  # noqa: E402
 from ponder.reasoning.selection import SEARCH_PATH_ID  # noqa: E402

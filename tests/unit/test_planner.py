@@ -26,7 +26,7 @@ from ponder.reasoning.plan import (
     extract_conditions,
     parse_strategies,
 )
-from ponder.reasoning.planner import ReasoningPlanner
+from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import (
     BranchPruned,
     BranchStarted,

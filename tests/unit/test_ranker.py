@@ -24,10 +24,10 @@ from ponder.reasoning.cache import NoScoreCache
 from ponder.reasoning.paths import FEATURE_NAMES as PATH_FEATURES
 from ponder.reasoning.paths import PathStatus
 from ponder.reasoning.plan import Strategy
-from ponder.reasoning.planner import ReasoningPlanner
 from ponder.reasoning.program_search import search_programs
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
 from ponder.reasoning.ranker_fit import RankingExample, fit_ranker, ranking_example
+from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
 from ponder.reasoning.selection import SEARCH_PATH_ID
 from ponder.reasoning.verifier import SampledPath, SampledProblem, replay

@@ -27,7 +27,7 @@ from ponder.reasoning.plan import (
     build_plan,
     extract_conditions,
 )
-from ponder.reasoning.planner import ReasoningPlanner
+from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
 from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import StepRecord

@@ -32,9 +32,9 @@ from ponder.reasoning.paths import (
     group_by_answer,
 )
 from ponder.reasoning.plan import NodeKind
-from ponder.reasoning.planner import ReasoningPlanner
 from ponder.reasoning.problems import Problem, is_correct
 from ponder.reasoning.ranker import AnswerRanker
+from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
 from ponder.reasoning.scorer import PathScorer, fit_scorer, log_loss
 from ponder.reasoning.selection import SEARCH_PATH_ID

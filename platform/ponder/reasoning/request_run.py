@@ -1,10 +1,7 @@
-"""The reasoning planner: runs a plan's branches concurrently, scores partial paths after
-every node, prunes weak branches (aborting their decoder calls), stops early when strong
-paths agree, and answers from the best path.
-
-Events are yielded as they happen, so StreamReason can forward them; `reason` collects
-them into one result.
-"""
+"""One Reason request from plan to answer: start branches in waves, drive each through
+the decoder, rescore every path after each step (through the score cache), stop the
+branches `branch_decisions` picks, then select the answer (the answer ranker, the best
+path or the score-weighted vote) and report what the request cost."""
 
 from __future__ import annotations
 
@@ -12,12 +9,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 from ponder.config import PlannerConfig
-from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted, Unavailable
 from ponder.generation import TokenMeter
 from ponder.reasoning.answer_features import Candidate
+from ponder.reasoning.branch_decisions import (
+    answer_groups,
+    no_answer,
+    prune_decisions,
+    ranker_settled,
+    vote_settled,
+)
 from ponder.reasoning.cache import (
     CacheCounters,
     CacheUnavailable,
@@ -29,8 +31,6 @@ from ponder.reasoning.cues import read_cues
 from ponder.reasoning.paths import (
     PathState,
     PathStatus,
-    answers_agree,
-    group_by_answer,
     path_features,
     path_prefix_key,
     stable_hash,
@@ -43,7 +43,7 @@ from ponder.reasoning.plan import (
     extract_conditions,
     format_number,
 )
-from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
+from ponder.reasoning.ranker import AnswerRanker
 from ponder.reasoning.requests import (
     BranchDone,
     BranchPruned,
@@ -72,77 +72,6 @@ _DONE = object()
 
 # Receives (reasoning id, path, features) at every scoring pass; used to collect training data.
 FeatureSink = Callable[[str, PathState, list[float]], None]
-
-
-class ReasoningPlanner:
-    """Plans, fans out, scores, prunes and selects. Decoder, scorer and cache are injected;
-    each request is one `RequestRun`."""
-
-    def __init__(
-        self,
-        decoder: PlannerDecoder,
-        scorer: Callable[[], PathScorer],
-        cache: ScoreCache,
-        config: PlannerConfig | None = None,
-        feature_sink: FeatureSink | None = None,
-        ranker: AnswerRanker | None = None,
-    ) -> None:
-        self._decoder = decoder
-        self._scorer = scorer
-        self._cache = cache
-        self._config = config or PlannerConfig()
-        self._feature_sink = feature_sink
-        if ranker is None and self._config.selection == "ranker":
-            path = self._config.ranker_path
-            ranker = load_ranker(Path(path) if path else DEFAULT_RANKER_PATH)
-        self._ranker = ranker
-
-    async def reason(
-        self,
-        problem: str,
-        budget: ReasonBudget,
-        reasoning_id: str,
-        adapter: str | None = None,
-        scorer: PathScorer | None = None,
-        model: str = "",
-        tenant: str = "",
-    ) -> ReasonResult:
-        async for event in self.run(problem, budget, reasoning_id, adapter, scorer, model, tenant):
-            if isinstance(event, Finished):
-                return event.result
-        raise RuntimeError("planner ended without a result")
-
-    async def run(
-        self,
-        problem: str,
-        budget: ReasonBudget,
-        reasoning_id: str,
-        adapter: str | None = None,
-        scorer: PathScorer | None = None,
-        model: str = "",
-        tenant: str = "",
-        ranker: AnswerRanker | None = None,
-    ) -> AsyncIterator[ReasonEvent]:
-        """Events of one request; scorer and ranker override the injected ones (e.g. a
-        tenant's);
-        every decoder call goes to decoder set `model` ("" = the main one) with `adapter`;
-        cached scores are the caller's `tenant`'s only."""
-        run = RequestRun(
-            self._decoder,
-            scorer or self._scorer(),  # one version for the whole request
-            self._cache,
-            self._config,
-            self._feature_sink,
-            problem,
-            budget,
-            reasoning_id,
-            adapter,
-            model,
-            ranker or self._ranker,
-            tenant,
-        )
-        async for event in run.events():
-            yield event
 
 
 class RequestRun:
@@ -210,7 +139,7 @@ class RequestRun:
                     branch_id, item = await self.queue.get()
                     async for event in self.take(branch_id, item):
                         yield event
-                    for pruned_id, reason in self.prune_decisions():
+                    for pruned_id, reason in prune_decisions(self.paths.values(), self.config):
                         self.stop(pruned_id, PathStatus.PRUNED, reason)
                         yield BranchPruned(pruned_id, reason, self.paths[pruned_id].score)
                 if not self.waiting or self.settled():
@@ -237,18 +166,6 @@ class RequestRun:
             events.append(BranchStarted(spec.id, spec.strategy))
         return events
 
-    def answer_groups(self) -> list[list[PathState]]:
-        """Completed paths grouped by answer, the highest total score first."""
-        done = [
-            p
-            for p in self.paths.values()
-            if p.status is PathStatus.COMPLETED and p.answer is not None
-        ]
-        groups = [
-            [done[i] for i in group] for group in group_by_answer([p.answer or 0.0 for p in done])
-        ]
-        return sorted(groups, key=lambda g: sum(p.score for p in g), reverse=True)
-
     def ranked(self) -> list[tuple[Candidate, float]]:
         """The answer ranker's candidates on the completed paths, computed once per set of
         completed paths (the last wave's settle check and the selection share it)."""
@@ -265,21 +182,8 @@ class RequestRun:
         """Whether the score-weighted vote (or the answer ranker) is decided enough to start
         no more branches."""
         if self.ranker is not None:
-            ranked = self.ranked()
-            if not ranked:
-                return False
-            top, probability = ranked[0]
-            return top.votes >= self.config.settle_votes and probability >= (
-                self.config.settle_share
-            )
-        groups = self.answer_groups()
-        if not groups:
-            return False
-        total = sum(p.score for g in groups for p in g)
-        lead = sum(p.score for p in groups[0])
-        return len(groups[0]) >= self.config.settle_votes and (
-            total <= 0 or lead / total >= self.config.settle_share
-        )
+            return ranker_settled(self.ranked(), self.config)
+        return vote_settled(answer_groups(self.paths.values()), self.config)
 
     async def drive(self, spec: BranchSpec) -> None:
         """Run one branch, queueing each step, then its end (done or failed)."""
@@ -396,48 +300,6 @@ class RequestRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def prune_decisions(self) -> list[tuple[str, str]]:
-        """Which running branches to stop now, and why."""
-        config = self.config
-        paths = self.paths
-        running = [p for p in paths.values() if p.status is PathStatus.RUNNING]
-        completed = [p for p in paths.values() if p.status is PathStatus.COMPLETED]
-        if not running:
-            return []
-        for path in completed:
-            agreeing = [
-                q
-                for q in completed
-                if q.answer is not None
-                and path.answer is not None
-                and answers_agree(q.answer, path.answer)
-            ]
-            if len(agreeing) >= config.early_stop_agree and all(
-                q.score >= config.early_stop_score for q in agreeing
-            ):
-                return [(p.spec.id, "early stop: strong answers agree") for p in running]
-        decisions: list[tuple[str, str]] = []
-        contenders = sorted(
-            (p for p in paths.values() if p.status in (PathStatus.RUNNING, PathStatus.COMPLETED)),
-            key=lambda p: p.score,
-            reverse=True,
-        )
-        best = contenders[0].score if contenders else 0.0
-        # Partial scores of different strategies are not comparable; the relative bar is
-        # set by answers already in hand.
-        best_answer = max((p.score for p in completed), default=0.0)
-        for rank, path in enumerate(contenders):
-            if path.status is not PathStatus.RUNNING or not path.steps:
-                continue
-            threshold = max(config.prune_below, config.prune_below_best_fraction * best_answer)
-            if path.score < threshold and path.score < best:
-                decisions.append(
-                    (path.spec.id, f"score {path.score:.3f} below threshold {threshold:.3f}")
-                )
-            elif rank >= config.keep_top:
-                decisions.append((path.spec.id, f"outside the top {config.keep_top}"))
-        return decisions
-
     def select(self) -> PathState | None:
         completed = [
             p
@@ -454,7 +316,7 @@ class RequestRun:
             return chosen
         if self.config.selection == "best":
             return max(completed, key=lambda p: p.score)
-        winner = self.answer_groups()[0]
+        winner = answer_groups(self.paths.values())[0]
         return max(winner, key=lambda p: p.score)
 
     def result(self) -> ReasonResult:
@@ -462,7 +324,7 @@ class RequestRun:
         paths = self.paths
         if chosen is None:
             notes = "; ".join(f"{p.spec.id}: {p.note}" for p in paths.values())
-            raise _no_answer(list(paths.values()), notes)
+            raise no_answer(list(paths.values()), notes)
         assert chosen.answer is not None
         kept = sum(p.tokens for p in paths.values())
         return ReasonResult(
@@ -486,18 +348,3 @@ class RequestRun:
                 for pid, rows in self.rows_by_step.items()
             },
         )
-
-
-def _no_answer(paths: list[PathState], notes: str) -> PonderError:
-    """Why no branch answered, as the caller should see it: the caller's own error when
-    every failed branch failed because of the request (INVALID_ARGUMENT, NOT_FOUND,
-    RESOURCE_EXHAUSTED for a spent token budget — not worth retrying unchanged), else
-    UNAVAILABLE."""
-    failed = [p for p in paths if p.status is PathStatus.FAILED]
-    causes = [p.caller_error for p in failed]
-    if failed and all(cause is not None for cause in causes):
-        for kind in (InvalidArgument, NotFound, ResourceExhausted):
-            first = next((c for c in causes if isinstance(c, kind)), None)
-            if first is not None:
-                return kind(f"{first.message} (reasoning: {notes})")
-    return Unavailable(f"reasoning: no branch produced an answer ({notes})")
