@@ -3,8 +3,9 @@ subcommands.
 
 Core families (no Ray): `setup` (model conversion), `client` (calls to a running
 platform), `scorer` (scorer versions in Redis), `token` (API tokens). The families that
-start Ray — `serve` and the `train` jobs — live in `deployments.commands` and are hooked
-in here when that package is installed, so the core never imports Ray.
+start Ray — `serve` (`deployments.serve_command`) and the `train` jobs
+(`deployments.train_commands`) — are hooked in here when that package is installed, so the
+core never imports Ray.
 """
 
 from __future__ import annotations
@@ -18,26 +19,26 @@ from ponder.cli import client, scorer, setup, token
 from ponder.cli.common import CommandFailed
 
 CORE_FAMILIES: tuple[ModuleType, ...] = (setup, client, scorer, token)
-PLATFORM_FAMILIES = "deployments.commands"
+PLATFORM_FAMILIES = ("deployments.serve_command", "deployments.train_commands")
 
 
-def _platform_families() -> ModuleType | None:
+def _platform_families() -> list[ModuleType]:
     """The Ray-side command families, if the deployments package is importable."""
-    try:
-        return importlib.import_module(PLATFORM_FAMILIES)
-    except ModuleNotFoundError as error:
-        if error.name and PLATFORM_FAMILIES.startswith(error.name):
-            return None
-        raise
+    families = []
+    for name in PLATFORM_FAMILIES:
+        try:
+            families.append(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            if error.name and name.startswith(error.name):
+                return []
+            raise
+    return families
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ponder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    families = list(CORE_FAMILIES)
-    platform = _platform_families()
-    if platform is not None:
-        families.append(platform)
+    families = [*CORE_FAMILIES, *_platform_families()]
     for family in families:
         family.register(sub)
     return parser
