@@ -147,7 +147,7 @@ def main() -> int:
 
     from ray import serve
 
-    from deployments.encoder import EncoderPool
+    from deployments.encoder_pool import EncoderPool
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
 

@@ -15,10 +15,10 @@ from typing import Any
 from ray.serve import Application
 
 from deployments.decoder import Decoder
-from deployments.encoder import EncoderPool
+from deployments.encoder_pool import EncoderPool
 from deployments.ingress import Ingress
-from deployments.learner import LearnerDeployment
-from deployments.planner import Planner
+from deployments.learner_deployment import LearnerDeployment
+from deployments.planner_deployment import Planner
 from deployments.ray_options import serve_options
 from ponder.config import EngineConfig, PonderConfig
 from ponder.engine.protocol import EngineFactory
