@@ -64,6 +64,7 @@ from ponder.models import catalogue
 from ponder.reasoning.requests import ReasonCall, ReasonResult
 from ponder.redis_client import connect
 from ponder.security.auth import ANONYMOUS, Authenticator, Identity
+from ponder.security.call_cost import CostDefaults, requested_tokens
 from ponder.security.rate_limit import RateLimiter
 from ponder.telemetry.tracing import correlate_logs
 from ponder.v1 import ponder_pb2 as pb
@@ -118,6 +119,12 @@ class Ingress(HttpFrontDoor):
                 config.auth.reload_interval_s,
             )
         self._rate_limiter = RateLimiter(self._redis)
+        self._cost_defaults = CostDefaults(
+            generate_max_tokens=config.decoder.engine.default_max_tokens,
+            reason_max_tokens=config.planner.default_max_tokens,
+            reason_max_tokens_limit=config.planner.max_tokens_limit,
+            generate_max_tokens_limit=config.decoder.engine.max_model_len,
+        )
 
     # -- ponder.v1.PonderService: each RPC is a scaffold around one handler ---------------
 
@@ -206,7 +213,7 @@ class Ingress(HttpFrontDoor):
         with self._measured(rpc) as status:
             try:
                 self._refuse_while_draining()
-                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context))
+                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context, request))
                 return await handler(request, call)
             except BaseException as error:
                 failure = fail(grpc_context, error, request_id)
@@ -227,7 +234,7 @@ class Ingress(HttpFrontDoor):
         with self._measured(rpc):
             try:
                 self._refuse_while_draining()
-                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context))
+                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context, request))
                 async for message in handler(request, call):
                     yield message
             except BaseException as error:
@@ -388,8 +395,9 @@ class Ingress(HttpFrontDoor):
             self._in_flight -= 1
             self._metrics.observe(rpc, status.code, started)
 
-    async def _admit(self, rpc: str, grpc_context: Any) -> Identity:
-        """The authenticated caller of rpc, within its tenant's rate limit. A call
+    async def _admit(self, rpc: str, grpc_context: Any, request: object) -> Identity:
+        """The authenticated caller of rpc, within its tenant's rate limit (one call and
+        the most decoder tokens the request may generate). A call
         through a deployment handle (no gRPC context) comes from inside the Ray cluster,
         which Ray's own token already admitted: it is not checked again."""
         if self._auth is None or grpc_context is None:
@@ -401,7 +409,8 @@ class Ingress(HttpFrontDoor):
                 f"x-tenant-id {claimed[:64]!r} is not the tenant of this token; the tenant "
                 "comes from the token (the header may be left out)"
             )
-        await self._rate_limiter.take(identity.tenant, identity.rate_limit)
+        cost = requested_tokens(request, self._cost_defaults)
+        await self._rate_limiter.take(identity.tenant, identity.rate_limit, cost)
         return identity
 
     def _reason_call(self, request: pb.ReasonRequest, call: Call) -> ReasonCall:

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from ponder.api.grpc_status import status_for, trailers_for
-from ponder.errors import PermissionDenied, ResourceExhausted, Unauthenticated
+from ponder.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
 from ponder.learning.records import new_reasoning_id
 from ponder.security.auth import Authenticator, bearer_token
 from ponder.security.local_credentials import ensure_local_api_token, ensure_secret
@@ -272,3 +272,56 @@ def test_the_client_speaks_tls_to_any_target_but_loopback(monkeypatch: pytest.Mo
     pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     client_module.PonderClient("127.0.0.1:9443", token="", root_certificates=pem)
     assert [kind for kind, _ in opened] == ["plain", "plain", "plain", "tls", "plain", "tls"]
+
+
+def test_calls_are_weighted_by_the_tokens_they_may_generate() -> None:
+    """16 branches of a big token budget cost what they may generate, not one call."""
+    clock = Clock()
+    limiter = RateLimiter(None, clock=clock)
+    limit = RateLimit(requests_per_s=100, burst=100, tokens_per_s=100, token_burst=1000)
+
+    def take(cost: int) -> None:
+        asyncio.run(limiter.take("acme", limit, cost))
+
+    take(600)
+    with pytest.raises(ResourceExhausted) as refused:
+        take(600)  # 400 left: 2 s until 600 are back
+    assert refused.value.retry_after_s == pytest.approx(2.0)
+    take(400)  # a refused call took nothing from either bucket
+    with pytest.raises(ResourceExhausted):
+        take(1)
+    clock.now = 1.0
+    take(100)
+    with pytest.raises(InvalidArgument, match="max_tokens"):
+        take(1001)  # could never pass: refused as invalid, not asked to retry
+    take(0)  # a call that generates nothing is counted as a call only
+
+
+def test_cost_is_the_most_tokens_a_request_may_generate() -> None:
+    from ponder.security.call_cost import CostDefaults, requested_tokens
+    from ponder.v1 import ponder_pb2 as pb
+
+    defaults = CostDefaults(
+        generate_max_tokens=256,
+        reason_max_tokens=1024,
+        reason_max_tokens_limit=8192,
+        generate_max_tokens_limit=4096,
+    )
+    assert requested_tokens(pb.GenerateRequest(prompt="x"), defaults) == 256
+    sampling = pb.SamplingOptions(max_tokens=10**9)
+    assert requested_tokens(pb.GenerateRequest(sampling=sampling), defaults) == 4096
+    assert (
+        requested_tokens(pb.AnalyzeRequest(sampling=pb.SamplingOptions(max_tokens=7)), defaults)
+        == 7
+    )
+    assert requested_tokens(pb.ReasonRequest(problem="x"), defaults) == 1024
+    budget = pb.ReasonBudget(max_branches=16, max_tokens=8192)
+    assert requested_tokens(pb.ReasonRequest(budget=budget), defaults) == 8192
+    assert requested_tokens(pb.ListModelsRequest(), defaults) == 0
+    assert requested_tokens(pb.ReportOutcomeRequest(), defaults) == 0
+
+
+def test_a_token_burst_needs_a_token_rate() -> None:
+    with pytest.raises(ValueError, match="tokens_per_s"):
+        RateLimit(requests_per_s=1, burst=1, token_burst=10)
+    assert RateLimit(requests_per_s=1, burst=1, tokens_per_s=50).token_burst_or_default == 500

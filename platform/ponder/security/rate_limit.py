@@ -1,10 +1,14 @@
-"""Per-tenant rate limits: a token bucket per tenant, kept in Redis so that every ingress
-replica draws from the same bucket (in process memory when no Redis is configured).
+"""Per-tenant rate limits, weighted by cost: a token bucket of calls and, when the tenant's
+limit sets one, a bucket of decoder tokens, both kept in Redis so that every ingress
+replica draws from the same buckets (in process memory when no Redis is configured).
 
-The bucket refills at requests_per_s up to burst; a call takes one token or is refused
-with ResourceExhausted carrying how long until a token is back (sent to the caller as
-`retry-after-ms` trailing metadata). When Redis fails (down, or full and refusing
-writes) the replica's in-memory bucket takes over: limits fail safe, not open.
+A call takes one call and its cost — the most decoder tokens it may generate
+(`call_cost.requested_tokens`: Generate's max_tokens, Reason's token budget, which bounds
+all of its branches together) — from the tenant's buckets, both or neither. Refused, it
+gets ResourceExhausted carrying how long until both are back (sent to the caller as
+`retry-after-ms` trailing metadata). A call that costs more than the token bucket holds
+can never pass and is refused as InvalidArgument. When Redis fails (down, or full and
+refusing writes) the replica's in-memory buckets take over: limits fail safe, not open.
 """
 
 from __future__ import annotations
@@ -13,40 +17,68 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ponder.errors import ResourceExhausted
+from ponder.errors import InvalidArgument, ResourceExhausted
 from ponder.security.tokens import RateLimit
 
 log = logging.getLogger(__name__)
 
-# KEYS: bucket. ARGV: rate per s, burst. Redis' own clock, so replicas agree.
-# Returns 0 when a token was taken, else the milliseconds until one is back.
-_TAKE = """
+# KEYS: the call bucket, the token bucket. ARGV: per bucket rate per s, capacity and
+# amount to take (a rate of 0: the bucket is not limited). Redis' own clock, so replicas
+# agree. Takes from both or from neither; returns 0 when taken, else the milliseconds
+# until both could be.
+_TAKE = """#!lua
 local now_parts = redis.call('TIME')
 local now = now_parts[1] * 1000 + math.floor(now_parts[2] / 1000)
-local rate = tonumber(ARGV[1]) / 1000
-local burst = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ms')
-local tokens = tonumber(state[1]) or burst
-local last = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+local fill = {}
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = math.ceil((1 - tokens) / rate)
+for i = 1, 2 do
+  local rate = tonumber(ARGV[i * 3 - 2]) / 1000
+  if rate > 0 then
+    local capacity = tonumber(ARGV[i * 3 - 1])
+    local amount = tonumber(ARGV[i * 3])
+    local state = redis.call('HMGET', KEYS[i], 'tokens', 'ms')
+    local tokens = tonumber(state[1]) or capacity
+    local last = tonumber(state[2]) or now
+    tokens = math.min(capacity, tokens + math.max(0, now - last) * rate)
+    fill[i] = {tokens, amount, rate, capacity}
+    if tokens < amount then
+      wait = math.max(wait, math.ceil((amount - tokens) / rate))
+    end
+  end
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ms', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
+for i, bucket in pairs(fill) do
+  local tokens = bucket[1]
+  if wait == 0 then
+    tokens = tokens - bucket[2]
+  end
+  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens), 'ms', now)
+  redis.call('PEXPIRE', KEYS[i], math.ceil(bucket[4] / bucket[3]) + 1000)
+end
 return wait
 """
 
 
+@dataclass(frozen=True)
+class _Bucket:
+    rate: float  # per second; 0: unlimited
+    capacity: float
+    amount: float
+
+
+def _buckets(limit: RateLimit, cost: int) -> tuple[_Bucket, _Bucket]:
+    calls = _Bucket(limit.requests_per_s, float(limit.burst), 1.0)
+    if limit.tokens_per_s is None or cost <= 0:
+        return calls, _Bucket(0.0, 0.0, 0.0)
+    return calls, _Bucket(limit.tokens_per_s, float(limit.token_burst_or_default), float(cost))
+
+
 class RateLimiter:
-    """take(tenant, limit) admits a call or raises ResourceExhausted."""
+    """take(tenant, limit, cost) admits a call or raises ResourceExhausted."""
 
     def __init__(
         self,
@@ -58,38 +90,58 @@ class RateLimiter:
         self._prefix = key_prefix
         self._clock = clock
         self._script = redis.register_script(_TAKE) if redis is not None else None
-        self._local: dict[str, tuple[float, float]] = {}  # tenant -> (tokens, at)
+        self._local: dict[str, tuple[float, float]] = {}  # bucket key -> (tokens, at)
 
-    async def take(self, tenant: str, limit: RateLimit | None) -> None:
+    async def take(self, tenant: str, limit: RateLimit | None, cost: int = 0) -> None:
+        """Take one call and `cost` decoder tokens from tenant's buckets."""
         if limit is None:
             return
-        wait_ms = await self._wait_ms(tenant, limit)
+        calls, tokens = _buckets(limit, cost)
+        if tokens.rate and tokens.amount > tokens.capacity:
+            raise InvalidArgument(
+                "max_tokens",
+                f"this call may generate {cost} tokens, more than tenant {tenant!r} may "
+                f"spend at once ({tokens.capacity:g}); ask for fewer tokens or branches",
+            )
+        wait_ms = await self._wait_ms(tenant, calls, tokens)
         if wait_ms > 0:
+            budget = f"{limit.requests_per_s:g} calls/s, burst {limit.burst}"
+            if tokens.rate:
+                budget += f"; {tokens.rate:g} tokens/s, burst {tokens.capacity:g}"
             raise ResourceExhausted(
-                f"rate limit of tenant {tenant!r} reached ({limit.requests_per_s:g}/s, "
-                f"burst {limit.burst}); retry in {wait_ms} ms",
+                f"rate limit of tenant {tenant!r} reached ({budget}; this call may generate "
+                f"{cost} tokens); retry in {wait_ms} ms",
                 retry_after_s=wait_ms / 1000,
             )
 
-    async def _wait_ms(self, tenant: str, limit: RateLimit) -> int:
+    async def _wait_ms(self, tenant: str, calls: _Bucket, tokens: _Bucket) -> int:
+        keys = [f"{self._prefix}:ratelimit:{tenant}", f"{self._prefix}:ratelimit:{tenant}:tokens"]
         if self._script is not None:
             try:
-                key = f"{self._prefix}:ratelimit:{tenant}"
-                return int(await self._script(keys=[key], args=[limit.requests_per_s, limit.burst]))
+                args = [calls.rate, calls.capacity, calls.amount]
+                args += [tokens.rate, tokens.capacity, tokens.amount]
+                return int(await self._script(keys=keys, args=args))
             except RedisError as error:
                 # Fail safe, not open: while Redis cannot answer (down, or out of memory and
-                # refusing writes) each replica keeps the bucket in its own memory, so
+                # refusing writes) each replica keeps the buckets in its own memory, so
                 # limits stay in force (exact with one ingress replica, at most one bucket
                 # per replica with more) and Redis trouble does not take the API down.
                 log.warning("rate limit kept in process (Redis: %s)", type(error).__name__)
-        return self._local_wait_ms(tenant, limit)
+        return self._local_wait_ms(list(zip(keys, (calls, tokens), strict=True)))
 
-    def _local_wait_ms(self, tenant: str, limit: RateLimit) -> int:
+    def _local_wait_ms(self, buckets: list[tuple[str, _Bucket]]) -> int:
         now = self._clock()
-        tokens, at = self._local.get(tenant, (float(limit.burst), now))
-        tokens = min(float(limit.burst), tokens + (now - at) * limit.requests_per_s)
-        if tokens >= 1:
-            self._local[tenant] = (tokens - 1, now)
-            return 0
-        self._local[tenant] = (tokens, now)
-        return math.ceil((1 - tokens) / limit.requests_per_s * 1000)
+        filled: list[tuple[str, float]] = []
+        wait_s = 0.0
+        for key, bucket in buckets:
+            if not bucket.rate:
+                continue
+            tokens, at = self._local.get(key, (bucket.capacity, now))
+            tokens = min(bucket.capacity, tokens + (now - at) * bucket.rate)
+            filled.append((key, tokens))
+            if tokens < bucket.amount:
+                wait_s = max(wait_s, (bucket.amount - tokens) / bucket.rate)
+        spent = dict((key, bucket.amount) for key, bucket in buckets)
+        for key, tokens in filled:
+            self._local[key] = (tokens - (spent[key] if wait_s == 0 else 0.0), now)
+        return math.ceil(wait_s * 1000)

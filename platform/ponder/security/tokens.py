@@ -16,6 +16,7 @@ Kubernetes Secret mounted as a volume) and re-read by the ingress when it change
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import secrets
@@ -55,6 +56,37 @@ class RateLimit(_Strict):
 
     requests_per_s: float = Field(gt=0, description="Calls per second, sustained.")
     burst: int = Field(ge=1, description="Calls allowed at once after an idle period.")
+    tokens_per_s: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Decoder tokens the tenant's calls may ask for per second, sustained; a call "
+            "costs the most tokens it may generate (Generate's max_tokens, Reason's token "
+            "budget over all its branches, Analyze's max_tokens). Absent: calls are counted "
+            "only."
+        ),
+    )
+    token_burst: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Decoder tokens that may be asked for at once after an idle period (also the "
+            "largest single call admitted); absent: ten seconds of tokens_per_s."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _tokens_consistent(self) -> RateLimit:
+        if self.token_burst is not None and self.tokens_per_s is None:
+            raise ValueError("token_burst needs tokens_per_s")
+        return self
+
+    @property
+    def token_burst_or_default(self) -> int:
+        """The token bucket's capacity (0 when tokens are not limited)."""
+        if self.tokens_per_s is None:
+            return 0
+        return self.token_burst or max(1, math.ceil(self.tokens_per_s * 10))
 
 
 class TenantEntry(_Strict):
