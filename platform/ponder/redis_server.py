@@ -1,10 +1,12 @@
 """A loopback redis-server owned by this process (local runs and tests; production uses a
 configured Redis URL). AOF persistence is on, data under the state dir.
 
-Locked down like the production one: a password (random per start unless given; clients
-get it inside `url`), a memory cap with `noeviction` — a full Redis refuses writes rather
-than evicting the outcome log — and the commands Ponder never uses (CONFIG, DEBUG,
-FLUSHALL, …) renamed away."""
+Locked down like the production one: the default user locked and Ponder's own ACL user
+(`redis_acl.py`: only the commands Ponder sends, only `ponder:*` keys) with a password
+(random per start unless given; clients get it inside `url`), a memory cap with
+`noeviction` — a full Redis refuses writes rather than evicting the outcome log — and the
+administrative commands (CONFIG, DEBUG, FLUSHALL, ACL, …) renamed away besides.
+Secrets go into a 0600 config file, never on the command line."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ponder import env
+from ponder.redis_acl import USERNAME, acl_config_lines
 from ponder.security.local_credentials import write_secret
 
 
@@ -45,8 +48,9 @@ class LocalRedis:
 
     @property
     def url(self) -> str:
-        """redis://:PASSWORD@127.0.0.1:PORT/0 — a secret; never print it (see safe_url)."""
-        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/0"
+        """redis://ponder:PASSWORD@127.0.0.1:PORT/0 — a secret; never print it (safe_url)."""
+        secret = quote(self.password, safe="")
+        return f"redis://{USERNAME}:{secret}@127.0.0.1:{self.port}/0"
 
     @property
     def safe_url(self) -> str:
@@ -84,7 +88,7 @@ class LocalRedis:
         try:
             # On the command line the password would show in `ps`: a 0600 config file instead.
             config = self.data_dir / "auth.conf"
-            write_secret(config, f"requirepass {self.password}")
+            write_secret(config, "\n".join(acl_config_lines(self.password)))
             command.insert(1, str(config))
             self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         except FileNotFoundError as error:
@@ -104,7 +108,7 @@ class LocalRedis:
     def ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(_command("AUTH", self.password) + _command("PING"))
+                sock.sendall(_command("AUTH", USERNAME, self.password) + _command("PING"))
                 reply = b""
                 while reply.count(b"\r\n") < 2:
                     chunk = sock.recv(64)
@@ -131,7 +135,7 @@ class LocalRedis:
 # Commands no part of Ponder sends; renamed to "" (gone) so that a leaked password cannot
 # reconfigure the server, read its config or wipe it.
 DISABLED_COMMANDS = ("CONFIG", "DEBUG", "FLUSHALL", "FLUSHDB", "MODULE", "SHUTDOWN", "SLAVEOF",
-                     "REPLICAOF", "KEYS", "MIGRATE")  # fmt: skip
+                     "REPLICAOF", "KEYS", "MIGRATE", "ACL", "FUNCTION")  # fmt: skip
 
 
 def _command(*parts: str) -> bytes:

@@ -107,7 +107,7 @@ def test_overlay_renders_and_validates(overlay: str) -> None:
         yaml.safe_load(service["spec"]["serveConfigV2"]), source=f"{overlay} serveConfigV2"
     )
     ponder = config.apps["ponder"]
-    assert ponder.redis.url.startswith("redis://ponder-redis:")
+    assert ponder.redis.url.startswith("redis://ponder@ponder-redis:")  # the ACL user
     assert not ponder.redis.start_local and ponder.redis.password_env == "PONDER_REDIS_PASSWORD"
     cluster = service["spec"]["rayClusterConfig"]
     assert cluster["enableInTreeAutoscaling"] is True
@@ -136,11 +136,12 @@ def test_prod_gpu_puts_decoders_on_gpu_nodes_and_autoscales() -> None:
 def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
     docs = _build("dev-cpu")
     (redis,) = [d for d in docs if d["kind"] == "StatefulSet"]
-    args = " ".join(redis["spec"]["template"]["spec"]["containers"][0]["args"])
-    assert "--appendonly yes" in args and "--requirepass" in args
+    (config,) = [d for d in docs if d["metadata"]["name"] == "ponder-redis-config"]
+    conf = config["data"]["redis.conf"].splitlines()
+    assert "appendonly yes" in conf and "aclfile /run/redis/users.acl" in conf
     # Full means refusing writes, never evicting the outcome log or being OOM-killed.
-    assert "--maxmemory-policy noeviction" in args
-    maxmemory_mb = int(args.split("--maxmemory ")[1].split("mb")[0])
+    assert "maxmemory-policy noeviction" in conf
+    maxmemory_mb = int(next(line for line in conf if line.startswith("maxmemory ")).split()[1][:-2])
     limit = redis["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
     assert limit.endswith("Gi") and maxmemory_mb < int(limit[:-2]) * 1024 * 0.8
     assert redis["spec"]["volumeClaimTemplates"]
@@ -168,7 +169,9 @@ def test_redis_persists_and_is_reachable_only_from_ponder() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_telemetry_configmap_agrees_with_the_serve_config(overlay: str) -> None:
     docs = _build(overlay)
-    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    (configmap,) = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "ponder-telemetry"
+    ]
     data = configmap["data"]
     service = _ray_service(docs)
     tracing = (
@@ -426,3 +429,30 @@ def test_training_jobs_run_locked_down_with_ray_tokens(job_name: str) -> None:
     }
     for name, group in groups.items():
         _assert_locked_down(name, group["template"]["spec"])
+
+
+def test_redis_runs_ponders_acl_user_and_no_secret_reaches_a_command_line() -> None:
+    """The ACL rule is ponder/redis_acl.py's (the local redis-server's), the default user's
+    password is random and never kept, the administrative commands are renamed away as locally, and the password reaches
+    the ACL file only through the shell's printf, hashed."""
+    from ponder.redis_acl import rule_body
+    from ponder.redis_server import DISABLED_COMMANDS
+
+    docs = _build("dev-cpu")
+    (redis,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    (config,) = [d for d in docs if d["metadata"]["name"] == "ponder-redis-config"]
+    assert config["data"]["acl-rule"] == rule_body()
+    conf = config["data"]["redis.conf"].splitlines()
+    assert {f'rename-command {command} ""' for command in DISABLED_COMMANDS} <= set(conf)
+    container = redis["spec"]["template"]["spec"]["containers"][0]
+    (script,) = container["args"]
+    assert "user default on #%s" in script and "/dev/urandom" in script
+    assert "user ponder on #%s" in script
+    assert script.count("$REDIS_PASSWORD") == 1 and "printf '%s' \"$REDIS_PASSWORD\" |" in script
+    assert "--requirepass" not in script and script.strip().endswith(
+        "exec redis-server /etc/ponder-redis/redis.conf"
+    )
+    for probe in (container["readinessProbe"], container["livenessProbe"]):
+        assert probe["exec"]["command"] == ["redis-cli", "--user", "ponder", "ping"]
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    assert mounts["/etc/ponder-redis"].get("readOnly") and "/run/redis" in mounts

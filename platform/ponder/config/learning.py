@@ -20,9 +20,18 @@ class LearningConfig(StrictModel):
         description="The learner deployment; keep one replica (it owns the consumer group).",
     )
     retention_s: int = Field(
-        7 * 24 * 3600,
+        2 * 24 * 3600,
         ge=60,
         description="How long a reasoning stays reportable (and its log entry kept), seconds.",
+    )
+    tenant_record_quota_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Most bytes of reasoning records one tenant may keep stored over retention_s; a "
+            "reasoning past it is answered but not reportable (0: no quota). Keep tenants × "
+            "this well under Redis' maxmemory, so one tenant cannot fill Redis."
+        ),
     )
     per_tenant: bool = Field(
         True,

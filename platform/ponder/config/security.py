@@ -53,7 +53,8 @@ class RedisConfig(StrictModel):
 
     url: str = Field(
         "",
-        description="redis:// URL; empty means the local runner starts a loopback "
+        description="redis:// URL, with the ACL user Ponder connects as (e.g. "
+        "redis://ponder@ponder-redis:6379/0; see ponder/redis_acl.py); empty means the local runner starts a loopback "
         "redis-server (when start_local) or, with start_local off, Redis-backed features "
         "are off.",
     )
@@ -78,4 +79,6 @@ class RedisConfig(StrictModel):
         if not password or not self.url:
             return self.url
         scheme, rest = self.url.split("://", 1)
-        return f"{scheme}://:{quote(password, safe='')}@{rest.split('@')[-1]}"
+        userinfo, _, host = rest.rpartition("@")
+        username = userinfo.split(":", 1)[0]
+        return f"{scheme}://{username}:{quote(password, safe='')}@{host}"

@@ -1,8 +1,9 @@
 """The durable outcome log in Redis (AOF on), keyed by reasoning id.
 
 - At answer time the planner writes the reasoning record (every candidate path's features,
-  score, whether it was chosen, the scorer version) to a key that expires after the
-  retention period, and appends it to the `reasonings` stream (the audit log).
+  score, whether it was chosen, the scorer version) once, to a key that expires after the
+  retention period, within its tenant's storage quota, and appends who reasoned when to
+  the `reasonings` stream (the audit log).
 - ReportOutcome joins the label to the record in one Lua script (atomic): it stores the
   outcome under the reasoning id (a retry finds it and is acknowledged without a second
   log entry) and appends record + outcome to the `outcomes` stream.
@@ -13,22 +14,36 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from ponder.errors import AlreadyExists, NotFound
+from ponder.errors import AlreadyExists, NotFound, ResourceExhausted
 from ponder.learning.records import Outcome, ReasoningRecord, now_ms
 
 LEARNER_GROUP = "learner"
 
-# KEYS: record, reasonings stream. ARGV: record json, ttl s, oldest stream id to keep.
-# A record is written once (NX): an id can never be replaced. Returns 1 written, 0 taken.
-_RECORD = """
+# KEYS: record, reasonings stream, the tenant's usage buckets (the current one first).
+# ARGV: record json, ttl s, oldest stream id to keep, reasoning id, tenant, the tenant's
+# quota in bytes (0: none), a usage bucket's ttl s. A record is stored once, under its key
+# (NX: an id can never be replaced); the stream keeps only who reasoned when. The
+# `#!lua` line makes Redis refuse the whole script while it is out of memory, instead of
+# failing halfway. Returns 1 written, 0 id taken, -1 the tenant's quota is used up.
+_RECORD = """#!lua
+local size = string.len(ARGV[1])
+local quota = tonumber(ARGV[6])
+if quota > 0 then
+  local used = 0
+  for i = 3, #KEYS do used = used + (tonumber(redis.call('GET', KEYS[i])) or 0) end
+  if used + size > quota then return -1 end
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
-redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'reasoning_id', ARGV[4], 'record', ARGV[1])
+redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'reasoning_id', ARGV[4], 'tenant', ARGV[5])
+redis.call('INCRBY', KEYS[3], size)
+redis.call('EXPIRE', KEYS[3], ARGV[7])
 return 1
 """
 
@@ -36,7 +51,9 @@ return 1
 # the reporter's tenant. The tenant is checked before anything is written: another
 # tenant's reasoning is answered exactly like an unknown one; nothing is stored or queued.
 # Returns {0} not found, {1, record} logged, {2, earlier outcome json} already reported.
-_REPORT = """
+# Refused whole while Redis is out of memory (`#!lua`): an outcome is either logged and
+# acknowledged or neither.
+_REPORT = """#!lua
 local record = redis.call('GET', KEYS[1])
 if not record then return {0} end
 if (cjson.decode(record)['tenant'] or '') ~= ARGV[3] then return {0} end
@@ -57,6 +74,10 @@ class Keys:
 
     def reasoning(self, reasoning_id: str) -> str:
         return f"{self.prefix}:reasoning:{reasoning_id}"
+
+    def usage(self, tenant: str, bucket: int) -> str:
+        """Bytes of reasoning records a tenant stored in one time bucket."""
+        return f"{self.prefix}:usage:{tenant or '-'}:{bucket}"
 
     def outcome(self, reasoning_id: str) -> str:
         return f"{self.prefix}:outcome:{reasoning_id}"
@@ -126,23 +147,55 @@ def stream_id(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+# A tenant's stored bytes are counted in buckets of retention / USAGE_BUCKETS; a record
+# counts until its bucket and the USAGE_BUCKETS after it are over (at least its retention).
+USAGE_BUCKETS = 8
+
+
 class OutcomeLog:
-    def __init__(self, client: Redis, retention_s: int, keys: Keys | None = None) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        retention_s: int,
+        keys: Keys | None = None,
+        tenant_quota_bytes: int = 0,
+    ) -> None:
         self._client = client
         self._retention_s = retention_s
+        self._quota = tenant_quota_bytes
+        self._bucket_s = max(1, math.ceil(retention_s / USAGE_BUCKETS))
         self.keys = keys or Keys()
         self._report = client.register_script(_REPORT)
         self._record = client.register_script(_RECORD)
         self.dead_lettered = 0  # entries this process moved to the dead-letter stream
 
     async def record(self, record: ReasoningRecord) -> None:
-        """Log a reasoning at answer time; its id must be new (AlreadyExists otherwise)."""
-        oldest = max(0, now_ms() - self._retention_s * 1000)
-        written = await self._record(
-            keys=[self.keys.reasoning(record.reasoning_id), self.keys.reasonings_stream],
-            args=[record.to_json(), self._retention_s, oldest, record.reasoning_id],
+        """Log a reasoning at answer time; its id must be new (AlreadyExists otherwise) and
+        its tenant within its storage quota (ResourceExhausted otherwise)."""
+        now = now_ms()
+        oldest = max(0, now - self._retention_s * 1000)
+        bucket = now // 1000 // self._bucket_s
+        usage = [self.keys.usage(record.tenant, bucket - i) for i in range(USAGE_BUCKETS + 1)]
+        written = int(
+            await self._record(
+                keys=[self.keys.reasoning(record.reasoning_id), self.keys.reasonings_stream, *usage],
+                args=[
+                    record.to_json(),
+                    self._retention_s,
+                    oldest,
+                    record.reasoning_id,
+                    record.tenant,
+                    self._quota,
+                    self._bucket_s * (USAGE_BUCKETS + 1),
+                ],
+            )
         )
-        if not int(written):
+        if written == -1:
+            raise ResourceExhausted(
+                f"tenant {record.tenant!r} has stored its quota of reasonings "
+                f"({self._quota} bytes per {self._retention_s} s); this one is not reportable"
+            )
+        if not written:
             raise AlreadyExists(f"reasoning_id {record.reasoning_id!r} is taken")
 
     async def get_record(self, reasoning_id: str) -> ReasoningRecord:
