@@ -145,7 +145,7 @@ async def _throughput(pairs: list[tuple[Any, Any]], outcomes: int, batch_size: i
     from ponder.config import LearningConfig, RedisConfig
     from ponder.learning.learner import Learner
     from ponder.learning.outcome_log import OutcomeLog
-    from ponder.reasoning.scorer import load_scorer
+    from ponder.reasoning.path_scorer import load_scorer
     from ponder.redis_client import connect
     from ponder.redis_server import LocalRedis
 

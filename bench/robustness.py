@@ -47,13 +47,13 @@ from deployments.serve_config import load_serve_config  # noqa: E402
 from ponder import env  # noqa: E402
 from ponder.config import PlannerConfig  # noqa: E402
 from ponder.reasoning.cache import NoScoreCache  # noqa: E402
+from ponder.reasoning.path_scorer import load_scorer  # noqa: E402
 from ponder.reasoning.paths import PathStatus, group_by_answer  # noqa: E402
 from ponder.reasoning.plan import Strategy, parse_strategies  # noqa: E402
 from ponder.reasoning.problems import Problem, is_correct, load_problems  # noqa: E402
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, load_ranker  # noqa: E402
 from ponder.reasoning.reasoning_planner import ReasoningPlanner  # noqa: E402
 from ponder.reasoning.requests import ReasonBudget, ReasonResult  # noqa: E402
-from ponder.reasoning.scorer import load_scorer  # noqa: E402
 from ponder.reasoning.selection import SEARCH_PATH_ID  # noqa: E402
 from ponder.reasoning.verifier import load_samples, replay  # noqa: E402
 from ponder.stats import proportion  # noqa: E402

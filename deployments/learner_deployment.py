@@ -20,9 +20,9 @@ from ponder.config import LearningConfig, RedisConfig
 from ponder.learning.learner import Learner
 from ponder.learning.ranker_learner import RankerLearner
 from ponder.learning.registry import VersionInfo
+from ponder.reasoning.path_scorer import DEFAULT_SCORER_PATH, load_scorer
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, load_ranker
 from ponder.reasoning.ranker_fit import DEFAULT_REHEARSAL_PATH
-from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, load_scorer
 from ponder.redis_client import connect
 from ponder.telemetry.tracing import correlate_logs
 

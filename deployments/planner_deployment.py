@@ -29,10 +29,10 @@ from ponder.learning.records import ReasoningRecord
 from ponder.learning.registry import ScorerRegistry
 from ponder.learning.watcher import RankerWatcher, ScorerWatcher
 from ponder.reasoning.cache import NoScoreCache, RedisScoreCache, ScoreCache
+from ponder.reasoning.path_scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
 from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import Finished, ReasonCall, ReasonEvent, ReasonResult
-from ponder.reasoning.scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
 from ponder.reasoning.selection import SEARCH_PATH_ID
 from ponder.redis_client import connect
 from ponder.telemetry.tracing import correlate_logs, span

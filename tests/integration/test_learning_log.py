@@ -29,8 +29,8 @@ from ponder.learning.records import (
 from ponder.learning.registry import ScorerRegistry
 from ponder.learning.scorer_status import scorer_status
 from ponder.learning.watcher import ScorerWatcher
+from ponder.reasoning.path_scorer import load_scorer
 from ponder.reasoning.paths import FEATURE_NAMES
-from ponder.reasoning.scorer import load_scorer
 from ponder.redis_client import connect
 from ponder.redis_server import LocalRedis
 

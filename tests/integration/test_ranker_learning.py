@@ -24,9 +24,9 @@ from ponder.learning.ranker_learner import RankerLearner
 from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import SHARED_SCOPE, Outcome, ReasoningRecord, now_ms, scorer_scope
 from ponder.learning.watcher import RankerWatcher
+from ponder.reasoning.path_scorer import load_scorer
 from ponder.reasoning.ranker import AnswerRanker, load_ranker
 from ponder.reasoning.ranker_fit import RankingExample, fit_ranker, save_rehearsal
-from ponder.reasoning.scorer import load_scorer
 from ponder.redis_client import connect
 from ponder.redis_server import LocalRedis
 from tests.integration.support import synthetic_problem, synthetic_rehearsal

@@ -21,12 +21,12 @@ from ponder.reasoning.formats import (
     expression_regex,
     steps_regex,
 )
+from ponder.reasoning.path_scorer import PathScorer
 from ponder.reasoning.paths import FEATURE_NAMES, PathStatus
 from ponder.reasoning.plan import extract_conditions, parse_number, parse_strategies
 from ponder.reasoning.problems import is_correct, load_problems, split_of
 from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
-from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import parse_final_number
 from ponder.training.domain_data import (
     TargetFormat,

@@ -24,8 +24,8 @@ from ponder.learning.records import (
     labelled_rows,
     scorer_scope,
 )
+from ponder.reasoning.path_scorer import PathScorer, load_scorer
 from ponder.reasoning.paths import FEATURE_NAMES
-from ponder.reasoning.scorer import PathScorer, load_scorer
 from ponder.v1 import ponder_pb2 as pb
 
 N = len(FEATURE_NAMES)

@@ -17,6 +17,7 @@ from ponder.generation import (
     TokenMeter,
 )
 from ponder.reasoning.cache import CacheUnavailable, NoScoreCache
+from ponder.reasoning.path_scorer import PathScorer, fit_scorer, load_scorer
 from ponder.reasoning.paths import FEATURE_NAMES, PathStatus
 from ponder.reasoning.plan import (
     EXTRACT_NODE_ID,
@@ -35,7 +36,6 @@ from ponder.reasoning.requests import (
     ReasonBudget,
     StepDone,
 )
-from ponder.reasoning.scorer import PathScorer, fit_scorer, load_scorer
 from ponder.reasoning.steps import StepRecord
 
 PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have now?"

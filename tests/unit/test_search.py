@@ -19,6 +19,7 @@ from ponder.generation import (
 )
 from ponder.reasoning.cache import NoScoreCache
 from ponder.reasoning.cues import operator_shares, read_cues, used_positions
+from ponder.reasoning.path_scorer import PathScorer
 from ponder.reasoning.paths import FEATURE_NAMES, PathState, PathStatus, path_features
 from ponder.reasoning.plan import (
     BranchSpec,
@@ -29,7 +30,6 @@ from ponder.reasoning.plan import (
 )
 from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
-from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import StepRecord
 from ponder.reasoning.verifier import SampledPath, SampledProblem, fit_verifier, replay
 

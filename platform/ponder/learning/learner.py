@@ -37,8 +37,8 @@ from ponder.learning.outcome_log import Keys, LogEntry, OutcomeLog, stream_id
 from ponder.learning.ranker_examples import RankerExample, held_back, right_answer_of
 from ponder.learning.records import SHARED_SCOPE, labelled_rows, now_ms
 from ponder.learning.registry import ScorerRegistry, VersionInfo
+from ponder.reasoning.path_scorer import PathScorer, log_loss
 from ponder.reasoning.paths import FEATURE_NAMES
-from ponder.reasoning.scorer import PathScorer, log_loss
 from ponder.telemetry.tracing import span
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ponder.reasoning.scorer import PathScorer, log_loss
+from ponder.reasoning.path_scorer import PathScorer, log_loss
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from ponder.learning.online import Metrics
 from ponder.learning.outcome_log import Keys, text
 from ponder.learning.records import now_ms
 from ponder.learning.version_store import VersionStore
-from ponder.reasoning.scorer import PathScorer, scorer_from_json
+from ponder.reasoning.path_scorer import PathScorer, scorer_from_json
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Generic, Protocol, TypeVar
 from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import SHARED_SCOPE
 from ponder.learning.registry import ScorerRegistry
+from ponder.reasoning.path_scorer import PathScorer
 from ponder.reasoning.ranker import AnswerRanker
-from ponder.reasoning.scorer import PathScorer
 
 log = logging.getLogger(__name__)
 

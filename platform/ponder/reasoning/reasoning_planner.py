@@ -14,10 +14,10 @@ from pathlib import Path
 
 from ponder.config import PlannerConfig
 from ponder.reasoning.cache import ScoreCache
+from ponder.reasoning.path_scorer import PathScorer
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
 from ponder.reasoning.request_run import FeatureSink, RequestRun
 from ponder.reasoning.requests import Finished, ReasonBudget, ReasonEvent, ReasonResult
-from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import PlannerDecoder
 
 __all__ = ["FeatureSink", "ReasoningPlanner"]

@@ -28,6 +28,7 @@ from ponder.reasoning.cache import (
     score_key,
 )
 from ponder.reasoning.cues import read_cues
+from ponder.reasoning.path_scorer import PathScorer, sigmoid
 from ponder.reasoning.paths import (
     PathState,
     PathStatus,
@@ -55,7 +56,6 @@ from ponder.reasoning.requests import (
     ReasonResult,
     StepDone,
 )
-from ponder.reasoning.scorer import PathScorer, sigmoid
 from ponder.reasoning.selection import SEARCH_PATH_ID, chosen_path, rank_paths
 from ponder.reasoning.steps import (
     BranchFailed,

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from ponder.config import PlannerConfig
 from ponder.reasoning.cache import NoScoreCache
+from ponder.reasoning.path_scorer import PathScorer
 from ponder.reasoning.paths import FEATURE_NAMES, PathState, PathStatus
 from ponder.reasoning.problems import Problem, is_correct
 from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
-from ponder.reasoning.scorer import PathScorer
 from ponder.reasoning.steps import PlannerDecoder
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from ponder.config import PlannerConfig
 from ponder.reasoning.answer_features import Candidate, SampledProgram
 from ponder.reasoning.cache import NoScoreCache
+from ponder.reasoning.path_scorer import PathScorer, fit_scorer, log_loss
 from ponder.reasoning.paths import (
     FEATURE_NAMES,
     PathState,
@@ -36,7 +37,6 @@ from ponder.reasoning.problems import Problem, is_correct
 from ponder.reasoning.ranker import AnswerRanker
 from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
-from ponder.reasoning.scorer import PathScorer, fit_scorer, log_loss
 from ponder.reasoning.selection import SEARCH_PATH_ID
 from ponder.reasoning.steps import PlannerDecoder
 
