@@ -99,7 +99,11 @@ class Planner:
             if config.cache.enabled:
                 cache = RedisScoreCache(client, config.cache.ttl_s)
             if config.learning.enabled:
-                self._outcome_log = OutcomeLog(client, config.learning.retention_s)
+                self._outcome_log = OutcomeLog(
+                    client,
+                    config.learning.retention_s,
+                    tenant_quota_bytes=config.learning.tenant_record_quota_bytes,
+                )
                 self._watcher = ScorerWatcher(ScorerRegistry(client), default)
                 self._reload_task = asyncio.get_running_loop().create_task(
                     self._watcher.run(config.learning.reload_interval_s, self._stop)

@@ -167,6 +167,10 @@ def api_token() -> str:
     return token
 
 
+# The Redis password of `ponder scorer --redis-url` (the deployed config names its own).
+REDIS_PASSWORD_ENV = "PONDER_REDIS_PASSWORD"
+
+
 def secret(name: str) -> str:
     """A secret from the environment variable a config names (e.g. a Redis password)."""
     return os.environ.get(name, "")

@@ -312,9 +312,10 @@ def test_the_ray_cluster_refuses_a_client_without_its_token(platform: LocalPlatf
     assert token_path.stat().st_mode & 0o777 == 0o600
 
 
-def _ponder(*args: str) -> subprocess.CompletedProcess[str]:
+def _ponder(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ponder.cli", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -329,11 +330,16 @@ def test_the_cli_creates_uses_and_revokes_a_token(platform: LocalPlatform) -> No
     value = added.stdout.strip()
     assert value.startswith("pdr_") and value not in Path(file).read_text()
     assert "cli-1: tenant cli-tenant" in _ponder("token", "list", "--file", file).stdout
-    target = ["--target", platform.target, "--token", value]
-    _wait_until(lambda: _ponder("models", *target).returncode == 0, "the CLI's token to work")
+    target = ["--target", platform.target, "--token-file", "-"]
+
+    def models() -> subprocess.CompletedProcess[str]:
+        return _ponder("models", *target, stdin=value)
+
+    _wait_until(lambda: models().returncode == 0, "the CLI's token to work")
+    # A token on the command line (where `ps` shows it) is refused before any call.
+    on_command_line = _ponder("models", "--target", platform.target, "--token", value)
+    assert on_command_line.returncode == 2 and "--token-file" in on_command_line.stderr
     assert _ponder("token", "revoke", "--file", file, "cli-1").returncode == 0
-    _wait_until(
-        lambda: "UNAUTHENTICATED" in _ponder("models", *target).stderr, "the revocation to apply"
-    )
-    missing = _ponder("models", "--target", platform.target, "--token", "")
+    _wait_until(lambda: "UNAUTHENTICATED" in models().stderr, "the revocation to apply")
+    missing = _ponder("models", "--target", platform.target, "--token-file", "/dev/null")
     assert missing.returncode == 1 and "UNAUTHENTICATED" in missing.stderr

@@ -116,9 +116,11 @@ def test_reported_outcomes_promote_a_version_that_planners_reload(
         keys.close()
 
 
-def _cli(*args: str) -> str:
+def _cli(*args: str, redis_url: str = "") -> str:
+    environment = {**os.environ, "PONDER_REDIS_URL": redis_url} if redis_url else None
     result = subprocess.run(
         [sys.executable, "-m", "ponder.cli", "scorer", *args],
+        env=environment,
         capture_output=True,
         text=True,
         timeout=60,
@@ -131,18 +133,27 @@ def _cli(*args: str) -> str:
 def test_cli_history_and_rollback_reach_the_planners(
     platform: LocalPlatform, client: PonderClient
 ) -> None:
-    url = ["--redis-url", platform.redis_servers[0].url, "--tenant", "local"]
+    store = platform.redis_servers[0].url  # through PONDER_REDIS_URL: it has a password
+    url = ["--tenant", "local"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "ponder.cli", "scorer", "status", "--redis-url", store],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "PONDER_REDIS_URL" in refused.stderr
     active = client.get_scorer().active
     if not active.parent:  # nothing promoted yet (run on its own): promote a version
         _report_correct_answers(client, 12)
         _wait_for(lambda: _settled(client), 60, "the learner to apply every outcome")
         active = client.get_scorer().active
     assert active.parent, "12 correct outcomes promoted no version"
-    history = _cli("history", *url)
+    history = _cli("history", *url, redis_url=store)
     assert "seed" in history and f"promoted  {active.version}" in history
-    assert f"active    {active.version} [promoted]" in _cli("status", *url)
+    assert f"active    {active.version} [promoted]" in _cli("status", *url, redis_url=store)
 
-    _cli("rollback", active.parent, *url)
+    _cli("rollback", active.parent, *url, redis_url=store)
     assert client.get_scorer().active.version == active.parent
     _wait_for(
         lambda: (
@@ -152,7 +163,7 @@ def test_cli_history_and_rollback_reach_the_planners(
         30,
         "planners to reload the rolled-back version",
     )
-    assert "rollback" in _cli("history", *url).splitlines()[-2]
+    assert "rollback" in _cli("history", *url, redis_url=store).splitlines()[-2]
 
 
 def test_bad_reports_get_clear_errors(client: PonderClient) -> None:

@@ -142,9 +142,10 @@ def test_cli_reason_prints_answer_and_tree(platform: LocalPlatform) -> None:
 
     def cli(*flags: str) -> list[str]:
         command = [sys.executable, "-m", "ponder.cli", "reason", PROBLEM]
-        command += ["--target", platform.target, "--token", platform.api_token]
+        command += ["--target", platform.target, "--token-file", "-"]
         result = subprocess.run(
             [*command, "--branches", "2", "--strategy", "pot", *flags],
+            input=platform.api_token,
             capture_output=True,
             text=True,
             timeout=300,

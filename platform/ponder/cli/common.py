@@ -48,11 +48,14 @@ def target_options() -> argparse.ArgumentParser:
     parent.add_argument("--target", default="127.0.0.1:9000", help="gRPC address")
     parent.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
     parent.add_argument(
-        "--token",
+        "--token-file",
+        dest="token_file",
         default=None,
-        help="API bearer token (default: PONDER_API_TOKEN, else the token `ponder serve` "
-        "created in .state/auth/client-token)",
+        help="file holding the API bearer token, '-' for standard input (default: "
+        "PONDER_API_TOKEN, else the token `ponder serve` created in "
+        ".state/auth/client-token). Never on the command line: `ps` shows it to every user",
     )
+    parent.add_argument("--token", dest="token_on_command_line", help=argparse.SUPPRESS)
     parent.add_argument(
         "--tls",
         action=argparse.BooleanOptionalAction,
@@ -66,10 +69,32 @@ def target_options() -> argparse.ArgumentParser:
 
 
 def connect(args: argparse.Namespace) -> PonderClient:
-    """A client of the target the command line names (--target, --token, --tls, --ca-file)."""
+    """A client of the target the command line names (--target, --token-file, --tls,
+    --ca-file)."""
     from ponder.api.client import PonderClient
 
     roots = Path(args.ca_file).read_bytes() if getattr(args, "ca_file", None) else None
     return PonderClient(
-        args.target, token=args.token, tls=getattr(args, "tls", None), root_certificates=roots
+        args.target, token=token_of(args), tls=getattr(args, "tls", None), root_certificates=roots
     )
+
+
+def token_of(args: argparse.Namespace) -> str | None:
+    """The bearer token from --token-file (None: the client's default). A token given on
+    the command line is refused: every user of the machine could read it in `ps`."""
+    if getattr(args, "token_on_command_line", None) is not None:
+        print(
+            "error: --token would show the token to every user of this machine (ps); pass "
+            "--token-file FILE (or - for standard input) or set PONDER_API_TOKEN",
+            file=sys.stderr,
+        )
+        raise CommandFailed(2)
+    path = getattr(args, "token_file", None)
+    if path is None:
+        return None
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as error:
+        print(f"error: cannot read --token-file: {error.strerror}", file=sys.stderr)
+        raise CommandFailed(2) from None
+    return text.strip()

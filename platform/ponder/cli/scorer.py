@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from ponder import env
 
@@ -22,10 +23,20 @@ def cmd_scorer(args: argparse.Namespace) -> int:
     from ponder.learning.scorer_status import scorer_status
     from ponder.redis_client import connect
 
+    if urlsplit(args.redis_url).password is not None:
+        print(
+            "error: --redis-url carries a password, which `ps` would show to every user of "
+            "this machine; set PONDER_REDIS_URL, or pass the URL without it and set "
+            "PONDER_REDIS_PASSWORD",
+            file=sys.stderr,
+        )
+        return 2
     url = args.redis_url or env.redis_url()
     if not url:
         print("error: no Redis: pass --redis-url or set PONDER_REDIS_URL", file=sys.stderr)
         return 2
+    if args.redis_url:
+        url = RedisConfig(url=url, password_env=env.REDIS_PASSWORD_ENV).connection_url()
     scope = scorer_scope(args.tenant, per_tenant=bool(args.tenant))
 
     def when(ms: int) -> str:
@@ -136,7 +147,8 @@ def register(sub: Any) -> None:
         "--redis-url",
         dest="redis_url",
         default="",
-        help="default: PONDER_REDIS_URL or the Redis a local `ponder serve` started",
+        help="Redis URL without its password (that comes from PONDER_REDIS_PASSWORD); "
+        "default: PONDER_REDIS_URL or the Redis a local `ponder serve` started",
     )
     common.add_argument("--tenant", default="", help="a tenant's scorer (per-tenant mode)")
     common.add_argument(
