@@ -1,15 +1,17 @@
 """The Redis user Ponder connects as: only the commands Ponder sends, only its own keys.
 
+`ponder` may run the reads and writes of the score cache, the outcome log and its
+streams, the rate-limit buckets and the version registries, on keys under `ponder:` only:
+no administrative command (ACL, CONFIG, FUNCTION, SCRIPT FLUSH/KILL, SHUTDOWN, FLUSHALL,
+KEYS, …) and no DEL but on the one kind of key Ponder deletes (a registry's candidate
+version). Commands inside Lua scripts are checked against the same list.
+
 Nobody can log in as the default user: its password is a random hash whose preimage is
-never kept (it stays on, with every right, only because Redis 7.0 replays the AOF as the
-default user and drops the MULTI/EXEC blocks that user may not run). `ponder` may run the reads and writes of the score
-cache, the outcome log and its streams, the rate-limit buckets and the version
-registries, on keys under `ponder:` only — no administrative command (ACL, CONFIG,
-FUNCTION, SCRIPT FLUSH/KILL, SHUTDOWN, FLUSHALL, KEYS, …) and no DEL but on the one kind of
-key Ponder deletes (a registry's candidate version). Commands inside Lua scripts are
-checked against the same list. The local redis-server (`redis_server.py`) and the
-Kubernetes StatefulSet (`k8s/base/redis.yaml`, which writes the same line at start) use
-it; a unit test keeps the two equal.
+never kept. It stays on, with every right, only because Redis 7.0 replays the AOF as the
+default user and drops the MULTI/EXEC blocks that user may not run (a test restarts Redis
+and finds every acknowledged write). The local redis-server (`redis_server.py`) and the
+Kubernetes StatefulSet (`k8s/base/redis.yaml`, which writes the same lines at start) use
+this; a unit test keeps the two equal.
 """
 
 from __future__ import annotations

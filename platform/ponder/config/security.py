@@ -54,9 +54,9 @@ class RedisConfig(StrictModel):
     url: str = Field(
         "",
         description="redis:// URL, with the ACL user Ponder connects as (e.g. "
-        "redis://ponder@ponder-redis:6379/0; see ponder/redis_acl.py); empty means the local runner starts a loopback "
-        "redis-server (when start_local) or, with start_local off, Redis-backed features "
-        "are off.",
+        "redis://ponder@ponder-redis:6379/0; see ponder/redis_acl.py); empty means the local "
+        "runner starts a loopback redis-server (when start_local) or, with start_local off, "
+        "Redis-backed features are off.",
     )
     start_local: bool = Field(
         True, description="Start a loopback redis-server (AOF on) when no url is given."

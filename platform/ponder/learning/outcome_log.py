@@ -178,7 +178,11 @@ class OutcomeLog:
         usage = [self.keys.usage(record.tenant, bucket - i) for i in range(USAGE_BUCKETS + 1)]
         written = int(
             await self._record(
-                keys=[self.keys.reasoning(record.reasoning_id), self.keys.reasonings_stream, *usage],
+                keys=[
+                    self.keys.reasoning(record.reasoning_id),
+                    self.keys.reasonings_stream,
+                    *usage,
+                ],
                 args=[
                     record.to_json(),
                     self._retention_s,
