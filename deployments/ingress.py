@@ -57,6 +57,7 @@ from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.config import PonderConfig
 from ponder.errors import NotFound, PermissionDenied, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
+from ponder.health_probe import SharedProbe
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, new_reasoning_id, scorer_scope
 from ponder.learning.scorer_status import ranker_status, scorer_status
@@ -119,6 +120,11 @@ class Ingress(HttpFrontDoor):
                 config.auth.reload_interval_s,
             )
         self._rate_limiter = RateLimiter(self._redis)
+        self._health = SharedProbe(
+            self._probe_decoder,
+            timeout_s=config.ingress.health_timeout_s,
+            ttl_s=config.ingress.health_cache_s,
+        )
         self._cost_defaults = CostDefaults(
             generate_max_tokens=config.decoder.engine.default_max_tokens,
             reason_max_tokens=config.planner.default_max_tokens,
@@ -333,19 +339,18 @@ class Ingress(HttpFrontDoor):
     async def Check(
         self, request: health_pb2.HealthCheckRequest, grpc_context: Any = None
     ) -> health_pb2.HealthCheckResponse:
-        """SERVING when a decoder replica answers within the configured time; NOT_SERVING
-        from the moment a drain starts (load balancers and probes stop sending first)."""
-        serving = health_pb2.HealthCheckResponse.SERVING
-        if self._is_draining():
+        """SERVING when a decoder replica answered within the configured time (asked at
+        most once per health_cache_s, however many checks come); NOT_SERVING from the
+        moment a drain starts (load balancers and probes stop sending first)."""
+        if self._is_draining() or not await self._health.healthy():
             return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
+        return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+    async def _probe_decoder(self) -> None:
         try:
-            await asyncio.wait_for(
-                self._decoder.stats.remote(), timeout=self._config.ingress.health_timeout_s
-            )
-        except Exception as error:  # any failure means not serving; report, don't raise
-            log.warning("health check failed: %s", type(original_error(error)).__name__)
-            serving = health_pb2.HealthCheckResponse.NOT_SERVING
-        return health_pb2.HealthCheckResponse(status=serving)
+            await self._decoder.stats.remote()
+        except Exception as error:
+            raise original_error(error) from None
 
     # -- shutdown ------------------------------------------------------------------------
 

@@ -43,6 +43,12 @@ class IngressConfig(StrictModel):
     health_timeout_s: float = Field(
         2.0, gt=0, description="How long a health check waits for the decoder to answer."
     )
+    health_cache_s: float = Field(
+        1.0,
+        ge=0,
+        description="How long a decoder's health answer is reused: every health check in "
+        "that time gets it without another decoder call (health needs no token).",
+    )
     http_enabled: bool = Field(
         True,
         description="Serve the HTTP/JSON API (OpenAI-compatible + Ponder's endpoints) beside "
