@@ -8,7 +8,7 @@ Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 0 (all)]
               variants) with the packaged scorer and ranker and after 250, 500, 1000
               reported outcomes of the unseen stream (the other half's problems and
               variants; labels from the data's answers), each pass paired with the first
-              on the same problems, via ponder.learning_eval (the same code as
+              on the same problems, via ponder.evaluation.learning_loop (the same code as
               `ponder eval --learn-stream`)
   rankers     every answer-ranker version the loop created, replayed on the first pass's
               logged programs of the held-out problems (identical rows for all)
@@ -255,8 +255,8 @@ def main() -> int:
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
     from ponder import env
+    from ponder.evaluation.learning_loop import LoopSettings, format_loop_table, learning_loop
     from ponder.learning.stream_split import learning_problems
-    from ponder.learning_eval import LoopSettings, format_loop_table, learning_loop
 
     problems = learning_problems(
         env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"

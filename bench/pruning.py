@@ -43,7 +43,7 @@ def rule_changes(rule: str) -> dict[str, Any]:
 
 
 def measure(config: Path, rule: str, problems: list[Any]) -> dict[str, Any]:
-    from ponder.evaluation import evaluate
+    from ponder.evaluation.compare_methods import evaluate
 
     platform = _platform(config, rule_changes(rule))
     try:

@@ -186,7 +186,7 @@ def _accuracy(
 ) -> dict[str, Any]:
     from ponder import env
     from ponder.api.client import PonderClient
-    from ponder.evaluation import evaluate, format_table
+    from ponder.evaluation.compare_methods import evaluate, format_table
     from ponder.reasoning.problems import load_problems
 
     problems = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", limit)

@@ -256,7 +256,7 @@ def _dev_metrics(
     model_dir: Path, name: str, settings: RLTrainingConfig, serve_config: Path
 ) -> dict[str, Any]:
     from deployments.serve_config import load_serve_config
-    from ponder.training.adapter_eval import evaluate_model
+    from ponder.evaluation.strategy_accuracy import evaluate_model
 
     if not settings.dev_limit:
         return {}

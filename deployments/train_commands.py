@@ -93,8 +93,8 @@ def cmd_train_adapter(args: argparse.Namespace) -> int:
 
     from deployments.serve_config import load_serve_config
     from deployments.training_jobs import package_adapter
+    from ponder.evaluation.strategy_accuracy import evaluate_adapter
     from ponder.reasoning.problems import load_problems
-    from ponder.training.adapter_eval import evaluate_adapter
 
     logging.basicConfig(level=logging.WARNING)
     job = _job(AdapterTrainingConfig, args, "adapter")
@@ -147,9 +147,9 @@ def cmd_train_student(args: argparse.Namespace) -> int:
     import asyncio
 
     from deployments.serve_config import load_serve_config
+    from ponder.evaluation.strategy_accuracy import evaluate_model
     from ponder.reasoning.problems import load_problems
     from ponder.student_setup import build_student, package_student
-    from ponder.training.adapter_eval import evaluate_model
     from ponder.training.distill import spaced_layers
     from ponder.training.settings import StudentTrainingConfig
 
@@ -207,9 +207,9 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
     held-out choice accuracy on a balanced set beside the majority-class baseline."""
     import json
 
+    from ponder.multimodal.fusion_training import FrozenDecoder, FusionTrainer, majority_classes
     from ponder.multimodal.model import MultimodalModel, save_weights
     from ponder.multimodal.synthetic import make_examples
-    from ponder.multimodal.training import FrozenDecoder, FusionTrainer, majority_classes
 
     logging.basicConfig(level=logging.WARNING)
     model_dir = env.default_model_dir()

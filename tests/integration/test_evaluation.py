@@ -1,12 +1,13 @@
-"""`ponder eval`'s harness (ponder.evaluation) through the platform: every method answers
-every problem, tokens are counted, and self-consistency fans out at Reason's budget."""
+"""`ponder eval`'s harness (ponder.evaluation.compare_methods) through the platform: every
+method answers every problem, tokens are counted, and self-consistency fans out at
+Reason's budget."""
 
 from __future__ import annotations
 
 import pytest
 
 from ponder.api.client import PonderClient
-from ponder.evaluation import METHODS, evaluate
+from ponder.evaluation.compare_methods import METHODS, evaluate
 from ponder.reasoning.problems import Problem
 
 pytestmark = pytest.mark.integration

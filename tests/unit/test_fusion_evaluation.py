@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ponder.multimodal.fusion_training import _scored, majority_classes
 from ponder.multimodal.synthetic import CLASSES, answer_class, make_examples
-from ponder.multimodal.training import _scored, majority_classes
 
 
 def test_balanced_held_out_set_has_every_class_equally_often() -> None:

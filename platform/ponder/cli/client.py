@@ -226,7 +226,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ponder.evaluation import METHODS, evaluate, format_table, write_json
+    from ponder.evaluation.compare_methods import METHODS, evaluate, format_table, write_json
     from ponder.reasoning.problems import load_problems
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -262,8 +262,8 @@ def _learning_loop(args: argparse.Namespace) -> int:
     import uuid
 
     from ponder import env
+    from ponder.evaluation.learning_loop import LoopSettings, format_loop_table, learning_loop
     from ponder.learning.stream_split import learning_problems
-    from ponder.learning_eval import LoopSettings, format_loop_table, learning_loop
 
     checkpoints = sorted({int(c) for c in args.checkpoints.split(",") if c.strip()})
     checkpoints = [c for c in checkpoints if c <= args.learn_stream] or [args.learn_stream]

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ponder.config import EngineConfig
+from ponder.evaluation.path_records import ProblemRecord
 from ponder.reasoning.problems import Problem
 from ponder.reasoning.requests import ReasonBudget
-from ponder.reasoning.training import ProblemRecord
 from ponder.stats import proportion
 
 STRATEGY_BUDGET = ReasonBudget(max_branches=4, max_tokens=4096)
@@ -46,8 +46,8 @@ async def evaluate_adapter(
     """{'base': {...}, 'adapter': {...}} of strategy_counts on `problems`; adapter_dir must
     be absolute (vLLM's engine processes resolve it on their own)."""
     from ponder.engine.vllm_engine import VLLMEngine
+    from ponder.evaluation.path_records import collect
     from ponder.reasoning.local_decoder import EngineDecoder
-    from ponder.reasoning.training import collect
 
     config = engine_config.model_copy(
         update={"lora_adapters": {adapter_name: str(adapter_dir)}, "max_loras": 1}
@@ -82,8 +82,8 @@ async def evaluate_model(
     """strategy_counts on `problems` of the model engine_config points at (no adapter):
     a distilled student, measured exactly like the adapter above."""
     from ponder.engine.vllm_engine import VLLMEngine
+    from ponder.evaluation.path_records import collect
     from ponder.reasoning.local_decoder import EngineDecoder
-    from ponder.reasoning.training import collect
 
     say(f"starting a vLLM engine serving {label}")
     engine = await VLLMEngine.start(engine_config)

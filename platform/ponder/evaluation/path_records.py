@@ -1,7 +1,8 @@
 """Run the planner over problems with every path seen to its end (no pruning, no early
 stop) and record each path's feature rows and whether its answer is right: the
-per-strategy greedy evaluation of adapters and students (`adapter_eval.py`) reads it.
-The path verifier is fitted from `verifier.sample_paths` (`ponder train verifier`)."""
+per-strategy greedy evaluation of adapters and students (`strategy_accuracy.py`) reads
+it. The path verifier is fitted from `reasoning/verifier.py` `sample_paths` instead
+(`ponder train verifier`)."""
 
 from __future__ import annotations
 
