@@ -23,7 +23,7 @@ def run_demo(platform: LocalPlatform) -> None:
     """What Ponder is for, on the first screen: a Reason with its branches and chosen path,
     its outcome reported to the learning loop and the scorer's counts; then a Generate."""
     from ponder.api.client import build_reason_request, build_request
-    from ponder.cli.client import format_compact_tree, format_plan
+    from ponder.cli.rpc_commands import format_compact_tree, format_plan
     from ponder.reasoning.problems import is_correct
 
     with platform.client() as client:

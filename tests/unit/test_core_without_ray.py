@@ -37,7 +37,7 @@ def test_every_core_module_imports_without_ray() -> None:
         for m in pkgutil.walk_packages(ponder.__path__, "ponder.")
         if not m.name.endswith("__main__")
     ]
-    assert "ponder.training.lora" in names and "ponder.cli.client" in names
+    assert "ponder.training.lora" in names and "ponder.cli.rpc_commands" in names
     done = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=300, check=False
     )

@@ -4,7 +4,7 @@ the plan on one line and a summary line."""
 
 from __future__ import annotations
 
-from ponder.cli.client import format_compact_tree, format_plan, format_reason_tree
+from ponder.cli.rpc_commands import format_compact_tree, format_plan, format_reason_tree
 from ponder.v1 import ponder_pb2 as pb
 
 

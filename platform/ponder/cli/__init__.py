@@ -1,7 +1,7 @@
 """The `ponder` command: one module per command family, each registering its own
 subcommands.
 
-Core families (no Ray): `setup` (model conversion), `client` (calls to a running
+Core families (no Ray): `setup` (model conversion), `rpc_commands` (calls to a running
 platform), `scorer` (scorer versions in Redis), `token` (API tokens). The families that
 start Ray — `serve` (`deployments.serve_command`) and the `train` jobs
 (`deployments.train_commands`) — are hooked in here when that package is installed, so the
@@ -15,10 +15,10 @@ import importlib
 import sys
 from types import ModuleType
 
-from ponder.cli import client, scorer, setup, token
+from ponder.cli import rpc_commands, scorer, setup, token
 from ponder.cli.common import CommandFailed
 
-CORE_FAMILIES: tuple[ModuleType, ...] = (setup, client, scorer, token)
+CORE_FAMILIES: tuple[ModuleType, ...] = (setup, rpc_commands, scorer, token)
 PLATFORM_FAMILIES = ("deployments.serve_command", "deployments.train_commands")
 
 
