@@ -158,3 +158,43 @@ def test_a_full_redis_refuses_reports_whole_and_keeps_limits(tmp_path: Path) -> 
         asyncio.run(after())
     finally:
         server.stop()
+
+
+def test_get_scorer_counts_only_the_callers_scope(redis: LocalRedis) -> None:
+    """One tenant's status says nothing of another's traffic: reported and pending are
+    counted per scope; skipped outcomes (a tenant that may not train) are not pending."""
+    from ponder.learning.learner import Learner
+    from ponder.learning.records import scorer_scope
+    from ponder.learning.scorer_status import scorer_status
+    from tests.integration.test_learning_log import DEFAULT, _settings
+
+    async def scenario() -> None:
+        client = connect(RedisConfig(url=redis.url))
+        log = OutcomeLog(client, retention_s=3600)
+        rng = random.Random(2)
+        for tenant, count in (("acme", 3), ("rival", 5)):
+            scope = scorer_scope(tenant, per_tenant=True)
+            for i in range(count):
+                record = dataclasses.replace(
+                    _record(f"{tenant}-{i}", rng), tenant=tenant, scope=scope
+                )
+                await log.record(record)
+                await log.report(Outcome(record.reasoning_id, 1.0, None, now_ms()), tenant)
+        acme, rival = scorer_scope("acme", True), scorer_scope("rival", True)
+        assert [await log.reported_count(scope) for scope in (acme, rival)] == [3, 5]
+        assert await log.reported_count() == 8
+        learner = Learner(client, _settings(per_tenant=True), DEFAULT, keys=Keys())
+        await learner.start()
+        while await learner.step():
+            pass
+        after = await scorer_status(client, acme, Keys())
+        assert (after.outcomes_reported, after.outcomes_applied, after.outcomes_pending) == (
+            3,
+            3,
+            0,
+        )
+        other = await scorer_status(client, rival, Keys())
+        assert (other.outcomes_reported, other.outcomes_pending) == (5, 0)
+        await client.aclose()
+
+    asyncio.run(scenario())

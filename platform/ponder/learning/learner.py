@@ -69,6 +69,14 @@ class LearnerState:
     applied_total: int = 0
     not_trainer: int = 0  # outcomes of tenants not allowed to train their scope (skipped)
     scopes: dict[str, ScopeState] = field(default_factory=dict)
+    # Outcomes the learner is done with (applied, skipped or dead-lettered), per scope:
+    # with the scope's reported count, what GetScorer calls pending.
+    settled: dict[str, int] = field(default_factory=dict)
+
+    def settle(self, entry_id: str, scope: str) -> None:
+        """The learner is done with this entry."""
+        self.last_id = entry_id
+        self.settled[scope] = self.settled.get(scope, 0) + 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -210,12 +218,12 @@ class Learner:
                 log.error("learner: dead-lettering %s after %d failures: %r",
                           entry.entry_id, failures, error)  # fmt: skip
                 dead.append((entry, repr(error)))
-                self.state.last_id = entry.entry_id
+                self.state.settle(entry.entry_id, entry.record.scope)
                 continue
             scope = entry.record.scope
             if not may_train(entry.record.tenant, scope, self._config):
                 self.state.not_trainer += 1
-                self.state.last_id = entry.entry_id
+                self.state.settle(entry.entry_id, scope)
                 continue
             example = self._ranker_example(entry)
             if example is not None:
@@ -226,7 +234,7 @@ class Learner:
             proposal = self._apply_one(scope, entry, rows, labels, new_holdout)
             if proposal is not None:
                 proposals.append((scope, proposal))
-            self.state.last_id = entry.entry_id
+            self.state.settle(entry.entry_id, scope)
             self.state.applied_total += 1
             applied += 1
         for scope in synced:  # serialise each touched model once per batch, not per outcome

@@ -48,7 +48,7 @@ return 1
 """
 
 # KEYS: record, outcome, outcomes stream, reported counter. ARGV: outcome json, ttl s,
-# the reporter's tenant. The tenant is checked before anything is written: another
+# the reporter's tenant, the per-scope counters' key prefix (the record's scope is added). The tenant is checked before anything is written: another
 # tenant's reasoning is answered exactly like an unknown one; nothing is stored or queued.
 # Returns {0} not found, {1, record} logged, {2, earlier outcome json} already reported.
 # Refused whole while Redis is out of memory (`#!lua`): an outcome is either logged and
@@ -62,6 +62,7 @@ if earlier then return {2, earlier} end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
 redis.call('XADD', KEYS[3], '*', 'record', record, 'outcome', ARGV[1])
 redis.call('INCR', KEYS[4])
+redis.call('INCR', ARGV[4] .. (cjson.decode(record)['scope'] or ''))
 return {1, record}
 """
 
@@ -98,6 +99,10 @@ class Keys:
     @property
     def reported(self) -> str:
         return f"{self.prefix}:outcomes:reported"
+
+    def reported_in(self, scope: str) -> str:
+        """Outcomes reported on reasonings of one scope."""
+        return f"{self.reported}:{scope}"
 
     @property
     def learner_state(self) -> str:
@@ -223,7 +228,7 @@ class OutcomeLog:
                 self.keys.outcomes_stream,
                 self.keys.reported,
             ],
-            args=[outcome.to_json(), self._retention_s, tenant],
+            args=[outcome.to_json(), self._retention_s, tenant, self.keys.reported_in("")],
         )
         status = int(result[0])
         if status == 0:
@@ -309,8 +314,10 @@ class OutcomeLog:
             minid = min(stream_id(trim_below), (oldest, 0))
             pipe.xtrim(self.keys.outcomes_stream, minid=f"{minid[0]}-{minid[1]}", approximate=True)
 
-    async def reported_count(self) -> int:
-        return int(await self._client.get(self.keys.reported) or 0)
+    async def reported_count(self, scope: str | None = None) -> int:
+        """Outcomes reported, on every scope (None) or on one."""
+        key = self.keys.reported if scope is None else self.keys.reported_in(scope)
+        return int(await self._client.get(key) or 0)
 
     async def pending_count(self) -> int:
         """Outcomes logged but not yet applied: undelivered plus delivered-unacknowledged."""

@@ -39,6 +39,8 @@ async def scorer_status(client: Redis, scope: str, keys: Keys | None = None) -> 
     )
     state = await LearnerState.load(client, keys)
     scope_state = state.scopes.get(scope)
+    # Counted for this scope only: one tenant learns nothing of another's traffic.
+    reported = await outcome_log.reported_count(scope)
     progressive = 0.0
     if scope_state is not None and scope_state.progressive_examples:
         progressive = scope_state.progressive_loss_sum / scope_state.progressive_examples
@@ -47,9 +49,9 @@ async def scorer_status(client: Redis, scope: str, keys: Keys | None = None) -> 
         active=active,
         candidate=candidate,
         active_heldout=active_heldout,
-        outcomes_reported=await outcome_log.reported_count(),
+        outcomes_reported=reported,
         outcomes_applied=scope_state.applied if scope_state else 0,
-        outcomes_pending=await outcome_log.pending_count(),
+        outcomes_pending=max(0, reported - state.settled.get(scope, 0)),
         progressive_log_loss=progressive,
     )
 
