@@ -121,7 +121,7 @@ def main() -> int:
 
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
-    from ponder.student_setup import StudentManifest, student_dir
+    from ponder.student_build import StudentManifest, student_dir
 
     config = load_serve_config(args.config)
     ponder = config.apps["ponder"]

@@ -22,7 +22,7 @@ from deployments.planner_deployment import Planner
 from deployments.ray_options import serve_options
 from ponder.config import EngineConfig, PonderConfig
 from ponder.engine.protocol import EngineFactory
-from ponder.models import BASE_MODEL_NAME
+from ponder.model_catalogue import BASE_MODEL_NAME
 
 
 def check_engine_config(config: EngineConfig, section: str = "decoder") -> None:

@@ -61,7 +61,7 @@ from ponder.health_probe import SharedProbe
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, new_reasoning_id, scorer_scope
 from ponder.learning.scorer_status import ranker_status, scorer_status
-from ponder.models import catalogue
+from ponder.model_catalogue import catalogue
 from ponder.reasoning.requests import ReasonCall, ReasonResult
 from ponder.redis_client import connect
 from ponder.security.auth import ANONYMOUS, Authenticator, Identity

@@ -149,7 +149,7 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
     from transformers import AutoTokenizer
 
     from ponder.reasoning.verifier import load_samples, save_samples
-    from ponder.student_setup import StudentManifest, build_student, package_student
+    from ponder.student_build import StudentManifest, build_student, package_student
     from ponder.training.rl import rollouts_from_samples, tokenise_rollouts
 
     settings = load_training_config(RLTrainingConfig, Path(args.config))

@@ -149,7 +149,7 @@ def cmd_train_student(args: argparse.Namespace) -> int:
     from deployments.serve_config import load_serve_config
     from ponder.evaluation.strategy_accuracy import evaluate_model
     from ponder.reasoning.problems import load_problems
-    from ponder.student_setup import build_student, package_student
+    from ponder.student_build import build_student, package_student
     from ponder.training.distill import spaced_layers
     from ponder.training.settings import StudentTrainingConfig
 

@@ -15,7 +15,7 @@ import pytest
 from safetensors.torch import load_file
 
 from ponder import env
-from ponder.student_setup import StudentManifest, check_inputs
+from ponder.student_build import StudentManifest, check_inputs
 from tests.integration.support import TINY_STUDENT_CONFIG
 
 pytestmark = pytest.mark.integration

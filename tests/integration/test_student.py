@@ -16,7 +16,7 @@ from ponder.api.client import (
     build_reason_request,
     build_request,
 )
-from ponder.student_setup import StudentManifest, check_inputs, sha256_of
+from ponder.student_build import StudentManifest, check_inputs, sha256_of
 from ponder.v1 import ponder_pb2 as pb
 from tests.integration.support import TrainedStudent
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ponder import student_setup
-from ponder.student_setup import (
+from ponder import student_build
+from ponder.student_build import (
     StudentIntegrityError,
     StudentManifest,
     check_inputs,
@@ -153,8 +153,8 @@ def committed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, St
     (adapter / "adapter_model.safetensors").write_bytes(b"teacher weights")
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"gguf bytes")
-    monkeypatch.setattr(student_setup.env, "PACKAGE_DIR", package)
-    monkeypatch.setattr("ponder.model_setup.find_gguf_file", lambda: gguf)
+    monkeypatch.setattr(student_build.env, "PACKAGE_DIR", package)
+    monkeypatch.setattr("ponder.base_model_conversion.find_gguf_file", lambda: gguf)
     folder = tmp_path / "student"
     (folder / "delta").mkdir(parents=True)
     (folder / "delta" / "adapter_model.safetensors").write_bytes(b"delta weights")

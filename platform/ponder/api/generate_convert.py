@@ -20,7 +20,7 @@ from ponder.generation import (
     SamplingOptions,
     TokenLogprob,
 )
-from ponder.models import resolve_model
+from ponder.model_catalogue import resolve_model
 from ponder.sampling import Preset, resolve_sampling
 from ponder.v1 import ponder_pb2 as pb
 

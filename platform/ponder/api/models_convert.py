@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ponder.models import ModelEntry, ModelKind
+from ponder.model_catalogue import ModelEntry, ModelKind
 from ponder.v1 import ponder_pb2 as pb
 
 _KINDS = {

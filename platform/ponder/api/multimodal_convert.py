@@ -10,7 +10,7 @@ from ponder.api.generate_convert import sampling_from_proto
 from ponder.config import RequestLimits
 from ponder.errors import InvalidArgument
 from ponder.generation import FinishReason, GenerationChunk, GenerationResult, SamplingOptions
-from ponder.models import resolve_model
+from ponder.model_catalogue import resolve_model
 from ponder.v1 import ponder_pb2 as pb
 
 _FINISH = {

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.errors import InvalidArgument
-from ponder.models import BASE_MODEL_NAME
+from ponder.model_catalogue import BASE_MODEL_NAME
 from ponder.v1 import ponder_pb2 as pb
 
 UINT32_MAX = 2**32 - 1  # the proto fields these numbers go to

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument
-from ponder.models import BASE_MODEL_NAME, resolve_model
+from ponder.model_catalogue import BASE_MODEL_NAME, resolve_model
 from ponder.reasoning.paths import PathState, PathStatus
 from ponder.reasoning.plan import NodeKind, Plan, format_number, parse_strategies
 from ponder.reasoning.requests import (

@@ -11,8 +11,8 @@ from ponder import env
 
 
 def cmd_setup_model(args: argparse.Namespace) -> int:
-    from ponder.model_setup import convert_default_model
-    from ponder.student_setup import build_student, committed_students, student_dir
+    from ponder.base_model_conversion import convert_default_model
+    from ponder.student_build import build_student, committed_students, student_dir
 
     logging.basicConfig(level=logging.INFO, format="[ponder] %(message)s")
     convert_default_model(env.default_model_dir(), force=args.force)

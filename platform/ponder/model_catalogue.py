@@ -84,7 +84,7 @@ def catalogue(config: PonderConfig) -> list[ModelEntry]:
         )
     student = config.student
     if student.enabled:
-        from ponder.student_setup import student_dir
+        from ponder.student_build import student_dir
 
         entries.append(
             ModelEntry(

@@ -91,7 +91,7 @@ def _teacher_adapter_dir(manifest: StudentManifest) -> Path | None:
 
 def check_inputs(folder: Path, manifest: StudentManifest) -> None:
     """Every input of the build against its recorded sha256."""
-    from ponder.model_setup import find_gguf_file
+    from ponder.base_model_conversion import find_gguf_file
 
     checks = [(folder / DELTA_DIR / DELTA_WEIGHTS, manifest.delta_sha256)]
     teacher = _teacher_adapter_dir(manifest)
@@ -134,7 +134,7 @@ def build_student(folder: Path, *, force: bool = False) -> Path:
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from ponder.model_setup import convert_default_model
+    from ponder.base_model_conversion import convert_default_model
     from ponder.training.distill import merged_teacher, student_from_teacher
 
     started = time.monotonic()
@@ -173,7 +173,7 @@ def package_student(
     delta: Path, prefix: str, teacher_adapter: str, layers: tuple[int, ...], out_root: Path
 ) -> tuple[str, Path]:
     """Write a trained delta and its manifest as out_root/<prefix>-<hash>/."""
-    from ponder.model_setup import find_gguf_file
+    from ponder.base_model_conversion import find_gguf_file
 
     teacher_sha = ""
     if teacher_adapter:

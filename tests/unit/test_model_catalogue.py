@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ponder.errors import InvalidArgument, NotFound
-from ponder.models import ModelChoice, resolve_model
+from ponder.model_catalogue import ModelChoice, resolve_model
 
 ADAPTERS = ["math-1"]
 STUDENTS = ["student-2"]
