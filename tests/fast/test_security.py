@@ -262,6 +262,36 @@ def test_the_rate_limit_refuses_past_its_budget_and_recovers(platform: LocalPlat
             assert local.list_models()
 
 
+def test_the_rate_limit_weighs_calls_by_the_tokens_they_may_generate(
+    platform: LocalPlatform,
+) -> None:
+    """A tenant with a token budget: a call costs the most tokens it may generate, so a
+    16-branch Reason with a big budget is refused where a 1-token one passes."""
+    limit = RateLimit(requests_per_s=50, burst=50, tokens_per_s=1, token_burst=100)
+    value = _token(platform, "metered", rate_limit=limit)
+    with PonderClient(platform.target, token=value) as client:
+        stub = pb_grpc.PonderServiceStub(client.channel)
+        metadata = (("authorization", f"Bearer {value}"),)
+
+        def generate(max_tokens: int) -> grpc.StatusCode:
+            request = pb.GenerateRequest(
+                prompt="hi", sampling=pb.SamplingOptions(max_tokens=max_tokens)
+            )
+            return _code(lambda: stub.Generate(request, metadata=metadata, timeout=60))
+
+        assert generate(80) == grpc.StatusCode.OK
+        assert generate(80) == grpc.StatusCode.RESOURCE_EXHAUSTED  # 20 tokens left
+        budget = pb.ReasonBudget(max_branches=16, max_tokens=8192)
+        big = pb.ReasonRequest(problem="What is 2 + 3?", budget=budget)
+        refused = _code(lambda: stub.Reason(big, metadata=metadata, timeout=60))
+        assert refused == grpc.StatusCode.INVALID_ARGUMENT  # more than the bucket holds
+        assert generate(10) == grpc.StatusCode.OK  # the refusals took nothing
+        # A call that generates nothing costs one call only.
+        assert _code(lambda: stub.ListModels(pb.ListModelsRequest(), metadata=metadata)) == (
+            grpc.StatusCode.OK
+        )
+
+
 def _listening(pids: set[int]) -> list[tuple[str, int, int]]:
     """(address, port, pid) of every listening TCP socket of these processes."""
     found = []
