@@ -432,6 +432,14 @@ def test_training_jobs_run_locked_down_with_ray_tokens(job_name: str) -> None:
     }
     for name, group in groups.items():
         _assert_locked_down(name, group["template"]["spec"])
+        assert group["template"]["spec"]["automountServiceAccountToken"] is False, name
+    # The submitter KubeRay runs `ray job submit` in: locked down, no API token, and a
+    # Ponder pod (the default-deny NetworkPolicy admits only those to the head).
+    submitter = job["spec"]["submitterPodTemplate"]
+    _assert_locked_down("submitter", submitter["spec"])
+    assert submitter["spec"]["automountServiceAccountToken"] is False
+    assert submitter["metadata"]["labels"]["app.kubernetes.io/name"] == "ponder"
+    assert "command" not in submitter["spec"]["containers"][0]  # KubeRay supplies it
 
 
 def test_redis_runs_ponders_acl_user_and_no_secret_reaches_a_command_line() -> None:
