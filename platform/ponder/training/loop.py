@@ -4,6 +4,7 @@ wraps the loss module), progress reports and resumable checkpoints."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -147,8 +148,6 @@ def run_training(
     import torch
     from peft import set_peft_model_state_dict
 
-    from ponder.training.lora import save_adapter
-
     batches = batch_order(examples, settings.batch_size, settings.epochs, settings.seed)
     total = min(len(batches), settings.max_steps) if settings.max_steps else len(batches)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -218,3 +217,25 @@ def save_checkpoint(
         folder / "trainer_state.pt",
     )
     return folder
+
+
+def save_adapter(model: Any, folder: Path, dtype: str = "float16") -> None:
+    """peft layout (adapter_config.json + adapter_model.safetensors), weights in `dtype`
+    (half the bytes of fp32; vLLM casts to the model's dtype when it loads them)."""
+    import torch
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model.peft_config["default"].save_pretrained(str(folder))
+    config_path = folder / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = "SmolLM2-135M-Instruct"
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    state = get_peft_model_state_dict(model)
+    target = getattr(torch, dtype)
+    save_file(
+        {k: v.detach().to(target).contiguous() for k, v in state.items()},
+        str(folder / "adapter_model.safetensors"),
+        metadata={"format": "pt"},
+    )

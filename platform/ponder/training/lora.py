@@ -1,5 +1,6 @@
-"""LoRA fine-tuning of the decoder: tokenisation with loss on the reply only, a resumable
-training loop, and the peft-layout adapter vLLM loads.
+"""LoRA fine-tuning of the decoder: tokenisation with loss on the reply only, on the
+resumable training loop of `loop.py` (which also writes the peft-layout adapter vLLM
+loads, `save_adapter`).
 
 Plain PyTorch + transformers + peft: the Ray Train job (deployments/training_jobs.py)
 runs `train_adapter` in each worker and passes in how to report and how to wrap the
@@ -8,7 +9,6 @@ model for data parallelism; tests and a laptop can call it directly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -109,25 +109,3 @@ def train_adapter(
         place,
     )
     return model, curve
-
-
-def save_adapter(model: Any, folder: Path, dtype: str = "float16") -> None:
-    """peft layout (adapter_config.json + adapter_model.safetensors), weights in `dtype`
-    (half the bytes of fp32; vLLM casts to the model's dtype when it loads them)."""
-    import torch
-    from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    model.peft_config["default"].save_pretrained(str(folder))
-    config_path = folder / "adapter_config.json"
-    config = json.loads(config_path.read_text())
-    config["base_model_name_or_path"] = "SmolLM2-135M-Instruct"
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    state = get_peft_model_state_dict(model)
-    target = getattr(torch, dtype)
-    save_file(
-        {k: v.detach().to(target).contiguous() for k, v in state.items()},
-        str(folder / "adapter_model.safetensors"),
-        metadata={"format": "pt"},
-    )
