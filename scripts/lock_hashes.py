@@ -77,15 +77,17 @@ def missing_hashes(text: str) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only check every pin has a hash")
+    parser.add_argument("--lock", type=Path, default=LOCK, help=f"the lock (default {LOCK})")
     args = parser.parse_args()
-    text = LOCK.read_text()
+    lock: Path = args.lock
+    text = lock.read_text()
     if args.check:
         missing = missing_hashes(text)
         for name in missing:
             print(f"no hash: {name}", file=sys.stderr)
         return 1 if missing else 0
-    LOCK.write_text(with_hashes(text, resolved_hashes(LOCK)))
-    print(f"wrote {len(pins(text))} pins with hashes into {LOCK}")
+    lock.write_text(with_hashes(text, resolved_hashes(lock)))
+    print(f"wrote {len(pins(text))} pins with hashes into {lock}")
     return 0
 
 
