@@ -52,6 +52,7 @@ BENCHMARKS = {
     "http_vs_grpc": Benchmark(
         "http_vs_grpc.py", ("http_vs_grpc.json",), ("--rounds", "2"), ("--rounds", "1")
     ),
+    "http_body": Benchmark("http_body.py", ("http_body.json",), quick=("--calls", "2")),
     "load": Benchmark("load.py", ("load.json",), quick=("--quick",)),
     "reason": Benchmark("reason.py", ("reason.json",), quick=("--problems", "2", "--rounds", "2")),
     "pruning": Benchmark("pruning.py", ("pruning.json",), quick=("--problems", "8")),

@@ -251,3 +251,22 @@ def render_load(report: dict[str, Any]) -> str:
         f"| 100 % | {cancels} |"
     )
     return "\n".join(lines) + "\n"
+
+
+def render_http_body(report: dict[str, Any]) -> str:
+    """bench/http_body.py: memory an oversized POST costs the Ingress replica and the proxy."""
+    lines = [
+        f"POSTs of {report['mib']} MiB to /v1/chat/completions, {report['calls']} per row "
+        f"(ingress.max_message_bytes {report['max_message_bytes'] / 2**20:g} MiB); peak RSS "
+        "over the idle baseline just before, sampled every 5 ms." + _stamp(report),
+        "",
+        *_header("POSTs", "answered", "Ingress replica (MiB)", "Serve's HTTP proxy (MiB)"),
+    ]
+    for name, row in report["results"].items():
+        growth = row["growth_mib"]
+        statuses = ", ".join(str(code) for code in row["statuses"])
+        lines.append(
+            f"| {name} | {statuses} | {growth['ingress replica']:.2f} "
+            f"| {growth['HTTP proxy']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
