@@ -48,8 +48,9 @@ return 1
 """
 
 # KEYS: record, outcome, outcomes stream, reported counter. ARGV: outcome json, ttl s,
-# the reporter's tenant, the per-scope counters' key prefix (the record's scope is added). The tenant is checked before anything is written: another
-# tenant's reasoning is answered exactly like an unknown one; nothing is stored or queued.
+# the reporter's tenant, the per-scope counters' key prefix (the record's scope is
+# added). The tenant is checked before anything is written: another tenant's reasoning
+# is answered exactly like an unknown one; nothing is stored or queued.
 # Returns {0} not found, {1, record} logged, {2, earlier outcome json} already reported.
 # Refused whole while Redis is out of memory (`#!lua`): an outcome is either logged and
 # acknowledged or neither.
