@@ -10,9 +10,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
+from ray.serve.handle import DeploymentResponseGenerator
 from redis.exceptions import RedisError
 
 from deployments.remote_errors import original_error
@@ -97,3 +98,14 @@ def fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseExcept
     if grpc_context is not None and trailers:
         grpc_context.set_trailing_metadata(trailers)
     return RequestFailed(details, code) if code != grpc.StatusCode.CANCELLED else error
+
+
+async def relay(response: Any) -> AsyncIterator[Any]:
+    """Pass on a downstream stream; when the caller goes away (cancel, deadline) or on an
+    error, cancel the downstream request too, which aborts its generation in vLLM."""
+    stream = cast(DeploymentResponseGenerator, response)
+    try:
+        async for item in stream:
+            yield item
+    finally:
+        stream.cancel()

@@ -12,8 +12,6 @@ the generation in vLLM.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,9 +20,20 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deployments.console import console_router
+from deployments.http_exchange import (
+    BAD_BODY,
+    AnalyzeBody,
+    HttpCallContext,
+    error_response,
+    failure,
+    json_body,
+    proto_json,
+    read_json_body,
+    refusal,
+    sse,
+)
 from ponder.api.grpc_status import status_for
 from ponder.api.openai_convert import (
     ChatCompletionRequest,
@@ -41,29 +50,6 @@ from ponder.errors import InvalidArgument, PonderError
 from ponder.security.auth import Authenticator
 from ponder.v1 import ponder_pb2 as pb
 
-HTTP_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.CANCELLED: 499,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-}
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
-}
-
 http_app = FastAPI(
     title="Ponder",
     version="v1",
@@ -75,159 +61,6 @@ http_app = FastAPI(
     openapi_url=None,
 )
 http_app.include_router(console_router)
-
-
-def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
-    if isinstance(schema, dict):
-        ref = schema.get("$ref", "")
-        if ref.startswith("#/$defs/"):
-            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline_refs(v, defs) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inline_refs(item, defs) for item in schema]
-    return schema
-
-
-def json_body(model: type[BaseModel] | Any, description: str) -> dict[str, Any]:
-    """OpenAPI text for a route that reads its JSON body itself (to refuse oversized bodies
-    before parsing): a pydantic model's schema, or a proto message's name."""
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        schema = model.model_json_schema()
-        schema = _inline_refs(schema, schema.get("$defs", {}))
-    else:
-        schema = {
-            "type": "object",
-            "description": f"The JSON form of ponder.v1.{model.DESCRIPTOR.name} "
-            "(protos/ponder/v1/ponder.proto); `stream: true` for the streaming RPC.",
-        }
-    content = {"application/json": {"schema": schema}}
-    return {"requestBody": {"required": True, "description": description, "content": content}}
-
-
-class HttpCallContext:
-    """The part of a gRPC servicer context the Ingress uses, for an HTTP request: the
-    headers as invocation metadata, and the status the RPC sets."""
-
-    def __init__(self, request: Request) -> None:
-        self._metadata = tuple((key.lower(), value) for key, value in request.headers.items())
-        self.code: grpc.StatusCode = grpc.StatusCode.OK
-        self.details = ""
-        self.trailers: tuple[tuple[str, str], ...] = ()
-
-    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
-        return self._metadata
-
-    def set_code(self, code: grpc.StatusCode) -> None:
-        self.code = code
-
-    def set_details(self, details: str) -> None:
-        self.details = details
-
-    def set_trailing_metadata(self, trailers: Any) -> None:
-        self.trailers = tuple(trailers)
-
-    def failed(self) -> bool:
-        return self.code != grpc.StatusCode.OK
-
-
-def error_response(code: grpc.StatusCode, details: str, trailers: Any = ()) -> JSONResponse:
-    """OpenAI's error JSON with the HTTP status of a gRPC code (Retry-After on 429)."""
-    status = HTTP_STATUS.get(code, 500)
-    headers = {}
-    for key, value in trailers:
-        if key == "retry-after-ms":
-            headers["Retry-After"] = str(max(1, -(-int(value) // 1000)))
-    body = {
-        "error": {
-            "message": details,
-            "type": _ERROR_TYPES.get(status, "server_error"),
-            "param": None,
-            "code": code.name.lower(),
-        }
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _refusal(error: Exception) -> JSONResponse:
-    """The answer to a body that could not become a request: 413 when it is too large,
-    else 400 naming the problem."""
-    if isinstance(error, _TooLarge):
-        body = {
-            "error": {
-                "message": str(error),
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "request_too_large",
-            }
-        }
-        return JSONResponse(body, status_code=413)
-    details = _first_problem(error) if isinstance(error, ValidationError) else str(error)
-    return error_response(grpc.StatusCode.INVALID_ARGUMENT, details)
-
-
-def _failure(context: HttpCallContext) -> JSONResponse:
-    return error_response(context.code, context.details, context.trailers)
-
-
-def _sse(payload: dict[str, Any] | str) -> bytes:
-    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
-
-
-def _proto_json(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
-async def _json_body(request: Request, limit: int) -> Any:
-    """The request's JSON, refused (413) before it is read when it declares more bytes
-    than the limit, or once more than that have arrived."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(limit)
-    body = bytearray()
-    async for part in request.stream():
-        body.extend(part)
-        if len(body) > limit:
-            raise _TooLarge(limit)
-    try:
-        return json.loads(body)
-    except ValueError as error:
-        raise InvalidArgument("body", f"not JSON: {error}") from None
-    except RecursionError:
-        raise InvalidArgument("body", "JSON nested too deeply") from None
-
-
-class _TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body over {limit} bytes")
-
-
-# What reading and converting a body may raise: each becomes a 413 or a 400 (_refusal).
-_BAD_BODY = (_TooLarge, ValidationError, PonderError, json_format.ParseError)
-
-
-class AnalyzeBody(BaseModel):
-    """POST /v1/analyze: the seed's shape, text plus a base64 image and/or a JSON table."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(description="The question about the inputs.")
-    image: str = Field("", description="Base64 image (PNG/JPEG), optional.")
-    table: Any = Field(None, description="A JSON table (list of rows or an object), optional.")
-    sampling: dict[str, Any] = Field(default_factory=dict, description="SamplingOptions JSON.")
-    model: str = Field("", description="Decoder replica set (as GenerateRequest.model).")
-    stream: bool = Field(False, description="Server-sent events, one per chunk.")
-
-    def to_proto(self) -> pb.AnalyzeRequest:
-        try:
-            image = base64.b64decode(self.image, validate=True) if self.image else b""
-        except (binascii.Error, ValueError):
-            raise InvalidArgument("image", "not base64") from None
-        request = pb.AnalyzeRequest(text=self.text, image=image, model=self.model)
-        if self.table is not None:
-            request.table_json = json.dumps(self.table)
-        json_format.ParseDict(self.sampling, request.sampling)
-        return request
 
 
 class HttpFrontDoor:
@@ -285,7 +118,7 @@ class HttpFrontDoor:
         context = HttpCallContext(request)
         listed = await self.ListModels(pb.ListModelsRequest(), context)
         if context.failed():
-            return _failure(context)
+            return failure(context)
         data = [
             {"id": m.name, "object": "model", "created": 0, "owned_by": "ponder"}
             for m in listed.models
@@ -311,7 +144,7 @@ class HttpFrontDoor:
             return refused
         context = HttpCallContext(request)
         try:
-            body = await _json_body(request, self._http_body_limit)
+            body = await read_json_body(request, self._http_body_limit)
             if kind == "chat":
                 chat = ChatCompletionRequest.model_validate(body)
                 calls = chat_to_generate(chat, self._adapters, self._students)
@@ -321,8 +154,8 @@ class HttpFrontDoor:
                 text = CompletionRequest.model_validate(body)
                 calls = completion_to_generate(text, self._adapters, self._students)
                 parsed, with_logprobs = text, text.logprobs is not None
-        except _BAD_BODY as error:
-            return _refusal(error)
+        except BAD_BODY as error:
+            return refusal(error)
         if parsed.stream:
             return await self._openai_stream(request, calls, parsed, kind, with_logprobs)
         answers = await asyncio.gather(
@@ -332,7 +165,7 @@ class HttpFrontDoor:
             if isinstance(answer, BaseException):
                 raise answer
         if context.failed():
-            return _failure(context)
+            return failure(context)
         shape = chat_completion if kind == "chat" else text_completion
         return JSONResponse(shape(answers, parsed.model, with_logprobs))  # type: ignore[arg-type]
 
@@ -366,7 +199,7 @@ class HttpFrontDoor:
         if first[1] is None and first[2].failed():
             for task in tasks:
                 task.cancel()
-            return _failure(first[2])
+            return failure(first[2])
         options = (parsed.model_extra or {}).get("stream_options") or {}
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
 
@@ -381,24 +214,24 @@ class HttpFrontDoor:
                     if chunk is None:
                         finished += 1
                         if context.failed():
-                            failure = json.loads(bytes(_failure(context).body))
-                            yield _sse(failure)
+                            problem = json.loads(bytes(failure(context).body))
+                            yield sse(problem)
                             return
                         continue
                     last[index] = chunk
                     if kind == "chat":
-                        yield _sse(
+                        yield sse(
                             chat_chunk(
                                 chunk, index, parsed.model, index not in started, with_logprobs
                             )
                         )
                     else:
-                        yield _sse(text_chunk(chunk, index, parsed.model, with_logprobs))
+                        yield sse(text_chunk(chunk, index, parsed.model, with_logprobs))
                     started.add(index)
                 if include_usage and last:
                     ordered = [last[i] for i in sorted(last)]
-                    yield _sse(usage_chunk(ordered[0].request_id, parsed.model, kind, ordered))
-                yield _sse("[DONE]")
+                    yield sse(usage_chunk(ordered[0].request_id, parsed.model, kind, ordered))
+                yield sse("[DONE]")
             finally:
                 for task in tasks:  # a client that went away cancels the generations
                     task.cancel()
@@ -425,7 +258,7 @@ class HttpFrontDoor:
             return closed
         context = HttpCallContext(request)
         listed = await self.ListModels(pb.ListModelsRequest(), context)
-        return _failure(context) if context.failed() else JSONResponse(_proto_json(listed))
+        return failure(context) if context.failed() else JSONResponse(proto_json(listed))
 
     @http_app.get("/v1/scorer")
     async def scorer(self, request: Request) -> Response:
@@ -433,7 +266,7 @@ class HttpFrontDoor:
             return closed
         context = HttpCallContext(request)
         answer = await self.GetScorer(pb.GetScorerRequest(), context)
-        return _failure(context) if context.failed() else JSONResponse(_proto_json(answer))
+        return failure(context) if context.failed() else JSONResponse(proto_json(answer))
 
     @http_app.post(
         "/v1/analyze", openapi_extra=json_body(AnalyzeBody, "Text plus image and/or table")
@@ -443,16 +276,16 @@ class HttpFrontDoor:
             return refused
         context = HttpCallContext(request)
         try:
-            body = AnalyzeBody.model_validate(await _json_body(request, self._http_body_limit))
+            body = AnalyzeBody.model_validate(await read_json_body(request, self._http_body_limit))
             message = body.to_proto()
-        except _BAD_BODY as error:
-            return _refusal(error)
+        except BAD_BODY as error:
+            return refusal(error)
         if body.stream:
             return await self._proto_stream(request, self.StreamAnalyze(message, context), context)
         answer = await self.Analyze(message, context)
         if context.failed():
-            return _failure(context)
-        return JSONResponse({"analysis": answer.text, **_proto_json(answer)})
+            return failure(context)
+        return JSONResponse({"analysis": answer.text, **proto_json(answer)})
 
     async def _proto_route(
         self,
@@ -468,17 +301,17 @@ class HttpFrontDoor:
             return refused
         context = HttpCallContext(request)
         try:
-            body = await _json_body(request, self._http_body_limit)
+            body = await read_json_body(request, self._http_body_limit)
             if not isinstance(body, dict):
                 raise InvalidArgument("body", "expected a JSON object")
             stream = bool(body.pop("stream", False))
             message = json_format.ParseDict(body, message_type())
-        except _BAD_BODY as error:
-            return _refusal(error)
+        except BAD_BODY as error:
+            return refusal(error)
         if stream and streaming is not None:
             return await self._proto_stream(request, streaming(message, context), context)
         answer = await unary(message, context)
-        return _failure(context) if context.failed() else JSONResponse(_proto_json(answer))
+        return failure(context) if context.failed() else JSONResponse(proto_json(answer))
 
     async def _proto_stream(
         self, request: Request, stream: AsyncIterator[Any], context: HttpCallContext
@@ -490,25 +323,19 @@ class HttpFrontDoor:
         except StopAsyncIteration:
             first = None
         except Exception:
-            return _failure(context)
+            return failure(context)
 
         async def events() -> AsyncIterator[bytes]:
             try:
                 if first is not None:
-                    yield _sse(_proto_json(first))
+                    yield sse(proto_json(first))
                 async for message in iterator:
-                    yield _sse(_proto_json(message))
+                    yield sse(proto_json(message))
             except Exception:
-                yield _sse(json.loads(bytes(_failure(context).body)))
+                yield sse(json.loads(bytes(failure(context).body)))
                 return
             finally:
                 await iterator.aclose()  # type: ignore[attr-defined]
-            yield _sse("[DONE]")
+            yield sse("[DONE]")
 
         return StreamingResponse(events(), media_type="text/event-stream")
-
-
-def _first_problem(error: ValidationError) -> str:
-    problem = error.errors()[0]
-    where = ".".join(str(part) for part in problem["loc"]) or "body"
-    return f"{where}: {problem['msg']}"

@@ -8,21 +8,18 @@ status code in ponder.api.grpc_status and never leaks a traceback. Health stays 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, cast
+from collections.abc import AsyncIterator
+from typing import Any
 
 from grpc_health.v1 import health_pb2
 from ray import serve
-from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+from ray.serve.handle import DeploymentHandle
 from redis.asyncio import Redis
 
 from deployments.grpc_calls import (
     Call,
-    CallStatus,
     Req,
     RequestFailed,
     Resp,
@@ -31,6 +28,7 @@ from deployments.grpc_calls import (
     fail,
     metadata_value,
     redis_errors_unavailable,
+    relay,
     request_id_of,
 )
 from deployments.http_api import HttpFrontDoor, http_app
@@ -55,7 +53,7 @@ from ponder.api.multimodal_convert import (
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
 from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.config import PonderConfig
-from ponder.errors import NotFound, PermissionDenied, Unavailable
+from ponder.errors import NotFound, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
 from ponder.health_probe import SharedProbe
 from ponder.learning.outcome_log import OutcomeLog
@@ -64,9 +62,8 @@ from ponder.learning.scorer_status import ranker_status, scorer_status
 from ponder.model_catalogue import catalogue
 from ponder.reasoning.requests import ReasonCall, ReasonResult
 from ponder.redis_client import connect
-from ponder.security.auth import ANONYMOUS, Authenticator, Identity
-from ponder.security.call_cost import CostDefaults, requested_tokens
-from ponder.security.rate_limit import RateLimiter
+from ponder.security.admission import Admission
+from ponder.security.auth import ANONYMOUS, Identity
 from ponder.telemetry.tracing import correlate_logs
 from ponder.v1 import ponder_pb2 as pb
 
@@ -105,31 +102,18 @@ class Ingress(HttpFrontDoor):
         self._models = catalogue(config)
         self._draining = False
         self._drain_file = env.drain_file()
-        self._in_flight = 0
         self._metrics = IngressMetrics()
         correlate_logs()
         self._redis: Redis | None = connect(config.redis) if config.redis.url else None
         self._outcome_log: OutcomeLog | None = None
         if self._redis is not None and config.planner.learning.enabled:
             self._outcome_log = OutcomeLog(self._redis, config.planner.learning.retention_s)
-        self._auth: Authenticator | None = None
-        if config.auth.enabled:
-            self._auth = Authenticator(
-                config.auth.token_path(),
-                config.auth.default_rate_limit,
-                config.auth.reload_interval_s,
-            )
-        self._rate_limiter = RateLimiter(self._redis)
+        self._admission = Admission.from_config(config, self._redis)
+        self._auth = self._admission.authenticator if self._admission else None  # HTTP routes
         self._health = SharedProbe(
             self._probe_decoder,
             timeout_s=config.ingress.health_timeout_s,
             ttl_s=config.ingress.health_cache_s,
-        )
-        self._cost_defaults = CostDefaults(
-            generate_max_tokens=config.decoder.engine.default_max_tokens,
-            reason_max_tokens=config.planner.default_max_tokens,
-            reason_max_tokens_limit=config.planner.max_tokens_limit,
-            generate_max_tokens_limit=config.decoder.engine.max_model_len,
         )
 
     # -- ponder.v1.PonderService: each RPC is a scaffold around one handler ---------------
@@ -216,7 +200,7 @@ class Ingress(HttpFrontDoor):
         """Caller, request id, metrics, and every error mapped to a status (never a
         traceback)."""
         request_id = request_id_of(grpc_context)
-        with self._measured(rpc) as status:
+        with self._metrics.measured(rpc) as status:
             try:
                 self._refuse_while_draining()
                 call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context, request))
@@ -237,7 +221,7 @@ class Ingress(HttpFrontDoor):
     ) -> AsyncIterator[Resp]:
         """As _unary, for a stream: errors midway end it with their status."""
         request_id = request_id_of(grpc_context)
-        with self._measured(rpc):
+        with self._metrics.measured(rpc):
             try:
                 self._refuse_while_draining()
                 call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context, request))
@@ -260,7 +244,7 @@ class Ingress(HttpFrontDoor):
     ) -> AsyncIterator[pb.GenerateResponse]:
         generation = self._generation_request(request, call.request_id)
         decoder = self._decoders[generation.model].options(stream=True)
-        async for chunk in _relay(decoder.stream.remote(generation)):
+        async for chunk in relay(decoder.stream.remote(generation)):
             yield chunk_to_proto(chunk, call.request_id)
 
     async def _reason(self, request: pb.ReasonRequest, call: Call) -> pb.ReasonResponse:
@@ -273,7 +257,7 @@ class Ingress(HttpFrontDoor):
     ) -> AsyncIterator[pb.ReasonEvent]:
         reason_call = self._reason_call(request, call)
         planner = self._planner.options(stream=True)
-        async for event in _relay(planner.run.remote(reason_call)):
+        async for event in relay(planner.run.remote(reason_call)):
             yield event_to_proto(event)
 
     async def _report_outcome(
@@ -326,7 +310,7 @@ class Ingress(HttpFrontDoor):
     ) -> AsyncIterator[pb.AnalyzeResponse]:
         generation, fused = await self._fused_generation(request, call.request_id)
         decoder = self._decoders[generation.model].options(stream=True)
-        async for chunk in _relay(decoder.stream.remote(generation)):
+        async for chunk in relay(decoder.stream.remote(generation)):
             yield analyze_chunk_to_proto(chunk, call.request_id, fused)
 
     async def _list_models(
@@ -358,13 +342,13 @@ class Ingress(HttpFrontDoor):
         """Start draining: health says NOT_SERVING, new calls get UNAVAILABLE, calls in
         flight go on. Returns how many are in flight."""
         if not self._draining:
-            log.info("draining: %d call(s) in flight", self._in_flight)
+            log.info("draining: %d call(s) in flight", self._metrics.in_flight)
         self._draining = True
-        return self._in_flight
+        return self._metrics.in_flight
 
     def in_flight(self) -> int:
         """Calls this replica is still answering (streams until their last message)."""
-        return self._in_flight
+        return self._metrics.in_flight
 
     def _is_draining(self) -> bool:
         """Draining was asked of this replica, or of its node (the drain file exists)."""
@@ -379,44 +363,15 @@ class Ingress(HttpFrontDoor):
 
     # -- helpers -------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _measured(self, rpc: str) -> Iterator[CallStatus]:
-        """Count the RPC by status code and time it (to its last message)."""
-        started = time.perf_counter()
-        status = CallStatus()
-        self._in_flight += 1
-        try:
-            yield status
-        except RequestFailed as error:
-            status.code = error.code.name
-            raise
-        except asyncio.CancelledError:
-            status.code = "CANCELLED"
-            raise
-        except BaseException:
-            status.code = "INTERNAL"
-            raise
-        finally:
-            self._in_flight -= 1
-            self._metrics.observe(rpc, status.code, started)
-
     async def _admit(self, rpc: str, grpc_context: Any, request: object) -> Identity:
-        """The authenticated caller of rpc, within its tenant's rate limit (one call and
-        the most decoder tokens the request may generate). A call
-        through a deployment handle (no gRPC context) comes from inside the Ray cluster,
-        which Ray's own token already admitted: it is not checked again."""
-        if self._auth is None or grpc_context is None:
+        """The authenticated caller of rpc, within its tenant's rate limit. A call through
+        a deployment handle (no gRPC context) comes from inside the Ray cluster, which
+        Ray's own token already admitted: it is not checked again."""
+        if self._admission is None or grpc_context is None:
             return ANONYMOUS
-        identity = self._auth.identify(metadata_value(grpc_context, "authorization"), rpc)
+        authorization = metadata_value(grpc_context, "authorization")
         claimed = metadata_value(grpc_context, "x-tenant-id")
-        if claimed and claimed != identity.tenant:
-            raise PermissionDenied(
-                f"x-tenant-id {claimed[:64]!r} is not the tenant of this token; the tenant "
-                "comes from the token (the header may be left out)"
-            )
-        cost = requested_tokens(request, self._cost_defaults)
-        await self._rate_limiter.take(identity.tenant, identity.rate_limit, cost)
-        return identity
+        return await self._admission.admit(rpc, authorization, claimed, request)
 
     def _reason_call(self, request: pb.ReasonRequest, call: Call) -> ReasonCall:
         return reason_call_from_proto(
@@ -474,14 +429,3 @@ class Ingress(HttpFrontDoor):
             adapters=self._adapters,
             students=self._students,
         )
-
-
-async def _relay(response: Any) -> AsyncIterator[Any]:
-    """Pass on a downstream stream; when the caller goes away (cancel, deadline) or on an
-    error, cancel the downstream request too, which aborts its generation in vLLM."""
-    stream = cast(DeploymentResponseGenerator, response)
-    try:
-        async for item in stream:
-            yield item
-    finally:
-        stream.cancel()

@@ -7,11 +7,14 @@ Each class is created inside a replica (Ray metrics belong to the process that m
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from ray.util.metrics import Counter, Gauge, Histogram
 
+from deployments.grpc_calls import CallStatus, RequestFailed
 from ponder.generation import GenerationChunk
 
 LATENCY_BOUNDARIES: list[float] = [
@@ -48,9 +51,32 @@ class IngressMetrics:
             tag_keys=("rpc",),
         )
 
+        self.in_flight = 0  # calls started and not yet finished on this replica
+
     def observe(self, rpc: str, code: str, started: float) -> None:
         self.requests.inc(tags={"rpc": rpc, "code": code})
         self.latency.observe(time.perf_counter() - started, tags={"rpc": rpc})
+
+    @contextlib.contextmanager
+    def measured(self, rpc: str) -> Iterator[CallStatus]:
+        """Count the RPC by status code and time it (to its last message)."""
+        started = time.perf_counter()
+        status = CallStatus()
+        self.in_flight += 1
+        try:
+            yield status
+        except RequestFailed as error:
+            status.code = error.code.name
+            raise
+        except asyncio.CancelledError:
+            status.code = "CANCELLED"
+            raise
+        except BaseException:
+            status.code = "INTERNAL"
+            raise
+        finally:
+            self.in_flight -= 1
+            self.observe(rpc, status.code, started)
 
 
 class DecoderMetrics:

@@ -8,7 +8,8 @@ import json
 import grpc
 from starlette.requests import Request
 
-from deployments.http_api import HttpCallContext, HttpFrontDoor, error_response
+from deployments.http_api import HttpFrontDoor
+from deployments.http_exchange import HttpCallContext, error_response
 
 
 def _request(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> Request:
