@@ -1,6 +1,7 @@
-"""The gRPC call plumbing of the ingress: what a handler knows of its call, the caller's
-metadata, and turning an error into the call's status, details and trailers (in one
-place: `ponder.api.grpc_status`)."""
+"""What both front doors share about a call: who is calling (`Caller`, from gRPC metadata
+or HTTP headers), what a handler knows of its call (`Call`), and what an error becomes —
+its status code, details and trailers, mapped in one place (`ponder.api.grpc_status`) and
+logged once (`describe_failure`); `fail` sets that on a gRPC context."""
 
 from __future__ import annotations
 
@@ -29,12 +30,47 @@ Resp = TypeVar("Resp")
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is calling, as either front door sees it: the call's metadata (gRPC metadata,
+    or the HTTP headers with lower-case names). `internal`: a call through a deployment
+    handle from inside the Ray cluster, which Ray's own token already admitted."""
+
+    metadata: tuple[tuple[str, str], ...]
+    request_id: str  # the caller's x-request-id (correlation only) or a fresh one
+    internal: bool = False
+
+    @classmethod
+    def of(cls, metadata: Any, internal: bool = False) -> Caller:
+        pairs = tuple((str(key).lower(), str(value)) for key, value in metadata or ())
+        given = next((value for key, value in pairs if key == "x-request-id" and value), "")
+        return cls(pairs, given[:128] or uuid.uuid4().hex, internal)
+
+    @classmethod
+    def of_grpc(cls, grpc_context: Any) -> Caller:
+        if grpc_context is None:
+            return cls.of((), internal=True)
+        return cls.of(grpc_context.invocation_metadata())
+
+    def value(self, name: str) -> str:
+        """The first non-empty value of metadata `name` ("" when absent)."""
+        return next((value for key, value in self.metadata if key == name and value), "")
+
+
+@dataclass(frozen=True)
 class Call:
     """What a handler knows of the call beyond its request message."""
 
-    request_id: str  # the caller's x-request-id (correlation only) or a fresh one
-    grpc_context: Any
+    request_id: str
     identity: Identity  # who is calling: tenant, token, rate limit
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What an error that ended a call becomes, for either front door."""
+
+    code: grpc.StatusCode
+    details: str
+    trailers: tuple[tuple[str, str], ...]
 
 
 @dataclass
@@ -68,36 +104,40 @@ async def redis_errors_unavailable() -> AsyncIterator[None]:
         raise Unavailable(f"outcome log unavailable: {type(error).__name__}") from None
 
 
-def metadata_value(grpc_context: Any, name: str) -> str:
-    if grpc_context is not None:
-        for key, value in grpc_context.invocation_metadata() or ():
-            if key == name and value:
-                return str(value)
-    return ""
-
-
-def request_id_of(grpc_context: Any) -> str:
-    """The caller's x-request-id metadata if given, else a fresh id."""
-    return metadata_value(grpc_context, "x-request-id")[:128] or uuid.uuid4().hex
-
-
-def fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseException:
-    """Set the status for error on the context; return the exception to raise."""
+def describe_failure(error: BaseException, request_id: str) -> Failure:
+    """The status, details and trailers of the error a call ended with, logged once (a
+    Ponder error briefly, anything else with its traceback)."""
     error = original_error(error)
-    if isinstance(error, asyncio.CancelledError):
-        return error  # the caller went away; nothing to report
     code, details = status_for(error, request_id)
     if isinstance(error, PonderError):
         log.info("request %s: %s %s", request_id, code.name, details)
-    else:
+    elif not isinstance(error, asyncio.CancelledError):
         log.exception("request %s failed", request_id, exc_info=error)
+    return Failure(code, details, tuple(trailers_for(error)))
+
+
+def status_name(error: BaseException) -> str:
+    """The status code an error ends a call with, for the call's metrics."""
+    if isinstance(error, asyncio.CancelledError):
+        return "CANCELLED"
+    if isinstance(error, RequestFailed):
+        return error.code.name
+    return status_for(original_error(error), "")[0].name
+
+
+def fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseException:
+    """Set the status for error on the gRPC context; return the exception to raise."""
+    if isinstance(original_error(error), asyncio.CancelledError):
+        return error  # the caller went away; nothing to report
+    failure = describe_failure(error, request_id)
     if grpc_context is not None:
-        grpc_context.set_code(code)
-        grpc_context.set_details(details)
-    trailers = trailers_for(error)
-    if grpc_context is not None and trailers:
-        grpc_context.set_trailing_metadata(trailers)
-    return RequestFailed(details, code) if code != grpc.StatusCode.CANCELLED else error
+        grpc_context.set_code(failure.code)
+        grpc_context.set_details(failure.details)
+        if failure.trailers:
+            grpc_context.set_trailing_metadata(list(failure.trailers))
+    if failure.code == grpc.StatusCode.CANCELLED:
+        return error
+    return RequestFailed(failure.details, failure.code)
 
 
 async def relay(response: Any) -> AsyncIterator[Any]:

@@ -1,18 +1,17 @@
 """The HTTP/JSON front door: OpenAI's chat/completions API and Ponder's own endpoints,
 served by the same Ingress deployment as gRPC (Serve's HTTP proxy, FastAPI).
 
-Every route turns its JSON into the ponder.v1 request a gRPC caller would send and calls
-the Ingress's own RPC method with an `HttpCallContext` standing in for the gRPC context:
-authentication, rate limits, validation, error mapping, metrics and tracing are the gRPC
-path's, once. Statuses come back as OpenAI's error JSON with the matching HTTP status;
-streams are server-sent events. A client that disconnects cancels the RPC, which aborts
-the generation in vLLM.
+Every route turns its JSON into the ponder.v1 request a gRPC caller would send and makes
+the same call the gRPC door makes — the Ingress's `unary` / `streaming`, with the caller's
+headers as its metadata: authentication, rate limits, validation, metrics and tracing are
+shared, once, and a call's error comes back as an exception each door maps itself: here
+OpenAI's error JSON with the matching HTTP status. Streams are server-sent events. A
+client that disconnects cancels the call, which aborts the generation in vLLM.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,12 +21,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from google.protobuf import json_format
 
 from deployments.console import console_router
+from deployments.grpc_calls import Caller
 from deployments.http_exchange import (
     BAD_BODY,
     AnalyzeBody,
-    HttpCallContext,
+    caller_of,
     error_response,
     failure,
+    failure_event,
     json_body,
     proto_json,
     read_json_body,
@@ -67,16 +68,10 @@ class HttpFrontDoor:
     """Routes of the HTTP API; mixed into the Ingress deployment, whose RPC methods they
     call (see the module docstring)."""
 
-    # Provided by the Ingress.
-    Generate: Callable[..., Awaitable[pb.GenerateResponse]]
-    StreamGenerate: Callable[..., AsyncIterator[pb.GenerateResponse]]
-    Reason: Callable[..., Awaitable[pb.ReasonResponse]]
-    StreamReason: Callable[..., AsyncIterator[pb.ReasonEvent]]
-    ReportOutcome: Callable[..., Awaitable[pb.ReportOutcomeResponse]]
-    GetScorer: Callable[..., Awaitable[pb.GetScorerResponse]]
-    Analyze: Callable[..., Awaitable[pb.AnalyzeResponse]]
-    StreamAnalyze: Callable[..., AsyncIterator[pb.AnalyzeResponse]]
-    ListModels: Callable[..., Awaitable[pb.ListModelsResponse]]
+    # Provided by the Ingress: the calls both front doors make (see its `unary` and
+    # `streaming`), and what the routes need to know of its configuration.
+    unary: Callable[[str, Any, Caller], Awaitable[Any]]
+    streaming: Callable[[str, Any, Caller], AsyncIterator[Any]]
     _adapters: frozenset[str]
     _students: frozenset[str]
     _http_body_limit: int
@@ -115,10 +110,11 @@ class HttpFrontDoor:
     async def openai_models(self, request: Request) -> Response:
         if (closed := self._closed()) is not None:
             return closed
-        context = HttpCallContext(request)
-        listed = await self.ListModels(pb.ListModelsRequest(), context)
-        if context.failed():
-            return failure(context)
+        caller = caller_of(request)
+        try:
+            listed = await self.unary("ListModels", pb.ListModelsRequest(), caller)
+        except Exception as error:
+            return failure(error, caller)
         data = [
             {"id": m.name, "object": "model", "created": 0, "owned_by": "ponder"}
             for m in listed.models
@@ -142,7 +138,7 @@ class HttpFrontDoor:
     async def _openai(self, request: Request, kind: str) -> Response:
         if refused := self._refused_before_reading(request, "Generate", "StreamGenerate"):
             return refused
-        context = HttpCallContext(request)
+        caller = caller_of(request)
         try:
             body = await read_json_body(request, self._http_body_limit)
             if kind == "chat":
@@ -157,21 +153,21 @@ class HttpFrontDoor:
         except BAD_BODY as error:
             return refusal(error)
         if parsed.stream:
-            return await self._openai_stream(request, calls, parsed, kind, with_logprobs)
+            return await self._openai_stream(caller, calls, parsed, kind, with_logprobs)
         answers = await asyncio.gather(
-            *(self.Generate(call, context) for call in calls), return_exceptions=True
+            *(self.unary("Generate", call, caller) for call in calls), return_exceptions=True
         )
         for answer in answers:
+            if isinstance(answer, Exception):
+                return failure(answer, caller)
             if isinstance(answer, BaseException):
                 raise answer
-        if context.failed():
-            return failure(context)
         shape = chat_completion if kind == "chat" else text_completion
         return JSONResponse(shape(answers, parsed.model, with_logprobs))  # type: ignore[arg-type]
 
     async def _openai_stream(
         self,
-        request: Request,
+        caller: Caller,
         calls: list[pb.GenerateRequest],
         parsed: ChatCompletionRequest | CompletionRequest,
         kind: str,
@@ -179,44 +175,42 @@ class HttpFrontDoor:
     ) -> Response:
         """SSE: the choices' chunks as they come ([DONE] last); a failure before the first
         chunk is an HTTP error, after it an error event."""
-        queue: asyncio.Queue[tuple[int, pb.GenerateResponse | None, HttpCallContext]] = (
+        # (choice, chunk or None when the choice ended, the error it ended with)
+        queue: asyncio.Queue[tuple[int, pb.GenerateResponse | None, Exception | None]] = (
             asyncio.Queue()
         )
 
         async def pump(index: int, call: pb.GenerateRequest) -> None:
-            context = HttpCallContext(request)
             try:
-                async for chunk in self.StreamGenerate(call, context):
-                    await queue.put((index, chunk, context))
-            except Exception:
-                if not context.failed():
-                    context.set_code(grpc.StatusCode.INTERNAL)
-                    context.set_details("internal error")
-            await queue.put((index, None, context))
+                async for chunk in self.streaming("StreamGenerate", call, caller):
+                    await queue.put((index, chunk, None))
+            except Exception as error:
+                await queue.put((index, None, error))
+                return
+            await queue.put((index, None, None))
 
         tasks = [asyncio.create_task(pump(i, call)) for i, call in enumerate(calls)]
         first = await queue.get()
-        if first[1] is None and first[2].failed():
+        if first[2] is not None:
             for task in tasks:
                 task.cancel()
-            return failure(first[2])
+            return failure(first[2], caller)
         options = (parsed.model_extra or {}).get("stream_options") or {}
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
 
         async def events() -> AsyncIterator[bytes]:
             finished, started = 0, set()
             last: dict[int, pb.GenerateResponse] = {}
-            item: tuple[int, pb.GenerateResponse | None, HttpCallContext] | None = first
+            item: tuple[int, pb.GenerateResponse | None, Exception | None] | None = first
             try:
                 while finished < len(calls):
-                    index, chunk, context = item if item is not None else await queue.get()
+                    index, chunk, error = item if item is not None else await queue.get()
                     item = None
+                    if error is not None:
+                        yield failure_event(error, caller)
+                        return
                     if chunk is None:
                         finished += 1
-                        if context.failed():
-                            problem = json.loads(bytes(failure(context).body))
-                            yield sse(problem)
-                            return
                         continue
                     last[index] = chunk
                     if kind == "chat":
@@ -242,31 +236,23 @@ class HttpFrontDoor:
 
     @http_app.post("/v1/reason", openapi_extra=json_body(pb.ReasonRequest, "A reasoning request"))
     async def reason(self, request: Request) -> Response:
-        return await self._proto_route(request, pb.ReasonRequest, self.Reason, self.StreamReason)
+        return await self._proto_route(request, pb.ReasonRequest, "Reason", "StreamReason")
 
     @http_app.post(
         "/v1/outcomes",
         openapi_extra=json_body(pb.ReportOutcomeRequest, "An outcome of a reasoning"),
     )
     async def outcomes(self, request: Request) -> Response:
-        return await self._proto_route(request, pb.ReportOutcomeRequest, self.ReportOutcome)
+        return await self._proto_route(request, pb.ReportOutcomeRequest, "ReportOutcome")
 
     @http_app.get("/v1/list-models")
     async def models(self, request: Request) -> Response:
         """ListModels as its proto JSON: decoder sets, adapters, students, their metrics."""
-        if (closed := self._closed()) is not None:
-            return closed
-        context = HttpCallContext(request)
-        listed = await self.ListModels(pb.ListModelsRequest(), context)
-        return failure(context) if context.failed() else JSONResponse(proto_json(listed))
+        return await self._proto_answer(request, "ListModels", pb.ListModelsRequest())
 
     @http_app.get("/v1/scorer")
     async def scorer(self, request: Request) -> Response:
-        if (closed := self._closed()) is not None:
-            return closed
-        context = HttpCallContext(request)
-        answer = await self.GetScorer(pb.GetScorerRequest(), context)
-        return failure(context) if context.failed() else JSONResponse(proto_json(answer))
+        return await self._proto_answer(request, "GetScorer", pb.GetScorerRequest())
 
     @http_app.post(
         "/v1/analyze", openapi_extra=json_body(AnalyzeBody, "Text plus image and/or table")
@@ -274,32 +260,40 @@ class HttpFrontDoor:
     async def analyze(self, request: Request) -> Response:
         if refused := self._refused_before_reading(request, "Analyze", "StreamAnalyze"):
             return refused
-        context = HttpCallContext(request)
+        caller = caller_of(request)
         try:
             body = AnalyzeBody.model_validate(await read_json_body(request, self._http_body_limit))
             message = body.to_proto()
         except BAD_BODY as error:
             return refusal(error)
         if body.stream:
-            return await self._proto_stream(request, self.StreamAnalyze(message, context), context)
-        answer = await self.Analyze(message, context)
-        if context.failed():
-            return failure(context)
+            return await self._proto_stream(caller, "StreamAnalyze", message)
+        try:
+            answer = await self.unary("Analyze", message, caller)
+        except Exception as error:
+            return failure(error, caller)
         return JSONResponse({"analysis": answer.text, **proto_json(answer)})
 
+    async def _proto_answer(self, request: Request, rpc: str, message: Any) -> Response:
+        """A unary call whose answer goes back as its proto JSON."""
+        if (closed := self._closed()) is not None:
+            return closed
+        caller = caller_of(request)
+        try:
+            answer = await self.unary(rpc, message, caller)
+        except Exception as error:
+            return failure(error, caller)
+        return JSONResponse(proto_json(answer))
+
     async def _proto_route(
-        self,
-        request: Request,
-        message_type: Any,
-        unary: Callable[..., Awaitable[Any]],
-        streaming: Callable[..., AsyncIterator[Any]] | None = None,
+        self, request: Request, message_type: Any, unary: str, streaming: str | None = None
     ) -> Response:
         """A route whose JSON body is the proto message's JSON form (`stream: true` for the
         streaming RPC)."""
-        rpcs = [unary.__name__] + ([streaming.__name__] if streaming is not None else [])
+        rpcs = [unary] + ([streaming] if streaming is not None else [])
         if refused := self._refused_before_reading(request, *rpcs):
             return refused
-        context = HttpCallContext(request)
+        caller = caller_of(request)
         try:
             body = await read_json_body(request, self._http_body_limit)
             if not isinstance(body, dict):
@@ -309,30 +303,32 @@ class HttpFrontDoor:
         except BAD_BODY as error:
             return refusal(error)
         if stream and streaming is not None:
-            return await self._proto_stream(request, streaming(message, context), context)
-        answer = await unary(message, context)
-        return failure(context) if context.failed() else JSONResponse(proto_json(answer))
+            return await self._proto_stream(caller, streaming, message)
+        try:
+            answer = await self.unary(unary, message, caller)
+        except Exception as error:
+            return failure(error, caller)
+        return JSONResponse(proto_json(answer))
 
-    async def _proto_stream(
-        self, request: Request, stream: AsyncIterator[Any], context: HttpCallContext
-    ) -> Response:
-        del request
-        iterator = stream.__aiter__()
+    async def _proto_stream(self, caller: Caller, rpc: str, message: Any) -> Response:
+        """A streaming call as server-sent events, one per message ([DONE] last); a failure
+        before the first message is an HTTP error, after it an error event."""
+        iterator = self.streaming(rpc, message, caller).__aiter__()
         try:
             first = await iterator.__anext__()
         except StopAsyncIteration:
             first = None
-        except Exception:
-            return failure(context)
+        except Exception as error:
+            return failure(error, caller)
 
         async def events() -> AsyncIterator[bytes]:
             try:
                 if first is not None:
                     yield sse(proto_json(first))
-                async for message in iterator:
-                    yield sse(proto_json(message))
-            except Exception:
-                yield sse(json.loads(bytes(failure(context).body)))
+                async for each in iterator:
+                    yield sse(proto_json(each))
+            except Exception as error:
+                yield failure_event(error, caller)
                 return
             finally:
                 await iterator.aclose()  # type: ignore[attr-defined]

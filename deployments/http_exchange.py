@@ -1,7 +1,7 @@
-"""How an HTTP request meets the gRPC path and how its answer goes back: the call context
-that stands in for gRPC's, gRPC statuses as HTTP statuses and OpenAI's error JSON, request
-bodies read within their limit, server-sent events and proto JSON. The routes that use
-them are in http_api.py."""
+"""How an HTTP request meets the calls both front doors share and how its answer goes back:
+the caller from the headers, a call's failure as an HTTP status and OpenAI's error JSON,
+request bodies read within their limit, server-sent events and proto JSON. The routes
+that use them are in http_api.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from deployments.grpc_calls import Caller, describe_failure
 from ponder.errors import InvalidArgument, PonderError
 from ponder.v1 import ponder_pb2 as pb
 
@@ -70,30 +71,9 @@ def json_body(model: type[BaseModel] | Any, description: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "description": description, "content": content}}
 
 
-class HttpCallContext:
-    """The part of a gRPC servicer context the Ingress uses, for an HTTP request: the
-    headers as invocation metadata, and the status the RPC sets."""
-
-    def __init__(self, request: Request) -> None:
-        self._metadata = tuple((key.lower(), value) for key, value in request.headers.items())
-        self.code: grpc.StatusCode = grpc.StatusCode.OK
-        self.details = ""
-        self.trailers: tuple[tuple[str, str], ...] = ()
-
-    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
-        return self._metadata
-
-    def set_code(self, code: grpc.StatusCode) -> None:
-        self.code = code
-
-    def set_details(self, details: str) -> None:
-        self.details = details
-
-    def set_trailing_metadata(self, trailers: Any) -> None:
-        self.trailers = tuple(trailers)
-
-    def failed(self) -> bool:
-        return self.code != grpc.StatusCode.OK
+def caller_of(request: Request) -> Caller:
+    """The caller of an HTTP request: its headers as the call's metadata."""
+    return Caller.of(request.headers.items())
 
 
 def error_response(code: grpc.StatusCode, details: str, trailers: Any = ()) -> JSONResponse:
@@ -131,8 +111,15 @@ def refusal(error: Exception) -> JSONResponse:
     return error_response(grpc.StatusCode.INVALID_ARGUMENT, details)
 
 
-def failure(context: HttpCallContext) -> JSONResponse:
-    return error_response(context.code, context.details, context.trailers)
+def failure(error: BaseException, caller: Caller) -> JSONResponse:
+    """The answer to a call that ended with error: its status as OpenAI's error JSON."""
+    described = describe_failure(error, caller.request_id)
+    return error_response(described.code, described.details, described.trailers)
+
+
+def failure_event(error: BaseException, caller: Caller) -> bytes:
+    """The same, as the last server-sent event of a stream that had started."""
+    return sse(json.loads(bytes(failure(error, caller).body)))
 
 
 def sse(payload: dict[str, Any] | str) -> bytes:

@@ -20,16 +20,15 @@ from redis.asyncio import Redis
 
 from deployments.grpc_calls import (
     Call,
+    Caller,
     Req,
     RequestFailed,
     Resp,
     StreamHandler,
     UnaryHandler,
     fail,
-    metadata_value,
     redis_errors_unavailable,
     relay,
-    request_id_of,
 )
 from deployments.http_api import HttpFrontDoor, http_app
 from deployments.metrics import IngressMetrics
@@ -110,6 +109,20 @@ class Ingress(HttpFrontDoor):
             self._outcome_log = OutcomeLog(self._redis, config.planner.learning.retention_s)
         self._admission = Admission.from_config(config, self._redis)
         self._auth = self._admission.authenticator if self._admission else None  # HTTP routes
+        self._unary_handlers: dict[str, UnaryHandler[Any, Any]] = {
+            "Generate": self._generate,
+            "Reason": self._reason,
+            "ReportOutcome": self._report_outcome,
+            "GetScorer": self._get_scorer,
+            "Encode": self._encode,
+            "Analyze": self._analyze,
+            "ListModels": self._list_models,
+        }
+        self._stream_handlers: dict[str, StreamHandler[Any, Any]] = {
+            "StreamGenerate": self._stream_generate,
+            "StreamReason": self._stream_reason,
+            "StreamAnalyze": self._stream_analyze,
+        }
         self._health = SharedProbe(
             self._probe_decoder,
             timeout_s=config.ingress.health_timeout_s,
@@ -121,114 +134,107 @@ class Ingress(HttpFrontDoor):
     async def Generate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> pb.GenerateResponse:
-        return await self._unary(
-            "Generate", self._generate, request, grpc_context, pb.GenerateResponse
-        )
+        return await self._grpc_unary("Generate", request, grpc_context, pb.GenerateResponse)
 
     async def StreamGenerate(
         self, request: pb.GenerateRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.GenerateResponse]:
-        async for message in self._streaming(
-            "StreamGenerate", self._stream_generate, request, grpc_context
-        ):
+        async for message in self._grpc_streaming("StreamGenerate", request, grpc_context):
             yield message
 
     async def Reason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
     ) -> pb.ReasonResponse:
-        return await self._unary("Reason", self._reason, request, grpc_context, pb.ReasonResponse)
+        return await self._grpc_unary("Reason", request, grpc_context, pb.ReasonResponse)
 
     async def StreamReason(
         self, request: pb.ReasonRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.ReasonEvent]:
-        async for message in self._streaming(
-            "StreamReason", self._stream_reason, request, grpc_context
-        ):
+        async for message in self._grpc_streaming("StreamReason", request, grpc_context):
             yield message
 
     async def ReportOutcome(
         self, request: pb.ReportOutcomeRequest, grpc_context: Any = None
     ) -> pb.ReportOutcomeResponse:
-        return await self._unary(
-            "ReportOutcome", self._report_outcome, request, grpc_context, pb.ReportOutcomeResponse
+        return await self._grpc_unary(
+            "ReportOutcome", request, grpc_context, pb.ReportOutcomeResponse
         )
 
     async def GetScorer(
         self, request: pb.GetScorerRequest, grpc_context: Any = None
     ) -> pb.GetScorerResponse:
-        return await self._unary(
-            "GetScorer", self._get_scorer, request, grpc_context, pb.GetScorerResponse
-        )
+        return await self._grpc_unary("GetScorer", request, grpc_context, pb.GetScorerResponse)
 
     async def Encode(
         self, request: pb.EncodeRequest, grpc_context: Any = None
     ) -> pb.EncodeResponse:
-        return await self._unary("Encode", self._encode, request, grpc_context, pb.EncodeResponse)
+        return await self._grpc_unary("Encode", request, grpc_context, pb.EncodeResponse)
 
     async def Analyze(
         self, request: pb.AnalyzeRequest, grpc_context: Any = None
     ) -> pb.AnalyzeResponse:
-        return await self._unary(
-            "Analyze", self._analyze, request, grpc_context, pb.AnalyzeResponse
-        )
+        return await self._grpc_unary("Analyze", request, grpc_context, pb.AnalyzeResponse)
 
     async def StreamAnalyze(
         self, request: pb.AnalyzeRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.AnalyzeResponse]:
-        async for message in self._streaming(
-            "StreamAnalyze", self._stream_analyze, request, grpc_context
-        ):
+        async for message in self._grpc_streaming("StreamAnalyze", request, grpc_context):
             yield message
 
     async def ListModels(
         self, request: pb.ListModelsRequest, grpc_context: Any = None
     ) -> pb.ListModelsResponse:
-        return await self._unary(
-            "ListModels", self._list_models, request, grpc_context, pb.ListModelsResponse
-        )
+        return await self._grpc_unary("ListModels", request, grpc_context, pb.ListModelsResponse)
 
-    # -- the two scaffolds ---------------------------------------------------------------
+    # -- one call, from either front door -------------------------------------------------
 
-    async def _unary(
-        self,
-        rpc: str,
-        handler: UnaryHandler[Req, Resp],
-        request: Req,
-        grpc_context: Any,
-        response_type: type[Resp],
-    ) -> Resp:
-        """Caller, request id, metrics, and every error mapped to a status (never a
-        traceback)."""
-        request_id = request_id_of(grpc_context)
-        with self._metrics.measured(rpc) as status:
-            try:
-                self._refuse_while_draining()
-                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context, request))
-                return await handler(request, call)
-            except BaseException as error:
-                failure = fail(grpc_context, error, request_id)
-                if isinstance(failure, RequestFailed) and grpc_context is not None:
-                    # Answered, not raised: Serve's proxy logs a raised error with its
-                    # traceback at ERROR and forwards only its code and details; a
-                    # returned message carries the whole context (code, details,
-                    # trailers such as retry-after-ms) and logs nothing.
-                    status.code = failure.code.name
-                    return response_type()
-                raise failure from None
-
-    async def _streaming(
-        self, rpc: str, handler: StreamHandler[Req, Resp], request: Req, grpc_context: Any
-    ) -> AsyncIterator[Resp]:
-        """As _unary, for a stream: errors midway end it with their status."""
-        request_id = request_id_of(grpc_context)
+    async def unary(self, rpc: str, request: Any, caller: Caller) -> Any:
+        """One call of a unary RPC: metered, refused while draining, admitted (token,
+        tenant, cost-weighted limit), handled. Errors are raised as they are; each front
+        door turns them into its own status (`fail` for gRPC, `failure` for HTTP)."""
+        handler = self._unary_handlers[rpc]
         with self._metrics.measured(rpc):
-            try:
-                self._refuse_while_draining()
-                call = Call(request_id, grpc_context, await self._admit(rpc, grpc_context, request))
-                async for message in handler(request, call):
-                    yield message
-            except BaseException as error:
-                raise fail(grpc_context, error, request_id) from None
+            self._refuse_while_draining()
+            call = Call(caller.request_id, await self._admit(rpc, caller, request))
+            return await handler(request, call)
+
+    async def streaming(self, rpc: str, request: Any, caller: Caller) -> AsyncIterator[Any]:
+        """As unary, for a streaming RPC: an error midway ends the stream."""
+        handler = self._stream_handlers[rpc]
+        with self._metrics.measured(rpc):
+            self._refuse_while_draining()
+            call = Call(caller.request_id, await self._admit(rpc, caller, request))
+            async for message in handler(request, call):
+                yield message
+
+    async def _grpc_unary(
+        self, rpc: str, request: Req, grpc_context: Any, response_type: type[Resp]
+    ) -> Resp:
+        """The gRPC door of a unary RPC: every error mapped to a status (no traceback)."""
+        caller = Caller.of_grpc(grpc_context)
+        try:
+            answer: Resp = await self.unary(rpc, request, caller)
+            return answer
+        except BaseException as error:
+            failure = fail(grpc_context, error, caller.request_id)
+            if isinstance(failure, RequestFailed) and grpc_context is not None:
+                # Answered, not raised: Serve's proxy logs a raised error with its
+                # traceback at ERROR and forwards only its code and details; a returned
+                # message carries the whole context (code, details, trailers such as
+                # retry-after-ms) and logs nothing.
+                return response_type()
+            raise failure from None
+
+    async def _grpc_streaming(
+        self, rpc: str, request: Any, grpc_context: Any
+    ) -> AsyncIterator[Any]:
+        """The gRPC door of a streaming RPC: errors midway end it with their status."""
+        caller = Caller.of_grpc(grpc_context)
+        try:
+            async for message in self.streaming(rpc, request, caller):
+                yield message
+        except BaseException as error:
+            raise fail(grpc_context, error, caller.request_id) from None
 
     # -- handlers: validate -> call downstream -> convert ---------------------------------
 
@@ -363,14 +369,14 @@ class Ingress(HttpFrontDoor):
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def _admit(self, rpc: str, grpc_context: Any, request: object) -> Identity:
+    async def _admit(self, rpc: str, caller: Caller, request: object) -> Identity:
         """The authenticated caller of rpc, within its tenant's rate limit. A call through
-        a deployment handle (no gRPC context) comes from inside the Ray cluster, which
-        Ray's own token already admitted: it is not checked again."""
-        if self._admission is None or grpc_context is None:
+        a deployment handle (internal) comes from inside the Ray cluster, which Ray's own
+        token already admitted: it is not checked again."""
+        if self._admission is None or caller.internal:
             return ANONYMOUS
-        authorization = metadata_value(grpc_context, "authorization")
-        claimed = metadata_value(grpc_context, "x-tenant-id")
+        authorization = caller.value("authorization")
+        claimed = caller.value("x-tenant-id")
         return await self._admission.admit(rpc, authorization, claimed, request)
 
     def _reason_call(self, request: pb.ReasonRequest, call: Call) -> ReasonCall:

@@ -7,14 +7,13 @@ Each class is created inside a replica (Ray metrics belong to the process that m
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 
 from ray.util.metrics import Counter, Gauge, Histogram
 
-from deployments.grpc_calls import CallStatus, RequestFailed
+from deployments.grpc_calls import CallStatus, status_name
 from ponder.generation import GenerationChunk
 
 LATENCY_BOUNDARIES: list[float] = [
@@ -65,14 +64,8 @@ class IngressMetrics:
         self.in_flight += 1
         try:
             yield status
-        except RequestFailed as error:
-            status.code = error.code.name
-            raise
-        except asyncio.CancelledError:
-            status.code = "CANCELLED"
-            raise
-        except BaseException:
-            status.code = "INTERNAL"
+        except BaseException as error:
+            status.code = status_name(error)
             raise
         finally:
             self.in_flight -= 1

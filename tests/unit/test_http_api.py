@@ -8,8 +8,9 @@ import json
 import grpc
 from starlette.requests import Request
 
+from deployments.grpc_calls import Caller
 from deployments.http_api import HttpFrontDoor
-from deployments.http_exchange import HttpCallContext, error_response
+from deployments.http_exchange import caller_of, error_response, failure
 
 
 def _request(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> Request:
@@ -57,12 +58,18 @@ def test_grpc_codes_become_openai_errors_with_http_statuses() -> None:
     assert list(statuses.values()) == [400, 401, 403, 404, 409, 499, 503, 504, 500]
 
 
-def test_the_call_context_carries_headers_in_and_the_status_out() -> None:
-    context = HttpCallContext(
-        _request("/", [(b"Authorization", b"Bearer t"), (b"x-request-id", b"r")])
-    )
-    assert ("authorization", "Bearer t") in context.invocation_metadata()
-    assert not context.failed()
-    context.set_code(grpc.StatusCode.NOT_FOUND)
-    context.set_details("no such adapter")
-    assert context.failed() and context.details == "no such adapter"
+def test_an_http_caller_is_its_headers_and_a_failure_is_its_status() -> None:
+    caller = caller_of(_request("/", [(b"Authorization", b"Bearer t"), (b"X-Request-Id", b"r")]))
+    assert caller.value("authorization") == "Bearer t" and caller.request_id == "r"
+    assert not caller.internal and caller.value("x-tenant-id") == ""
+    assert len(caller_of(_request("/")).request_id) == 32  # a fresh id when none is given
+    from ponder.errors import NotFound, ResourceExhausted
+
+    missing = failure(NotFound("no such adapter 'x'"), caller)
+    assert missing.status_code == 404
+    assert json.loads(bytes(missing.body))["error"]["message"] == "no such adapter 'x'"
+    limited = failure(ResourceExhausted("slow down", retry_after_s=0.2), caller)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+    crashed = failure(RuntimeError("boom"), caller)  # no traceback or message leaks
+    assert crashed.status_code == 500 and "boom" not in bytes(crashed.body).decode()
+    assert Caller.of_grpc(None).internal  # a call through a deployment handle
