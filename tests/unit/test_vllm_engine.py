@@ -49,3 +49,43 @@ def test_engine_args_follow_the_config() -> None:
     assert (args.max_num_batched_tokens, args.long_prefill_token_threshold) == (256, 32)
     lora = engine_args(EngineConfig(lora_adapters={"sql": "/adapters/sql"}))
     assert lora.enable_lora and lora.max_lora_rank == 16
+
+
+# EngineConfig fields that are Ponder's own, not vLLM engine arguments: how the engine's
+# requests are limited or defaulted, where adapters live, and how the CPU process runs.
+PONDER_ONLY = {
+    "max_prompt_tokens",
+    "lora_adapters",
+    "default_max_tokens",
+    "cpu_kvcache_gib",
+    "cpu_nice",
+    "cpu_threads_bind",
+}
+
+
+def test_engine_config_is_checked_against_vllms_own_engine_args() -> None:
+    """Every other EngineConfig field is one of vLLM's AsyncEngineArgs, under the same
+    name, and reaches the engine with the config's value: a renamed or dropped vLLM
+    argument fails here instead of being silently copied."""
+    import dataclasses
+
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    vllm_fields = {field.name for field in dataclasses.fields(AsyncEngineArgs)}
+    shared = set(EngineConfig.model_fields) - PONDER_ONLY
+    assert shared <= vllm_fields, sorted(shared - vllm_fields)
+    assert not PONDER_ONLY & vllm_fields  # a Ponder-only name vLLM took over: map it
+    config = EngineConfig(
+        max_model_len=2048,
+        max_num_seqs=7,
+        max_logprobs=5,
+        seed=11,
+        stream_interval=3,
+        lora_adapters={"sql": "/adapters/sql"},
+        max_lora_rank=8,
+        max_loras=2,
+    )
+    args = engine_args(config)
+    for name in shared - {"model"}:
+        assert getattr(args, name) == getattr(config, name), name
+    assert args.model == str(config.model_path())
