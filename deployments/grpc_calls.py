@@ -10,7 +10,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -35,9 +35,12 @@ class Caller:
     or the HTTP headers with lower-case names). `internal`: a call through a deployment
     handle from inside the Ray cluster, which Ray's own token already admitted."""
 
-    metadata: tuple[tuple[str, str], ...]
+    metadata: tuple[tuple[str, str], ...] = field(repr=False)  # holds the bearer token
     request_id: str  # the caller's x-request-id (correlation only) or a fresh one
     internal: bool = False
+    # Set once the Ingress admitted the caller for several calls at once (an OpenAI
+    # request with n choices is admitted and charged once, for all of them).
+    admitted: Identity | None = None
 
     @classmethod
     def of(cls, metadata: Any, internal: bool = False) -> Caller:
@@ -111,14 +114,19 @@ def describe_failure(error: BaseException, request_id: str) -> Failure:
     code, details = status_for(error, request_id)
     if isinstance(error, PonderError):
         log.info("request %s: %s %s", request_id, code.name, details)
-    elif not isinstance(error, asyncio.CancelledError):
+    elif not _caller_left(error):
         log.exception("request %s failed", request_id, exc_info=error)
     return Failure(code, details, tuple(trailers_for(error)))
 
 
+def _caller_left(error: BaseException) -> bool:
+    """The call ended because its caller went away: cancelled, or its stream closed."""
+    return isinstance(error, asyncio.CancelledError | GeneratorExit)
+
+
 def status_name(error: BaseException) -> str:
     """The status code an error ends a call with, for the call's metrics."""
-    if isinstance(error, asyncio.CancelledError):
+    if _caller_left(original_error(error)):
         return "CANCELLED"
     if isinstance(error, RequestFailed):
         return error.code.name
@@ -127,8 +135,9 @@ def status_name(error: BaseException) -> str:
 
 def fail(grpc_context: Any, error: BaseException, request_id: str) -> BaseException:
     """Set the status for error on the gRPC context; return the exception to raise."""
-    if isinstance(original_error(error), asyncio.CancelledError):
-        return error  # the caller went away; nothing to report
+    error = original_error(error)
+    if _caller_left(error):
+        return error  # the caller went away; nothing to report, re-raised as it is
     failure = describe_failure(error, request_id)
     if grpc_context is not None:
         grpc_context.set_code(failure.code)

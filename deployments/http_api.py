@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from google.protobuf import json_format
+from starlette.background import BackgroundTask
 
 from deployments.console import console_router
 from deployments.grpc_calls import Caller
@@ -72,6 +74,7 @@ class HttpFrontDoor:
     # `streaming`), and what the routes need to know of its configuration.
     unary: Callable[[str, Any, Caller], Awaitable[Any]]
     streaming: Callable[[str, Any, Caller], AsyncIterator[Any]]
+    admit_all: Callable[[str, Caller, list[Any]], Awaitable[Caller]]
     _adapters: frozenset[str]
     _students: frozenset[str]
     _http_body_limit: int
@@ -152,22 +155,31 @@ class HttpFrontDoor:
                 parsed, with_logprobs = text, text.logprobs is not None
         except BAD_BODY as error:
             return refusal(error)
+        rpc = "StreamGenerate" if parsed.stream else "Generate"
+        try:  # n choices are admitted and charged once, for all of them
+            caller = await self.admit_all(rpc, caller, calls)
+        except Exception as error:
+            return failure(error, caller)
+        callers = _choice_callers(caller, len(calls))
         if parsed.stream:
-            return await self._openai_stream(caller, calls, parsed, kind, with_logprobs)
-        answers = await asyncio.gather(
-            *(self.unary("Generate", call, caller) for call in calls), return_exceptions=True
-        )
-        for answer in answers:
-            if isinstance(answer, Exception):
-                return failure(answer, caller)
-            if isinstance(answer, BaseException):
-                raise answer
+            return await self._openai_stream(callers, calls, parsed, kind, with_logprobs)
+        tasks = [
+            asyncio.ensure_future(self.unary("Generate", call, each))
+            for call, each in zip(calls, callers, strict=True)
+        ]
+        try:
+            answers = await asyncio.gather(*tasks)
+        except Exception as error:
+            return failure(error, caller)
+        finally:
+            for task in tasks:  # the first failure (or a client gone) stops the others
+                task.cancel()
         shape = chat_completion if kind == "chat" else text_completion
-        return JSONResponse(shape(answers, parsed.model, with_logprobs))  # type: ignore[arg-type]
+        return JSONResponse(shape(answers, parsed.model, with_logprobs))
 
     async def _openai_stream(
         self,
-        caller: Caller,
+        callers: list[Caller],
         calls: list[pb.GenerateRequest],
         parsed: ChatCompletionRequest | CompletionRequest,
         kind: str,
@@ -180,9 +192,11 @@ class HttpFrontDoor:
             asyncio.Queue()
         )
 
+        caller = callers[0]
+
         async def pump(index: int, call: pb.GenerateRequest) -> None:
             try:
-                async for chunk in self.streaming("StreamGenerate", call, caller):
+                async for chunk in self.streaming("StreamGenerate", call, callers[index]):
                     await queue.put((index, chunk, None))
             except Exception as error:
                 await queue.put((index, None, error))
@@ -190,10 +204,18 @@ class HttpFrontDoor:
             await queue.put((index, None, None))
 
         tasks = [asyncio.create_task(pump(i, call)) for i, call in enumerate(calls)]
-        first = await queue.get()
-        if first[2] is not None:
+
+        def stop() -> None:  # a client gone, a failure, or the end: no generation left
             for task in tasks:
                 task.cancel()
+
+        try:
+            first = await queue.get()
+        except BaseException:
+            stop()  # the client went away before the first chunk
+            raise
+        if first[2] is not None:
+            stop()
             return failure(first[2], caller)
         options = (parsed.model_extra or {}).get("stream_options") or {}
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -227,10 +249,12 @@ class HttpFrontDoor:
                     yield sse(usage_chunk(ordered[0].request_id, parsed.model, kind, ordered))
                 yield sse("[DONE]")
             finally:
-                for task in tasks:  # a client that went away cancels the generations
-                    task.cancel()
+                stop()  # a client that went away cancels the generations
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        # The background task runs even when the body never started.
+        return StreamingResponse(
+            events(), media_type="text/event-stream", background=BackgroundTask(stop)
+        )
 
     # -- Ponder's own endpoints -----------------------------------------------------------
 
@@ -335,3 +359,11 @@ class HttpFrontDoor:
             yield sse("[DONE]")
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _choice_callers(caller: Caller, choices: int) -> list[Caller]:
+    """One caller per choice, each with a request id of its own (the engine's request id:
+    an abort or a trace names one choice), all sharing the admitted identity."""
+    if choices == 1:
+        return [caller]
+    return [replace(caller, request_id=f"{caller.request_id}-{i}") for i in range(choices)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from grpc_health.v1 import health_pb2
@@ -273,7 +274,9 @@ class Ingress(HttpFrontDoor):
         async with redis_errors_unavailable():
             # Another tenant's reasoning is refused inside Redis, before anything is
             # written, exactly like an unknown id.
-            ack = await self._learning_log().report(outcome, call.identity.tenant)
+            ack = await self._learning_log().report(
+                outcome, call.identity.tenant, self._scope(call.identity)
+            )
         return pb.ReportOutcomeResponse(
             duplicate=ack.duplicate,
             scorer_version=ack.record.scorer_version,
@@ -369,15 +372,23 @@ class Ingress(HttpFrontDoor):
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def _admit(self, rpc: str, caller: Caller, request: object) -> Identity:
+    async def _admit(self, rpc: str, caller: Caller, *requests: object) -> Identity:
         """The authenticated caller of rpc, within its tenant's rate limit. A call through
         a deployment handle (internal) comes from inside the Ray cluster, which Ray's own
-        token already admitted: it is not checked again."""
+        token already admitted: it is not checked again; nor is a caller admitted already
+        for several calls at once (`admit_all`)."""
+        if caller.admitted is not None:
+            return caller.admitted
         if self._admission is None or caller.internal:
             return ANONYMOUS
         authorization = caller.value("authorization")
         claimed = caller.value("x-tenant-id")
-        return await self._admission.admit(rpc, authorization, claimed, request)
+        return await self._admission.admit(rpc, authorization, claimed, *requests)
+
+    async def admit_all(self, rpc: str, caller: Caller, requests: list[Any]) -> Caller:
+        """The caller, admitted and charged once for all of `requests` (the choices of an
+        OpenAI request): the calls then made with it are not admitted again."""
+        return replace(caller, admitted=await self._admit(rpc, caller, *requests))
 
     def _reason_call(self, request: pb.ReasonRequest, call: Call) -> ReasonCall:
         return reason_call_from_proto(

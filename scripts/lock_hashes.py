@@ -53,7 +53,23 @@ def resolved_hashes(lock: Path) -> dict[str, str]:
     }
 
 
+def unhandled(text: str) -> list[str]:
+    """Lines that are neither a comment, a plain `name==version` pin nor a hash of one
+    (markers, URLs, editable or index options): refused rather than dropped."""
+    plain = re.compile(r"^[A-Za-z0-9_.\-]+==[^\s\\;@]+( \\)?$")
+    return [
+        line
+        for line in text.splitlines()
+        if line.strip()
+        and not line.startswith("#")
+        and not line.strip().startswith("--hash=sha256:")
+        and not plain.match(line.strip())
+    ]
+
+
 def with_hashes(text: str, hashes: dict[str, str]) -> str:
+    if bad := unhandled(text):
+        raise ValueError(f"lines this script cannot hash (handle them by hand): {bad[:5]}")
     header = [line for line in text.splitlines() if line.startswith("#")]
     lines = [*header]
     for name, version in pins(text):
@@ -82,7 +98,7 @@ def main() -> int:
     lock: Path = args.lock
     text = lock.read_text()
     if args.check:
-        missing = missing_hashes(text)
+        missing = missing_hashes(text) + unhandled(text)
         for name in missing:
             print(f"no hash: {name}", file=sys.stderr)
         return 1 if missing else 0

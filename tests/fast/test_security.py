@@ -292,6 +292,33 @@ def test_the_rate_limit_weighs_calls_by_the_tokens_they_may_generate(
         )
 
 
+def test_an_openai_request_with_n_choices_is_admitted_and_charged_once(
+    platform: LocalPlatform,
+) -> None:
+    """n choices cost n × max_tokens, taken once: a request that could never fit is a 400
+    before anything is generated, one that fits spends its tokens once for all choices."""
+    import httpx
+
+    limit = RateLimit(requests_per_s=50, burst=50, tokens_per_s=1, token_burst=100)
+    value = _token(platform, "metered-n", rate_limit=limit)
+    headers = {"authorization": f"Bearer {value}"}
+    url = platform.http_url + "/v1/chat/completions"
+
+    def chat(n: int, max_tokens: int, stream: bool = False) -> httpx.Response:
+        body = {"messages": [{"role": "user", "content": "hi"}], "n": n}
+        body |= {"max_tokens": max_tokens, "stream": stream}
+        return httpx.post(url, json=body, headers=headers, timeout=60)
+
+    too_big = chat(4, 30)  # 120 tokens > the bucket's 100: never admissible
+    assert too_big.status_code == 400 and "max_tokens" in too_big.json()["error"]["message"]
+    answered = chat(2, 40)  # 80 of the 100
+    assert answered.status_code == 200 and len(answered.json()["choices"]) == 2
+    ids = {choice.get("index") for choice in answered.json()["choices"]}
+    assert ids == {0, 1}
+    refused = chat(2, 20, stream=True)  # 40 more than the ~20 left: refused before a chunk
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+
+
 def _listening(pids: set[int]) -> list[tuple[str, int, int]]:
     """(address, port, pid) of every listening TCP socket of these processes."""
     found = []

@@ -96,7 +96,9 @@ async def _log_and_report(log: OutcomeLog, ids: list[str], reward: float = 1.0) 
     rng = random.Random(ids[0])
     for reasoning_id in ids:
         await log.record(_record(reasoning_id, rng))
-        ack = await log.report(Outcome(reasoning_id, reward, None, now_ms()), tenant="")
+        ack = await log.report(
+            Outcome(reasoning_id, reward, None, now_ms()), tenant="", scope=SHARED_SCOPE
+        )
         assert not ack.duplicate
 
 

@@ -179,7 +179,7 @@ def test_get_scorer_counts_only_the_callers_scope(redis: LocalRedis) -> None:
                     _record(f"{tenant}-{i}", rng), tenant=tenant, scope=scope
                 )
                 await log.record(record)
-                await log.report(Outcome(record.reasoning_id, 1.0, None, now_ms()), tenant)
+                await log.report(Outcome(record.reasoning_id, 1.0, None, now_ms()), tenant, scope)
         acme, rival = scorer_scope("acme", True), scorer_scope("rival", True)
         assert [await log.reported_count(scope) for scope in (acme, rival)] == [3, 5]
         assert await log.reported_count() == 8

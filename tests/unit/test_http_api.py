@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import grpc
 from starlette.requests import Request
@@ -73,3 +74,26 @@ def test_an_http_caller_is_its_headers_and_a_failure_is_its_status() -> None:
     crashed = failure(RuntimeError("boom"), caller)  # no traceback or message leaks
     assert crashed.status_code == 500 and "boom" not in bytes(crashed.body).decode()
     assert Caller.of_grpc(None).internal  # a call through a deployment handle
+
+
+def test_a_caller_never_shows_its_token_and_a_closed_stream_is_a_cancel() -> None:
+    from deployments.grpc_calls import status_name
+
+    caller = caller_of(_request("/", [(b"authorization", b"Bearer pdr_secret")]))
+    assert "pdr_secret" not in repr(caller)
+    assert status_name(GeneratorExit()) == "CANCELLED"  # an SSE client gone, not INTERNAL
+    assert status_name(asyncio.CancelledError()) == "CANCELLED"
+    assert status_name(RuntimeError("x")) == "INTERNAL"
+
+
+def test_a_redis_password_variable_that_is_empty_is_a_clear_error(monkeypatch: Any) -> None:
+    import pytest
+
+    from ponder.config import RedisConfig
+
+    config = RedisConfig(url="redis://ponder@redis:6379/0", password_env="PONDER_TEST_PW")
+    monkeypatch.delenv("PONDER_TEST_PW", raising=False)
+    with pytest.raises(ValueError, match="PONDER_TEST_PW"):
+        config.connection_url()
+    monkeypatch.setenv("PONDER_TEST_PW", "p@ss word")
+    assert config.connection_url() == "redis://ponder:p%40ss%20word@redis:6379/0"

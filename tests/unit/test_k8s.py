@@ -435,6 +435,8 @@ def test_training_jobs_run_locked_down_with_ray_tokens(job_name: str) -> None:
         assert group["template"]["spec"]["automountServiceAccountToken"] is False, name
     # The submitter KubeRay runs `ray job submit` in: locked down, no API token, and a
     # Ponder pod (the default-deny NetworkPolicy admits only those to the head).
+    # The submitter pod calls the head's job API: the dashboard listens beyond loopback.
+    assert cluster["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "0.0.0.0"
     submitter = job["spec"]["submitterPodTemplate"]
     _assert_locked_down("submitter", submitter["spec"])
     assert submitter["spec"]["automountServiceAccountToken"] is False
@@ -463,6 +465,7 @@ def test_redis_runs_ponders_acl_user_and_no_secret_reaches_a_command_line() -> N
     assert "--requirepass" not in script and script.strip().endswith(
         "exec redis-server /etc/ponder-redis/redis.conf"
     )
+    assert "unset REDIS_PASSWORD REDISCLI_AUTH" in script  # not left in the server's env
     for probe in (container["readinessProbe"], container["livenessProbe"]):
         assert probe["exec"]["command"] == ["redis-cli", "--user", "ponder", "ping"]
     mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}

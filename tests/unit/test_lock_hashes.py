@@ -15,7 +15,7 @@ _spec.loader.exec_module(lock_hashes)
 def test_every_locked_distribution_has_its_hash() -> None:
     text = (ROOT / "requirements" / "lock-cpu.txt").read_text()
     assert len(lock_hashes.pins(text)) > 200
-    assert lock_hashes.missing_hashes(text) == []
+    assert lock_hashes.missing_hashes(text) == [] and lock_hashes.unhandled(text) == []
     assert "--require-hashes" in (ROOT / "scripts" / "setup.sh").read_text()
 
 
@@ -25,3 +25,12 @@ def test_a_pin_without_its_hash_is_found() -> None:
     assert lock_hashes.with_hashes("# x\nb==2\n", {"b": "f" * 64}) == (
         "# x\nb==2 \\\n    --hash=sha256:" + "f" * 64 + "\n"
     )
+
+
+def test_lines_it_cannot_hash_are_refused_not_dropped() -> None:
+    import pytest
+
+    for line in ("torch==2.1; sys_platform == 'linux'", "pkg @ file:///w/pkg.whl", "-e ."):
+        assert lock_hashes.unhandled(f"a==1\n{line}\n") == [line]
+        with pytest.raises(ValueError, match="cannot hash"):
+            lock_hashes.with_hashes(f"a==1\n{line}\n", {"a": "0" * 64})

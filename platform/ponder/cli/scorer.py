@@ -23,7 +23,8 @@ def cmd_scorer(args: argparse.Namespace) -> int:
     from ponder.learning.scorer_status import scorer_status
     from ponder.redis_client import connect
 
-    if urlsplit(args.redis_url).password is not None:
+    given = urlsplit(args.redis_url)
+    if given.password is not None or "password=" in given.query:
         print(
             "error: --redis-url carries a password, which `ps` would show to every user of "
             "this machine; set PONDER_REDIS_URL, or pass the URL without it and set "
@@ -35,7 +36,7 @@ def cmd_scorer(args: argparse.Namespace) -> int:
     if not url:
         print("error: no Redis: pass --redis-url or set PONDER_REDIS_URL", file=sys.stderr)
         return 2
-    if args.redis_url:
+    if urlsplit(url).password is None and env.secret(env.REDIS_PASSWORD_ENV):
         url = RedisConfig(url=url, password_env=env.REDIS_PASSWORD_ENV).connection_url()
     scope = scorer_scope(args.tenant, per_tenant=bool(args.tenant))
 

@@ -75,9 +75,14 @@ class RedisConfig(StrictModel):
 
     def connection_url(self) -> str:
         """The URL with the password from password_env filled in."""
-        password = env.secret(self.password_env) if self.password_env else ""
-        if not password or not self.url:
+        if not self.password_env or not self.url:
             return self.url
+        password = env.secret(self.password_env)
+        if not password:
+            raise ValueError(
+                f"redis.password_env names {self.password_env}, which is empty or unset: "
+                "set it (e.g. from the Kubernetes Secret) or clear password_env"
+            )
         scheme, rest = self.url.split("://", 1)
         userinfo, _, host = rest.rpartition("@")
         username = userinfo.split(":", 1)[0]

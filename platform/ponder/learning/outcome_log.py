@@ -47,23 +47,26 @@ redis.call('EXPIRE', KEYS[3], ARGV[7])
 return 1
 """
 
-# KEYS: record, outcome, outcomes stream, reported counter. ARGV: outcome json, ttl s,
-# the reporter's tenant, the per-scope counters' key prefix (the record's scope is
-# added). The tenant is checked before anything is written: another tenant's reasoning
-# is answered exactly like an unknown one; nothing is stored or queued.
+# KEYS: record, outcome, outcomes stream, reported counter, the reporter's scope's
+# reported counter. ARGV: outcome json, ttl s, the reporter's tenant, the reporter's
+# scope. The tenant is checked before anything is written: another tenant's reasoning
+# is answered exactly like an unknown one; nothing is stored or queued. The scope's
+# counter counts the report when the reasoning was made in that scope (every key is
+# declared: the script runs on a Redis Cluster slot or a proxy as well).
 # Returns {0} not found, {1, record} logged, {2, earlier outcome json} already reported.
 # Refused whole while Redis is out of memory (`#!lua`): an outcome is either logged and
 # acknowledged or neither.
 _REPORT = """#!lua
 local record = redis.call('GET', KEYS[1])
 if not record then return {0} end
-if (cjson.decode(record)['tenant'] or '') ~= ARGV[3] then return {0} end
+local fields = cjson.decode(record)
+if (fields['tenant'] or '') ~= ARGV[3] then return {0} end
 local earlier = redis.call('GET', KEYS[2])
 if earlier then return {2, earlier} end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
 redis.call('XADD', KEYS[3], '*', 'record', record, 'outcome', ARGV[1])
 redis.call('INCR', KEYS[4])
-redis.call('INCR', ARGV[4] .. (cjson.decode(record)['scope'] or ''))
+if (fields['scope'] or '') == ARGV[4] then redis.call('INCR', KEYS[5]) end
 return {1, record}
 """
 
@@ -218,9 +221,10 @@ class OutcomeLog:
         data = await self._client.get(self.keys.outcome(reasoning_id))
         return None if data is None else Outcome.from_json(data)
 
-    async def report(self, outcome: Outcome, tenant: str) -> ReportAck:
+    async def report(self, outcome: Outcome, tenant: str, scope: str = "") -> ReportAck:
         """Join an outcome to its reasoning, which must be the reporting tenant's (an
-        unknown id otherwise); idempotent for a retried identical report."""
+        unknown id otherwise); idempotent for a retried identical report. `scope`: the
+        reporter's (GetScorer's reported count of that scope counts it)."""
         rid = outcome.reasoning_id
         result = await self._report(
             keys=[
@@ -228,8 +232,9 @@ class OutcomeLog:
                 self.keys.outcome(rid),
                 self.keys.outcomes_stream,
                 self.keys.reported,
+                self.keys.reported_in(scope),
             ],
-            args=[outcome.to_json(), self._retention_s, tenant, self.keys.reported_in("")],
+            args=[outcome.to_json(), self._retention_s, tenant, scope],
         )
         status = int(result[0])
         if status == 0:

@@ -42,16 +42,17 @@ class Admission:
         return cls(authenticator, RateLimiter(redis), costs)
 
     async def admit(
-        self, rpc: str, authorization: str, claimed_tenant: str, request: object
+        self, rpc: str, authorization: str, claimed_tenant: str, *requests: object
     ) -> Identity:
         """The caller of rpc (from its `authorization` header), within its tenant's rate
-        limit: one call and the most decoder tokens the request may generate."""
+        limit: one call and the most decoder tokens the requests may generate together (an
+        OpenAI request with n choices is n Generate requests, admitted once)."""
         identity = self.authenticator.identify(authorization, rpc)
         if claimed_tenant and claimed_tenant != identity.tenant:
             raise PermissionDenied(
                 f"x-tenant-id {claimed_tenant[:64]!r} is not the tenant of this token; the "
                 "tenant comes from the token (the header may be left out)"
             )
-        cost = requested_tokens(request, self._costs)
+        cost = sum(requested_tokens(request, self._costs) for request in requests)
         await self._rate_limiter.take(identity.tenant, identity.rate_limit, cost)
         return identity

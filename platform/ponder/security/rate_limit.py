@@ -91,6 +91,7 @@ class RateLimiter:
         self._clock = clock
         self._script = redis.register_script(_TAKE) if redis is not None else None
         self._local: dict[str, tuple[float, float]] = {}  # bucket key -> (tokens, at)
+        self._redis_failing = False
 
     async def take(self, tenant: str, limit: RateLimit | None, cost: int = 0) -> None:
         """Take one call and `cost` decoder tokens from tenant's buckets."""
@@ -120,13 +121,20 @@ class RateLimiter:
             try:
                 args = [calls.rate, calls.capacity, calls.amount]
                 args += [tokens.rate, tokens.capacity, tokens.amount]
-                return int(await self._script(keys=keys, args=args))
+                wait = int(await self._script(keys=keys, args=args))
             except RedisError as error:
                 # Fail safe, not open: while Redis cannot answer (down, or out of memory and
                 # refusing writes) each replica keeps the buckets in its own memory, so
                 # limits stay in force (exact with one ingress replica, at most one bucket
                 # per replica with more) and Redis trouble does not take the API down.
-                log.warning("rate limit kept in process (Redis: %s)", type(error).__name__)
+                if not self._redis_failing:  # once per outage, not once per call
+                    log.warning("rate limits kept in process (Redis: %s)", error)
+                self._redis_failing = True
+                return self._local_wait_ms(list(zip(keys, (calls, tokens), strict=True)))
+            if self._redis_failing:
+                log.warning("rate limits back in Redis")
+                self._redis_failing = False
+            return wait
         return self._local_wait_ms(list(zip(keys, (calls, tokens), strict=True)))
 
     def _local_wait_ms(self, buckets: list[tuple[str, _Bucket]]) -> int:
