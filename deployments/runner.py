@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
+# How long the proxies get, after the last call in flight left the Ingress, to deliver it.
+RESPONSE_FLUSH_S = 1.0
+
+
 @dataclass
 class LocalPlatform:
     """The Ponder Serve application on a local Ray cluster that this object owns."""
@@ -235,6 +239,11 @@ class LocalPlatform:
             left = sum(int(h.in_flight.remote().result(timeout_s=10)) for h in handles)
         if left:
             progress(f"grace period over: cancelling {left} call(s) (their generations abort)")
+        else:
+            # A call leaves the Ingress's count when its handler returns; its answer still
+            # travels replica -> proxy -> caller. Stopping the proxies right then can cut
+            # it ("Socket closed"), so they get a moment to deliver the last answers.
+            time.sleep(min(RESPONSE_FLUSH_S, max(0.0, deadline - time.monotonic())))
         return left
 
     def stop(self, grace_s: float = 10.0) -> list[OwnedProcess]:
