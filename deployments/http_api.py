@@ -17,10 +17,9 @@ from dataclasses import replace
 from typing import Any
 
 import grpc
-from fastapi import FastAPI, Request
+from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from google.protobuf import json_format
-from starlette.background import BackgroundTask
 
 from deployments.console import console_router
 from deployments.grpc_calls import Caller
@@ -252,9 +251,9 @@ class HttpFrontDoor:
                 stop()  # a client that went away cancels the generations
 
         # The background task runs even when the body never started.
-        return StreamingResponse(
-            events(), media_type="text/event-stream", background=BackgroundTask(stop)
-        )
+        cleanup = BackgroundTasks()
+        cleanup.add_task(stop)
+        return StreamingResponse(events(), media_type="text/event-stream", background=cleanup)
 
     # -- Ponder's own endpoints -----------------------------------------------------------
 
