@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 import tempfile
 import threading
@@ -156,6 +157,7 @@ def run(mib: int, calls: int) -> dict[str, Any]:
         limit = config.apps["ponder"].ingress.max_message_bytes
     finally:
         platform.stop()
+        shutil.rmtree(state, ignore_errors=True)  # its token file and Redis data
     return {"mib": mib, "calls": calls, "max_message_bytes": limit, "results": results}
 
 
