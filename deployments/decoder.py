@@ -8,12 +8,21 @@ from collections.abc import AsyncIterator
 
 from ray import serve
 
+from deployments.autoscaling_policy import ENGINE_KV_CACHE_USAGE, ENGINE_RUNNING, ENGINE_WAITING
 from deployments.metrics import DecoderMetrics
 from ponder.engine.protocol import DecoderEngine, EngineFactory, EngineStats
 from ponder.generation import GenerationChunk, GenerationRequest, GenerationResult, join_chunks
 from ponder.telemetry.tracing import correlate_logs, open_span, span
 
 log = logging.getLogger("ray.serve")
+
+
+def engine_load_metrics(stats: EngineStats) -> dict[str, float]:
+    return {
+        ENGINE_RUNNING: float(stats.running),
+        ENGINE_WAITING: float(stats.waiting),
+        ENGINE_KV_CACHE_USAGE: stats.kv_cache_usage,
+    }
 
 
 @serve.deployment(name="Decoder")
@@ -55,6 +64,12 @@ class Decoder:
     def stats(self) -> EngineStats:
         """Load of this replica's engine."""
         return self._engine.stats()
+
+    def record_autoscaling_stats(self) -> dict[str, float]:
+        """What Serve's controller hands the autoscaling policy from this replica
+        (deployments/autoscaling_policy.py): the engine's own queue, not only the
+        requests Serve counts."""
+        return engine_load_metrics(self._engine.stats())
 
     async def check_health(self) -> None:
         """Called by Serve periodically; raising marks the replica unhealthy (restarted)."""

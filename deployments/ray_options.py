@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from deployments.autoscaling_policy import POLICY_PATH
 from ponder import env
 from ponder.config import DeploymentConfig, PonderConfig
 from ponder.security.local_credentials import ensure_secret
@@ -35,6 +36,14 @@ def serve_options(config: DeploymentConfig) -> dict[str, Any]:
     }
     if config.autoscaling is not None:
         options["autoscaling_config"] = config.autoscaling.to_serve()
+        if config.autoscaling.target_engine_waiting is not None:
+            options["autoscaling_config"]["policy"] = {
+                "policy_function": POLICY_PATH,
+                "policy_kwargs": {
+                    "target_ongoing_requests": config.autoscaling.target_ongoing_requests,
+                    "target_engine_waiting": config.autoscaling.target_engine_waiting,
+                },
+            }
     else:
         options["num_replicas"] = config.num_replicas
     return options

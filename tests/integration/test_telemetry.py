@@ -147,6 +147,11 @@ def test_metrics_endpoint_shows_ponder_counters_and_histograms(
         ("ray_ponder_score_cache_lookups_total", ()),
         ("ray_ponder_scorer_version_info", (("scope", "shared"),)),
         ("ray_ponder_outcomes_applied_total", ()),
+        # vLLM's own statistics, through Ray's metrics (EngineConfig.engine_metrics)
+        ("ray_vllm_time_to_first_token_seconds_count", ()),
+        ("ray_vllm_inter_token_latency_seconds_count", ()),
+        ("ray_vllm_prefix_cache_queries_total", ()),
+        ("ray_vllm_generation_tokens_total", ()),
     }
     deadline = time.monotonic() + 90  # Ray exports metrics every few seconds
     missing: list[str] = []
@@ -162,3 +167,31 @@ def test_metrics_endpoint_shows_ponder_counters_and_histograms(
         time.sleep(2)
     assert not missing, missing
     assert re.search(r"ray_ponder_decoder_unfinished_requests\{", text)
+    for gauge in ("kv_cache_usage_perc", "num_requests_running", "num_requests_waiting"):
+        assert re.search(rf"ray_vllm_{gauge}\{{", text), gauge
+
+
+def test_decoder_reads_its_engines_queue_and_prefix_cache(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    """The decoder's load comes from vLLM's scheduler: the same long prompt twice is
+    found in the prefix cache, and what the autoscaling policy gets names the queue."""
+    from ray import serve
+
+    from deployments.autoscaling_policy import ENGINE_RUNNING, ENGINE_WAITING
+
+    prompt = "Repeat after me: " + " ".join(f"word{i}" for i in range(200))
+    decoder = serve.get_deployment_handle("Decoder", app_name="ponder")
+    before = decoder.stats.remote().result(timeout_s=30)
+    client.generate(build_request(messages=[("user", prompt)], max_tokens=2), timeout=120)
+    first = decoder.stats.remote().result(timeout_s=30)
+    client.generate(build_request(messages=[("user", prompt)], max_tokens=2), timeout=120)
+    second = decoder.stats.remote().result(timeout_s=30)
+    looked_up = first.prefix_cache_queries - before.prefix_cache_queries
+    assert looked_up > 400, (before, first)  # the whole prompt was looked up
+    assert second.prefix_cache_queries - first.prefix_cache_queries == looked_up
+    # the second time, most of it was there (all but the last, partly filled block)
+    assert second.prefix_cache_hits - first.prefix_cache_hits > looked_up // 2, second
+    assert 0.0 <= second.kv_cache_usage <= 1.0
+    reported = decoder.record_autoscaling_stats.remote().result(timeout_s=30)
+    assert {ENGINE_RUNNING, ENGINE_WAITING} <= set(reported)

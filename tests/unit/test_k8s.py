@@ -470,3 +470,51 @@ def test_redis_runs_ponders_acl_user_and_no_secret_reaches_a_command_line() -> N
         assert probe["exec"]["command"] == ["redis-cli", "--user", "ponder", "ping"]
     mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
     assert mounts["/etc/ponder-redis"].get("readOnly") and "/run/redis" in mounts
+
+
+def test_dashboard_engine_panels_name_metrics_vllm_exports() -> None:
+    """The engine panels read vLLM's own metrics (ray_vllm_*: vLLM's Prometheus logger
+    over Ray's metrics, named as Ray sanitises them): each must be one vLLM defines."""
+    import importlib.util
+    import json
+    import re
+
+    spec = importlib.util.find_spec("vllm")
+    assert spec is not None and spec.origin is not None
+    source = (Path(spec.origin).parent / "v1" / "metrics" / "loggers.py").read_text()
+    defined = {name.replace(":", "_") for name in re.findall(r'name="(vllm:[a-z_]+)"', source)}
+    dashboard = json.loads((K8S / "monitoring" / "grafana-dashboard.json").read_text())
+    used = {
+        match
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for match in re.findall(r"ray_(vllm_[a-z_]+)", target["expr"])
+    }
+    suffixes = ("_total", "_bucket", "_count", "_sum")
+    bases = {next((n[: -len(s)] for s in suffixes if n.endswith(s)), n) for n in used}
+    wanted = {
+        "vllm_kv_cache_usage_perc",
+        "vllm_num_requests_running",
+        "vllm_num_requests_waiting",
+        "vllm_prefix_cache_hits",
+        "vllm_prefix_cache_queries",
+        "vllm_time_to_first_token_seconds",
+        "vllm_inter_token_latency_seconds",
+    }
+    assert wanted <= bases, f"no panel shows {wanted - bases}"
+    assert bases <= defined, f"vLLM defines no {bases - defined}"
+
+
+def test_prod_decoders_scale_on_the_engine_queue() -> None:
+    service = _ray_service(_build("prod-gpu"))
+    config = validate_serve_config(yaml.safe_load(service["spec"]["serveConfigV2"]))
+    app = config.apps["ponder"]
+    from deployments.autoscaling_policy import POLICY_PATH
+    from deployments.ray_options import serve_options
+
+    for decoders in (app.decoder, app.student):
+        assert decoders.engine.engine_metrics
+        options = serve_options(decoders.deployment)
+        policy = options["autoscaling_config"]["policy"]
+        assert policy["policy_function"] == POLICY_PATH
+        assert policy["policy_kwargs"]["target_engine_waiting"] > 0

@@ -60,6 +60,7 @@ PONDER_ONLY = {
     "cpu_kvcache_gib",
     "cpu_nice",
     "cpu_threads_bind",
+    "engine_metrics",  # stat loggers given to AsyncLLM (VLLMEngine.start)
 }
 
 

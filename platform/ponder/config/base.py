@@ -30,6 +30,14 @@ class AutoscalingConfig(StrictModel):
     look_back_period_s: float = Field(
         30, gt=0, description="Window over which ongoing requests are averaged."
     )
+    target_engine_waiting: float | None = Field(
+        None,
+        gt=0,
+        description="Decoder sets only: requests waiting in each replica's engine queue "
+        "(vLLM's scheduler; needs engine.engine_metrics) that autoscaling aims for beside "
+        "target_ongoing_requests. More scale the set up even when the ongoing count is on "
+        "target (long prompts, a full KV cache). Null: ongoing requests only.",
+    )
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> AutoscalingConfig:
@@ -40,8 +48,9 @@ class AutoscalingConfig(StrictModel):
         return self
 
     def to_serve(self) -> dict[str, Any]:
-        """The dict Ray Serve's autoscaling_config takes."""
-        return self.model_dump()
+        """The dict Ray Serve's autoscaling_config takes (its policy is chosen where Ray's
+        options are made: deployments/ray_options.py)."""
+        return self.model_dump(exclude={"target_engine_waiting"})
 
 
 class DeploymentConfig(StrictModel):

@@ -51,6 +51,13 @@ class EngineConfig(StrictModel):
         False, description="Skip torch.compile/graphs: faster start, slower decode."
     )
     enable_prefix_caching: bool = Field(True, description="Reuse KV of shared prompt prefixes.")
+    engine_metrics: bool = Field(
+        True,
+        description="Keep vLLM's own statistics: KV-cache usage, running and waiting "
+        "requests, prefix-cache hits, TTFT/TPOT histograms. In a Serve replica they are "
+        "exported as Prometheus metrics (ray_vllm_*), and the decoder's autoscaling "
+        "policy and load metrics read the engine's queue from them.",
+    )
     enable_prompt_embeds: bool = Field(
         False, description="Accept prompt embeddings (fused multimodal prompts)."
     )

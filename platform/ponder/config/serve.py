@@ -32,6 +32,34 @@ class RequestLimits(StrictModel):
     max_messages: int = Field(256, ge=1, description="Most chat messages per request.")
 
 
+class QueueWaitConfig(StrictModel):
+    """Admission by expected queue wait (ponder/queue_wait.py): each ingress replica
+    refuses a call at once, with RESOURCE_EXHAUSTED and retry-after-ms, when the decoder
+    work it has admitted would keep the call waiting past the caller's deadline or
+    max_wait_s."""
+
+    enabled: bool = Field(True, description="Refuse calls whose expected wait is too long.")
+    max_wait_s: float | None = Field(
+        60.0,
+        gt=0,
+        description="Longest expected wait a call is admitted with; null: only callers' "
+        "deadlines bound it.",
+    )
+    initial_tokens_per_s: float = Field(
+        200.0,
+        gt=0,
+        description="Decoder tokens per second one ingress replica assumes its admitted "
+        "calls finish at until it has measured it (a fresh server's first burst): the "
+        "decoder sets' throughput under load, divided by the ingress replicas.",
+    )
+    window_s: float = Field(
+        10.0,
+        gt=0,
+        description="Time constant of the measured finishing rate (older seconds weigh "
+        "less); it replaces initial_tokens_per_s after a quarter of it busy.",
+    )
+
+
 class IngressConfig(StrictModel):
     """The gRPC ingress deployment."""
 
@@ -40,6 +68,9 @@ class IngressConfig(StrictModel):
         description="Scheduling and scaling of ingress replicas.",
     )
     limits: RequestLimits = Field(default_factory=RequestLimits, description="Request limits.")
+    queue_wait: QueueWaitConfig = Field(
+        default_factory=QueueWaitConfig, description="Admission by expected queue wait."
+    )
     health_timeout_s: float = Field(
         2.0, gt=0, description="How long a health check waits for the decoder to answer."
     )
@@ -155,6 +186,29 @@ class PonderConfig(StrictModel):
                 raise ValueError(
                     "planner.adapter must be empty when planner.model is the student "
                     "(the student serves no adapters)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _engine_queue_scaling_is_for_decoders(self) -> PonderConfig:
+        others = {
+            "planner": self.planner.deployment,
+            "ingress": self.ingress.deployment,
+            "encoder": self.encoder.deployment,
+            "planner.learning": self.planner.learning.deployment,
+        }
+        for section, deployment in others.items():
+            if deployment.autoscaling and deployment.autoscaling.target_engine_waiting:
+                raise ValueError(
+                    f"{section}.deployment.autoscaling.target_engine_waiting: only decoder "
+                    "sets have an engine queue"
+                )
+        for section, decoders in (("decoder", self.decoder), ("student", self.student)):
+            scaling = decoders.deployment.autoscaling
+            if scaling and scaling.target_engine_waiting and not decoders.engine.engine_metrics:
+                raise ValueError(
+                    f"{section}.deployment.autoscaling.target_engine_waiting needs "
+                    f"{section}.engine.engine_metrics: true (the queue is read from them)"
                 )
         return self
 

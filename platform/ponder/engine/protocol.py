@@ -15,6 +15,19 @@ class EngineStats:
 
     unfinished_requests: int
     max_model_len: int
+    # From the engine's own scheduler after its latest step; zero when its statistics
+    # are off (EngineConfig.engine_metrics) or the engine keeps none.
+    running: int = 0
+    waiting: int = 0
+    kv_cache_usage: float = 0.0  # fraction of the KV cache in use, 0..1
+    prefix_cache_queries: int = 0  # prompt tokens looked up in the prefix cache, since start
+    prefix_cache_hits: int = 0  # of those, tokens found there
+
+    @property
+    def prefix_cache_hit_rate(self) -> float:
+        return (
+            self.prefix_cache_hits / self.prefix_cache_queries if self.prefix_cache_queries else 0.0
+        )
 
 
 class DecoderEngine(Protocol):

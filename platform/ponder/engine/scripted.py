@@ -86,7 +86,9 @@ class ScriptedEngine:
 
     def stats(self) -> EngineStats:
         return EngineStats(
-            unfinished_requests=len(self._running), max_model_len=self._recipe.max_model_len
+            unfinished_requests=len(self._running),
+            max_model_len=self._recipe.max_model_len,
+            running=len(self._running),
         )
 
     def shutdown(self) -> None:

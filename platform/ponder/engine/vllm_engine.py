@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from vllm.lora.request import LoRARequest
     from vllm.v1.engine.async_llm import AsyncLLM
 
+    from ponder.engine.vllm_stats import EngineLoad
+
 log = logging.getLogger(__name__)
 
 _FINISH_REASONS = {
@@ -91,6 +93,8 @@ def engine_args(config: EngineConfig) -> Any:
         stream_interval=config.stream_interval,
         gpu_memory_utilization=config.gpu_memory_utilization,
         tensor_parallel_size=config.tensor_parallel_size,
+        # vLLM's periodic stats log lines stay off; statistics themselves are on when
+        # stat loggers are given (VLLMEngine.start, config.engine_metrics)
         disable_log_stats=True,
         **lora,
     )
@@ -101,26 +105,36 @@ class VLLMEngineFactory:
     """Builds a VLLMEngine inside the replica (AsyncLLM itself cannot be pickled)."""
 
     config: EngineConfig
+    # vLLM's Prometheus metrics through Ray's metrics export (a Serve replica); elsewhere
+    # they stay in the process
+    export_metrics_to_ray: bool = True
 
     async def create(self) -> VLLMEngine:
-        return await VLLMEngine.start(self.config)
+        return await VLLMEngine.start(self.config, export_metrics_to_ray=self.export_metrics_to_ray)
 
 
 class VLLMEngine:
     """DecoderEngine over vLLM's AsyncLLM."""
 
-    def __init__(self, llm: AsyncLLM, tokenizer: Any, config: EngineConfig) -> None:
+    def __init__(
+        self, llm: AsyncLLM, tokenizer: Any, config: EngineConfig, load: EngineLoad | None = None
+    ) -> None:
         self._llm = llm
         self._tokenizer = tokenizer
         self._config = config
+        self._load = load
         self._loras = {
             name: self._lora_request(name, index + 1, str(path))
             for index, (name, path) in enumerate(sorted(config.adapter_dirs().items()))
         }
 
     @classmethod
-    async def start(cls, config: EngineConfig) -> VLLMEngine:
-        """Start the engine and run one short request so it is warm when it reports ready."""
+    async def start(cls, config: EngineConfig, export_metrics_to_ray: bool = False) -> VLLMEngine:
+        """Start the engine and run one short request so it is warm when it reports ready.
+
+        With `config.engine_metrics`, vLLM keeps its statistics: the engine's `stats()`
+        reads its scheduler, and its Prometheus metrics go to Ray's metrics export when
+        `export_metrics_to_ray` (in a Serve replica)."""
         apply_engine_environment(config)
         from transformers import AutoTokenizer
         from vllm.v1.engine.async_llm import AsyncLLM
@@ -135,9 +149,16 @@ class VLLMEngine:
         if config.cpu_nice and _cpu_backend():
             # The engine-core process vLLM spawns next inherits it (see EngineConfig.cpu_nice).
             os.nice(config.cpu_nice)
-        llm = AsyncLLM.from_engine_args(engine_args(config))
+        load = None
+        loggers = None
+        if config.engine_metrics:
+            from ponder.engine.vllm_stats import EngineLoad, stat_loggers
+
+            load = EngineLoad()
+            loggers = stat_loggers(load, export_metrics_to_ray)
+        llm = AsyncLLM.from_engine_args(engine_args(config), stat_loggers=loggers)
         tokenizer = AutoTokenizer.from_pretrained(str(config.model_path()))
-        engine = cls(llm, tokenizer, config)
+        engine = cls(llm, tokenizer, config, load)
         await engine._warm_up()
         log.info("vLLM engine ready in %.1f s", time.monotonic() - started)
         return engine
@@ -264,9 +285,20 @@ class VLLMEngine:
             raise Unavailable(f"decoder engine unhealthy: {type(exc).__name__}") from exc
 
     def stats(self) -> EngineStats:
+        unfinished = self._llm.get_num_unfinished_requests()
+        if self._load is None:
+            return EngineStats(
+                unfinished_requests=unfinished, max_model_len=self._config.max_model_len
+            )
+        snapshot = self._load.snapshot
         return EngineStats(
-            unfinished_requests=self._llm.get_num_unfinished_requests(),
+            unfinished_requests=unfinished,
             max_model_len=self._config.max_model_len,
+            running=snapshot.running,
+            waiting=snapshot.waiting,
+            kv_cache_usage=snapshot.kv_cache_usage,
+            prefix_cache_queries=snapshot.prefix_queries,
+            prefix_cache_hits=snapshot.prefix_hits,
         )
 
     def shutdown(self) -> None:
