@@ -25,6 +25,10 @@ from ponder.security.auth import Identity
 log = logging.getLogger("ray.serve")
 
 
+# The caller's time left, in milliseconds, when it set a gRPC deadline: added by the
+# proxy (deployments/proxy_cancel_fix.forward_deadline); HTTP callers may send it too.
+DEADLINE_HEADER = "x-ponder-time-remaining-ms"
+
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
@@ -57,6 +61,12 @@ class Caller:
     def value(self, name: str) -> str:
         """The first non-empty value of metadata `name` ("" when absent)."""
         return next((value for key, value in self.metadata if key == name and value), "")
+
+    def time_left_s(self) -> float | None:
+        """Seconds the caller gave the call (its deadline), None when it gave none; the
+        shortest when several are given (a caller can only shorten its own)."""
+        values = [v for k, v in self.metadata if k == DEADLINE_HEADER and v.isdigit()]
+        return min(int(v) for v in values) / 1000 if values else None
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, new_reasoning_id, scorer_scope
 from ponder.learning.scorer_status import ranker_status, scorer_status
 from ponder.model_catalogue import catalogue
+from ponder.queue_wait import QueueWait, booked
 from ponder.reasoning.requests import ReasonCall, ReasonResult
 from ponder.redis_client import connect
 from ponder.security.admission import Admission
@@ -109,6 +110,7 @@ class Ingress(HttpFrontDoor):
         if self._redis is not None and config.planner.learning.enabled:
             self._outcome_log = OutcomeLog(self._redis, config.planner.learning.retention_s)
         self._admission = Admission.from_config(config, self._redis)
+        self._queue_wait = QueueWait.from_config(config)
         self._auth = self._admission.authenticator if self._admission else None  # HTTP routes
         self._unary_handlers: dict[str, UnaryHandler[Any, Any]] = {
             "Generate": self._generate,
@@ -197,7 +199,8 @@ class Ingress(HttpFrontDoor):
         with self._metrics.measured(rpc):
             self._refuse_while_draining()
             call = Call(caller.request_id, await self._admit(rpc, caller, request))
-            return await handler(request, call)
+            with booked(self._queue_wait, request, caller):
+                return await handler(request, call)
 
     async def streaming(self, rpc: str, request: Any, caller: Caller) -> AsyncIterator[Any]:
         """As unary, for a streaming RPC: an error midway ends the stream."""
@@ -205,8 +208,9 @@ class Ingress(HttpFrontDoor):
         with self._metrics.measured(rpc):
             self._refuse_while_draining()
             call = Call(caller.request_id, await self._admit(rpc, caller, request))
-            async for message in handler(request, call):
-                yield message
+            with booked(self._queue_wait, request, caller):
+                async for message in handler(request, call):
+                    yield message
 
     async def _grpc_unary(
         self, rpc: str, request: Req, grpc_context: Any, response_type: type[Resp]
@@ -373,10 +377,8 @@ class Ingress(HttpFrontDoor):
     # -- helpers -------------------------------------------------------------------------
 
     async def _admit(self, rpc: str, caller: Caller, *requests: object) -> Identity:
-        """The authenticated caller of rpc, within its tenant's rate limit. A call through
-        a deployment handle (internal) comes from inside the Ray cluster, which Ray's own
-        token already admitted: it is not checked again; nor is a caller admitted already
-        for several calls at once (`admit_all`)."""
+        """The authenticated caller of rpc, within its tenant's rate limit; not checked
+        again for an internal call (Ray's token admitted it) or one `admit_all` admitted."""
         if caller.admitted is not None:
             return caller.admitted
         if self._admission is None or caller.internal:
@@ -386,8 +388,8 @@ class Ingress(HttpFrontDoor):
         return await self._admission.admit(rpc, authorization, claimed, *requests)
 
     async def admit_all(self, rpc: str, caller: Caller, requests: list[Any]) -> Caller:
-        """The caller, admitted and charged once for all of `requests` (the choices of an
-        OpenAI request): the calls then made with it are not admitted again."""
+        """The caller, admitted and charged once for all of `requests` (an OpenAI request's
+        choices)."""
         return replace(caller, admitted=await self._admit(rpc, caller, *requests))
 
     def _reason_call(self, request: pb.ReasonRequest, call: Call) -> ReasonCall:
@@ -431,9 +433,9 @@ class Ingress(HttpFrontDoor):
         return generation, fused
 
     def _learning_log(self) -> OutcomeLog:
-        if self._outcome_log is None:
-            raise Unavailable("outcome learning is off on this server (no Redis or disabled)")
-        return self._outcome_log
+        if self._outcome_log is not None:
+            return self._outcome_log
+        raise Unavailable("outcome learning is off on this server (no Redis or disabled)")
 
     def _generation_request(
         self, request: pb.GenerateRequest, request_id: str

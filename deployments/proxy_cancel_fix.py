@@ -1,5 +1,6 @@
-"""A fix Ponder carries for Ray Serve 2.60's gRPC proxy: a caller's cancel must reach the
-replica every time.
+"""Fixes Ponder carries for Ray Serve 2.60's gRPC proxy: a caller's cancel must reach the
+replica every time, and so must the caller's deadline (`forward_deadline`, read by the
+Ingress's queue-wait admission).
 
 The proxy relays a server-streaming call with an async generator
 (`gRPCProxy.send_request_to_replica`) whose `try` around `yield result` catches
@@ -26,6 +27,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from deployments.grpc_calls import DEADLINE_HEADER
 from deployments.serve_logging import install_client_error_filter
 from ponder.v1 import ponder_pb2_grpc
 
@@ -49,6 +51,22 @@ class _RecordingHandle:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._handle, name)
+
+
+def forward_deadline(proxy_request: Any) -> None:
+    """Hand the caller's gRPC deadline to the replica: Serve copies the call's metadata
+    into the context the replica gets, but a deadline is not metadata (grpc-timeout is
+    consumed by gRPC), so the time left is added as DEADLINE_HEADER, in milliseconds."""
+    context = getattr(proxy_request, "context", None)
+    serve_context = getattr(proxy_request, "ray_serve_grpc_context", None)
+    if context is None or serve_context is None:
+        return
+    remaining = context.time_remaining()
+    if remaining is None:
+        return
+    pair = (DEADLINE_HEADER, str(max(0, int(remaining * 1000))))
+    serve_context._invocation_metadata.append(pair)
+    serve_context._invocation_metadata_dict[DEADLINE_HEADER] = pair[1]
 
 
 def install() -> bool:
@@ -77,6 +95,7 @@ def install() -> bool:
         app_is_cross_language: bool = False,
     ) -> AsyncIterator[Any]:
         recording = _RecordingHandle(handle)
+        forward_deadline(proxy_request)
         inner = relay(
             self, request_id, internal_request_id, recording, proxy_request, app_is_cross_language
         )

@@ -87,6 +87,9 @@ def planner_adapter_for_tests() -> str:
     return str(json.loads(manifest.read_text())["teacher_adapter"])
 
 
+QUEUE_WAIT_TOKENS_PER_S = 20_000
+
+
 def serve_config_for_tests(
     traces: Path | None = None,
     adapters: dict[str, Path] | None = None,
@@ -136,6 +139,14 @@ def serve_config_for_tests(
         poll_block_ms=200,
     )
     args["auth"] = {"reload_interval_s": 0.5}
+    # Queue-wait admission with its rate pinned (a window no test outlasts keeps the
+    # starting rate) and no bound of its own: a call is refused only when its caller's
+    # deadline is far too short for the work in flight, which the tests arrange.
+    args["ingress"]["queue_wait"] = {
+        "max_wait_s": None,
+        "initial_tokens_per_s": QUEUE_WAIT_TOKENS_PER_S,
+        "window_s": 1e6,
+    }
     if token_file is not None:
         args["auth"]["token_file"] = str(token_file)
     data["applications"][0]["args"]["telemetry"] = {

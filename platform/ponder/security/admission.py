@@ -33,13 +33,7 @@ class Admission:
             config.auth.default_rate_limit,
             config.auth.reload_interval_s,
         )
-        costs = CostDefaults(
-            generate_max_tokens=config.decoder.engine.default_max_tokens,
-            reason_max_tokens=config.planner.default_max_tokens,
-            reason_max_tokens_limit=config.planner.max_tokens_limit,
-            generate_max_tokens_limit=config.decoder.engine.max_model_len,
-        )
-        return cls(authenticator, RateLimiter(redis), costs)
+        return cls(authenticator, RateLimiter(redis), CostDefaults.of(config))
 
     async def admit(
         self, rpc: str, authorization: str, claimed_tenant: str, *requests: object

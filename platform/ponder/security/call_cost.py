@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ponder.config import PonderConfig
 from ponder.v1 import ponder_pb2 as pb
 
 
@@ -17,6 +18,16 @@ class CostDefaults:
     reason_max_tokens: int  # planner.default_max_tokens (all branches together)
     reason_max_tokens_limit: int  # planner.max_tokens_limit
     generate_max_tokens_limit: int  # the engine's context length
+
+    @classmethod
+    def of(cls, config: PonderConfig) -> CostDefaults:
+        """The defaults of a server with this config."""
+        return cls(
+            generate_max_tokens=config.decoder.engine.default_max_tokens,
+            reason_max_tokens=config.planner.default_max_tokens,
+            reason_max_tokens_limit=config.planner.max_tokens_limit,
+            generate_max_tokens_limit=config.decoder.engine.max_model_len,
+        )
 
 
 def requested_tokens(request: object, defaults: CostDefaults) -> int:
