@@ -19,6 +19,7 @@ from deployments.encoder_pool import EncoderPool
 from deployments.ingress import Ingress
 from deployments.learner_deployment import LearnerDeployment
 from deployments.planner_deployment import Planner
+from deployments.ray_options import decoder_options as decoder_options_of
 from deployments.ray_options import serve_options
 from ponder.config import EngineConfig, PonderConfig
 from ponder.engine.protocol import EngineFactory
@@ -63,7 +64,7 @@ def build_app(
         from ponder.engine.vllm_engine import VLLMEngineFactory
 
         engine_factory = VLLMEngineFactory(config.decoder.engine)
-    decoder_options = serve_options(config.decoder.deployment)
+    decoder_options = decoder_options_of(config.decoder.deployment, config.decoder.routing)
     planner_options = serve_options(config.planner.deployment)
     ingress_options = serve_options(config.ingress.deployment)
     # serve.deployment turns the classes into Deployments; mypy sees the plain classes.
@@ -78,7 +79,8 @@ def build_app(
 
             student_factory = VLLMEngineFactory(student_engine)
         student = Decoder.options(  # type: ignore[attr-defined]
-            name="StudentDecoder", **serve_options(config.student.deployment)
+            name="StudentDecoder",
+            **decoder_options_of(config.student.deployment, config.student.routing),
         ).bind(student_factory)
     planner = Planner.options(**planner_options).bind(  # type: ignore[attr-defined]
         decoder, config.planner, config.redis, student, config.student.name

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from deployments.autoscaling_policy import POLICY_PATH
+from deployments.prefix_router import ROUTER_PATH
 from ponder import env
 from ponder.config import DeploymentConfig, PonderConfig
+from ponder.config.engine import DecoderRouting
 from ponder.security.local_credentials import ensure_secret
 
 LOCAL_RAY_ENVIRONMENT = {
@@ -46,6 +48,17 @@ def serve_options(config: DeploymentConfig) -> dict[str, Any]:
             }
     else:
         options["num_replicas"] = config.num_replicas
+    return options
+
+
+def decoder_options(deployment: DeploymentConfig, routing: DecoderRouting) -> dict[str, Any]:
+    """serve_options of a decoder set, with its request router."""
+    options = serve_options(deployment)
+    if routing.policy == "prefix_affinity":
+        options["request_router_config"] = {
+            "request_router_class": ROUTER_PATH,
+            "request_router_kwargs": {"max_imbalance": routing.max_imbalance},
+        }
     return options
 
 

@@ -70,6 +70,10 @@ class GenerationRequest:
     # A fused multimodal prompt: float32 tensor [positions, hidden width] given to the
     # engine instead of tokens (messages/prompt are then ignored).
     prompt_embeds: Any = field(default=None, compare=False)
+    # Calls with the same key go to the same decoder replica while load allows, where its
+    # prefix cache holds their shared prompt (a Reason's branches); "" = routed by the
+    # prompt's beginning (deployments/prefix_router.py).
+    affinity_key: str = ""
 
 
 @dataclass(frozen=True)

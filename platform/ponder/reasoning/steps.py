@@ -158,6 +158,7 @@ class BranchRunner:
             ),
             adapter=self._adapter,
             model=self._model,
+            affinity_key=self._request_id,  # every branch of the request: one replica
         )
         try:
             result = await self._decoder.complete(request, self._meter)
