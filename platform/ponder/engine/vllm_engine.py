@@ -136,6 +136,10 @@ class VLLMEngine:
         reads its scheduler, and its Prometheus metrics go to Ray's metrics export when
         `export_metrics_to_ray` (in a Serve replica)."""
         apply_engine_environment(config)
+        if config.int8_weights:
+            from ponder.int8_checkpoint import derive_int8
+
+            derive_int8(config.source_model_path(), config.model_path())
         from transformers import AutoTokenizer
         from vllm.v1.engine.async_llm import AsyncLLM
 

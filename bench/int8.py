@@ -1,0 +1,179 @@
+"""The 8-bit decoder against fp32: weight memory, decode speed and accuracy, side by side
+in one process on the same engine settings.
+
+Run:  .venv/bin/python bench/int8.py [--model student] [--robust] [--rounds 2]
+
+Two engines of the served Reason model (config/serve-local.yaml's planner.model, the
+student; --model base for the 30-layer base model), one as stored (fp32) and one from
+its int8 copy (EngineConfig.int8_weights: W8A8, ponder/int8_checkpoint.py), both compiled
+as served, started one after the other and then measured in turn:
+  speed     decode tokens/s, exactly 128 tokens per answer (min_tokens = max_tokens),
+            32 streams at once and 4 requests one at a time; rounds in the order
+            fp32, int8, int8, fp32, ... (mirrored)
+  accuracy  the dev split (278 problems) and with --robust the robustness dev set: one
+            greedy `pot` branch answered by its own program (ReasoningPlanner with
+            selection 'best', as bench/robustness.py's greedy_pot), k/n with its 95 %
+            interval, fp32 and int8 on identical problems; the answers that differ are
+            counted
+  memory    bytes of the weights each engine loads
+Writes bench/results/int8.json, stamped with the commit, time, machine and config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from decoder import prompts  # noqa: E402
+from meta import run_meta  # noqa: E402
+
+from deployments.serve_config import load_serve_config  # noqa: E402
+from ponder import env  # noqa: E402
+from ponder.config import EngineConfig  # noqa: E402
+from ponder.generation import ChatMessage, GenerationRequest, Role, SamplingOptions  # noqa: E402
+from ponder.int8_checkpoint import weight_bytes  # noqa: E402
+from ponder.stats import proportion  # noqa: E402
+
+TOKENS = 128
+ROBUST = ROOT / "bench" / "data" / "robust-dev.jsonl"
+
+
+async def _stream(engine: Any, prompt: str, tag: str) -> int:
+    request = GenerationRequest(
+        request_id=f"{tag}-{time.perf_counter_ns()}",
+        messages=(ChatMessage(Role.USER, prompt),),
+        sampling=SamplingOptions(temperature=0.0, max_tokens=TOKENS, min_tokens=TOKENS),
+    )
+    tokens = 0
+    async for chunk in engine.generate(request):
+        tokens = chunk.completion_tokens
+    return tokens
+
+
+async def speed(engine: Any, tag: str) -> dict[str, float]:
+    texts = prompts()
+    started = time.perf_counter()
+    together = await asyncio.gather(*(_stream(engine, p, tag) for p in texts[:32]))
+    c32 = sum(together) / (time.perf_counter() - started)
+    started, alone = time.perf_counter(), 0
+    for prompt in texts[:4]:
+        alone += await _stream(engine, prompt, tag)
+    return {"c32_tok_per_s": c32, "c1_tok_per_s": alone / (time.perf_counter() - started)}
+
+
+async def accuracy(engine: Any, problems: list[Any], settings: Any) -> list[float | None]:
+    from ponder.reasoning.cache import NoScoreCache
+    from ponder.reasoning.local_decoder import EngineDecoder
+    from ponder.reasoning.path_scorer import load_scorer
+    from ponder.reasoning.plan import Strategy
+    from ponder.reasoning.reasoning_planner import ReasoningPlanner
+    from ponder.reasoning.requests import ReasonBudget
+
+    scorer = load_scorer(Path(settings.scorer_path)) if settings.scorer_path else load_scorer()
+    planner = ReasoningPlanner(
+        EngineDecoder(engine),
+        lambda: scorer,
+        NoScoreCache(),
+        settings.model_copy(update={"selection": "best"}),
+    )
+    budget = ReasonBudget(
+        max_branches=1, max_tokens=settings.default_max_tokens, strategies=(Strategy.POT,)
+    )
+    gate = asyncio.Semaphore(16)
+
+    async def one(index: int, question: str) -> float | None:
+        async with gate:
+            try:
+                result = await planner.reason(question, budget, f"int8-{index}")
+            except Exception:  # counted wrong
+                return None
+            return result.numeric_answer
+
+    return list(await asyncio.gather(*(one(i, p.question) for i, p in enumerate(problems))))
+
+
+def _problem_sets(robust: bool) -> dict[str, list[Any]]:
+    from ponder.reasoning.problems import load_problems
+
+    sets = {"dev": load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev")}
+    if robust:
+        sets["robust"] = load_problems(ROBUST)
+    return sets
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from ponder.engine.vllm_engine import VLLMEngine
+    from ponder.reasoning.problems import is_correct
+
+    app = load_serve_config(ROOT / "config" / "serve-local.yaml").apps["ponder"]
+    settings = app.planner
+    if args.model == "student":
+        engine_config: EngineConfig = app.student.engine_config()
+    else:
+        engine_config = app.decoder.engine.model_copy(update={"lora_adapters": {}})
+    variants = {
+        "fp32": engine_config.model_copy(update={"int8_weights": False}),
+        "int8": engine_config.model_copy(update={"int8_weights": True}),
+    }
+    engines = {name: await VLLMEngine.start(config) for name, config in variants.items()}
+    try:
+        rounds: list[dict[str, Any]] = []
+        for index in range(args.rounds):
+            order = ["fp32", "int8"] if index % 2 == 0 else ["int8", "fp32"]
+            rounds.append({name: await speed(engines[name], name) for name in order})
+        sets: dict[str, Any] = {}
+        for name, problems in _problem_sets(args.robust).items():
+            answers = {v: await accuracy(engines[v], problems, settings) for v in variants}
+            right = {
+                v: [is_correct(a, p.answer) for a, p in zip(answers[v], problems, strict=True)]
+                for v in variants
+            }
+            sets[name] = {v: proportion(sum(right[v]), len(problems)) for v in variants} | {
+                "int8_over_fp32": sum(right["int8"]) / max(1, sum(right["fp32"])),
+                "answers_differ": sum(a != b for a, b in zip(*answers.values(), strict=True)),
+            }
+    finally:
+        for engine in engines.values():
+            engine.shutdown()
+    ratios = {
+        key: statistics.median(r["int8"][key] / r["fp32"][key] for r in rounds)
+        for key in ("c32_tok_per_s", "c1_tok_per_s")
+    }
+    memory = {name: weight_bytes(config.model_path()) for name, config in variants.items()}
+    return {
+        "model": engine_config.source_model_path().name,
+        "tokens_per_answer": TOKENS,
+        "speed_rounds": rounds,
+        "speed_int8_over_fp32": ratios,
+        "weight_bytes": memory,
+        "weight_bytes_int8_over_fp32": memory["int8"] / memory["fp32"],
+        "accuracy": sets,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", choices=["student", "base"], default="student")
+    parser.add_argument("--robust", action="store_true", help="also the robustness dev set")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    result = {"meta": run_meta(ROOT / "config" / "serve-local.yaml")}
+    result |= asyncio.run(main_async(args))
+    result["command"] = "python bench/int8.py" + (" --robust" if args.robust else "")
+    (ROOT / "bench" / "results" / "int8.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("speed_int8_over_fp32", "accuracy")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
