@@ -51,6 +51,13 @@ class EngineConfig(StrictModel):
         False, description="Skip torch.compile/graphs: faster start, slower decode."
     )
     enable_prefix_caching: bool = Field(True, description="Reuse KV of shared prompt prefixes.")
+    int8_weights: bool = Field(
+        False,
+        description="Serve an 8-bit copy of the model: int8 weights per output channel, "
+        "activations quantized per token (vLLM's compressed-tensors W8A8; oneDNN/AMX on "
+        "CPU). Derived offline from the model folder into <model>-w8a8 on first use "
+        "(ponder/int8_checkpoint.py). Not with LoRA adapters.",
+    )
     engine_metrics: bool = Field(
         True,
         description="Keep vLLM's own statistics: KV-cache usage, running and waiting "
@@ -123,15 +130,25 @@ class EngineConfig(StrictModel):
                 f"long_prefill_token_threshold ({self.long_prefill_token_threshold}) exceeds "
                 f"max_num_batched_tokens ({self.max_num_batched_tokens})"
             )
+        if self.int8_weights and self.lora_adapters:
+            raise ValueError(
+                "int8_weights: LoRA adapters are not served on the int8 copy (drop the "
+                "adapters, or serve the adapters' set at full precision)"
+            )
         return self
 
     def prompt_token_cap(self) -> int:
         """The longest prompt accepted, in tokens."""
         return self.max_prompt_tokens or self.max_model_len - 1
 
-    def model_path(self) -> Path:
-        """The model folder this config points at."""
+    def source_model_path(self) -> Path:
+        """The model folder this config names (before any derived copy)."""
         return Path(self.model).resolve() if self.model else env.default_model_dir()
+
+    def model_path(self) -> Path:
+        """The folder the engine loads: the named one, or its int8 copy."""
+        source = self.source_model_path()
+        return source.with_name(source.name + "-w8a8") if self.int8_weights else source
 
     def adapter_dirs(self) -> dict[str, Path]:
         """Each adapter's folder; relative paths are inside the ponder package."""
@@ -159,6 +176,25 @@ def check_engine_admission(
         )
 
 
+class DecoderRouting(StrictModel):
+    """How callers (planner, ingress) pick a replica of a decoder set."""
+
+    policy: Literal["power_of_two", "prefix_affinity"] = Field(
+        "prefix_affinity",
+        description="power_of_two: Serve's default (the less loaded of two random "
+        "replicas). prefix_affinity: calls with the same affinity key (a Reason's branches, "
+        "a repeated prompt's beginning) go to the same replica, where vLLM's prefix cache "
+        "holds their prompt, unless it is max_imbalance requests busier "
+        "(deployments/prefix_router.py).",
+    )
+    max_imbalance: int = Field(
+        16,
+        ge=1,
+        description="prefix_affinity: queued requests by which the preferred replica may "
+        "exceed the least busy one before load wins over affinity.",
+    )
+
+
 class DecoderConfig(StrictModel):
     """The decoder replica set."""
 
@@ -166,6 +202,9 @@ class DecoderConfig(StrictModel):
     deployment: DeploymentConfig = Field(
         default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=128),
         description="Scheduling and scaling of decoder replicas.",
+    )
+    routing: DecoderRouting = Field(
+        default_factory=DecoderRouting, description="How callers pick a decoder replica."
     )
 
     @model_validator(mode="after")
@@ -192,6 +231,9 @@ class StudentConfig(StrictModel):
     deployment: DeploymentConfig = Field(
         default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=128),
         description="Scheduling and scaling of student replicas.",
+    )
+    routing: DecoderRouting = Field(
+        default_factory=DecoderRouting, description="How callers pick a student replica."
     )
 
     @model_validator(mode="after")
