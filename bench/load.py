@@ -4,8 +4,9 @@ Run:  .venv/bin/python bench/load.py [--config config/serve-local.yaml] [--quick
 
 The platform runs here with the Serve config's decoder, planner, ingress and learner
 (student and encoder pool off: no Generate touches them, and they would take cores), the
-engines in eager mode (30 s starts instead of 90 s: four starts per run), and no tenant
-rate limit (so what is measured is Serve's backpressure, not the per-tenant bucket).
+engines in eager mode (30 s starts instead of 90 s: four starts per run), and calls from a
+tenant without a rate limit (bench/bench_auth.py: what is measured is the platform's own
+admission, not the per-tenant bucket).
 
 Two variants, started in the order before, after, after, before (ABBA):
   before  vLLM's CPU defaults (2 048-token steps, no cap on a long prompt's chunk) and
@@ -39,6 +40,7 @@ import asyncio
 import copy
 import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -51,6 +53,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_auth import use_unlimited_token  # noqa: E402
 from meta import run_meta  # noqa: E402
 from serve_modes import apply_ingress_mode  # noqa: E402
 
@@ -231,6 +234,7 @@ def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool)
     from ponder.v1 import ponder_pb2_grpc as pb_grpc
 
     data = serve_config(config_path, variant)
+    auth_dir = use_unlimited_token(data)
     config = validate_serve_config(data, source=f"{config_path} ({variant})")
     platform = LocalPlatform(config, log_to_driver=False)
     platform.start(progress=lambda m: print(f"[load {variant}] {m}", file=sys.stderr, flush=True))
@@ -266,6 +270,7 @@ def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool)
         return asyncio.run(measure())
     finally:
         platform.stop()
+        shutil.rmtree(auth_dir, ignore_errors=True)
 
 
 # -- orchestration ----------------------------------------------------------------------

@@ -50,7 +50,7 @@ class QueueWait:
         self,
         max_wait_s: float | None,
         initial_tokens_per_s: float,
-        window_s: float = 10.0,
+        window_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         costs: CostDefaults | None = None,
     ) -> None:
