@@ -54,6 +54,12 @@ BENCHMARKS = {
     ),
     "http_body": Benchmark("http_body.py", ("http_body.json",), quick=("--calls", "2")),
     "load": Benchmark("load.py", ("load.json",), quick=("--quick",)),
+    "burst": Benchmark("burst.py", ("burst.json",), quick=("--quick",)),
+    "prefix_routing": Benchmark("prefix_routing.py", ("prefix_routing.json",), quick=("--quick",)),
+    "int8": Benchmark("int8.py", ("int8.json",), quick=("--rounds", "1")),
+    "engine_metrics": Benchmark(
+        "engine_metrics.py", ("engine_metrics.json",), quick=("--rounds", "1")
+    ),
     "reason": Benchmark("reason.py", ("reason.json",), quick=("--problems", "2", "--rounds", "2")),
     "pruning": Benchmark("pruning.py", ("pruning.json",), quick=("--problems", "8")),
     "robustness": Benchmark("robustness.py", ("robustness.json",), quick=("--limit", "8")),

@@ -3,19 +3,21 @@ in one process on the same engine settings.
 
 Run:  .venv/bin/python bench/int8.py [--model student] [--robust] [--rounds 2]
 
-Two engines of the served Reason model (config/serve-local.yaml's planner.model, the
-student; --model base for the 30-layer base model), one as stored (fp32) and one from
-its int8 copy (EngineConfig.int8_weights: W8A8, ponder/int8_checkpoint.py), both compiled
-as served, started one after the other and then measured in turn:
+Three engines of the served Reason model (config/serve-local.yaml's planner.model, the
+student; --model base for the 30-layer base model), compiled as served, started one after
+the other and then measured in turn: as stored (fp32); in bf16 (one change); and from its
+int8 copy (EngineConfig.int8_weights: W8A8, ponder/int8_checkpoint.py), whose kernels take
+16-bit activations, so bf16 -> int8 is the second change:
   speed     decode tokens/s, exactly 128 tokens per answer (min_tokens = max_tokens),
             32 streams at once and 4 requests one at a time; rounds in the order
-            fp32, int8, int8, fp32, ... (mirrored)
+            fp32, bf16, int8, then int8, bf16, fp32, ... (mirrored)
   accuracy  the dev split (278 problems) and with --robust the robustness dev set: one
             greedy `pot` branch answered by its own program (ReasoningPlanner with
             selection 'best', as bench/robustness.py's greedy_pot), k/n with its 95 %
             interval, fp32 and int8 on identical problems; the answers that differ are
             counted
-  memory    bytes of the weights each engine loads
+  memory    bytes of the weights each engine holds (int8 tensors 1 byte, float ones at the
+            engine's dtype)
 Writes bench/results/int8.json, stamped with the commit, time, machine and config.
 """
 
@@ -41,11 +43,28 @@ from deployments.serve_config import load_serve_config  # noqa: E402
 from ponder import env  # noqa: E402
 from ponder.config import EngineConfig  # noqa: E402
 from ponder.generation import ChatMessage, GenerationRequest, Role, SamplingOptions  # noqa: E402
-from ponder.int8_checkpoint import weight_bytes  # noqa: E402
 from ponder.stats import proportion  # noqa: E402
 
 TOKENS = 128
 ROBUST = ROOT / "bench" / "data" / "robust-dev.jsonl"
+
+
+def loaded_bytes(config: EngineConfig) -> int:
+    """Bytes of the weights an engine holds: int8 tensors at 1 byte, every float tensor at
+    the engine's dtype (the tied output head shares the embedding table)."""
+    from safetensors import safe_open
+
+    float_bytes = 4 if config.dtype == "float32" else 2
+    total = 0
+    for path in sorted(config.model_path().glob("*.safetensors")):
+        with safe_open(str(path), "pt") as handle:
+            for key in handle.keys():  # noqa: SIM118 (safe_open is not a dict)
+                piece = handle.get_slice(key)
+                count = 1
+                for size in piece.get_shape():
+                    count *= size
+                total += count * (1 if piece.get_dtype() in ("I8", "U8") else float_bytes)
+    return total
 
 
 async def _stream(engine: Any, prompt: str, tag: str) -> int:
@@ -121,15 +140,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         engine_config: EngineConfig = app.student.engine_config()
     else:
         engine_config = app.decoder.engine.model_copy(update={"lora_adapters": {}})
+    # int8 weights run with 16-bit activations (vLLM's CPU int8 kernels), so bf16 alone is
+    # measured too: fp32 -> bf16 is one change, bf16 -> int8 weights the other
     variants = {
-        "fp32": engine_config.model_copy(update={"int8_weights": False}),
-        "int8": engine_config.model_copy(update={"int8_weights": True}),
+        "fp32": engine_config.model_copy(update={"int8_weights": False, "dtype": "float32"}),
+        "bf16": engine_config.model_copy(update={"int8_weights": False, "dtype": "bfloat16"}),
+        "int8": engine_config.model_copy(update={"int8_weights": True, "dtype": "bfloat16"}),
     }
     engines = {name: await VLLMEngine.start(config) for name, config in variants.items()}
     try:
         rounds: list[dict[str, Any]] = []
         for index in range(args.rounds):
-            order = ["fp32", "int8"] if index % 2 == 0 else ["int8", "fp32"]
+            order = list(variants) if index % 2 == 0 else list(reversed(variants))
             rounds.append({name: await speed(engines[name], name) for name in order})
         sets: dict[str, Any] = {}
         for name, problems in _problem_sets(args.robust).items():
@@ -140,23 +162,27 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             }
             sets[name] = {v: proportion(sum(right[v]), len(problems)) for v in variants} | {
                 "int8_over_fp32": sum(right["int8"]) / max(1, sum(right["fp32"])),
-                "answers_differ": sum(a != b for a, b in zip(*answers.values(), strict=True)),
+                "bf16_over_fp32": sum(right["bf16"]) / max(1, sum(right["fp32"])),
+                "int8_answers_differ_from_fp32": sum(
+                    a != b for a, b in zip(answers["int8"], answers["fp32"], strict=True)
+                ),
             }
     finally:
         for engine in engines.values():
             engine.shutdown()
     ratios = {
-        key: statistics.median(r["int8"][key] / r["fp32"][key] for r in rounds)
+        f"{v}_{key}": statistics.median(r[v][key] / r["fp32"][key] for r in rounds)
+        for v in ("bf16", "int8")
         for key in ("c32_tok_per_s", "c1_tok_per_s")
     }
-    memory = {name: weight_bytes(config.model_path()) for name, config in variants.items()}
+    memory = {name: loaded_bytes(config) for name, config in variants.items()}
     return {
         "model": engine_config.source_model_path().name,
         "tokens_per_answer": TOKENS,
         "speed_rounds": rounds,
-        "speed_int8_over_fp32": ratios,
+        "speed_over_fp32": ratios,
         "weight_bytes": memory,
-        "weight_bytes_int8_over_fp32": memory["int8"] / memory["fp32"],
+        "weight_bytes_over_fp32": {v: memory[v] / memory["fp32"] for v in variants},
         "accuracy": sets,
     }
 
@@ -171,7 +197,7 @@ def main() -> int:
     result |= asyncio.run(main_async(args))
     result["command"] = "python bench/int8.py" + (" --robust" if args.robust else "")
     (ROOT / "bench" / "results" / "int8.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("speed_int8_over_fp32", "accuracy")}, indent=2))
+    print(json.dumps({k: result[k] for k in ("speed_over_fp32", "accuracy")}, indent=2))
     return 0
 
 

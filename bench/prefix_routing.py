@@ -8,8 +8,11 @@ without a rate limit), with Reason on the student as shipped (planner.model) and
 student's decoder set at 2 replicas. Two variants, started in the order A B B A:
   power_of_two     Serve's default router (student.routing.policy: power_of_two)
   prefix_affinity  deployments/prefix_router.py, as shipped
-Each start answers the same dev-split problems with the planner's defaults, CONCURRENCY
-at a time, after one warm-up Reason. The prefix-cache figures are vLLM's own counters
+The student's KV blocks are 32 tokens (BLOCK_SIZE; vLLM's CPU default of 128 is longer than
+a Reason's prompts, so nothing of them was ever cached: a first run of this benchmark read
+0 hits under both routers). Each start answers the same dev-split problems with the
+planner's defaults, CONCURRENCY at a time, after one warm-up Reason. The prefix-cache
+figures are vLLM's own counters
 (ray_vllm_prefix_cache_queries/hits, both replicas summed, from Ray's metrics endpoint)
 read before and after the run; tokens are every completion token the Reasons report.
 Writes bench/results/prefix_routing.json, stamped with the commit, time and machine.
@@ -40,6 +43,7 @@ from meta import run_meta  # noqa: E402
 
 VARIANTS = ("power_of_two", "prefix_affinity")
 CONCURRENCY = 4
+BLOCK_SIZE = 32  # the smallest vLLM's CPU attention takes
 PROBLEMS = 24
 
 
@@ -90,6 +94,9 @@ def run_phase(config_path: Path, variant: str, problems: int) -> dict[str, Any]:
     student.update(enabled=True, routing={"policy": variant})
     student["deployment"]["num_replicas"] = 2
     student["engine"]["enforce_eager"] = True
+    # vLLM's CPU blocks hold 128 tokens and only whole blocks are cached: a Reason's
+    # prompts (~80 tokens) would never be found in the prefix cache by either router
+    student["engine"]["block_size"] = BLOCK_SIZE
     args["planner"]["model"] = served["planner"]["model"]  # Reason on the student, as shipped
     auth_dir = use_unlimited_token(data)
     config = validate_serve_config(data, source=f"{config_path} ({variant})")
@@ -178,6 +185,7 @@ def main() -> int:
         "command": "python bench/prefix_routing.py" + (" --quick" if args.quick else ""),
         "order": order,
         "concurrency": CONCURRENCY,
+        "block_size": BLOCK_SIZE,
         "summary": summary,
         "runs": runs,
     }

@@ -27,6 +27,12 @@ from bench.render_artifacts import (
     render_fusion_training,
     render_student_metrics,
 )
+from bench.render_engine_speed import (
+    render_burst,
+    render_engine_metrics,
+    render_int8,
+    render_prefix_routing,
+)
 from bench.render_learning import render_learning, render_ranker_refit
 from bench.render_reasoning import (
     render_ranker,
@@ -278,6 +284,10 @@ def render_pruning(report: dict[str, Any]) -> str:
 
 BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/load.json": render_load,
+    "bench/results/burst.json": render_burst,
+    "bench/results/prefix_routing.json": render_prefix_routing,
+    "bench/results/int8.json": render_int8,
+    "bench/results/engine_metrics.json": render_engine_metrics,
     "bench/results/prompt_embeds.json": render_prompt_embeds,
     "bench/results/encoder.json": render_encoder,
     "bench/results/learning.json": render_learning,

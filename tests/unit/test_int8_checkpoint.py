@@ -61,8 +61,10 @@ def test_the_copy_quantizes_the_linear_layers_only_and_is_derived_once(tmp_path:
 
 
 def test_int8_weights_point_the_engine_at_the_copy_and_refuse_adapters() -> None:
-    config = EngineConfig(model="/models/student", int8_weights=True)
+    config = EngineConfig(model="/models/student", int8_weights=True, dtype="bfloat16")
     assert config.model_path() == Path("/models/student-w8a8")
     assert config.source_model_path() == Path("/models/student")
     with pytest.raises(ValidationError, match="LoRA"):
-        EngineConfig(int8_weights=True, lora_adapters={"a": "/x"})
+        EngineConfig(int8_weights=True, dtype="bfloat16", lora_adapters={"a": "/x"})
+    with pytest.raises(ValidationError, match="16-bit activations"):
+        EngineConfig(int8_weights=True)  # float32 by default

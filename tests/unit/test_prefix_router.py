@@ -83,12 +83,12 @@ def test_a_key_goes_to_its_replica_until_that_one_is_too_busy() -> None:
 
 
 def test_decoder_sets_get_the_router_serve_accepts() -> None:
-    config = PonderConfig()
+    config = PonderConfig.model_validate({"decoder": {"routing": {"policy": "prefix_affinity"}}})
     options = decoder_options(config.decoder.deployment, config.decoder.routing)
     router = RequestRouterConfig(**options["request_router_config"])
     assert router.request_router_class == ROUTER_PATH
     assert router.request_router_kwargs == {"max_imbalance": 16}
-    plain = PonderConfig.model_validate({"decoder": {"routing": {"policy": "power_of_two"}}})
+    plain = PonderConfig()  # Serve's power of two choices by default
     assert "request_router_config" not in decoder_options(
         plain.decoder.deployment, plain.decoder.routing
     )

@@ -51,12 +51,20 @@ class EngineConfig(StrictModel):
         False, description="Skip torch.compile/graphs: faster start, slower decode."
     )
     enable_prefix_caching: bool = Field(True, description="Reuse KV of shared prompt prefixes.")
+    block_size: int | None = Field(
+        None,
+        ge=16,
+        description="Tokens per KV-cache block; only whole blocks of a prompt are found in "
+        "the prefix cache. Unset: vLLM's default (128 on CPU, where it must be a multiple "
+        "of 32; 16 on GPU).",
+    )
     int8_weights: bool = Field(
         False,
         description="Serve an 8-bit copy of the model: int8 weights per output channel, "
         "activations quantized per token (vLLM's compressed-tensors W8A8; oneDNN/AMX on "
         "CPU). Derived offline from the model folder into <model>-w8a8 on first use "
-        "(ponder/int8_checkpoint.py). Not with LoRA adapters.",
+        "(ponder/int8_checkpoint.py). Needs dtype bfloat16 or float16; not with LoRA "
+        "adapters.",
     )
     engine_metrics: bool = Field(
         True,
@@ -130,6 +138,11 @@ class EngineConfig(StrictModel):
                 f"long_prefill_token_threshold ({self.long_prefill_token_threshold}) exceeds "
                 f"max_num_batched_tokens ({self.max_num_batched_tokens})"
             )
+        if self.int8_weights and self.dtype not in ("bfloat16", "float16"):
+            raise ValueError(
+                "int8_weights needs dtype bfloat16 or float16: vLLM's int8 kernels take "
+                "16-bit activations (the int8 weights are scaled back into them)"
+            )
         if self.int8_weights and self.lora_adapters:
             raise ValueError(
                 "int8_weights: LoRA adapters are not served on the int8 copy (drop the "
@@ -180,12 +193,13 @@ class DecoderRouting(StrictModel):
     """How callers (planner, ingress) pick a replica of a decoder set."""
 
     policy: Literal["power_of_two", "prefix_affinity"] = Field(
-        "prefix_affinity",
+        "power_of_two",
         description="power_of_two: Serve's default (the less loaded of two random "
         "replicas). prefix_affinity: calls with the same affinity key (a Reason's branches, "
         "a repeated prompt's beginning) go to the same replica, where vLLM's prefix cache "
         "holds their prompt, unless it is max_imbalance requests busier "
-        "(deployments/prefix_router.py).",
+        "(deployments/prefix_router.py). Measured on CPU with 2 replicas it did not beat "
+        "power_of_two (BENCHMARKS.md), so it is not the default.",
     )
     max_imbalance: int = Field(
         16,

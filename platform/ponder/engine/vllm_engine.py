@@ -87,6 +87,7 @@ def engine_args(config: EngineConfig) -> Any:
         long_prefill_token_threshold=config.long_prefill_token_threshold,
         enforce_eager=config.enforce_eager,
         enable_prefix_caching=config.enable_prefix_caching,
+        block_size=config.block_size,
         enable_prompt_embeds=config.enable_prompt_embeds,
         max_logprobs=config.max_logprobs,
         seed=config.seed,
