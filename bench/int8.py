@@ -121,6 +121,16 @@ async def accuracy(engine: Any, problems: list[Any], settings: Any) -> list[floa
     return list(await asyncio.gather(*(one(i, p.question) for i, p in enumerate(problems))))
 
 
+def _train_majority_answer() -> float:
+    """The train split's most common answer (the majority-class baseline's guess)."""
+    from collections import Counter
+
+    from ponder.reasoning.problems import load_problems
+
+    answers = load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "train")
+    return Counter(p.answer for p in answers).most_common(1)[0][0]
+
+
 def _problem_sets(robust: bool) -> dict[str, list[Any]]:
     from ponder.reasoning.problems import load_problems
 
@@ -154,6 +164,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             order = list(variants) if index % 2 == 0 else list(reversed(variants))
             rounds.append({name: await speed(engines[name], name) for name in order})
         sets: dict[str, Any] = {}
+        majority = _train_majority_answer()
         for name, problems in _problem_sets(args.robust).items():
             answers = {v: await accuracy(engines[v], problems, settings) for v in variants}
             right = {
@@ -165,6 +176,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "bf16_over_fp32": sum(right["bf16"]) / max(1, sum(right["fp32"])),
                 "int8_answers_differ_from_fp32": sum(
                     a != b for a, b in zip(answers["int8"], answers["fp32"], strict=True)
+                ),
+                "majority_answer_baseline": proportion(
+                    sum(is_correct(majority, p.answer) for p in problems), len(problems)
                 ),
             }
     finally:

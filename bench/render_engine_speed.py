@@ -118,6 +118,11 @@ def render_int8(report: dict[str, Any]) -> str:
             f"| **{row['int8_over_fp32']:.3f}** ({row['int8_answers_differ_from_fp32']} "
             "answers differ) |"
         )
+        if "majority_answer_baseline" in row:
+            lines.append(
+                f"| {name} split: the train split's most common answer | "
+                f"{k_of_n(row['majority_answer_baseline'])} | | | | |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -115,6 +115,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--accuracy-limit", type=int, default=0, dest="accuracy_limit")
     parser.add_argument("--base-limit", type=int, default=0, dest="base_limit")
+    parser.add_argument(
+        "--int8-student",
+        action="store_true",
+        help="serve the student from its int8 copy (engine.int8_weights, bf16 activations); "
+        "speed goes to bench/results/student-int8.json",
+    )
     args = parser.parse_args()
 
     from meta import run_meta
@@ -124,6 +130,8 @@ def main() -> int:
     from ponder.student_build import StudentManifest, student_dir
 
     config = load_serve_config(args.config)
+    if args.int8_student:
+        config = _with_int8_student(args.config)
     ponder = config.apps["ponder"]
     if not ponder.student.enabled:
         _say("the config serves no student (student.enabled)")
@@ -140,7 +148,8 @@ def main() -> int:
     platform.start(progress=_say)
     try:
         rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
-        _write_speed(targets, rounds, run_meta(args.config))
+        name = "student-int8.json" if args.int8_student else "student.json"
+        _write_speed(targets, rounds, run_meta(args.config), name)
         if args.accuracy_limit:
             accuracy = _accuracy(
                 platform.target,
@@ -158,8 +167,23 @@ def main() -> int:
     return 0
 
 
+def _with_int8_student(path: Path) -> Any:
+    """The Serve config at `path` with the student served from its int8 copy."""
+    import yaml
+
+    from deployments.serve_config import validate_serve_config
+
+    data = yaml.safe_load(path.read_text())
+    engine = data["applications"][0]["args"]["student"].setdefault("engine", {})
+    engine.update(int8_weights=True, dtype="bfloat16")
+    return validate_serve_config(data, source=f"{path} (int8 student)")
+
+
 def _write_speed(
-    targets: dict[str, tuple[str, str]], rounds: list[Any], meta: dict[str, Any]
+    targets: dict[str, tuple[str, str]],
+    rounds: list[Any],
+    meta: dict[str, Any],
+    name: str = "student.json",
 ) -> None:
     result = {
         "meta": meta,
@@ -172,7 +196,7 @@ def _write_speed(
         "student_over_teacher": _ratio_table(rounds, "teacher"),
         "student_over_base": _ratio_table(rounds, "base"),
     }
-    out = ROOT / "bench" / "results" / "student.json"
+    out = ROOT / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(
