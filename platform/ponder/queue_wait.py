@@ -9,7 +9,10 @@ Each ingress replica keeps its own books, with no call to anything downstream:
   exponentially decayed sums (cost finished, seconds busy) with time constant
   `window_s`. Calls that stop early finish their cost sooner, so the rate already counts
   them; before `window_s / 4` busy seconds are seen, the configured
-  `initial_tokens_per_s` stands in, and after a long idle the last measured rate does.
+  `min_tokens_per_s` stands in, and after a long idle the last measured rate does. The
+  configured rate is also a floor: measured while one call at a time ran, the rate says
+  how fast that went, not how fast a batch would (a burst after a few sequential calls
+  was refused against ~60 tokens/s before the floor).
 
 A new call's expected wait is (cost in flight + its own cost) / rate: the time to finish
 everything admitted so far and it, which bounds its own completion under the engine's
@@ -49,16 +52,16 @@ class QueueWait:
     def __init__(
         self,
         max_wait_s: float | None,
-        initial_tokens_per_s: float,
+        min_tokens_per_s: float,
         window_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         costs: CostDefaults | None = None,
     ) -> None:
-        if initial_tokens_per_s <= 0 or window_s <= 0:
-            raise ValueError("initial_tokens_per_s and window_s must be positive")
+        if min_tokens_per_s <= 0 or window_s <= 0:
+            raise ValueError("min_tokens_per_s and window_s must be positive")
         self.max_wait_s = max_wait_s
         self.costs = costs  # what a request costs when it leaves its limit unset
-        self._initial_rate = initial_tokens_per_s
+        self._min_rate = min_tokens_per_s
         self._tau = window_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -77,7 +80,7 @@ class QueueWait:
             return None
         return cls(
             waits.max_wait_s,
-            waits.initial_tokens_per_s,
+            waits.min_tokens_per_s,
             waits.window_s,
             costs=CostDefaults.of(config),
         )
@@ -93,7 +96,7 @@ class QueueWait:
         self._busy = self._busy * decay + (self._tau * (1 - decay) if self._calls else 0.0)
 
     def tokens_per_s(self) -> float:
-        """Cost finished per busy second (the configured start value until measured)."""
+        """Cost finished per busy second, never below the configured floor."""
         with self._lock:
             self._advance(self._clock())
             return self._rate()
@@ -102,7 +105,9 @@ class QueueWait:
         if self._busy >= self._tau / 4 and self._finished > 0:
             self._measured = self._finished / self._busy
         # after a long idle both sums have decayed away: the last measured rate stands
-        return self._measured or self._initial_rate
+        # a floor: measured while few calls ran, the rate says how fast those went, not how
+        # fast a batch of many would (continuous batching finishes more per second)
+        return max(self._measured or 0.0, self._min_rate)
 
     def expected_wait_s(self, cost: float) -> float:
         with self._lock:

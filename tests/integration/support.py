@@ -144,7 +144,7 @@ def serve_config_for_tests(
     # deadline is far too short for the work in flight, which the tests arrange.
     args["ingress"]["queue_wait"] = {
         "max_wait_s": None,
-        "initial_tokens_per_s": QUEUE_WAIT_TOKENS_PER_S,
+        "min_tokens_per_s": QUEUE_WAIT_TOKENS_PER_S,
         "window_s": 1e6,
     }
     if token_file is not None:

@@ -45,19 +45,22 @@ class QueueWaitConfig(StrictModel):
         description="Longest expected wait a call is admitted with; null: only callers' "
         "deadlines bound it.",
     )
-    initial_tokens_per_s: float = Field(
+    min_tokens_per_s: float = Field(
         200.0,
         gt=0,
         description="Decoder tokens per second one ingress replica assumes its admitted "
-        "calls finish at until it has measured it (a fresh server's first burst): the "
-        "decoder sets' throughput under load, divided by the ingress replicas.",
+        "calls finish at, at least: its start value before it has measured the rate, and a "
+        "floor under the measured one (measured while a few calls run, the rate is how fast "
+        "those went, not how fast a batch of many would). Set it to the decoder sets' "
+        "throughput under load divided by the ingress replicas.",
     )
     window_s: float = Field(
         60.0,
         gt=0,
         description="Time constant of the measured finishing rate (older seconds weigh "
-        "less); it replaces initial_tokens_per_s after a quarter of it busy. Calls finish "
-        "in waves (a batch of similar calls ends together), so it must span several waves: "
+        "less); it replaces min_tokens_per_s, when higher, after a quarter of it busy. "
+        "Calls finish in waves (a batch of similar calls ends together), so it must span "
+        "several waves: "
         "at 10 s, a burst of 1 024 right after one of 256 admitted calls that took 90 s "
         "against a 60 s bound (bench/burst.py).",
     )
