@@ -30,7 +30,6 @@ import asyncio
 import json
 import math
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_auth import use_unlimited_token  # noqa: E402
 from load import _generate, _wait_idle, percentile, serve_config  # noqa: E402
 from meta import run_meta  # noqa: E402
+from phase_process import run_in_own_process  # noqa: E402
 
 MAX_TOKENS = 64
 CHANNELS = 8
@@ -159,12 +159,10 @@ def run_phase(config_path: Path, variant: str, order: str) -> dict[str, Any]:
 
 
 def spawn(config: Path, variant: str, order: str) -> dict[str, Any]:
-    """Each start in its own process, so nothing of one cluster survives into the next."""
-    command = [sys.executable, __file__, "--config", str(config), "--phase", variant]
-    command += ["--order", order]
-    print(f"[burst] {variant} {order} ...", file=sys.stderr, flush=True)
-    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    """Each start in its own process (bench/phase_process.py)."""
+    result: dict[str, Any] = run_in_own_process(
+        __file__, config, variant, ["--order", order], "burst"
+    )
     return result
 
 

@@ -42,7 +42,6 @@ import json
 import math
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,6 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_auth import use_unlimited_token  # noqa: E402
 from meta import run_meta  # noqa: E402
+from phase_process import run_in_own_process  # noqa: E402
 from serve_modes import apply_ingress_mode  # noqa: E402
 
 STOCK_SERVICER = "ponder.v1.ponder_pb2_grpc.add_PonderServiceServicer_to_server"
@@ -277,15 +277,9 @@ def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool)
 
 
 def spawn(config: Path, variant: str, with_overload: bool, quick: bool) -> dict[str, Any]:
-    """Each start in its own process, so nothing of one cluster survives into the next."""
-    command = [sys.executable, __file__, "--config", str(config), "--phase", variant]
-    if with_overload:
-        command.append("--overload")
-    if quick:
-        command.append("--quick")
-    print(f"[load] {variant}{' + overload' if with_overload else ''} ...", file=sys.stderr)
-    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    """Each start in its own process (bench/phase_process.py)."""
+    extra = (["--overload"] if with_overload else []) + (["--quick"] if quick else [])
+    result: dict[str, Any] = run_in_own_process(__file__, config, variant, extra, "load")
     return result
 
 

@@ -25,7 +25,6 @@ import asyncio
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_auth import use_unlimited_token  # noqa: E402
 from load import percentile, serve_config  # noqa: E402
 from meta import run_meta  # noqa: E402
+from phase_process import run_in_own_process  # noqa: E402
 
 VARIANTS = ("power_of_two", "prefix_affinity")
 CONCURRENCY = 4
@@ -146,11 +146,9 @@ def run_phase(config_path: Path, variant: str, problems: int) -> dict[str, Any]:
 
 
 def spawn(config: Path, variant: str, problems: int) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--config", str(config), "--phase", variant]
-    command += ["--problems", str(problems)]
-    print(f"[prefix] {variant} ...", file=sys.stderr, flush=True)
-    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    """Each start in its own process (bench/phase_process.py)."""
+    extra = ["--problems", str(problems)]
+    result: dict[str, Any] = run_in_own_process(__file__, config, variant, extra, "prefix")
     return result
 
 

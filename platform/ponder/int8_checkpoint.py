@@ -124,8 +124,3 @@ def derive_int8(source: Path, target: Path | None = None) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def weight_bytes(folder: Path) -> int:
-    """Bytes of the weights on disk (what the engine loads)."""
-    return sum(p.stat().st_size for p in folder.glob("*.safetensors"))

@@ -109,11 +109,6 @@ class QueueWait:
         # fast a batch of many would (continuous batching finishes more per second)
         return max(self._measured or 0.0, self._min_rate)
 
-    def expected_wait_s(self, cost: float) -> float:
-        with self._lock:
-            self._advance(self._clock())
-            return (self._in_flight + cost) / self._rate()
-
     @property
     def in_flight(self) -> float:
         return self._in_flight
