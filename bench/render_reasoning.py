@@ -130,6 +130,9 @@ def render_ranker(ranker: dict[str, Any]) -> str:
     columns += ["ranker without search"] if plain else []
     columns += ["answer ranker", "some candidate right"]
     lines = [f"Answer ranker `{ranker['version']}` ({search}): {metrics['trained_on']}."]
+    if "sample_counts" in metrics:
+        counts = " and ".join(str(c) for c in metrics["sample_counts"])
+        lines[0] += f" Fitted at the first {counts} programs of each training problem."
     lines += ["", *_header(*columns)]
     for key, rows in metrics.items():
         if not key.startswith("held_out_"):

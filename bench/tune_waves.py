@@ -32,7 +32,11 @@ from ponder.config import PlannerConfig  # noqa: E402
 from ponder.reasoning.paths import stable_hash  # noqa: E402
 from ponder.reasoning.problems import is_correct  # noqa: E402
 from ponder.reasoning.ranker import AnswerRanker  # noqa: E402
-from ponder.reasoning.ranker_fit import examples_of, fit_ranker  # noqa: E402
+from ponder.reasoning.ranker_fit import (  # noqa: E402
+    TRAIN_SAMPLE_COUNTS,
+    examples_at_counts,
+    fit_ranker,
+)
 from ponder.reasoning.robustness import perturb_problems, read_rows  # noqa: E402
 from ponder.reasoning.robustness_makers import source_from_row  # noqa: E402
 from ponder.reasoning.verifier import (  # noqa: E402
@@ -170,7 +174,10 @@ def evaluate(records: list[SampledProblem], selection: str) -> list[dict[str, An
 
 def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
     split = folds(records)
-    waves = [RankedWaves(fit_ranker(examples_of(train, True), True)) for train, _ in split]
+    waves = [
+        RankedWaves(fit_ranker(examples_at_counts(train, True, TRAIN_SAMPLE_COUNTS), True))
+        for train, _ in split
+    ]
     halves = [test for _, test in split]
     greedy_tokens = sum(replay(r, 1, "greedy")[1] for r in records) / len(records)
     rows = [greedy_row(records)]

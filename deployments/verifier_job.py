@@ -49,7 +49,11 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
     from ponder.engine.vllm_engine import VLLMEngine
     from ponder.reasoning.local_decoder import EngineDecoder
     from ponder.reasoning.plan import parse_strategies
-    from ponder.reasoning.ranker_fit import examples_of, fit_answer_ranker, save_rehearsal
+    from ponder.reasoning.ranker_fit import (
+        examples_at_counts,
+        fit_answer_ranker,
+        save_rehearsal,
+    )
     from ponder.reasoning.requests import ReasonBudget
     from ponder.reasoning.verifier import fit_verifier, load_samples, sample_paths, save_samples
 
@@ -101,20 +105,17 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
     scorer.save(Path(args.out))
     say(f"wrote verifier {scorer.version} to {args.out}")
     print(json.dumps(scorer.metrics, indent=2))
-    ranker = fit_answer_ranker(
-        samples["train"], held_out, args.search, note, train_branches=args.train_branches
-    )
+    counts = [min(int(c), args.train_branches) for c in args.ranker_counts.split(",")]
+    ranker = fit_answer_ranker(samples["train"], held_out, args.search, note, counts)
     if args.search:  # the same fit without search's candidates: what search adds
-        plain = fit_answer_ranker(
-            samples["train"], held_out, False, note, train_branches=args.train_branches
-        )
+        plain = fit_answer_ranker(samples["train"], held_out, False, note, counts)
         metrics = ranker.metrics | {"without_search": plain.metrics}
         ranker = dataclasses.replace(ranker, metrics=metrics)
     ranker.save(Path(args.ranker_out))
     say(f"wrote answer ranker {ranker.version} to {args.ranker_out}")
     # What the ranker was fitted on, kept for the learner's refits from outcomes.
     save_rehearsal(
-        examples_of(samples["train"], args.search, args.train_branches), Path(args.rehearsal_out)
+        examples_at_counts(samples["train"], args.search, counts), Path(args.rehearsal_out)
     )
     say(f"wrote its rehearsal set to {args.rehearsal_out}")
     print(json.dumps(ranker.metrics, indent=2))
@@ -132,6 +133,13 @@ def add_parser(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     parser.add_argument(
         "--train-branches", type=int, default=8, dest="train_branches", help="per train problem"
+    )
+    parser.add_argument(
+        "--ranker-counts",
+        default="3,8",
+        dest="ranker_counts",
+        help="comma-separated sample counts the answer ranker is fitted at (a problem's "
+        "first k programs, once per k): the counts Reason's waves rank",
     )
     parser.add_argument("--max-tokens", type=int, default=2048, dest="max_tokens")
     parser.add_argument("--train-limit", type=int, default=None, dest="train_limit")

@@ -26,7 +26,12 @@ from ponder.reasoning.paths import PathStatus
 from ponder.reasoning.plan import Strategy
 from ponder.reasoning.program_search import search_programs
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
-from ponder.reasoning.ranker_fit import RankingExample, fit_ranker, ranking_example
+from ponder.reasoning.ranker_fit import (
+    RankingExample,
+    examples_at_counts,
+    fit_ranker,
+    ranking_example,
+)
 from ponder.reasoning.reasoning_planner import ReasoningPlanner
 from ponder.reasoning.requests import ReasonBudget
 from ponder.reasoning.selection import SEARCH_PATH_ID
@@ -130,6 +135,34 @@ def test_ranking_example_labels_candidates_by_executing_against_the_answer() -> 
     example = ranking_example(BOXES, 48.0, [SampledProgram("12 - 4", 8.0)], search=True)
     assert example.right[0] is False and sum(example.right) == 1
     assert len(example.rows) == len(example.right) and len(example.rows[0]) == len(FEATURE_NAMES)
+
+
+def test_examples_at_counts_enter_each_problem_once_per_count_from_its_first_programs() -> None:
+    # The ranker learns what votes are worth at the counts the waves rank: 2 of the first
+    # 3 programs say 8, while 3 of all 5 say 48.
+    row = [0.0] * len(PATH_FEATURES)
+    programs = [
+        ("12 - 4", 8.0),
+        ("12 * 4", 48.0),
+        ("12 - 4", 8.0),
+        ("12 * 4", 48.0),
+        ("12 * 4", 48.0),
+    ]
+    paths = [
+        SampledPath(f"b{i}-pot", "pot", 1.0, a, a == 48.0, 3, [row], prog)
+        for i, (prog, a) in enumerate(programs)
+    ]
+    record = SampledProblem(BOXES, 48.0, "test", paths)
+    examples = examples_at_counts([record, record], search=False, counts=(3, 5))
+    assert len(examples) == 4  # two problems, two counts
+    votes = FEATURE_NAMES.index("log_votes")
+
+    def votes_of_48(example: RankingExample) -> float:
+        return next(r[votes] for r, right in zip(example.rows, example.right, strict=True) if right)
+
+    at_three, at_five = examples[0], examples[2]
+    assert votes_of_48(at_three) < votes_of_48(at_five)
+    assert at_three.right == [False, True] and at_five.right == [False, True]
 
 
 def test_ranker_round_trips_and_rejects_other_features(tmp_path: Path) -> None:
