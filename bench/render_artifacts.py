@@ -7,6 +7,7 @@ from typing import Any
 from bench.render_reasoning import render_rl_student
 from bench.tables import header as _header
 from bench.tables import k_of_n as _k_of_n
+from ponder.stats import format_proportion
 
 STRATEGIES = (
     ("pot", "pot (expression → evaluator)"),
@@ -90,3 +91,46 @@ def render_fusion_training(metrics: dict[str, Any]) -> str:
         f"Packaged weights `{metrics['version']}`: trained on {metrics['trained_on']}, "
         f"{metrics['epochs']} epochs; mean training loss per epoch {losses}.\n"
     )
+
+
+def render_chart_reader(meta: dict[str, Any]) -> str:
+    """`ponder train chart-reader`: how much of held-out charts the trunk reads, in the
+    styles it trained on and in styles it never saw, then per question type the answer
+    worked out over its reading beside the majority class of the training set."""
+    metrics = meta["metrics"]
+    names = {"dev": "dev (seen styles)", "test_style_shifted": "test (shifted styles)"}
+    lines = [
+        f"Chart reader `{meta['version']}` (`{meta['command']}`): {meta['trained_on']}; "
+        f"{meta['seconds']} s on {meta['threads']} CPU threads. Held-out sets balanced by "
+        "answer class.",
+        "",
+        *_header("held-out set", "kind right", "categories counted", "labels read",
+                "values read (to the step of 5)", "whole chart right"),
+    ]  # fmt: skip
+    for split, row in metrics.items():
+        reading = row["reading"]
+        charts, slots = reading["charts"], reading["slots"]
+        lines.append(
+            f"| {names.get(split, split)} | {format_proportion(reading['kind'], charts)} "
+            f"| {format_proportion(reading['count'], charts)} "
+            f"| {format_proportion(reading['labels'], slots)} "
+            f"| {format_proportion(reading['values'], slots)} "
+            f"| {format_proportion(reading['whole'], charts)} |"
+        )
+    for split, row in metrics.items():
+        bound = row.get("min_confidence")
+        columns = ["question type", "majority class (from training)", "read, then computed"]
+        if bound is not None:
+            columns += [f"reading at least {bound} sure", "right of those"]
+        lines += ["", f"{names.get(split, split)}:", "", *_header(*columns)]
+        for name, counts in row["answers"].items():
+            n = counts["n"]
+            cells = [format_proportion(counts["majority"], n), format_proportion(counts["read"], n)]
+            if bound is not None:
+                answered = counts["answered"]
+                cells.append(format_proportion(answered, n))
+                cells.append(
+                    format_proportion(counts["answered_right"], answered) if answered else "none"
+                )
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

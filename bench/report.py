@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.render_artifacts import (
     render_adapter_metrics,
+    render_chart_reader,
     render_fusion_training,
     render_student_metrics,
 )
@@ -318,6 +319,7 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "platform/ponder/students/*/metrics.json": render_student_metrics,
     "platform/ponder/reasoning/scorer_default.json": render_verifier,
     "platform/ponder/reasoning/ranker_default.json": render_ranker,
+    "platform/ponder/multimodal/chart_reader_weights/reader.json": render_chart_reader,
 }
 
 # Every source a block may name (a path from the root, `*` for an artifact's version).

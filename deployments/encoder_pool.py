@@ -22,7 +22,14 @@ from ray.util.metrics import Histogram
 
 import ponder.multimodal as multimodal_package
 from ponder.config import EncoderConfig, EngineConfig
-from ponder.errors import InvalidArgument
+from ponder.errors import InvalidArgument, Unavailable
+from ponder.multimodal.chart_questions import ChartRead, ChartReading
+from ponder.multimodal.chart_reader import (
+    DEFAULT_READER_DIR,
+    ChartReader,
+    decode_readings,
+    load_reader,
+)
 from ponder.multimodal.inputs import (
     ImageLimits,
     Table,
@@ -72,7 +79,13 @@ class EncoderPool:
         self._image_limits = ImageLimits(config.max_image_bytes, config.max_image_side)
         self._table_limits = TableLimits(max_cells=config.max_table_cells)
         self._decode_slots = asyncio.Semaphore(config.max_concurrent_decodes)
-        for method in (self._image_batch, self._table_batch):
+        self._reader: ChartReader | None = None
+        self._reader_version = ""
+        if config.chart_reader:
+            folder = Path(config.chart_reader_dir) if config.chart_reader_dir else None
+            self._reader, meta = load_reader(folder or DEFAULT_READER_DIR)
+            self._reader_version = str(meta["version"])
+        for method in (self._image_batch, self._table_batch, self._chart_batch):
             batched: Any = method
             batched.set_max_batch_size(config.max_batch_size)
             batched.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
@@ -115,6 +128,29 @@ class EncoderPool:
         with span("encoder.tables", batch=len(tables)):
             cells = await asyncio.to_thread(run)
         return [Encoded("table", c, len(tables)) for c in cells]
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def _chart_batch(self, pixels: list[np.ndarray]) -> list[ChartRead]:
+        self._batch_sizes.observe(len(pixels), tags={"modality": "chart"})
+        reader = self._reader
+        assert reader is not None
+
+        def run() -> list[ChartReading]:
+            with torch.inference_mode():
+                return decode_readings(reader(torch.from_numpy(np.stack(pixels))))
+
+        with span("encoder.charts", batch=len(pixels)):
+            readings = await asyncio.to_thread(run)
+        return [ChartRead(r, self._reader_version, len(pixels)) for r in readings]
+
+    async def read_chart(self, data: bytes) -> ChartRead:
+        """The chart reader's reading of an image's labels and values (batched)."""
+        if self._reader is None:
+            raise Unavailable("the chart reader is off on this server (encoder.chart_reader)")
+        async with self._decode_slots:
+            pixels = await asyncio.to_thread(self._checked_pixels, data)
+        result: ChartRead = await self._chart_batch(pixels)
+        return result
 
     async def encode_image(self, data: bytes) -> Encoded:
         # Decoding untrusted bytes happens off the event loop (other requests and the

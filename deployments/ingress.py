@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 from redis.asyncio import Redis
 
+from deployments.analyze_path import AnalyzePath
 from deployments.grpc_calls import (
     Call,
     Caller,
@@ -43,13 +44,7 @@ from ponder.api.generate_convert import (
 )
 from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
 from ponder.api.models_convert import models_to_proto
-from ponder.api.multimodal_convert import (
-    AnalyzeCall,
-    analyze_call_from_proto,
-    analyze_chunk_to_proto,
-    encode_input_from_proto,
-    encode_response,
-)
+from ponder.api.multimodal_convert import encode_input_from_proto, encode_response
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
 from ponder.api.reason_convert import result_to_proto as reason_result_to_proto
 from ponder.config import PonderConfig
@@ -110,6 +105,9 @@ class Ingress(HttpFrontDoor):
         if self._redis is not None and config.planner.learning.enabled:
             self._outcome_log = OutcomeLog(self._redis, config.planner.learning.retention_s)
         self._admission = Admission.from_config(config, self._redis)
+        self._analyze_path = AnalyzePath(
+            config, self._decoders, self._students, encoder, planner, self._reason_call
+        )
         self._queue_wait = QueueWait.from_config(config)
         self._auth = self._admission.authenticator if self._admission else None  # HTTP routes
         self._unary_handlers: dict[str, UnaryHandler[Any, Any]] = {
@@ -312,19 +310,13 @@ class Ingress(HttpFrontDoor):
         return encode_response(encoded)
 
     async def _analyze(self, request: pb.AnalyzeRequest, call: Call) -> pb.AnalyzeResponse:
-        generation, fused = await self._fused_generation(request, call.request_id)
-        result: GenerationResult = await self._decoders[generation.model].complete.remote(
-            generation
-        )
-        return analyze_chunk_to_proto(result, call.request_id, fused)
+        return await self._analyze_path.unary(request, call)
 
     async def _stream_analyze(
         self, request: pb.AnalyzeRequest, call: Call
     ) -> AsyncIterator[pb.AnalyzeResponse]:
-        generation, fused = await self._fused_generation(request, call.request_id)
-        decoder = self._decoders[generation.model].options(stream=True)
-        async for chunk in relay(decoder.stream.remote(generation)):
-            yield analyze_chunk_to_proto(chunk, call.request_id, fused)
+        async for message in self._analyze_path.stream(request, call):
+            yield message
 
     async def _list_models(
         self, request: pb.ListModelsRequest, call: Call
@@ -411,26 +403,6 @@ class Ingress(HttpFrontDoor):
         if self._encoder is None:
             raise Unavailable("the encoder pool is off on this server (encoder.enabled)")
         return self._encoder
-
-    async def _fused_generation(
-        self, request: pb.AnalyzeRequest, request_id: str
-    ) -> tuple[GenerationRequest, Any]:
-        """Check an AnalyzeRequest, encode and fuse its inputs (encoder pool): the decoder
-        request with the fused prompt embeddings, and what the fusion reports."""
-        call: AnalyzeCall = analyze_call_from_proto(
-            request,
-            self._config.ingress.limits,
-            self._config.decoder.engine.max_logprobs,
-            self._students,
-        )
-        fused = await self._encoders().fuse.remote(call.messages, call.image, call.table_json)
-        generation = GenerationRequest(
-            request_id=request_id,
-            sampling=call.sampling,
-            prompt_embeds=fused.prompt_embeds,
-            model=call.model,
-        )
-        return generation, fused
 
     def _learning_log(self) -> OutcomeLog:
         if self._outcome_log is not None:

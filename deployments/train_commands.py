@@ -299,7 +299,9 @@ def _job_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
 
 
 def register(sub: Any) -> None:
-    train = sub.add_parser("train", help="training jobs: adapter, student, verifier, rl, fusion")
+    train = sub.add_parser(
+        "train", help="training jobs: adapter, student, verifier, rl, fusion, chart-reader"
+    )
     jobs = train.add_subparsers(dest="job", required=True)
 
     adapter = jobs.add_parser(
@@ -321,10 +323,11 @@ def register(sub: Any) -> None:
     _job_arguments(student, default_out=env.PACKAGE_DIR / "students")
     student.set_defaults(func=cmd_train_student)
 
-    from deployments import rl_job, verifier_job
+    from deployments import chart_reader_job, rl_job, verifier_job
 
     verifier_job.add_parser(jobs)
     rl_job.add_parser(jobs)
+    chart_reader_job.add_parser(jobs)
 
     fusion = jobs.add_parser("fusion", help="fit the multimodal projections and fusion")
     fusion.add_argument("--train", type=int, default=240, help="training examples")

@@ -11,6 +11,9 @@ from ponder.config import RequestLimits
 from ponder.errors import InvalidArgument
 from ponder.generation import FinishReason, GenerationChunk, GenerationResult, SamplingOptions
 from ponder.model_catalogue import resolve_model
+from ponder.multimodal.chart_questions import ChartAnswer, ChartRead
+from ponder.reasoning.requests import ReasonResult
+from ponder.reasoning.selection import chosen_program
 from ponder.v1 import ponder_pb2 as pb
 
 _FINISH = {
@@ -27,6 +30,39 @@ class AnalyzeCall:
     table_json: str | None
     sampling: SamplingOptions
     model: str = ""  # decoder set that answers ("" = the main one)
+
+
+def chart_answer_to_proto(
+    answer: ChartAnswer, read: ChartRead, request_id: str, reasoned: ReasonResult | None = None
+) -> pb.AnalyzeResponse:
+    """An answer from the chart reader (and, for arithmetic, Reason over what it read)."""
+    values = [pb.ReadValue(label=label, value=value) for label, value in answer.used]
+    chart = pb.ChartReading(
+        kind=read.reading.kind,
+        values=[
+            pb.ReadValue(label=label, value=value)
+            for label, value in zip(read.reading.labels, read.reading.values, strict=True)
+        ],
+        reader_version=read.reader_version,
+    )
+    response = pb.AnalyzeResponse(
+        text=answer.answer,
+        finish_reason=pb.FINISH_REASON_STOP,
+        usage=pb.Usage(),
+        request_id=request_id,
+        weights_version=read.reader_version,
+        method=pb.ANALYZE_METHOD_CHART_READING,
+        chart=chart,
+        values_used=values,
+        expression=answer.expression,
+    )
+    if reasoned is not None:
+        response.method = pb.ANALYZE_METHOD_CHART_READING_REASON
+        response.text = reasoned.answer
+        response.usage.prompt_tokens = reasoned.prompt_tokens
+        response.usage.completion_tokens = reasoned.completion_tokens
+        response.expression = chosen_program(reasoned) or answer.expression
+    return response
 
 
 def encode_input_from_proto(request: pb.EncodeRequest) -> tuple[bytes | None, str | None]:
@@ -82,4 +118,5 @@ def analyze_chunk_to_proto(
         image_vectors=fused.image_vectors,
         table_vectors=fused.table_vectors,
         weights_version=fused.weights_version,
+        method=pb.ANALYZE_METHOD_FUSED_DECODER,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from ponder.config.base import DeploymentConfig, StrictModel
 
@@ -26,6 +28,26 @@ class EncoderConfig(StrictModel):
         description="safetensors state dict of a pretrained ResNet-101 trunk; empty means a "
         "deterministic untrained initialisation (reported loudly).",
     )
+    chart_reader: bool = Field(
+        True,
+        description="Answer Analyze questions about a chart (which is largest, a labelled "
+        "value, the trend, a difference) from the chart reader's reading of its labels and "
+        "values, arithmetic by Reason over the values read; other requests go to the fused "
+        "decoder. Needs chart reader weights (`ponder train chart-reader`).",
+    )
+    chart_reader_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A chart reading less sure than this (the least probability among its "
+        "choices: kind, count, each label and value) is not answered from; the request "
+        "takes the fused path instead.",
+    )
+    chart_reader_dir: str = Field(
+        "",
+        description="Folder of the chart reader's weights (reader.safetensors + reader.json); "
+        "empty means the packaged ones.",
+    )
     quantize: bool = Field(
         False, description="8-bit dynamic quantisation of the encoders' Linear/LSTM layers."
     )
@@ -43,3 +65,13 @@ class EncoderConfig(StrictModel):
     )
     max_table_cells: int = Field(2048, ge=1, description="Most cells in a table.")
     max_text_chars: int = Field(20_000, ge=1, description="Longest Analyze text.")
+
+    @model_validator(mode="after")
+    def _chart_reader_weights_exist(self) -> EncoderConfig:
+        if self.enabled and self.chart_reader and self.chart_reader_dir:
+            if not (Path(self.chart_reader_dir) / "reader.json").is_file():
+                raise ValueError(
+                    f"encoder.chart_reader_dir: no reader.json in {self.chart_reader_dir} "
+                    "(`ponder train chart-reader --out DIR` writes one)"
+                )
+        return self

@@ -10,6 +10,7 @@ from ponder.reasoning.answer_features import Candidate, SampledProgram
 from ponder.reasoning.paths import PathState, PathStatus, answers_agree
 from ponder.reasoning.plan import BranchSpec, NodeKind, Strategy, format_number
 from ponder.reasoning.ranker import AnswerRanker
+from ponder.reasoning.requests import ReasonResult
 from ponder.reasoning.steps import StepRecord
 
 SEARCH_PATH_ID = "search"
@@ -30,6 +31,14 @@ def sampled_programs(paths: Iterable[PathState]) -> list[SampledProgram]:
         method = next((s.output for s in path.steps if s.kind is NodeKind.METHOD), "")
         out.append(SampledProgram(method.strip(), path.answer, mean, path.spec.temperature == 0))
     return out
+
+
+def chosen_program(result: ReasonResult) -> str:
+    """The program of the path a Reason answered from ("" when it has none)."""
+    for path in result.paths:
+        if path.spec.id == result.chosen_path_id:
+            return next((s.output.strip() for s in path.steps if s.kind is NodeKind.METHOD), "")
+    return ""
 
 
 def rank_paths(

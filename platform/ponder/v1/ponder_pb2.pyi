@@ -53,6 +53,13 @@ class ReasonEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_EVENT_KIND_BRANCH_DONE: _ClassVar[ReasonEventKind]
     REASON_EVENT_KIND_FINAL_ANSWER: _ClassVar[ReasonEventKind]
 
+class AnalyzeMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ANALYZE_METHOD_UNSPECIFIED: _ClassVar[AnalyzeMethod]
+    ANALYZE_METHOD_FUSED_DECODER: _ClassVar[AnalyzeMethod]
+    ANALYZE_METHOD_CHART_READING: _ClassVar[AnalyzeMethod]
+    ANALYZE_METHOD_CHART_READING_REASON: _ClassVar[AnalyzeMethod]
+
 class ModelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MODEL_KIND_UNSPECIFIED: _ClassVar[ModelKind]
@@ -87,6 +94,10 @@ REASON_EVENT_KIND_STEP_DONE: ReasonEventKind
 REASON_EVENT_KIND_BRANCH_PRUNED: ReasonEventKind
 REASON_EVENT_KIND_BRANCH_DONE: ReasonEventKind
 REASON_EVENT_KIND_FINAL_ANSWER: ReasonEventKind
+ANALYZE_METHOD_UNSPECIFIED: AnalyzeMethod
+ANALYZE_METHOD_FUSED_DECODER: AnalyzeMethod
+ANALYZE_METHOD_CHART_READING: AnalyzeMethod
+ANALYZE_METHOD_CHART_READING_REASON: AnalyzeMethod
 MODEL_KIND_UNSPECIFIED: ModelKind
 MODEL_KIND_BASE: ModelKind
 MODEL_KIND_ADAPTER: ModelKind
@@ -479,7 +490,7 @@ class AnalyzeRequest(_message.Message):
     def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., table_json: _Optional[str] = ..., sampling: _Optional[_Union[SamplingOptions, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("text", "finish_reason", "usage", "request_id", "image_vectors", "table_vectors", "weights_version")
+    __slots__ = ("text", "finish_reason", "usage", "request_id", "image_vectors", "table_vectors", "weights_version", "method", "chart", "values_used", "expression")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
@@ -487,6 +498,10 @@ class AnalyzeResponse(_message.Message):
     IMAGE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     TABLE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    CHART_FIELD_NUMBER: _ClassVar[int]
+    VALUES_USED_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
     text: str
     finish_reason: FinishReason
     usage: Usage
@@ -494,7 +509,29 @@ class AnalyzeResponse(_message.Message):
     image_vectors: int
     table_vectors: int
     weights_version: str
-    def __init__(self, text: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., request_id: _Optional[str] = ..., image_vectors: _Optional[int] = ..., table_vectors: _Optional[int] = ..., weights_version: _Optional[str] = ...) -> None: ...
+    method: AnalyzeMethod
+    chart: ChartReading
+    values_used: _containers.RepeatedCompositeFieldContainer[ReadValue]
+    expression: str
+    def __init__(self, text: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., request_id: _Optional[str] = ..., image_vectors: _Optional[int] = ..., table_vectors: _Optional[int] = ..., weights_version: _Optional[str] = ..., method: _Optional[_Union[AnalyzeMethod, str]] = ..., chart: _Optional[_Union[ChartReading, _Mapping]] = ..., values_used: _Optional[_Iterable[_Union[ReadValue, _Mapping]]] = ..., expression: _Optional[str] = ...) -> None: ...
+
+class ReadValue(_message.Message):
+    __slots__ = ("label", "value")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    value: float
+    def __init__(self, label: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+
+class ChartReading(_message.Message):
+    __slots__ = ("kind", "values", "reader_version")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    READER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    values: _containers.RepeatedCompositeFieldContainer[ReadValue]
+    reader_version: str
+    def __init__(self, kind: _Optional[str] = ..., values: _Optional[_Iterable[_Union[ReadValue, _Mapping]]] = ..., reader_version: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

@@ -1,0 +1,62 @@
+"""How well the chart reader reads held-out charts, and how often the answers worked out
+over its readings are right, per question type, beside the majority-class baseline."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from ponder.multimodal.chart_questions import answer_question
+from ponder.multimodal.chart_reader import ChartReader, read_charts, score_readings
+from ponder.multimodal.chart_tasks import ChartTask, answer_is_right
+
+
+def majority_answers(train: Sequence[ChartTask]) -> dict[str, str]:
+    """Per question type, the training set's most common answer class (for label answers
+    the class is a position; the baseline answers the label at that position)."""
+    by_type: dict[str, Counter[str]] = defaultdict(Counter)
+    for task in train:
+        by_type[f"{task.kind}/{task.question_type}"][
+            task.answer if task.answer_class == "number" else task.answer_class
+        ] += 1
+    return {name: counts.most_common(1)[0][0] for name, counts in by_type.items()}
+
+
+def _majority_right(task: ChartTask, majority: str) -> bool:
+    if majority.startswith("position "):
+        position = int(majority.split()[1]) - 1
+        return position < len(task.labels) and task.labels[position] == task.answer
+    return answer_is_right(task, majority)
+
+
+def evaluate_reader(
+    reader: ChartReader,
+    tasks: Sequence[ChartTask],
+    majority: dict[str, str],
+    min_confidence: float = 0.5,
+) -> dict[str, Any]:
+    """Reading scores and, per question type, k/n right for the read-then-computed answer
+    and for the majority class; `answered` / `answered_right` count the questions whose
+    reading is at least `min_confidence` sure (those Analyze answers from the reading; the
+    rest take the fused path)."""
+    readings = read_charts(reader, tasks)
+    per_type: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"n": 0, "read": 0, "majority": 0, "answered": 0, "answered_right": 0}
+    )
+    for task, reading in zip(tasks, readings, strict=True):
+        name = f"{task.kind}/{task.question_type}"
+        answer = answer_question(task.question, reading)
+        right = answer is not None and answer_is_right(task, answer.answer)
+        sure = answer is not None and reading.confidence >= min_confidence
+        row = per_type[name]
+        row["n"] += 1
+        row["read"] += right
+        row["answered"] += sure
+        row["answered_right"] += sure and right
+        row["majority"] += name in majority and _majority_right(task, majority[name])
+    return {
+        "reading": score_readings(tasks, readings).as_dict(),
+        "min_confidence": min_confidence,
+        "answers": dict(sorted(per_type.items())),
+    }

@@ -1,0 +1,119 @@
+"""Questions about a chart the reader has read: what the question asks (from its words),
+and the answer worked out over the values the reader saw, with the values it used.
+
+The reader (`chart_reader.py`) turns a chart into labels and values; a question about
+them is one of a few operations over those values. Arithmetic ones ("how much higher is
+Mar than Jan?") come back as an expression over the read values, which Analyze can hand
+to Reason; the answer always carries the (label, value) pairs it used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class ChartReading:
+    """What the chart reader says a chart shows."""
+
+    kind: str
+    labels: tuple[str, ...]
+    values: tuple[int, ...]
+    axis_top: int
+    confidence: float = 1.0  # the least probability among the choices the reading made
+
+
+@dataclass(frozen=True)
+class ChartRead:
+    """One image's reading as the encoder pool returns it."""
+
+    reading: ChartReading
+    reader_version: str
+    batch_size: int  # images in the batch it was read in
+
+
+class ChartOperation(StrEnum):
+    LARGEST = "largest"
+    SMALLEST = "smallest"
+    VALUE = "value"
+    DIFFERENCE = "difference"
+    SUM = "sum"
+    TREND = "trend"
+
+
+@dataclass(frozen=True)
+class ChartAnswer:
+    """An answer read off a chart."""
+
+    operation: ChartOperation
+    answer: str
+    used: tuple[tuple[str, int], ...]  # the (label, value) pairs it rests on
+    expression: str = ""  # the computation, for arithmetic answers
+
+
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _named(question: str, labels: tuple[str, ...]) -> list[str]:
+    """The reading's labels the question names, in the order it names them."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    found = []
+    for word in words:
+        for label in labels:
+            if label.lower() == word and label not in found:
+                found.append(label)
+    return found
+
+
+def operation_of(question: str) -> ChartOperation | None:
+    """What a chart question asks, from its words; None when it is none of these."""
+    text = question.lower()
+    if "rising or falling" in text or "trend" in text:
+        return ChartOperation.TREND
+    if re.search(r"\b(total|together|in total|altogether|sum)\b", text):
+        return ChartOperation.SUM
+    if re.search(r"\bhow (much|many) (more|higher|less|lower)\b|\bdifference\b", text):
+        return ChartOperation.DIFFERENCE
+    if re.search(r"\b(highest|largest|most|tallest|greatest|maximum)\b", text):
+        return ChartOperation.LARGEST
+    if re.search(r"\b(lowest|smallest|least|shortest|minimum)\b", text):
+        return ChartOperation.SMALLEST
+    if re.search(r"\b(value|how (much|many)|what is)\b", text):
+        return ChartOperation.VALUE
+    return None
+
+
+def answer_question(question: str, reading: ChartReading) -> ChartAnswer | None:
+    """The answer over the read values, or None when the question cannot be matched to the
+    reading (an operation it does not know, or labels the chart does not show)."""
+    operation = operation_of(question)
+    if operation is None or not reading.values:
+        return None
+    pairs = list(zip(reading.labels, reading.values, strict=True))
+    if operation is ChartOperation.TREND:
+        rising = reading.values[-1] > reading.values[0]
+        ends = (pairs[0], pairs[-1])
+        return ChartAnswer(operation, "rising" if rising else "falling", ends)
+    if operation in (ChartOperation.LARGEST, ChartOperation.SMALLEST):
+        pick = max if operation is ChartOperation.LARGEST else min
+        label, value = pick(pairs, key=lambda pair: pair[1])
+        return ChartAnswer(operation, label, ((label, value),))
+    named = _named(question, reading.labels)
+    values = dict(pairs)
+    if operation is ChartOperation.VALUE:
+        if len(named) != 1:
+            return None
+        return ChartAnswer(operation, str(values[named[0]]), ((named[0], values[named[0]]),))
+    if len(named) != 2:
+        return None
+    (first, a), (second, b) = ((n, values[n]) for n in named)
+    if operation is ChartOperation.SUM:
+        return ChartAnswer(operation, str(a + b), ((first, a), (second, b)), f"{a} + {b}")
+    return ChartAnswer(operation, str(a - b), ((first, a), (second, b)), f"{a} - {b}")
+
+
+def stated_values(used: tuple[tuple[str, int], ...]) -> str:
+    """The values an answer rests on as sentences a word problem can start with."""
+    return " ".join(f"The value of {label} is {value}." for label, value in used)

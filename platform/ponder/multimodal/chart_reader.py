@@ -1,0 +1,354 @@
+"""An image trunk trained from scratch to read charts (issue 28, "encoders that learn").
+
+No pretrained weights can be fetched here, so the trunk learns from rendered charts
+(`chart_tasks.py`) with supervised targets for what a chart shows: its kind, how many
+categories, each category's label and each one's value (to the chart's step of 5), and
+the axis' top. Those targets are the chart's data, so a trunk that gets them right has
+read the chart, and the regions it leaves in its last feature map are what the fusion
+attends over.
+
+The trunk is transformers' ResNet in two sizes through the same code: `resnet101` (the
+seed's production trunk, 2048 channels) and `resnet-light` (basic blocks, 256 channels,
+for CPU development).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ponder.multimodal.chart_questions import ChartReading
+from ponder.multimodal.chart_tasks import ITEMS, MAX_CATEGORIES, MONTHS, ChartTask
+from ponder.multimodal.inputs import IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD
+
+LABELS: tuple[str, ...] = (*MONTHS, *ITEMS)
+VALUE_STEP = 5
+VALUE_CLASSES = 100 // VALUE_STEP + 1  # 0, 5, ..., 100
+KINDS = ("bar", "line")
+MIN_CATEGORIES = 4
+AXIS_TOPS = (50, 100)
+
+TRUNKS: dict[str, dict[str, Any]] = {
+    "resnet101": {
+        "layer_type": "bottleneck",
+        "depths": [3, 4, 23, 3],
+        "hidden_sizes": [256, 512, 1024, 2048],
+        "embedding_size": 64,
+    },
+    "resnet-light": {
+        "layer_type": "basic",
+        "depths": [1, 1, 2, 1],
+        "hidden_sizes": [32, 64, 128, 256],
+        "embedding_size": 32,
+    },
+}
+
+
+def trunk_width(name: str) -> int:
+    return int(TRUNKS[name]["hidden_sizes"][-1])
+
+
+def build_trunk(name: str, seed: int = 0) -> nn.Module:
+    """A ResNet trunk by name, initialised from `seed` (deterministic)."""
+    from transformers import ResNetConfig, ResNetModel
+
+    if name not in TRUNKS:
+        raise ValueError(f"unknown image trunk {name!r}; known: {', '.join(TRUNKS)}")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return ResNetModel(ResNetConfig(**TRUNKS[name]))
+
+
+@dataclass(frozen=True)
+class ReadingTargets:
+    """One batch's targets; slots past a chart's count are -100 (ignored)."""
+
+    kind: torch.Tensor  # [B]
+    count: torch.Tensor  # [B], categories - MIN_CATEGORIES
+    labels: torch.Tensor  # [B, MAX_CATEGORIES]
+    values: torch.Tensor  # [B, MAX_CATEGORIES], value // VALUE_STEP
+    axis_top: torch.Tensor  # [B]
+
+    @classmethod
+    def of(cls, tasks: Sequence[ChartTask]) -> ReadingTargets:
+        labels = torch.full((len(tasks), MAX_CATEGORIES), -100, dtype=torch.long)
+        values = torch.full((len(tasks), MAX_CATEGORIES), -100, dtype=torch.long)
+        for row, task in enumerate(tasks):
+            for slot, (label, value) in enumerate(zip(task.labels, task.values, strict=True)):
+                labels[row, slot] = LABELS.index(label)
+                values[row, slot] = value // VALUE_STEP
+        return cls(
+            kind=torch.tensor([KINDS.index(t.kind) for t in tasks]),
+            count=torch.tensor([len(t.values) - MIN_CATEGORIES for t in tasks]),
+            labels=labels,
+            values=values,
+            axis_top=torch.tensor([0 if max(t.values) <= 50 else 1 for t in tasks]),
+        )
+
+
+class ChartReader(nn.Module):
+    """Trunk -> 7x7 regions -> heads for kind, count, per-slot label and value, axis top.
+
+    The heads read the flattened region map through a small bottleneck, so each slot's
+    head knows where on the chart a region is."""
+
+    def __init__(self, trunk: str = "resnet-light", seed: int = 0) -> None:
+        super().__init__()
+        self.trunk_name = trunk
+        self.trunk = build_trunk(trunk, seed)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed + 1)
+            self.reduce = nn.Conv2d(trunk_width(trunk), 32, kernel_size=1)
+            self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(32 * 49, 512), nn.ReLU())
+            slots = MAX_CATEGORIES
+            self.kind = nn.Linear(512, len(KINDS))
+            self.count = nn.Linear(512, MAX_CATEGORIES - MIN_CATEGORIES + 1)
+            self.labels = nn.Linear(512, slots * len(LABELS))
+            self.values = nn.Linear(512, slots * VALUE_CLASSES)
+            self.axis_top = nn.Linear(512, len(AXIS_TOPS))
+
+    def regions(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[B, 3, 224, 224] -> [B, 49, width] region features (what the fusion reads)."""
+        features = self.trunk(pixel_values=pixels).last_hidden_state
+        return features.flatten(2).transpose(1, 2).contiguous()
+
+    def forward(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.trunk(pixel_values=pixels).last_hidden_state  # [B, width, 7, 7]
+        h = self.hidden(torch.relu(self.reduce(features)))
+        batch = pixels.shape[0]
+        return {
+            "kind": self.kind(h),
+            "count": self.count(h),
+            "labels": self.labels(h).view(batch, MAX_CATEGORIES, len(LABELS)),
+            "values": self.values(h).view(batch, MAX_CATEGORIES, VALUE_CLASSES),
+            "axis_top": self.axis_top(h),
+        }
+
+
+def reading_loss(outputs: dict[str, torch.Tensor], targets: ReadingTargets) -> torch.Tensor:
+    ce = nn.functional.cross_entropy
+    return (
+        ce(outputs["kind"], targets.kind)
+        + ce(outputs["count"], targets.count)
+        + ce(outputs["labels"].flatten(0, 1), targets.labels.flatten(), ignore_index=-100)
+        + ce(outputs["values"].flatten(0, 1), targets.values.flatten(), ignore_index=-100)
+        + ce(outputs["axis_top"], targets.axis_top)
+    )
+
+
+def decode_readings(outputs: dict[str, torch.Tensor]) -> list[ChartReading]:
+    """The most likely reading of each chart, with its confidence: the least probability
+    among the choices it is made of (kind, count, and each shown category's label and
+    value)."""
+    probabilities = {name: logits.softmax(-1) for name, logits in outputs.items()}
+    best = {name: p.max(-1) for name, p in probabilities.items()}
+    kinds, counts = best["kind"].indices.tolist(), best["count"].indices.tolist()
+    labels, values = best["labels"].indices.tolist(), best["values"].indices.tolist()
+    tops = best["axis_top"].indices.tolist()
+    out = []
+    for b, kind in enumerate(kinds):
+        shown = counts[b] + MIN_CATEGORIES
+        sure = [float(best["kind"].values[b]), float(best["count"].values[b])]
+        sure += (
+            best["labels"].values[b, :shown].tolist() + best["values"].values[b, :shown].tolist()
+        )
+        out.append(
+            ChartReading(
+                kind=KINDS[kind],
+                labels=tuple(LABELS[i] for i in labels[b][:shown]),
+                values=tuple(int(v) * VALUE_STEP for v in values[b][:shown]),
+                axis_top=AXIS_TOPS[tops[b]],
+                confidence=min(sure),
+            )
+        )
+    return out
+
+
+def raw_pixels(tasks: Sequence[ChartTask]) -> torch.Tensor:
+    """The tasks' images as one uint8 batch [B, 3, 224, 224] (a quarter of float32's
+    memory: a training set is kept this way and normalised batch by batch)."""
+    arrays = []
+    for task in tasks:
+        image = Image.open(io.BytesIO(task.image or b"")).convert("RGB")
+        if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+            image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+        arrays.append(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
+    return torch.from_numpy(np.stack(arrays))
+
+
+_MEAN = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
+
+
+def normalise(raw: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, 3, H, W] -> the normalised float input `preprocess_image` makes."""
+    return (raw.float() / 255.0 - _MEAN) / _STD
+
+
+def augment(raw: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Generic photometric changes for training, none of them a choice of any style
+    family: each chart independently inverted (half of them: light on dark), its colour
+    channels permuted (half), contrast and brightness jittered, Gaussian noise of up to
+    10 levels added. Returns the normalised batch."""
+    x = raw.float() / 255.0
+    batch = x.shape[0]
+
+    def coin(p: float) -> torch.Tensor:
+        return (torch.rand(batch, generator=generator) < p).view(batch, 1, 1, 1)
+
+    x = torch.where(coin(0.5), 1.0 - x, x)
+    orders = torch.stack([torch.randperm(3, generator=generator) for _ in range(batch)])
+    permuted = torch.stack([x[i, orders[i]] for i in range(batch)])
+    x = torch.where(coin(0.5), permuted, x)
+    contrast = 0.7 + 0.6 * torch.rand(batch, 1, 1, 1, generator=generator)
+    brightness = 0.3 * torch.rand(batch, 1, 1, 1, generator=generator) - 0.15
+    x = (x - 0.5) * contrast + 0.5 + brightness
+    sigma = 10.0 / 255.0 * torch.rand(batch, 1, 1, 1, generator=generator)
+    x = x + sigma * torch.randn(x.shape, generator=generator)
+    return (x.clamp(0.0, 1.0) - _MEAN) / _STD
+
+
+@dataclass(frozen=True)
+class ReadingScore:
+    """How much of the held-out charts a reader got right."""
+
+    charts: int
+    kind: int  # charts whose kind was right
+    count: int  # charts whose number of categories was right
+    labels: int  # slots whose label was right (of `slots`)
+    values: int  # slots whose value was right, to the step (of `slots`)
+    slots: int
+    whole: int  # charts read entirely right: kind, every label, every value
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def score_readings(tasks: Sequence[ChartTask], readings: Sequence[ChartReading]) -> ReadingScore:
+    kind = count = labels = values = slots = whole = 0
+    for task, reading in zip(tasks, readings, strict=True):
+        kind += reading.kind == task.kind
+        count += len(reading.values) == len(task.values)
+        slots += len(task.values)
+        label_hits = sum(a == b for a, b in zip(reading.labels, task.labels, strict=False))
+        value_hits = sum(a == b for a, b in zip(reading.values, task.values, strict=False))
+        labels += label_hits
+        values += value_hits
+        whole += (
+            reading.kind == task.kind
+            and reading.labels == task.labels
+            and reading.values == task.values
+        )
+    return ReadingScore(len(tasks), kind, count, labels, values, slots, whole)
+
+
+def read_charts(
+    reader: ChartReader, tasks: Sequence[ChartTask], batch_size: int = 64
+) -> list[ChartReading]:
+    reader.eval()
+    out: list[ChartReading] = []
+    with torch.inference_mode():
+        for start in range(0, len(tasks), batch_size):
+            batch = normalise(raw_pixels(tasks[start : start + batch_size]))
+            out += decode_readings(reader(batch))
+    return out
+
+
+def train_reader(
+    reader: ChartReader,
+    raw: torch.Tensor,
+    targets: ReadingTargets,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    say: Callable[[str], None],
+    augmented: bool = True,
+) -> list[float]:
+    """AdamW, warmed up over the first tenth of the steps and then cosine-decayed, on
+    `augment`ed batches (unless `augmented` is false); returns each epoch's mean loss."""
+    generator = torch.Generator().manual_seed(seed)
+    steps = epochs * ((len(raw) + batch_size - 1) // batch_size)
+    optimiser = torch.optim.AdamW(reader.parameters(), lr=learning_rate, weight_decay=1e-4)
+    warmup = max(1, steps // 10)
+
+    def rate(step: int) -> float:  # linear warm-up, then cosine down to zero
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
+    losses = []
+    for epoch in range(epochs):
+        reader.train()
+        order = torch.randperm(len(raw), generator=generator)
+        total, batches = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            batch = ReadingTargets(
+                *(getattr(targets, f)[index] for f in ReadingTargets.__dataclass_fields__)
+            )
+            pixels = augment(raw[index], generator) if augmented else normalise(raw[index])
+            loss = reading_loss(reader(pixels), batch)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total, batches = total + loss.item(), batches + 1
+        losses.append(total / batches)
+        say(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.3f}")
+    return losses
+
+
+# -- the trained reader, versioned beside its metrics ---------------------------------------
+
+READER_WEIGHTS = "reader.safetensors"
+READER_META = "reader.json"
+DEFAULT_READER_DIR = Path(__file__).with_name("chart_reader_weights")
+
+
+def save_reader(reader: ChartReader, folder: Path, meta: dict[str, Any]) -> str:
+    """Write the weights (float16: the file stays small; reading is unchanged at this
+    precision, see the metrics) and `meta` with a version from the weights' digest."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: v.detach().to(torch.float16).contiguous()
+        for k, v in reader.state_dict().items()
+        if v.is_floating_point()
+    }
+    state |= {k: v for k, v in reader.state_dict().items() if not v.is_floating_point()}
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].numpy().tobytes())
+    version = f"reader-{reader.trunk_name}-{digest.hexdigest()[:8]}"
+    save_file(state, str(folder / READER_WEIGHTS))
+    (folder / READER_META).write_text(
+        json.dumps({"version": version, "trunk": reader.trunk_name} | meta, indent=2) + "\n"
+    )
+    return version
+
+
+def load_reader(folder: Path = DEFAULT_READER_DIR) -> tuple[ChartReader, dict[str, Any]]:
+    """The reader saved in `folder` and its meta (version, trunk, metrics)."""
+    from safetensors.torch import load_file
+
+    meta = json.loads((folder / READER_META).read_text())
+    reader = ChartReader(meta["trunk"])
+    state = load_file(str(folder / READER_WEIGHTS))
+    reader.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    reader.eval()
+    return reader, meta
