@@ -192,12 +192,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         else:
             response = client.analyze(request, timeout=args.timeout)
             print(response.text.strip())
-            print(
-                f"[image vectors {response.image_vectors}, table vectors "
-                f"{response.table_vectors}, weights {response.weights_version}, "
-                f"{response.usage.prompt_tokens} prompt positions]",
-                file=sys.stderr,
-            )
+            if response.method == pb.ANALYZE_METHOD_FUSED_DECODER:
+                print(
+                    f"[image vectors {response.image_vectors}, table vectors "
+                    f"{response.table_vectors}, weights {response.weights_version}, "
+                    f"{response.usage.prompt_tokens} prompt positions]",
+                    file=sys.stderr,
+                )
+            else:  # answered from the chart reader's reading
+                read = ", ".join(f"{v.label} {v.value:g}" for v in response.chart.values)
+                used = ", ".join(f"{v.label} {v.value:g}" for v in response.values_used)
+                how = f"; computed {response.expression}" if response.expression else ""
+                print(
+                    f"[{pb.AnalyzeMethod.Name(response.method)}: read a {response.chart.kind} "
+                    f"chart ({read}) with {response.chart.reader_version}; used {used}{how}]",
+                    file=sys.stderr,
+                )
     return 0
 
 

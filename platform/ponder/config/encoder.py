@@ -68,10 +68,10 @@ class EncoderConfig(StrictModel):
 
     @model_validator(mode="after")
     def _chart_reader_weights_exist(self) -> EncoderConfig:
-        if self.enabled and self.chart_reader and self.chart_reader_dir:
-            if not (Path(self.chart_reader_dir) / "reader.json").is_file():
-                raise ValueError(
-                    f"encoder.chart_reader_dir: no reader.json in {self.chart_reader_dir} "
-                    "(`ponder train chart-reader --out DIR` writes one)"
-                )
+        folder = Path(self.chart_reader_dir) if self.chart_reader_dir else None
+        if self.enabled and self.chart_reader and folder and not (folder / "reader.json").is_file():
+            raise ValueError(
+                f"encoder.chart_reader_dir: no reader.json in {self.chart_reader_dir} "
+                "(`ponder train chart-reader --out DIR` writes one)"
+            )
         return self

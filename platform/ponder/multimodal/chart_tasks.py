@@ -25,7 +25,7 @@ import io
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -429,8 +429,6 @@ def make_tasks(
 
 
 def _with_render(task: ChartTask, style: ChartStyle, rng: random.Random) -> ChartTask:
-    from dataclasses import replace
-
     return replace(task, image=render_chart(task, style, rng), style=style)
 
 
