@@ -4,8 +4,9 @@ No pretrained weights can be fetched here, so the trunk learns from rendered cha
 (`chart_tasks.py`) with supervised targets for what a chart shows: its kind, how many
 categories, each category's label and each one's value (to the chart's step of 5), and
 the axis' top. Those targets are the chart's data, so a trunk that gets them right has
-read the chart, and the regions it leaves in its last feature map are what the fusion
-attends over.
+read the chart. Analyze answers chart questions from these readings
+(`deployments/analyze_path.py`); feeding the trained trunk's regions to the decoder-side
+fusion is not done yet.
 
 The trunk is transformers' ResNet in two sizes through the same code: `resnet101` (the
 seed's production trunk, 2048 channels) and `resnet-light` (basic blocks, 256 channels,
@@ -117,11 +118,6 @@ class ChartReader(nn.Module):
             self.labels = nn.Linear(512, slots * len(LABELS))
             self.values = nn.Linear(512, slots * VALUE_CLASSES)
             self.axis_top = nn.Linear(512, len(AXIS_TOPS))
-
-    def regions(self, pixels: torch.Tensor) -> torch.Tensor:
-        """[B, 3, 224, 224] -> [B, 49, width] region features (what the fusion reads)."""
-        features = self.trunk(pixel_values=pixels).last_hidden_state
-        return features.flatten(2).transpose(1, 2).contiguous()
 
     def forward(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.trunk(pixel_values=pixels).last_hidden_state  # [B, width, 7, 7]
