@@ -33,14 +33,10 @@ from PIL import Image, ImageDraw
 
 from ponder.multimodal.chart_styles import ChartStyle, StyleFamily, draw_style
 from ponder.multimodal.inputs import Table
+from ponder.multimodal.synthetic import ITEMS, TRENDS  # the fusion's examples use the same
 
 SIZE = 224
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-ITEMS = (
-    "apples", "pears", "plums", "grapes", "lemons", "cherries", "melons", "peaches",
-    "figs", "limes", "kiwis", "mangos",
-)  # fmt: skip
-TRENDS = ("rising", "falling")
 MAX_CATEGORIES = 6
 
 
