@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from ponder import env  # noqa: E402
 from ponder.config import PlannerConfig  # noqa: E402
+from ponder.reasoning.answer_features import doubted, read_problem  # noqa: E402
 from ponder.reasoning.paths import stable_hash  # noqa: E402
 from ponder.reasoning.problems import is_correct  # noqa: E402
 from ponder.reasoning.ranker import AnswerRanker  # noqa: E402
@@ -84,22 +85,31 @@ def folds(records: list[SampledProblem]) -> list[tuple[list[SampledProblem], lis
 
 
 class RankedWaves:
-    """The ranker's waves replayed with each (problem, paths used) ranked once."""
+    """The ranker's waves replayed with each (problem, paths used) ranked once
+    (`doubt_yield` as the planner's setting of that name)."""
 
-    def __init__(self, ranker: AnswerRanker) -> None:
+    def __init__(self, ranker: AnswerRanker, doubt_yield: float = 0.0) -> None:
         self.ranker = ranker
-        self.memo: dict[tuple[int, int], tuple[bool, int, float]] = {}
+        self.doubt_yield = doubt_yield
+        self.memo: dict[tuple[int, int], tuple[bool, int, float, bool]] = {}
 
-    def top(self, record: SampledProblem, used: int) -> tuple[bool, int, float]:
-        """(right, votes, probability) of the first candidate on the first `used` paths."""
+    def top(self, record: SampledProblem, used: int) -> tuple[bool, int, float, bool]:
+        """(right, votes, probability, doubted) of the first candidate on the first `used`
+        paths."""
         key = (id(record), used)
         if key not in self.memo:
-            ranked = self.ranker.rank(record.question, sampled_programs(record.paths[:used]))
+            sampled = sampled_programs(record.paths[:used])
+            ranked = self.ranker.rank(record.question, sampled, self.doubt_yield)
             if not ranked:
-                self.memo[key] = (False, 0, 0.0)
+                self.memo[key] = (False, 0, 0.0, False)
             else:
                 top, probability = ranked[0]
-                self.memo[key] = (is_correct(top.answer, record.answer), top.votes, probability)
+                self.memo[key] = (
+                    is_correct(top.answer, record.answer),
+                    top.votes,
+                    probability,
+                    doubted(read_problem(record.question), top.program),
+                )
         return self.memo[key]
 
     def replay(
@@ -107,8 +117,9 @@ class RankedWaves:
     ) -> tuple[bool, int]:
         used = min(config.initial_branches, branches)
         while used < branches:
-            _, votes, probability = self.top(record, used)
-            if votes >= config.settle_votes and probability >= config.settle_share:
+            _, votes, probability, doubt = self.top(record, used)
+            sure = votes >= config.settle_votes and probability >= config.settle_share
+            if sure and not (config.doubt_holds_waves and doubt):
                 break
             used = min(branches, used + config.wave_branches)
         return self.top(record, used)[0], sum(p.tokens for p in record.paths[:used])
@@ -136,6 +147,7 @@ def grid_rows(
             wave_branches=int(setting["wave_branches"]),
             settle_share=setting["settle_share"],
             settle_votes=int(setting["settle_votes"]),
+            doubt_holds_waves=bool(setting.get("doubt_holds_waves", 0)),
         )
         right = tokens = 0
         for fold, test in enumerate(halves):
@@ -158,9 +170,11 @@ def greedy_row(records: list[SampledProblem]) -> dict[str, Any]:
     return {"setting": "greedy pot", **proportion(right, len(records)), "token_ratio": 1.0}
 
 
-def evaluate(records: list[SampledProblem], selection: str) -> list[dict[str, Any]]:
+def evaluate(
+    records: list[SampledProblem], selection: str, doubt_yield: float = 0.0, doubt: bool = False
+) -> list[dict[str, Any]]:
     if selection == "ranker":
-        return evaluate_ranker(records)
+        return evaluate_ranker(records, doubt_yield, doubt)
     split = folds(records)
     scorers = [fit_verifier(train, {}, "fold") for train, _ in split]
 
@@ -172,10 +186,14 @@ def evaluate(records: list[SampledProblem], selection: str) -> list[dict[str, An
     return [greedy_row(records), *grid_rows(records, [t for _, t in split], GRID, replay_vote)]
 
 
-def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
+def evaluate_ranker(
+    records: list[SampledProblem], doubt_yield: float = 0.0, doubt: bool = False
+) -> list[dict[str, Any]]:
     split = folds(records)
     waves = [
-        RankedWaves(fit_ranker(examples_at_counts(train, True, TRAIN_SAMPLE_COUNTS), True))
+        RankedWaves(
+            fit_ranker(examples_at_counts(train, True, TRAIN_SAMPLE_COUNTS), True), doubt_yield
+        )
         for train, _ in split
     ]
     halves = [test for _, test in split]
@@ -200,6 +218,8 @@ def evaluate_ranker(records: list[SampledProblem]) -> list[dict[str, Any]]:
         return waves[fold].replay(record, branches, config)
 
     grid = GRID | {"settle_share": (0.5, 0.6, 0.75, 0.9, 0.95)}
+    if doubt:
+        grid["doubt_holds_waves"] = (0, 1)
     return rows + grid_rows(records, halves, grid, replay_ranked)
 
 
@@ -209,9 +229,15 @@ def main() -> int:
     parser.add_argument("--tolerance", type=float, default=0.005, help="accuracy, absolute")
     parser.add_argument("--selection", choices=("vote", "ranker"), default="ranker")
     parser.add_argument("--samples", type=Path, default=SAMPLES)
+    parser.add_argument(
+        "--doubt-yield", type=float, default=0.0, dest="doubt_yield", help="(ranker) as planned"
+    )
+    parser.add_argument(
+        "--doubt", action="store_true", help="(ranker) also try doubt_holds_waves on and off"
+    )
     args = parser.parse_args()
     records = [r for r in load_samples(args.samples) if r.paths]
-    rows = evaluate(records, args.selection)
+    rows = evaluate(records, args.selection, args.doubt_yield, args.doubt)
     within = [r for r in rows[1:] if r["token_ratio"] <= args.max_ratio]
     best = max(r["k"] for r in within)
     close = [r for r in within if r["k"] >= best - args.tolerance * len(records)]

@@ -12,6 +12,7 @@ from ponder.reasoning.answer_features import (
     SampledProgram,
     candidate_rows,
     candidates,
+    doubted,
     read_problem,
 )
 from ponder.reasoning.plan import extract_conditions
@@ -20,7 +21,6 @@ from ponder.reasoning.quantity_roles import (
     asks_per_thing,
     check_units,
     read_asked_unit,
-    read_signs,
     read_units,
     result_verdict,
     singular,
@@ -120,16 +120,46 @@ def test_result_verdict() -> None:
     assert result_verdict(None, "pen", boxes, False) == 0
 
 
+def _signs(problem: str) -> tuple[int, ...]:
+    return read_problem(problem).signs
+
+
 def test_transfer_signs_follow_the_asked_person() -> None:
-    reading = read_problem(JACK)
-    assert read_signs(JACK, reading.owners, reading.asked_names) == (0, 0, -1)
-    about_mary = JACK.replace("does Jack have", "does Mary have")
-    mary = read_problem(about_mary)
-    assert read_signs(about_mary, mary.owners, mary.asked_names) == (0, 0, 1)
-    # a pronoun subject is the last named subject; one person alone is the asked one
-    alone = "Tom had 9 apples. He ate 4 apples. Then he found 2 apples. How many are left?"
-    tom = read_problem(alone)
-    assert read_signs(alone, tom.owners, tom.asked_names) == (0, -1, 1)
+    assert _signs(JACK) == (0, 0, -1)
+    assert _signs(JACK.replace("does Jack have", "does Mary have")) == (0, 0, 1)
+    # a pronoun subject is the last name before it; one person alone is the asked one
+    tom = "Tom had 9 apples. He ate 4 apples. Then he found 2 apples. How many are left?"
+    assert _signs(tom) == (0, -1, 1)
+
+
+def test_transfer_signs_read_who_gives_to_whom() -> None:
+    # the receiver named after the verb gains ("gives Charles 39", "gave her 40")
+    charles = "Charles has 4 apples. Jessica gives Charles 39 more. How many does Charles have?"
+    assert _signs(charles) == (0, 1)
+    faye = (
+        "Faye had 47 pieces of candy. She ate 25 pieces and then her sister gave her 40 more "
+        "pieces. How many pieces does Faye have now?"
+    )
+    assert _signs(faye) == (0, -1, 1)
+    # a verb of an earlier clause with its own subject does not reach the next one
+    two = "Tom bought 3 apples and Mary had 5 pears. How many fruits does Tom have?"
+    assert _signs(two) == (1, 0)
+    # a number that is its clause's subject does not move
+    broken = "Tom found 7 seashells but 4 were broken. How many unbroken ones did Tom have?"
+    assert _signs(broken)[1] == 0
+
+
+def test_a_question_about_the_start_turns_the_signs_round() -> None:
+    start = (
+        "Tommy had some balloons. His mom gave him 34 more. Then Tommy had 60 balloons. "
+        "How many balloons did Tommy have to start with?"
+    )
+    assert _signs(start) == (-1, 0)
+
+
+def test_a_question_about_the_transfer_itself_reads_no_signs() -> None:
+    mary = "Mary paid $ 11.08 for berries and $ 9.31 for peaches. How much money did Mary spend?"
+    assert _signs(mary) == (0, 0)
 
 
 def test_rows_carry_units_and_transfers() -> None:
@@ -144,3 +174,18 @@ def test_rows_carry_units_and_transfers() -> None:
     assert row_of(JACK, "8 - 3")["transfer_agrees"] == 1.0
     assert row_of(JACK, "8 + 3")["transfer_disagrees"] == 1.0
     assert row_of(RACHEL, "7 * 4")["unit_is_asked"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("problem", "program", "expected"),
+    [
+        (BOXES, "12 / 4", True),  # pens per box per box
+        (BOXES, "12 + 4", True),  # pens plus boxes
+        (BOXES, "12 * 4", False),
+        (JACK, "8 + 3", True),  # Jack gains what he gave away
+        (JACK, "8 - 3", False),
+        (RACHEL, "7 * 4", False),
+    ],
+)
+def test_doubted_programs(problem: str, program: str, expected: bool) -> None:
+    assert doubted(read_problem(problem), program) is expected

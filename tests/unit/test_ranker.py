@@ -214,6 +214,42 @@ def test_ranker_settles_the_waves_only_on_a_voted_confident_answer() -> None:
     assert sum(1 for p in spread.paths if p.started) == 8
 
 
+def test_doubt_holds_the_waves_when_the_words_speak_against_the_leader() -> None:
+    """A sure ranker settles on `12 / 4` (pens per box per box) after the first wave unless
+    `doubt_holds_waves`: then the next waves start while the leader is doubted."""
+    confident = ranker_with(False, vote_share=20.0)
+    decoder = SeededDecoder({None: "12 / 4", 1: "12 / 4", 2: "12 / 4"}, "12 * 4")
+    settled = reason(BOXES, decoder, confident, initial_branches=3, wave_branches=2)
+    assert settled.numeric_answer == 3.0
+    assert sum(1 for p in settled.paths if p.started) == 3
+    held = reason(
+        BOXES,
+        SeededDecoder({None: "12 / 4", 1: "12 / 4", 2: "12 / 4"}, "12 * 4"),
+        confident,
+        initial_branches=3,
+        wave_branches=2,
+        doubt_holds_waves=True,
+    )
+    # the waves go on until `12 * 4` outvotes the doubted `12 / 4` (4 of 7 against 3)
+    assert sum(1 for p in held.paths if p.started) == 7
+    assert held.numeric_answer == 48.0
+
+
+def test_a_doubted_first_answer_yields_to_a_close_unflagged_one() -> None:
+    """`12 / 4` leads on votes, but its result cannot count pens; `12 * 4` has a third of
+    its probability and is not flagged: with doubt_yield 0.3 it comes first."""
+    sampled = [SampledProgram("12 / 4", 3.0, -0.1, True), SampledProgram("12 / 4", 3.0, -0.1)]
+    sampled += [SampledProgram("12 * 4", 48.0, -0.3)]
+    ranker = ranker_with(False, vote_share=1.0)
+    plain = ranker.rank(BOXES, sampled)
+    assert plain[0][0].program == "12 / 4"
+    share = plain[1][1] / plain[0][1]
+    assert 0.3 <= share < 1.0
+    yielded = ranker.rank(BOXES, sampled, doubt_yield=0.3)
+    assert [c.program for c, _ in yielded[:2]] == ["12 * 4", "12 / 4"]
+    assert ranker.rank(BOXES, sampled, doubt_yield=min(1.0, share + 0.01))[0][0].program == "12 / 4"
+
+
 def test_replay_ranked_answers_from_the_samples() -> None:
     row = [0.0] * len(PATH_FEATURES)
     paths = [

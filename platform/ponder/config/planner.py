@@ -103,6 +103,21 @@ class PlannerConfig(StrictModel):
     settle_votes: int = Field(
         3, ge=1, description="... and at least this many completed paths give it."
     )
+    doubt_holds_waves: bool = Field(
+        False,
+        description="With selection 'ranker': the waves do not settle on a first answer "
+        "whose program the problem's words speak against (units that do not add up, a "
+        "result that cannot count what is asked, a quantity moved the wrong way for the "
+        "asked person); the next wave starts instead.",
+    )
+    doubt_yield: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="With selection 'ranker': a first answer whose program the problem's "
+        "words speak against gives way to the likeliest answer they do not speak "
+        "against, if its probability is at least this share of the first's (0 = off).",
+    )
     scorer_path: str = Field(
         "", description="Path scorer weights file; empty means the packaged default."
     )

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable
 
 from ponder.config import PlannerConfig
 from ponder.errors import InvalidArgument, NotFound, PonderError, ResourceExhausted, Unavailable
-from ponder.reasoning.answer_features import Candidate
+from ponder.reasoning.answer_features import Candidate, doubted, read_problem
 from ponder.reasoning.paths import PathState, PathStatus, answers_agree, group_by_answer
 
 
@@ -22,12 +22,17 @@ def answer_groups(paths: Iterable[PathState]) -> list[list[PathState]]:
     return sorted(groups, key=lambda g: sum(p.score for p in g), reverse=True)
 
 
-def ranker_settled(ranked: list[tuple[Candidate, float]], config: PlannerConfig) -> bool:
-    """Whether the answer ranker's top candidate has enough votes and probability."""
+def ranker_settled(
+    ranked: list[tuple[Candidate, float]], config: PlannerConfig, problem: str = ""
+) -> bool:
+    """Whether the answer ranker's top candidate has enough votes and probability (and,
+    with `doubt_holds_waves`, whether the problem's words do not speak against it)."""
     if not ranked:
         return False
     top, probability = ranked[0]
-    return top.votes >= config.settle_votes and probability >= config.settle_share
+    if top.votes < config.settle_votes or probability < config.settle_share:
+        return False
+    return not (config.doubt_holds_waves and doubted(read_problem(problem), top.program))
 
 
 def vote_settled(groups: list[list[PathState]], config: PlannerConfig) -> bool:

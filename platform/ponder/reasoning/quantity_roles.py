@@ -1,15 +1,12 @@
-"""What each quantity of a word problem is, read from its words: what it counts (its unit,
-and per what, for a rate), and whether it moves things to or from the person the question
-asks about. The answer ranker uses both to check a candidate program.
+"""What each quantity of a word problem counts, read from its words: its unit, and per
+what, for a rate. The answer ranker uses it to check a candidate program.
 
-- **Units.** "A box holds 12 pens. How many pens are in 4 boxes?": 12 counts pens per box
-  and 4 counts boxes, so `12 * 4` gives pens, `12 / 4` gives pens per box per box and
-  `12 + 4` adds pens to boxes. A program whose units do not add up, or whose result is not
-  what the question asks for, is suspect. A rate is only read as one when what it is "per"
-  is counted by another quantity of the problem.
-- **Transfers.** "Jack gave 3 pens to Mary. How many pens does Jack have now?": 3 leaves
-  Jack, so a program about Jack should subtract it; about Mary, add it. A small lexicon of
-  verbs says which way things move for the verb's subject; "to"/"from" name the other side.
+"A box holds 12 pens. How many pens are in 4 boxes?": 12 counts pens per box and 4 counts
+boxes, so `12 * 4` gives pens, `12 / 4` gives pens per box per box and `12 + 4` adds pens
+to boxes. A program whose units do not add up, or whose result is not what the question
+asks for, is suspect. A rate is only read as one when what it is "per" is counted by
+another quantity of the problem. (Which way a quantity moves for the asked person is read
+in `transfer_signs.py`.)
 
 Deterministic and model-free, as the rest of the ranker's reading (`answer_features.py`).
 """
@@ -27,19 +24,19 @@ _WORD = re.compile(r"[A-Za-z]+")
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
 
 
-def _words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
 # Words that end the noun phrase after a number ("7 books for", "3 pens to Mary").
-_PHRASE_END = _words(
+_PHRASE_END = word_set(
     """of per each every apiece for to in on at and or a an the from with by into than
     is are was were be has have had will would can could does did do that which who
     she he they it his her their its if so as but then now this these those how what
     when where which why"""
 )
 # Verbs and adverbs that often follow a number's noun ("3 students got off the bus").
-_VERBS_AFTER = _words(
+_VERBS_AFTER = word_set(
     """got get gets went go goes came come comes took take takes left made make makes ran
     saw gave give gives cost costs bought buy buys sold sell sells ate eat eats live lives
     need needs want wants hold holds contain contains weigh weighs off out away up down back
@@ -47,27 +44,14 @@ _VERBS_AFTER = _words(
     should must might may shall"""
 )
 # Singular measures that make a number an attribute of the noun after ("a 420 page book").
-_MEASURES = _words("dollar cent page pound mile hour minute foot inch gallon ounce meter")
-_LEADING_WORDS = _words("more fewer less extra new other additional")
+_MEASURES = word_set("dollar cent page pound mile hour minute foot inch gallon ounce meter")
+_LEADING_WORDS = word_set("more fewer less extra new other additional")
 _DEFINITE_START = frozenset(["a", "an", "each", "every", "one"])
 _NUMBER_OR_WORD = re.compile(r"\d[\d,.]*|[A-Za-z]+")
 _MONEY = frozenset(["dollar", "money", "buck"])
-_MONEY_VERBS = _words(
+_MONEY_VERBS = word_set(
     "spend spent spends cost costs pay paid pays earn earned earns save saved saves "
     "make made makes charge charged charges"
-)
-_PRONOUNS = frozenset(["He", "She", "They", "he", "she", "they"])
-
-# Verbs by which way things move for their subject: +1 it gains, -1 it loses.
-_GAIN = _words(
-    """buy buys bought get gets got receive receives received find finds found win wins won
-    earn earns earned pick picks picked collect collects collected gain gains gained borrow
-    borrows borrowed catch catches caught"""
-)
-_LOSE = _words(
-    """give gives gave lose loses lost sell sells sold spend spends spent eat eats ate use
-    uses used donate donates donated lend lends lent throw throws threw break breaks broke
-    pay pays paid send sends sent"""
 )
 
 
@@ -106,13 +90,13 @@ class QuantityRoles:
     asked_unit: str
 
 
-def _sentence_spans(problem: str) -> list[tuple[int, int]]:
+def sentence_spans(problem: str) -> list[tuple[int, int]]:
     ends = [m.end() for m in _SENTENCE_END.finditer(problem)]
     starts = [0, *ends]
     return [(a, b) for a, b in zip(starts, [*ends, len(problem)], strict=True) if b > a]
 
 
-def _noun_phrase(words: Sequence[str]) -> tuple[str, int]:
+def noun_phrase(words: Sequence[str]) -> tuple[str, int]:
     """The head noun of the noun phrase the words start with ("" when none, or too short to
     be one), and how many words the phrase took: "red pens to Mary" -> (pen, 2)."""
     phrase: list[str] = []
@@ -136,7 +120,7 @@ def _unit_after(
     if start > 0 and problem[start - 1] == "$":
         return "dollar", None, [w.lower() for w in _WORD.findall(problem[end:sentence_end])]
     words = _NUMBER_OR_WORD.findall(problem[end:sentence_end])
-    noun, taken = _noun_phrase(words)
+    noun, taken = noun_phrase(words)
     rest = [w.lower() for w in words[taken:]]
     first = words[0].lower() if taken > 1 else ""
     if first in _MEASURES and _noun(first) != noun:
@@ -151,7 +135,7 @@ def _subject_each(head: Sequence[str]) -> str:
     for index in range(len(lower) - 1, -1, -1):
         starts = index == 0 or (index == 1 and lower[0] in ("if", "when"))
         if lower[index] in ("each", "every") or (starts and lower[index] in _DEFINITE_START):
-            return _noun_phrase(head[index + 1 :])[0]
+            return noun_phrase(head[index + 1 :])[0]
     return ""
 
 
@@ -171,9 +155,9 @@ def _per_after(rest: list[str]) -> str | None:
     if not rest:
         return None
     if rest[0] in ("per", "a", "an", "every", "each") and len(rest) > 1:
-        return _noun_phrase(rest[1:])[0] or None
+        return noun_phrase(rest[1:])[0] or None
     if rest[0] in ("in", "on", "for") and len(rest) > 2 and rest[1] in ("each", "every", "a"):
-        return _noun_phrase(rest[2:])[0] or None
+        return noun_phrase(rest[2:])[0] or None
     if rest[0] in ("each", "apiece"):
         return ""
     return None
@@ -182,7 +166,7 @@ def _per_after(rest: list[str]) -> str | None:
 def read_units(problem: str, question: str = "") -> tuple[QuantityUnit, ...]:
     """Every quantity's unit, in order of appearance. A rate is read only per something
     another quantity counts or the question asks to count."""
-    spans = _sentence_spans(problem)
+    spans = sentence_spans(problem)
     found: list[tuple[int, str, str | None, str]] = []  # sentence, counts, per, sentence head
     for match in NUMBER_PATTERN.finditer(problem):
         if parse_number(match.group().rstrip(",")) is None:
@@ -213,7 +197,7 @@ def _how_many_noun(question: str) -> str:
     words = _WORD.findall(question)
     for index in range(len(words) - 2):
         if words[index].lower() == "how" and words[index + 1].lower() == "many":
-            return _noun_phrase(words[index + 2 :])[0]
+            return noun_phrase(words[index + 2 :])[0]
     return ""
 
 
@@ -231,34 +215,6 @@ def read_asked_unit(question: str, units: Sequence[QuantityUnit]) -> str:
                 return "dollar"
             return ""
     return ""
-
-
-def read_signs(problem: str, owners: Sequence[str], asked_names: frozenset[str]) -> tuple[int, ...]:
-    """Per quantity: +1 when it moves to the asked person, -1 when it leaves them, else 0.
-    `owners` are the names before each quantity in its sentence ("" when none); a pronoun
-    stands for the last owner named, and with no name in the question the one person the
-    problem names, if it names one, is the asked one."""
-    named = {o for o in owners if o}
-    asked = set(asked_names) or (named if len(named) == 1 else set())
-    signs: list[int] = []
-    last_owner = ""
-    for a, b in _sentence_spans(problem):
-        sentence = problem[a:b]
-        for match in NUMBER_PATTERN.finditer(sentence):
-            if parse_number(match.group().rstrip(",")) is None:
-                continue
-            owner = owners[len(signs)] if len(signs) < len(owners) else ""
-            before = _WORD.findall(sentence[: match.start()])
-            if not owner and any(w in _PRONOUNS for w in before):
-                owner = last_owner
-            last_owner = owner or last_owner
-            verbs = [w.lower() for w in before if w.lower() in _GAIN | _LOSE]
-            after = _WORD.findall(sentence[match.end() :])
-            ends = enumerate(after[:-1])
-            other = next((after[i + 1] for i, w in ends if w in ("to", "from")), "")
-            polarity = (1 if verbs[-1] in _GAIN else -1) if verbs else 0
-            signs.append(polarity if owner in asked else -polarity if other in asked else 0)
-    return tuple(signs[: len(owners)]) + (0,) * max(0, len(owners) - len(signs))
 
 
 UnitPower = dict[str, int]

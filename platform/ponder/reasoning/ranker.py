@@ -28,6 +28,7 @@ from ponder.reasoning.answer_features import (
     SampledProgram,
     candidate_rows,
     candidates,
+    doubted,
     read_problem,
 )
 
@@ -74,14 +75,29 @@ class AnswerRanker:
         return [float(p) for p in _softmax(self.logits(rows))]
 
     def rank(
-        self, problem: str, sampled: Sequence[SampledProgram]
+        self, problem: str, sampled: Sequence[SampledProgram], doubt_yield: float = 0.0
     ) -> list[tuple[Candidate, float]]:
-        """The problem's candidates with their probabilities, the most likely first."""
+        """The problem's candidates with their probabilities, the most likely first.
+
+        With `doubt_yield` > 0, a first candidate whose program the problem's words speak
+        against (`answer_features.doubted`) gives way to the likeliest one they do not
+        speak against, if that one has at least `doubt_yield` times its probability."""
         reading = read_problem(problem)
         found = candidates(reading, sampled, self.search)
         rows = candidate_rows(reading, found)
-        ranked = zip(found, self.probabilities(rows), strict=True)
-        return sorted(ranked, key=lambda item: (-item[1], -item[0].votes))
+        ranked = sorted(
+            zip(found, self.probabilities(rows), strict=True),
+            key=lambda item: (-item[1], -item[0].votes),
+        )
+        if doubt_yield > 0 and ranked and doubted(reading, ranked[0][0].program):
+            top = ranked[0][1]
+            for index, (candidate, probability) in enumerate(ranked[1:], start=1):
+                if probability < doubt_yield * top:
+                    break
+                if not doubted(reading, candidate.program):
+                    ranked.insert(0, ranked.pop(index))
+                    break
+        return ranked
 
     def to_json(self) -> dict[str, Any]:
         def rounded(values: Sequence[float]) -> list[float]:

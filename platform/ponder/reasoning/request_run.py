@@ -174,7 +174,9 @@ class RequestRun:
             (p.spec.id, p.answer) for p in self.paths.values() if p.status is PathStatus.COMPLETED
         )
         if self._ranked_on != done:
-            self._ranked = rank_paths(self.ranker, self.problem, self.paths.values())
+            self._ranked = rank_paths(
+                self.ranker, self.problem, self.paths.values(), self.config.doubt_yield
+            )
             self._ranked_on = done
         return self._ranked
 
@@ -182,7 +184,7 @@ class RequestRun:
         """Whether the score-weighted vote (or the answer ranker) is decided enough to start
         no more branches."""
         if self.ranker is not None:
-            return ranker_settled(self.ranked(), self.config)
+            return ranker_settled(self.ranked(), self.config, self.problem)
         return vote_settled(answer_groups(self.paths.values()), self.config)
 
     async def drive(self, spec: BranchSpec) -> None:

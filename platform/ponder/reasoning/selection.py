@@ -42,9 +42,9 @@ def chosen_program(result: ReasonResult) -> str:
 
 
 def rank_paths(
-    ranker: AnswerRanker, problem: str, paths: Iterable[PathState]
+    ranker: AnswerRanker, problem: str, paths: Iterable[PathState], doubt_yield: float = 0.0
 ) -> list[tuple[Candidate, float]]:
-    return ranker.rank(problem, sampled_programs(paths))
+    return ranker.rank(problem, sampled_programs(paths), doubt_yield)
 
 
 def search_path(candidate: Candidate, probability: float) -> PathState:

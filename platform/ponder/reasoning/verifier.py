@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from ponder.config import PlannerConfig
 from ponder.reasoning.answer_features import Candidate, SampledProgram
+from ponder.reasoning.branch_decisions import ranker_settled
 from ponder.reasoning.cache import NoScoreCache
 from ponder.reasoning.path_scorer import PathScorer, fit_scorer, log_loss
 from ponder.reasoning.paths import (
@@ -277,9 +278,12 @@ def sampled_programs(paths: Sequence[SampledPath]) -> list[SampledProgram]:
 
 
 def _ranked(
-    record: SampledProblem, paths: Sequence[SampledPath], ranker: AnswerRanker
+    record: SampledProblem,
+    paths: Sequence[SampledPath],
+    ranker: AnswerRanker,
+    doubt_yield: float = 0.0,
 ) -> list[tuple[Candidate, float]]:
-    return ranker.rank(record.question, sampled_programs(paths))
+    return ranker.rank(record.question, sampled_programs(paths), doubt_yield)
 
 
 def replay_ranked(
@@ -287,21 +291,23 @@ def replay_ranked(
     branches: int,
     ranker: AnswerRanker,
     settings: PlannerConfig | None = None,
+    doubt_yield: float = 0.0,
 ) -> tuple[bool, int]:
     """(right, tokens) of the answer ranker on the first `branches` sampled paths; with
     `settings`, in the planner's waves, stopping once the ranker's first candidate holds
-    `settle_share` of the probability with at least `settle_votes` sampled paths."""
+    `settle_share` of the probability with at least `settle_votes` sampled paths (and
+    `doubt_yield` from them)."""
     paths = record.paths[:branches]
     if settings is not None:
+        doubt_yield = settings.doubt_yield
         used = settings.initial_branches or branches
         while used < len(paths):
-            ranked = _ranked(record, paths[:used], ranker)
-            top = ranked[0] if ranked else None
-            if top and top[0].votes >= settings.settle_votes and top[1] >= settings.settle_share:
+            ranked = _ranked(record, paths[:used], ranker, doubt_yield)
+            if ranker_settled(ranked, settings, record.question):
                 break
             used = min(len(paths), used + settings.wave_branches)
         paths = paths[:used]
-    ranked = _ranked(record, paths, ranker) if sampled_programs(paths) else []
+    ranked = _ranked(record, paths, ranker, doubt_yield) if sampled_programs(paths) else []
     answer = ranked[0][0].answer if ranked else None  # none completed: no answer, as live
     return is_correct(answer, record.answer), sum(p.tokens for p in paths)
 
@@ -319,7 +325,8 @@ def replay(
         if ranker is None:
             raise ValueError(f"aggregation {aggregation!r} needs an answer ranker")
         waves = (settings or PlannerConfig()) if aggregation == "ranked_adaptive" else None
-        return replay_ranked(record, branches, ranker, waves)
+        doubt_yield = settings.doubt_yield if settings is not None else 0.0
+        return replay_ranked(record, branches, ranker, waves, doubt_yield)
     paths = record.paths[:branches]
     if aggregation == "greedy":
         paths = paths[:1]
