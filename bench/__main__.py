@@ -87,6 +87,9 @@ BENCHMARKS = {
         ),
     ),
     "ranker_refit": Benchmark("ranker_refit.py", ("ranker_refit.json",)),
+    "refresh": Benchmark(
+        "refresh.py", ("refresh.json",), quick=("--limit", "60", "--held-out-limit", "20")
+    ),
     "tracing": Benchmark("tracing.py", ("tracing.json",), quick=("--requests", "16")),
     "prompt_embeds": Benchmark(
         "prompt_embeds.py", ("prompt_embeds.json",), quick=("--requests", "16")

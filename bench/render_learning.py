@@ -128,3 +128,31 @@ def render_ranker_refit(report: dict[str, Any]) -> str:
             f"+{row['wins']} / −{row['losses']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def render_refresh(report: dict[str, Any]) -> str:
+    """bench/refresh.py: one outcome-driven model refresh, its gate, and default Reason on
+    the held-out problems with the base student and with the refresh, paired."""
+    held = report["held_out"]
+    gate = report["refresh"]["gate"]
+    n = held["problems"]
+    logged = report["stream_logged"]
+    lines = [
+        f"{logged['train'] + logged['held_back']} logged stream problems "
+        f"({logged['train']} to learn from, {logged['held_back']} held back for the gate); "
+        f"refresh `{report['refresh']['version']}` {report['refresh']['status']} in "
+        f"{report['refresh_seconds']:.0f} s (train + gate). Gate: {gate['reason']}."
+        + _stamp(report),
+        "",
+        *_header("held-out problems (default Reason)", "right", "only this one right"),
+        f"| most frequent answer of the set | {format_proportion(held['majority_answer']['k'], n)}"
+        " | |",
+        f"| base student | {format_proportion(held['base']['k'], n)} | "
+        f"{held['base_alone_right']} |",
+        f"| refreshed student | {format_proportion(held['refreshed']['k'], n)} | "
+        f"{held['refresh_alone_right']} |",
+        "",
+        f"One-sided sign test of the refresh over the base on the discordant problems: "
+        f"p = {held['sign_test_p_one_sided']}.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -34,7 +34,7 @@ from bench.render_engine_speed import (
     render_int8,
     render_prefix_routing,
 )
-from bench.render_learning import render_learning, render_ranker_refit
+from bench.render_learning import render_learning, render_ranker_refit, render_refresh
 from bench.render_reasoning import (
     render_ranker,
     render_robustness,
@@ -293,6 +293,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/encoder.json": render_encoder,
     "bench/results/learning.json": render_learning,
     "bench/results/ranker_refit.json": render_ranker_refit,
+    "bench/results/refresh.json": render_refresh,
     "bench/results/cluster_autoscale.json": render_cluster_autoscale,
     "bench/results/autoscaling.json": render_autoscaling,
     "bench/results/pruning.json": render_pruning,

@@ -78,12 +78,18 @@ def build_app(
             from ponder.engine.vllm_engine import VLLMEngineFactory
 
             student_factory = VLLMEngineFactory(student_engine)
+        refresh = config.redis if config.student.engine.refresh_adapters else None
         student = Decoder.options(  # type: ignore[attr-defined]
             name="StudentDecoder",
             **decoder_options_of(config.student.deployment, config.student.routing),
-        ).bind(student_factory)
+        ).bind(student_factory, refresh)
     planner = Planner.options(**planner_options).bind(  # type: ignore[attr-defined]
-        decoder, config.planner, config.redis, student, config.student.name
+        decoder,
+        config.planner,
+        config.redis,
+        student,
+        config.student.name,
+        config.student.enabled and config.student.engine.refresh_adapters,
     )
     learning = config.planner.learning
     learner = None

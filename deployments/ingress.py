@@ -42,7 +42,11 @@ from ponder.api.generate_convert import (
     generation_request_from_proto,
     result_to_proto,
 )
-from ponder.api.learning_convert import outcome_from_proto, scorer_status_to_proto
+from ponder.api.learning_convert import (
+    outcome_from_proto,
+    refresh_model_info,
+    scorer_status_to_proto,
+)
 from ponder.api.models_convert import models_to_proto
 from ponder.api.multimodal_convert import encode_input_from_proto, encode_response
 from ponder.api.reason_convert import event_to_proto, reason_call_from_proto
@@ -51,9 +55,10 @@ from ponder.config import PonderConfig
 from ponder.errors import NotFound, Unavailable
 from ponder.generation import GenerationRequest, GenerationResult
 from ponder.health_probe import SharedProbe
+from ponder.learning.model_registry import BASE_VERSION
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.records import SHARED_SCOPE, new_reasoning_id, scorer_scope
-from ponder.learning.scorer_status import ranker_status, scorer_status
+from ponder.learning.scorer_status import ModelStatus, model_status, ranker_status, scorer_status
 from ponder.model_catalogue import catalogue
 from ponder.queue_wait import QueueWait, booked
 from ponder.reasoning.requests import ReasonCall, ReasonResult
@@ -302,7 +307,15 @@ class Ingress(HttpFrontDoor):
                 except NotFound:  # no outcome of this scope yet: the shared ranker
                     with contextlib.suppress(NotFound):
                         ranker = await ranker_status(self._redis, SHARED_SCOPE)
-        return scorer_status_to_proto(status, ranker)
+            model = await self._model_status(scope)
+        return scorer_status_to_proto(status, ranker, model)
+
+    async def _model_status(self, scope: str) -> ModelStatus | None:
+        """The scope's model version, when the student loads refresh adapters."""
+        student = self._config.student
+        if not (student.enabled and student.engine.refresh_adapters and self._redis):
+            return None
+        return await model_status(self._redis, scope, student.name)
 
     async def _encode(self, request: pb.EncodeRequest, call: Call) -> pb.EncodeResponse:
         image, table = encode_input_from_proto(request)
@@ -321,7 +334,12 @@ class Ingress(HttpFrontDoor):
     async def _list_models(
         self, request: pb.ListModelsRequest, call: Call
     ) -> pb.ListModelsResponse:
-        return models_to_proto(self._models)
+        listed = models_to_proto(self._models)
+        async with redis_errors_unavailable():
+            model = await self._model_status(self._scope(call.identity))
+        if model is not None and model.active.name != BASE_VERSION:
+            listed.models.append(refresh_model_info(model))
+        return listed
 
     # -- grpc.health.v1.Health -----------------------------------------------------------
 

@@ -23,11 +23,12 @@ from ponder.generation import (
     TokenMeter,
     collect_chunks,
 )
+from ponder.learning.model_registry import BASE_VERSION, ModelRegistry, ModelVersion
 from ponder.learning.outcome_log import OutcomeLog
 from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import ReasoningRecord
 from ponder.learning.registry import ScorerRegistry
-from ponder.learning.watcher import RankerWatcher, ScorerWatcher
+from ponder.learning.watcher import ModelWatcher, RankerWatcher, ScorerWatcher
 from ponder.reasoning.cache import NoScoreCache, RedisScoreCache, ScoreCache
 from ponder.reasoning.path_scorer import DEFAULT_SCORER_PATH, PathScorer, load_scorer
 from ponder.reasoning.ranker import DEFAULT_RANKER_PATH, AnswerRanker, load_ranker
@@ -77,7 +78,10 @@ class Planner:
         redis_config: RedisConfig,
         student: DeploymentHandle | None = None,
         student_name: str = "",
+        model_refresh: bool = False,
     ) -> None:
+        """model_refresh: the student's replicas load refresh adapters; the planner's
+        branches on the student then use the scope's active model version."""
         path = Path(config.scorer_path) if config.scorer_path else DEFAULT_SCORER_PATH
         default = load_scorer(path)
         self._default = default
@@ -92,6 +96,8 @@ class Planner:
         self._ranker = ranker
         self._watcher: ScorerWatcher | None = None
         self._ranker_watcher: RankerWatcher | None = None
+        self._model_watcher: ModelWatcher | None = None
+        self._student_name = student_name
         self._outcome_log: OutcomeLog | None = None
         cache: ScoreCache = NoScoreCache()
         if redis_config.url:
@@ -108,6 +114,12 @@ class Planner:
                 self._reload_task = asyncio.get_running_loop().create_task(
                     self._watcher.run(config.learning.reload_interval_s, self._stop)
                 )
+                if model_refresh and student_name:
+                    base = ModelVersion(BASE_VERSION, student_name, "", 0, "seed")
+                    self._model_watcher = ModelWatcher(ModelRegistry(client), base)
+                    self._model_reload_task = asyncio.get_running_loop().create_task(
+                        self._model_watcher.run(config.learning.reload_interval_s, self._stop)
+                    )
                 if ranker is not None and config.learning.ranker_learning:
                     self._ranker_watcher = RankerWatcher(RankerRegistry(client), ranker)
                     self._ranker_reload_task = asyncio.get_running_loop().create_task(
@@ -132,6 +144,14 @@ class Planner:
             return self._ranker_watcher.current(call.scope)
         return self._ranker
 
+    def _adapter(self, call: ReasonCall) -> str | None:
+        """The adapter of the call's branches: the scope's active refresh version when
+        they run on the student and the call names no adapter, else the call's."""
+        if self._model_watcher is None or call.adapter or call.model != self._student_name:
+            return call.adapter
+        active = self._model_watcher.current(call.scope).name
+        return None if active == BASE_VERSION else active
+
     async def reason(self, call: ReasonCall) -> ReasonResult:
         """The finished result only (the events of `run`, drained)."""
         async for event in self.run(call):
@@ -145,7 +165,7 @@ class Planner:
             call.problem,
             call.budget,
             call.reasoning_id,
-            call.adapter,
+            self._adapter(call),
             self._scorer(call),
             call.model,
             call.tenant,
@@ -193,6 +213,10 @@ class Planner:
         return self._ranker_watcher.versions() or {
             "shared": self._ranker.version if self._ranker else ""
         }
+
+    def model_versions(self) -> dict[str, str]:
+        """The model version (base or a refresh adapter) per scope this replica uses now."""
+        return self._model_watcher.versions() if self._model_watcher else {}
 
     def scorer_versions(self) -> dict[str, str]:
         """The scorer version per scope this replica uses now."""

@@ -323,10 +323,11 @@ def register(sub: Any) -> None:
     _job_arguments(student, default_out=env.PACKAGE_DIR / "students")
     student.set_defaults(func=cmd_train_student)
 
-    from deployments import chart_reader_job, rl_job, verifier_job
+    from deployments import chart_reader_job, refresh_job, rl_job, verifier_job
 
     verifier_job.add_parser(jobs)
     rl_job.add_parser(jobs)
+    refresh_job.add_parser(jobs)
     chart_reader_job.add_parser(jobs)
 
     fusion = jobs.add_parser("fusion", help="fit the multimodal projections and fusion")

@@ -155,12 +155,23 @@ def run_training_job(
     run_name: str,
     say: Say,
     storage_dir: Path | None = None,
+    given: list[Example] | None = None,
+    model_dir: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train on Ray Train (the adapter or, for StudentTrainingConfig, the student);
     returns the final checkpoint folder (with the trained delta in `adapter/`) and the
-    facts of the run (data counts, time, examples/s, loss curve)."""
-    examples, counts, pool = draw_examples(settings, env.data_dir())
-    say(f"{len(examples)} training examples drawn ({json.dumps(counts)}) from the train split")
+    facts of the run (data counts, time, examples/s, loss curve). `given` examples replace
+    the draw from the train split (a model refresh brings its own); `model_dir` replaces
+    the base model (a refresh adapts the student)."""
+    if given is None:
+        examples, counts, pool = draw_examples(settings, env.data_dir())
+        say(f"{len(examples)} training examples drawn ({json.dumps(counts)}) from the train split")
+    else:
+        examples, pool = given, {}
+        counts = {}
+        for example in given:
+            counts[example.source] = counts.get(example.source, 0) + 1
+        say(f"{len(examples)} training examples given ({json.dumps(counts)})")
     storage = storage_dir or env.state_dir() / "train"
     storage.mkdir(parents=True, exist_ok=True)
     ray = start_training_ray(settings.cpus_per_worker * settings.num_workers)
@@ -175,7 +186,7 @@ def run_training_job(
                 "job": "student" if isinstance(settings, StudentTrainingConfig) else "adapter",
                 "settings": settings.model_dump(mode="json"),
                 "examples": [_example_to_dict(e) for e in examples],
-                "model_dir": str(env.default_model_dir()),
+                "model_dir": str(model_dir or env.default_model_dir()),
                 "teacher_adapter_dir": str(teacher_adapter_dir(settings) or ""),
             },
             scaling_config=ScalingConfig(

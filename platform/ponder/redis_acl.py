@@ -42,7 +42,11 @@ ALLOWED_COMMANDS = (
 )  # fmt: skip
 
 # The only keys Ponder deletes: a version registry's pending candidate.
-DELETABLE_PATTERNS = ("ponder:scorer:*:candidate", "ponder:ranker:*:candidate")
+DELETABLE_PATTERNS = (
+    "ponder:scorer:*:candidate",
+    "ponder:ranker:*:candidate",
+    "ponder:model:*:candidate",
+)
 
 
 def rule_body() -> str:

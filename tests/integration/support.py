@@ -115,6 +115,7 @@ def serve_config_for_tests(
         section = args.setdefault("student", {})
         section.update(enabled=True, name=student.name)
         section.setdefault("engine", {})["model"] = str(student.model_dir)
+        section["engine"]["refresh_adapters"] = True  # test_model_refresh hot-loads one
     elif "student" in args:
         args["student"]["enabled"] = False
     engines = [engine] + ([args["student"].setdefault("engine", {})] if "student" in args else [])

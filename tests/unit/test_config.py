@@ -150,6 +150,20 @@ def test_planner_model_must_be_the_served_student() -> None:
     assert config.student.engine_config().model_path().name == "student-1234abcd"
 
 
+def test_refresh_adapters_are_for_the_student_and_need_the_registry() -> None:
+    student = {"enabled": True, "name": "s-1", "engine": {"refresh_adapters": True}}
+    with pytest.raises(ValidationError, match=r"needs Redis .* planner\.learning\.enabled"):
+        PonderConfig.model_validate({"student": student, "redis": {"start_local": False}})
+    with pytest.raises(ValidationError, match=r"planner\.learning\.enabled"):
+        PonderConfig.model_validate(
+            {"student": student, "planner": {"learning": {"enabled": False}}}
+        )
+    with pytest.raises(ValidationError, match=r"decoder\.engine\.refresh_adapters"):
+        PonderConfig.model_validate({"decoder": {"engine": {"refresh_adapters": True}}})
+    config = PonderConfig.model_validate({"student": student, "redis": {"url": "redis://r:1"}})
+    assert config.student.engine_config().refresh_adapters
+
+
 def test_student_section_is_checked() -> None:
     with pytest.raises(ValidationError, match=r"student\.enabled needs student\.name"):
         PonderConfig.model_validate({"student": {"enabled": True}})

@@ -420,7 +420,32 @@ def test_alerts_name_metrics_the_deployments_export() -> None:
     assert "ponder_redis_memory_used_ratio" in bases and bases <= exported
 
 
-@pytest.mark.parametrize("job_name", ["adapter", "student"])
+def test_the_refresh_rayjob_runs_the_cli_job_on_one_gpu_pod_with_the_cluster_config() -> None:
+    (job,) = [d for d in yaml.safe_load_all((K8S / "jobs" / "train-refresh.yaml").read_text()) if d]
+    assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
+    entry = job["spec"]["entrypoint"].split()
+    assert entry[:3] == ["ponder", "train", "refresh"]
+    from deployments.k8s_render import VARIANTS
+    from ponder.cli import build_parser
+    from ponder.training.settings import RefreshTrainingConfig, load_training_config
+
+    args = build_parser().parse_args(entry[1:])
+    assert args.local and args.variant in {v.name for v in VARIANTS}
+    config = Path(__file__).parents[2] / "config" / Path(args.config).name
+    assert load_training_config(RefreshTrainingConfig, config).use_gpu
+    head = job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]
+    kubernetes_validate.validate(
+        {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "r"}, "template": head},
+        KUBERNETES_VERSION,
+        strict=True,
+    )
+    container = head["spec"]["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    secrets = [e for e in container["env"] if e["name"] == "PONDER_REDIS_PASSWORD"]
+    assert secrets[0]["valueFrom"]["secretKeyRef"]["name"] == "ponder-redis"
+
+
+@pytest.mark.parametrize("job_name", ["adapter", "student", "refresh"])
 def test_training_jobs_run_locked_down_with_ray_tokens(job_name: str) -> None:
     (job,) = [
         d for d in yaml.safe_load_all((K8S / "jobs" / f"train-{job_name}.yaml").read_text()) if d
@@ -428,7 +453,7 @@ def test_training_jobs_run_locked_down_with_ray_tokens(job_name: str) -> None:
     cluster = job["spec"]["rayClusterSpec"]
     assert cluster["authOptions"] == {"mode": "token"}
     groups = {"head": cluster["headGroupSpec"]} | {
-        g["groupName"]: g for g in cluster["workerGroupSpecs"]
+        g["groupName"]: g for g in cluster.get("workerGroupSpecs", [])
     }
     for name, group in groups.items():
         _assert_locked_down(name, group["template"]["spec"])

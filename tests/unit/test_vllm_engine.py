@@ -62,6 +62,7 @@ PONDER_ONLY = {
     "cpu_threads_bind",
     "engine_metrics",  # stat loggers given to AsyncLLM (VLLMEngine.start)
     "int8_weights",  # the model folder: its int8 copy (ponder/int8_checkpoint.py)
+    "refresh_adapters",  # enable_lora, adapters added at run time (VLLMEngine.add_adapter)
 }
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 from ponder.errors import InvalidArgument
+from ponder.learning.model_registry import ModelVersion
 from ponder.learning.online import Metrics
 from ponder.learning.ranker_registry import RankerVersion
 from ponder.learning.records import Outcome, now_ms
 from ponder.learning.registry import VersionInfo
-from ponder.learning.scorer_status import RankerStatus, ScorerStatus
+from ponder.learning.scorer_status import ModelStatus, RankerStatus, ScorerStatus
 from ponder.reasoning.plan import parse_number
 from ponder.v1 import ponder_pb2 as pb
 
@@ -67,7 +68,7 @@ def version_to_proto(info: VersionInfo) -> pb.ScorerVersion:
 
 
 def scorer_status_to_proto(
-    status: ScorerStatus, ranker: RankerStatus | None = None
+    status: ScorerStatus, ranker: RankerStatus | None = None, model: ModelStatus | None = None
 ) -> pb.GetScorerResponse:
     info = pb.ScorerInfo(
         scope=status.scope,
@@ -84,7 +85,49 @@ def scorer_status_to_proto(
     response = pb.GetScorerResponse(scorer=info)
     if ranker is not None:
         response.ranker.CopyFrom(ranker_status_to_proto(ranker))
+    if model is not None:
+        response.model.CopyFrom(model_status_to_proto(model))
     return response
+
+
+def model_version_to_proto(info: ModelVersion) -> pb.ModelVersion:
+    message = pb.ModelVersion(
+        version=info.name,
+        base_model=info.base_model,
+        parent=info.parent,
+        status=info.status,
+        created_unix_ms=info.created_ms,
+        promoted_unix_ms=info.promoted_ms,
+        train_examples=info.train_examples,
+    )
+    if info.gate is not None:
+        message.gate_reason = info.gate.reason
+        message.gate_problems = info.gate.problems
+        message.gate_wins = info.gate.wins
+        message.gate_losses = info.gate.losses
+    return message
+
+
+def model_status_to_proto(status: ModelStatus) -> pb.ModelRefreshInfo:
+    return pb.ModelRefreshInfo(
+        scope=status.scope,
+        active=model_version_to_proto(status.active),
+        kept_versions=status.kept_versions,
+    )
+
+
+def refresh_model_info(status: ModelStatus) -> pb.ModelInfo:
+    """ListModels' line for a scope's active refresh adapter."""
+    active = status.active
+    gate = f"; gate: {active.gate.reason}" if active.gate else ""
+    return pb.ModelInfo(
+        name=active.name,
+        kind=pb.MODEL_KIND_REFRESH,
+        version=active.name,
+        description=f"outcome-driven refresh of {active.base_model} for scope "
+        f"{status.scope} ({active.train_examples} verified paths){gate}",
+        planner_default=True,
+    )
 
 
 def ranker_version_to_proto(info: RankerVersion) -> pb.RankerVersion:

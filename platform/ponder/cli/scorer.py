@@ -1,5 +1,6 @@
-"""`ponder scorer status|history|rollback [--ranker]`: operator commands on the path
-scorer's versions (or, with --ranker, the answer ranker's), straight against Redis."""
+"""`ponder scorer status|history|rollback [--ranker|--model]`: operator commands on the path
+scorer's versions (with --ranker, the answer ranker's; with --model, the served model's
+outcome-driven refresh versions), straight against Redis."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def cmd_scorer(args: argparse.Namespace) -> int:
         try:
             if args.ranker:
                 return await _ranker_command(args, client, scope, when)
+            if args.model:
+                return await _model_command(args, client, scope, when)
             if args.action == "status":
                 status = await scorer_status(client, scope)
                 print(f"scope {status.scope}")
@@ -138,6 +141,34 @@ async def _ranker_command(args: argparse.Namespace, client: Any, scope: str, whe
     return 0
 
 
+async def _model_command(args: argparse.Namespace, client: Any, scope: str, when: Any) -> int:
+    """status, history or rollback of the scope's model versions (refresh adapters)."""
+    from ponder.learning.model_registry import ModelRegistry, ModelVersion
+
+    registry = ModelRegistry(client)
+
+    def describe(info: ModelVersion) -> str:
+        gate = f"; gate: {info.gate.reason}" if info.gate else ""
+        return (
+            f"{info.name} [{info.status}] on {info.base_model}, judged against "
+            f"{info.parent or '-'}, created {when(info.created_ms)}, promoted "
+            f"{when(info.promoted_ms)}, trained on {info.train_examples} verified paths{gate}"
+        )
+
+    if args.action == "status":
+        print(f"scope   {scope}")
+        print(f"active  {describe(await registry.active(scope))}")
+        for info in await registry.versions(scope):
+            print(f"kept    {describe(info)}")
+    elif args.action == "history":
+        await _print_history(registry, scope, args.limit, when)
+    else:
+        info = await registry.rollback(scope, args.version)
+        print(f"active model of {scope} is now {describe(info)}")
+        print("planners switch within their reload interval; decoders load it on first use")
+    return 0
+
+
 def register(sub: Any) -> None:
     scorer = sub.add_parser(
         "scorer", help="path scorer (--ranker: answer ranker) versions: status, history, rollback"
@@ -152,10 +183,16 @@ def register(sub: Any) -> None:
         "default: PONDER_REDIS_URL or the Redis a local `ponder serve` started",
     )
     common.add_argument("--tenant", default="", help="a tenant's scorer (per-tenant mode)")
-    common.add_argument(
+    which = common.add_mutually_exclusive_group()
+    which.add_argument(
         "--ranker",
         action="store_true",
         help="the answer ranker's versions (what picks Reason's answers) instead",
+    )
+    which.add_argument(
+        "--model",
+        action="store_true",
+        help="the served model's versions (outcome-driven refresh adapters) instead",
     )
     actions.add_parser("status", parents=[common], help="active and candidate")
     history = actions.add_parser("history", parents=[common], help="events")

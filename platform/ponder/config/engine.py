@@ -81,6 +81,12 @@ class EngineConfig(StrictModel):
         description="LoRA adapters callers may name: name -> peft folder; a relative path "
         "is inside the ponder package, where trained adapters ship (adapters/math-1234abcd).",
     )
+    refresh_adapters: bool = Field(
+        False,
+        description="Load outcome-driven refresh adapters (`ponder train refresh`) at run "
+        "time, by the version name a request carries (refresh-<hash>), from the model "
+        "registry in Redis; turns vLLM's LoRA support on.",
+    )
     max_lora_rank: int = Field(
         16, ge=1, description="Largest LoRA rank accepted (vLLM: 1, 8, 16, 32, 64, ...)."
     )
@@ -143,7 +149,7 @@ class EngineConfig(StrictModel):
                 "int8_weights needs dtype bfloat16 or float16: vLLM's int8 kernels take "
                 "16-bit activations (the int8 weights are scaled back into them)"
             )
-        if self.int8_weights and self.lora_adapters:
+        if self.int8_weights and (self.lora_adapters or self.refresh_adapters):
             raise ValueError(
                 "int8_weights: LoRA adapters are not served on the int8 copy (drop the "
                 "adapters, or serve the adapters' set at full precision)"
@@ -240,7 +246,7 @@ class StudentConfig(StrictModel):
     engine: EngineConfig = Field(
         default_factory=EngineConfig,
         description="vLLM engine args of the student's replicas; `model` empty means the "
-        "student's derived folder. No LoRA adapters.",
+        "student's derived folder. No named LoRA adapters; refresh adapters may be on.",
     )
     deployment: DeploymentConfig = Field(
         default_factory=lambda: DeploymentConfig(num_cpus=1.0, max_ongoing_requests=128),

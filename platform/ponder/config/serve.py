@@ -196,6 +196,26 @@ class PonderConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _refresh_adapters_have_a_registry(self) -> PonderConfig:
+        has_redis = bool(self.redis.url) or self.redis.start_local
+        learning = self.planner.learning
+        if self.student.engine.refresh_adapters and not (
+            has_redis and learning.enabled and learning.ranker_learning
+        ):
+            raise ValueError(
+                "student.engine.refresh_adapters needs Redis (redis.url or start_local), "
+                "planner.learning.enabled and planner.learning.ranker_learning (refreshes "
+                "learn from the outcome examples the learner keeps for the ranker, and are "
+                "kept in the model registry)"
+            )
+        if self.decoder.engine.refresh_adapters:
+            raise ValueError(
+                "decoder.engine.refresh_adapters: refreshes adapt the student, which Reason's "
+                "branches run on; set student.engine.refresh_adapters"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _engine_queue_scaling_is_for_decoders(self) -> PonderConfig:
         others = {
             "planner": self.planner.deployment,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from ponder.generation import GenerationChunk, GenerationRequest
@@ -47,6 +48,14 @@ class DecoderEngine(Protocol):
 
     def shutdown(self) -> None:
         """Stop the engine and every process it started."""
+        ...
+
+    def has_adapter(self, name: str) -> bool:
+        """Whether requests may name this LoRA adapter now."""
+        ...
+
+    def add_adapter(self, name: str, folder: Path) -> None:
+        """Serve one more LoRA adapter (a peft folder) from now on, without a restart."""
         ...
 
 

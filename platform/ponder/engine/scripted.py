@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ponder.engine.protocol import EngineStats
 from ponder.errors import InvalidArgument, NotFound, Unavailable
@@ -39,6 +40,15 @@ class ScriptedEngine:
     def __init__(self, recipe: ScriptedEngineFactory) -> None:
         self._recipe = recipe
         self._running: set[str] = set()
+        self._added: dict[str, Path] = {}  # adapters added at run time
+
+    def has_adapter(self, name: str) -> bool:
+        return name in self._recipe.adapters or name in self._added
+
+    def add_adapter(self, name: str, folder: Path) -> None:
+        if not (folder / "adapter_config.json").is_file():
+            raise InvalidArgument("adapter", f"no peft adapter at {folder}")
+        self._added[name] = folder
 
     def _reply(self, request: GenerationRequest) -> str:
         text = request.messages[-1].content if request.messages else request.prompt
@@ -50,7 +60,7 @@ class ScriptedEngine:
         return self._recipe.default_reply
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        if request.adapter and request.adapter not in self._recipe.adapters:
+        if request.adapter and not self.has_adapter(request.adapter):
             raise NotFound(f"adapter: no LoRA adapter named {request.adapter!r}")
         words = self._reply(request).split(" ")
         if request.prompt_embeds is not None:  # a fused (image/table) prompt

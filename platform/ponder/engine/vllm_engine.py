@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ponder import env
@@ -70,7 +71,7 @@ def engine_args(config: EngineConfig) -> Any:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     lora: dict[str, Any] = {}
-    if config.lora_adapters:
+    if config.lora_adapters or config.refresh_adapters:
         lora = {
             "enable_lora": True,
             "max_lora_rank": config.max_lora_rank,
@@ -128,6 +129,7 @@ class VLLMEngine:
             name: self._lora_request(name, index + 1, str(path))
             for index, (name, path) in enumerate(sorted(config.adapter_dirs().items()))
         }
+        self._next_lora_id = len(self._loras) + 1
 
     @classmethod
     async def start(cls, config: EngineConfig, export_metrics_to_ray: bool = False) -> VLLMEngine:
@@ -174,6 +176,18 @@ class VLLMEngine:
         )
         async for _ in self.generate(request):
             pass
+
+    def has_adapter(self, name: str) -> bool:
+        return name in self._loras
+
+    def add_adapter(self, name: str, folder: Path) -> None:
+        """Serve one more LoRA adapter from now on, without a restart: vLLM loads it on
+        the first request that names it (refresh adapters; needs `refresh_adapters`)."""
+        if not self._config.refresh_adapters:
+            raise InvalidArgument("adapter", "this decoder loads no adapters at run time")
+        if name not in self._loras:
+            self._loras[name] = self._lora_request(name, self._next_lora_id, str(folder))
+            self._next_lora_id += 1
 
     @staticmethod
     def _lora_request(name: str, lora_id: int, path: str) -> LoRARequest:

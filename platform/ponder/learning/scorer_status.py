@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from ponder.learning.learner import LearnerState
+from ponder.learning.model_registry import ModelRegistry, ModelVersion
 from ponder.learning.online import Metrics
 from ponder.learning.outcome_log import Keys, OutcomeLog
 from ponder.learning.ranker_learner import RankerProgress, ranker_progress
 from ponder.learning.ranker_registry import RankerRegistry, RankerVersion
+from ponder.learning.records import SHARED_SCOPE
 from ponder.learning.registry import ScorerRegistry, VersionInfo
 
 
@@ -75,3 +77,23 @@ async def ranker_status(client: Redis, scope: str, keys: Keys | None = None) -> 
         latest=await registry.latest(scope),
         progress=await ranker_progress(client, keys, scope),
     )
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """The served model version of one scope (outcome-driven refresh)."""
+
+    scope: str
+    active: ModelVersion
+    kept_versions: int
+
+
+async def model_status(client: Redis, scope: str, base_model: str) -> ModelStatus:
+    """The scope's active model version (the shared one's until the scope has its own;
+    the base model before any refresh)."""
+    registry = ModelRegistry(client)
+    if await registry.active_version(scope) is None:
+        scope = SHARED_SCOPE
+    await registry.seed_base(scope, base_model)
+    active = await registry.active(scope)
+    return ModelStatus(scope, active, len(await registry.versions(scope)))

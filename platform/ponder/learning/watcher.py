@@ -2,7 +2,8 @@
 in when it changes. Requests already running keep the version they started with;
 score-cache keys carry the scorer version, so old cached scores are never reused.
 
-One watcher per learned model: the path scorer and the answer ranker.
+One watcher per learned model: the path scorer, the answer ranker, and the served
+model's refresh adapter (`model_registry.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
+from ponder.learning.model_registry import ModelRegistry, ModelVersion
 from ponder.learning.ranker_registry import RankerRegistry
 from ponder.learning.records import SHARED_SCOPE
 from ponder.learning.registry import ScorerRegistry
@@ -107,3 +109,14 @@ class RankerWatcher(VersionWatcher[AnswerRanker]):
             return (await registry.get(scope, version)).ranker
 
         super().__init__("answer ranker", default, registry.seed, registry.active_version, load)
+
+
+class ModelWatcher(VersionWatcher[ModelVersion]):
+    """The active model version per scope: the base model, or a refresh adapter that the
+    planner's branches name (decoders load it on first use)."""
+
+    def __init__(self, registry: ModelRegistry, base: ModelVersion) -> None:
+        async def load(scope: str, version: str) -> ModelVersion:
+            return await registry.get(scope, version)
+
+        super().__init__("model", base, registry.seed, registry.active_version, load)

@@ -116,6 +116,7 @@ def train_here(
     model_dir: Path | None = None,
     data_dir: Path | None = None,
     command: str = "",
+    given: list[Example] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train in this process (the GPU when `use_gpu`, else the CPU threads); checkpoints
     under work_dir, resuming from the latest there. Returns the final checkpoint folder
@@ -136,8 +137,13 @@ def train_here(
     elif settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     model_dir = model_dir or env.default_model_dir()
-    examples, counts, pool = draw_examples(settings, data_dir or env.data_dir())
-    say(f"{len(examples)} training examples drawn ({json.dumps(counts)}) from the train split")
+    if given is None:
+        examples, counts, pool = draw_examples(settings, data_dir or env.data_dir())
+        say(f"{len(examples)} training examples drawn ({json.dumps(counts)}) from the train split")
+    else:  # a model refresh brings its own (verified paths of logged outcomes)
+        examples, pool, counts = given, {}, {}
+        for example in given:
+            counts[example.source] = counts.get(example.source, 0) + 1
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     tokenised = tokenise(examples, tokenizer, settings.max_seq_tokens)
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -85,6 +85,58 @@ class AdapterTrainingConfig(TrainingJobConfig):
     )
 
 
+class RefreshTrainingConfig(AdapterTrainingConfig):
+    """An outcome-driven refresh of the student (`ponder train refresh`): a LoRA trained on
+    the verified paths of logged outcomes plus rehearsed train-split pot examples, gated on
+    the scope's held-back problems before it is served."""
+
+    name_prefix: str = Field(
+        "refresh", pattern=r"^refresh$", description="Refresh versions are refresh-<hash>."
+    )
+    per_problem: int = Field(
+        2, ge=1, le=8, description="Most verified programs kept per logged problem."
+    )
+    correction_repeats: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Times each verified path of a problem whose greedy program was wrong "
+        "is trained on (the corrections: where the model has most to learn).",
+    )
+    rehearsal_per_verified: float = Field(
+        1.0,
+        ge=0,
+        description="Train-split pot examples rehearsed per verified path (keeps what the "
+        "model knew).",
+    )
+    min_verified: int = Field(
+        40, ge=1, description="Verified paths needed before a refresh is trained."
+    )
+    gate_problems: int = Field(
+        200, ge=1, description="Most held-back problems the gate runs both versions on."
+    )
+    gate_concurrency: int = Field(16, ge=1, description="Held-back problems reasoned at once.")
+    gate_min_problems: int = Field(
+        40, ge=1, description="Held-back problems needed before the gate decides."
+    )
+    gate_min_effect: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="(wins - losses) / problems the candidate needs (at least one net win).",
+    )
+    gate_max_p_value: float = Field(
+        0.25, gt=0, le=1, description="One-sided sign test on the discordant problems."
+    )
+
+    def adapter_settings(self) -> AdapterTrainingConfig:
+        """The LoRA training part (what the training workers read)."""
+        fields = set(AdapterTrainingConfig.model_fields)
+        return AdapterTrainingConfig.model_validate(
+            self.model_dump(include=fields) | {"name_prefix": "refresh"}
+        )
+
+
 class StudentTrainingConfig(TrainingJobConfig):
     """Distillation of the domain teacher into a smaller student (`ponder train student`)."""
 

@@ -66,6 +66,7 @@ class ModelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODEL_KIND_BASE: _ClassVar[ModelKind]
     MODEL_KIND_ADAPTER: _ClassVar[ModelKind]
     MODEL_KIND_STUDENT: _ClassVar[ModelKind]
+    MODEL_KIND_REFRESH: _ClassVar[ModelKind]
 ROLE_UNSPECIFIED: Role
 ROLE_SYSTEM: Role
 ROLE_USER: Role
@@ -102,6 +103,7 @@ MODEL_KIND_UNSPECIFIED: ModelKind
 MODEL_KIND_BASE: ModelKind
 MODEL_KIND_ADAPTER: ModelKind
 MODEL_KIND_STUDENT: ModelKind
+MODEL_KIND_REFRESH: ModelKind
 
 class ChatMessage(_message.Message):
     __slots__ = ("role", "content")
@@ -441,13 +443,51 @@ class RankerInfo(_message.Message):
     fitted_on: int
     def __init__(self, scope: _Optional[str] = ..., active: _Optional[_Union[RankerVersion, _Mapping]] = ..., latest: _Optional[_Union[RankerVersion, _Mapping]] = ..., train_examples: _Optional[int] = ..., heldout_examples: _Optional[int] = ..., fitted_on: _Optional[int] = ...) -> None: ...
 
+class ModelVersion(_message.Message):
+    __slots__ = ("version", "base_model", "parent", "status", "created_unix_ms", "promoted_unix_ms", "train_examples", "gate_reason", "gate_problems", "gate_wins", "gate_losses")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    GATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    GATE_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    GATE_WINS_FIELD_NUMBER: _ClassVar[int]
+    GATE_LOSSES_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    base_model: str
+    parent: str
+    status: str
+    created_unix_ms: int
+    promoted_unix_ms: int
+    train_examples: int
+    gate_reason: str
+    gate_problems: int
+    gate_wins: int
+    gate_losses: int
+    def __init__(self, version: _Optional[str] = ..., base_model: _Optional[str] = ..., parent: _Optional[str] = ..., status: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., promoted_unix_ms: _Optional[int] = ..., train_examples: _Optional[int] = ..., gate_reason: _Optional[str] = ..., gate_problems: _Optional[int] = ..., gate_wins: _Optional[int] = ..., gate_losses: _Optional[int] = ...) -> None: ...
+
+class ModelRefreshInfo(_message.Message):
+    __slots__ = ("scope", "active", "kept_versions")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    KEPT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    active: ModelVersion
+    kept_versions: int
+    def __init__(self, scope: _Optional[str] = ..., active: _Optional[_Union[ModelVersion, _Mapping]] = ..., kept_versions: _Optional[int] = ...) -> None: ...
+
 class GetScorerResponse(_message.Message):
-    __slots__ = ("scorer", "ranker")
+    __slots__ = ("scorer", "ranker", "model")
     SCORER_FIELD_NUMBER: _ClassVar[int]
     RANKER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     scorer: ScorerInfo
     ranker: RankerInfo
-    def __init__(self, scorer: _Optional[_Union[ScorerInfo, _Mapping]] = ..., ranker: _Optional[_Union[RankerInfo, _Mapping]] = ...) -> None: ...
+    model: ModelRefreshInfo
+    def __init__(self, scorer: _Optional[_Union[ScorerInfo, _Mapping]] = ..., ranker: _Optional[_Union[RankerInfo, _Mapping]] = ..., model: _Optional[_Union[ModelRefreshInfo, _Mapping]] = ...) -> None: ...
 
 class EncodeRequest(_message.Message):
     __slots__ = ("image", "table_json")
