@@ -3,8 +3,8 @@
 1. **Data.** The learner keeps every reported outcome's problem and sampled programs per
    scope, split by a hash of the problem into trained-on and held-back problems
    (`ranker_examples.py`). The trained-on ones give verified paths: sampled programs whose
-   executed answer is the right one (`refresh_data.py`), plus rehearsed train-split pot
-   examples.
+   executed answer is the right one, or, where none is, the one searched program that
+   reaches it (`refresh_data.py`), plus rehearsed train-split pot examples.
 2. **Training.** A LoRA on the student, on Ray Train (`--local`: in this process, the
    one-process path for a lent GPU), starting from the student as shipped.
 3. **Gate.** Default Reason with the active version and with the candidate on the same
@@ -165,7 +165,9 @@ async def refresh_once(
     active = await registry.get(scope, await registry.seed_base(scope, app.student.name))
     trained = await _logged_examples(client, scope, held_back=False)
     held = await _logged_examples(client, scope, held_back=True)
-    verified = verified_examples(trained, settings.per_problem, settings.correction_repeats)
+    verified = verified_examples(
+        trained, settings.per_problem, settings.correction_repeats, settings.search_corrections
+    )
     say(
         f"scope {scope}: {len(trained)} logged problems to learn from, {len(verified)} verified "
         f"paths; {len(held)} held-back problems; active model {active.name}"

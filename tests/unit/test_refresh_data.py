@@ -79,3 +79,17 @@ def test_refresh_settings_hand_the_workers_plain_adapter_settings() -> None:
     adapter = settings.adapter_settings()
     assert type(adapter) is AdapterTrainingConfig
     assert adapter.rank == 8 and adapter.name_prefix == "refresh"
+
+
+def test_search_teaches_the_one_program_that_reaches_the_reported_answer() -> None:
+    kites = (
+        "Tom has 5 apples. There are 37 kites in the shop. Tom buys 8 more apples. "
+        "How many apples does Tom have?"
+    )
+    missed = logged(kites, 13.0, ("5 + 37", 42.0, True, -0.1), ("37 + 8", 45.0, False, -0.3))
+    assert verified_examples([missed]) == []  # no sample was right: nothing by default
+    (taught,) = verified_examples([missed], search_unique=True)
+    assert taught.target == "5 + 8" and taught.source == CORRECTION_SOURCE
+    # several short programs reach 4 from 2 and 2 (2 + 2, 2 * 2): none is taught
+    twos = logged("Tom has 2 apples and buys 2 more. How many apples does he have?", 4.0)
+    assert verified_examples([twos], search_unique=True) == []

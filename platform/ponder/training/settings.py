@@ -103,6 +103,12 @@ class RefreshTrainingConfig(AdapterTrainingConfig):
         description="Times each verified path of a problem whose greedy program was wrong "
         "is trained on (the corrections: where the model has most to learn).",
     )
+    search_corrections: bool = Field(
+        False,
+        description="A logged problem none of whose sampled programs reached the reported "
+        "answer is taught the one short program over its quantities that does (program "
+        "search's), when exactly one does.",
+    )
     rehearsal_per_verified: float = Field(
         1.0,
         ge=0,
