@@ -7,6 +7,7 @@ import math
 from ponder.errors import InvalidArgument
 from ponder.learning.model_registry import ModelVersion
 from ponder.learning.online import Metrics
+from ponder.learning.paired_gate import PairedDecision
 from ponder.learning.ranker_registry import RankerVersion
 from ponder.learning.records import Outcome, now_ms
 from ponder.learning.registry import VersionInfo
@@ -100,11 +101,7 @@ def model_version_to_proto(info: ModelVersion) -> pb.ModelVersion:
         promoted_unix_ms=info.promoted_ms,
         train_examples=info.train_examples,
     )
-    if info.gate is not None:
-        message.gate_reason = info.gate.reason
-        message.gate_problems = info.gate.problems
-        message.gate_wins = info.gate.wins
-        message.gate_losses = info.gate.losses
+    _copy_gate(message, info.gate)
     return message
 
 
@@ -130,6 +127,15 @@ def refresh_model_info(status: ModelStatus) -> pb.ModelInfo:
     )
 
 
+def _copy_gate(message: pb.RankerVersion | pb.ModelVersion, gate: PairedDecision | None) -> None:
+    """The paired gate's decision on a version message (none for a seed version)."""
+    if gate is not None:
+        message.gate_reason = gate.reason
+        message.gate_problems = gate.problems
+        message.gate_wins = gate.wins
+        message.gate_losses = gate.losses
+
+
 def ranker_version_to_proto(info: RankerVersion) -> pb.RankerVersion:
     message = pb.RankerVersion(
         version=info.version,
@@ -139,11 +145,7 @@ def ranker_version_to_proto(info: RankerVersion) -> pb.RankerVersion:
         promoted_unix_ms=info.promoted_ms,
         train_examples=info.train_examples,
     )
-    if info.gate is not None:
-        message.gate_reason = info.gate.reason
-        message.gate_problems = info.gate.problems
-        message.gate_wins = info.gate.wins
-        message.gate_losses = info.gate.losses
+    _copy_gate(message, info.gate)
     return message
 
 

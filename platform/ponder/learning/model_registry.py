@@ -27,7 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ponder.errors import InvalidArgument, NotFound
-from ponder.learning.outcome_log import Keys, text
+from ponder.learning.outcome_log import Keys
 from ponder.learning.paired_gate import PairedDecision
 from ponder.learning.records import now_ms
 from ponder.learning.version_store import VersionStore
@@ -174,24 +174,17 @@ class ModelRegistry(VersionStore[ModelVersion, ModelVersion]):
         """Keep a proposed version (and its adapter files) and make it active if
         promoted, unless the active version changed since the candidate was judged against
         it: then nothing is written and False is returned."""
-        promote = info.status == "promoted"
-        if promote:
+        if info.status == "promoted":
             info = replace(info, promoted_ms=now_ms())
-        active_key = self._key(scope, "active")
-        async with self._client.pipeline(transaction=True) as pipe:
-            await pipe.watch(active_key)
-            current = await pipe.get(active_key)
-            if current is None or text(current) != expected_active:
-                return False
-            pipe.multi()
-            pipe.hset(self._key(scope, "versions"), info.version, info.to_json())
-            pipe.hset(self._files_key, info.version, _encode_files(files))
-            if promote:
-                pipe.set(active_key, info.version)
-            reason = info.gate.reason if info.gate else ""
-            self._stage_event(pipe, scope, info.status, info.version, reason)
-            await pipe.execute()
-        return True
+        encoded = _encode_files(files)
+        reason = info.gate.reason if info.gate else ""
+        return await self._propose(
+            scope,
+            info,
+            expected_active,
+            reason,
+            lambda pipe: pipe.hset(self._files_key, info.version, encoded),
+        )
 
 
 class RefreshAdapters:

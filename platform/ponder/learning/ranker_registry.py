@@ -98,21 +98,10 @@ class RankerRegistry(VersionStore[AnswerRanker, RankerVersion]):
         """Keep a proposed version and make it active if promoted, unless the active
         version changed since the candidate was judged against it (an operator's
         rollback): then nothing is written and False is returned."""
-        promote = info.status == "promoted"
-        if promote:
+        if info.status == "promoted":
             info = replace(info, promoted_ms=now_ms())
-        active_key = self._key(scope, "active")
-        async with self._client.pipeline(transaction=True) as pipe:
-            await pipe.watch(active_key)
-            current = await pipe.get(active_key)
-            if current is None or text(current) != expected_active:
-                return False
-            pipe.multi()
-            pipe.hset(self._key(scope, "versions"), info.version, info.to_json())
-            pipe.set(self._key(scope, "latest"), info.version)
-            if promote:
-                pipe.set(active_key, info.version)
-            reason = info.gate.reason if info.gate else ""
-            self._stage_event(pipe, scope, info.status, info.version, reason)
-            await pipe.execute()
-        return True
+        latest = self._key(scope, "latest")
+        reason = info.gate.reason if info.gate else ""
+        return await self._propose(
+            scope, info, expected_active, reason, lambda pipe: pipe.set(latest, info.version)
+        )

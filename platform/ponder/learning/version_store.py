@@ -9,6 +9,7 @@ the shared scope's active version, the shared scope from the packaged model.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
@@ -124,6 +125,35 @@ class VersionStore(Generic[M, V]):
             self._stage_event(pipe, scope, "rollback", version, f"from {previous}")
             await pipe.execute()
         return info
+
+    async def _propose(
+        self,
+        scope: str,
+        info: V,
+        expected_active: str,
+        reason: str,
+        stage_extra: Callable[[Any], None],
+    ) -> bool:
+        """Keep a proposed version (`info.status` "promoted" makes it active; it carries
+        its promotion time already) and whatever `stage_extra` adds to the same
+        transaction, unless the active version changed since the candidate was judged
+        against it (an operator's rollback): then nothing is written and False is
+        returned."""
+        status = str(getattr(info, "status", ""))
+        active_key = self._key(scope, "active")
+        async with self._client.pipeline(transaction=True) as pipe:
+            await pipe.watch(active_key)
+            current = await pipe.get(active_key)
+            if current is None or text(current) != expected_active:
+                return False
+            pipe.multi()
+            pipe.hset(self._key(scope, "versions"), info.version, info.to_json())
+            stage_extra(pipe)
+            if status == "promoted":
+                pipe.set(active_key, info.version)
+            self._stage_event(pipe, scope, status, info.version, reason)
+            await pipe.execute()
+        return True
 
     async def _event(self, scope: str, event: str, version: str, detail: str) -> None:
         async with self._client.pipeline(transaction=True) as pipe:
