@@ -300,7 +300,8 @@ def _job_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
 
 def register(sub: Any) -> None:
     train = sub.add_parser(
-        "train", help="training jobs: adapter, student, verifier, rl, fusion, chart-reader"
+        "train",
+        help="training jobs: adapter, student, verifier, rl, fusion, chart-reader, table-reader",
     )
     jobs = train.add_subparsers(dest="job", required=True)
 
@@ -323,12 +324,13 @@ def register(sub: Any) -> None:
     _job_arguments(student, default_out=env.PACKAGE_DIR / "students")
     student.set_defaults(func=cmd_train_student)
 
-    from deployments import chart_reader_job, refresh_job, rl_job, verifier_job
+    from deployments import chart_reader_job, refresh_job, rl_job, table_reader_job, verifier_job
 
     verifier_job.add_parser(jobs)
     rl_job.add_parser(jobs)
     refresh_job.add_parser(jobs)
     chart_reader_job.add_parser(jobs)
+    table_reader_job.add_parser(jobs)
 
     fusion = jobs.add_parser("fusion", help="fit the multimodal projections and fusion")
     fusion.add_argument("--train", type=int, default=240, help="training examples")

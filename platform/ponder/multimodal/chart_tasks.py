@@ -1,15 +1,13 @@
-"""Chart and table questions with known answers, for training the encoders and the fusion
-and for measuring them (issue 28).
+"""Chart questions with known answers, for training the chart reader and measuring it
+(issue 28; questions about tables are made by `table_tasks.py`).
 
 Each task is made from data first (labels and values), then a question about that data
 whose answer is computed from it, then the rendering: a 224x224 chart image in a drawn
-style (`chart_styles.py`), or a table given as cells. Kinds and question types:
+style (`chart_styles.py`). Kinds and question types:
 
 - bar:   largest, smallest (a label), value (of a labelled bar), difference (how much more
          one bar is than another: arithmetic, handed to Reason);
-- line:  trend (rising or falling), maximum (the label where the line is highest);
-- table: lookup (a cell), argmax (the row with the largest value), sum and difference of
-         two cells (arithmetic).
+- line:  trend (rising or falling), maximum (the label where the line is highest).
 
 Splits are drawn from separate random streams: `train` and `dev` in the seen style family,
 `test` in the shifted one (palettes, fonts, backgrounds and label placements training
@@ -32,7 +30,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ponder.multimodal.chart_styles import ChartStyle, StyleFamily, draw_style
-from ponder.multimodal.inputs import Table
 from ponder.multimodal.synthetic import ITEMS, TRENDS  # the fusion's examples use the same
 
 SIZE = 224
@@ -53,26 +50,24 @@ class Split(StrEnum):
 QUESTION_TYPES: dict[str, tuple[str, ...]] = {
     "bar": ("largest", "smallest", "value", "difference"),
     "line": ("trend", "maximum"),
-    "table": ("lookup", "argmax", "sum", "difference"),
 }
-ARITHMETIC = frozenset({("bar", "difference"), ("table", "sum"), ("table", "difference")})
+ARITHMETIC = frozenset({("bar", "difference")})
 
 
 @dataclass(frozen=True)
 class ChartTask:
-    """One question about one chart or table, with its answer and what it was made from."""
+    """One question about one chart, with its answer and what it was made from."""
 
-    kind: str  # bar | line | table
+    kind: str  # bar | line
     question_type: str
     question: str
     answer: str  # a label, a trend, or a number written as an integer
     answer_class: str  # what balancing counts: "position 2", "rising", "number"
-    labels: tuple[str, ...]  # the categories, in drawing order (table: the rows' items)
-    values: tuple[int, ...]  # the plotted values (table: the queried column)
+    labels: tuple[str, ...]  # the categories, in drawing order
+    values: tuple[int, ...]  # the plotted values
     used: tuple[tuple[str, int], ...] = ()  # the (label, value) pairs the answer needs
     expression: str = ""  # for arithmetic questions: the computation, e.g. "68 - 45"
     image: bytes | None = None  # PNG, SIZE x SIZE
-    table: Table | None = None
     style: ChartStyle | None = None
 
     @property
@@ -184,86 +179,9 @@ def _line_task(rng: random.Random, question_type: str, target: int | None) -> Ch
     )  # fmt: skip
 
 
-_TABLE_COLUMNS = ("price", "sold", "stock")
-# per column: (one cell, the sum of two, the difference of two), {a} and {b} the items
-_PHRASES: dict[str, tuple[str, str, str]] = {
-    "price": (
-        "What is the price of {a}?",
-        "What do {a} and {b} cost together?",
-        "How much more do {a} cost than {b}?",
-    ),
-    "sold": (
-        "How many {a} were sold?",
-        "How many {a} and {b} were sold in total?",
-        "How many more {a} than {b} were sold?",
-    ),
-    "stock": (
-        "How many {a} are in stock?",
-        "How many {a} and {b} are in stock altogether?",
-        "How many more {a} than {b} are in stock?",
-    ),
-}
-_LARGEST = {"price": "the highest price", "sold": "the most sold", "stock": "the most in stock"}
-
-
-def _table_task(rng: random.Random, question_type: str, target: int | None) -> ChartTask:
-    count = rng.randint(3, 5) if target is None else rng.randint(max(3, target + 1), 5)
-    items = _labels(rng, count, months=False)
-    columns = rng.sample(_TABLE_COLUMNS, k=2)
-    column = rng.randrange(2)
-    grid = [[rng.randint(2, 99) for _ in columns] for _ in items]
-    name = columns[column]
-    one, both, more = _PHRASES[name]
-    if question_type == "argmax":
-        position = rng.randrange(count) if target is None else target
-        values = _with_extreme_at(
-            rng.sample(range(2, 100), k=count), position, largest=True
-        )  # distinct, so the largest is one row
-        for row, value in zip(grid, values, strict=True):
-            row[column] = value
-    values = [row[column] for row in grid]
-    table = Table(
-        ("item", *columns),
-        tuple((item, *(str(v) for v in row)) for item, row in zip(items, grid, strict=True)),
-    )
-
-    def task(question: str, answer: str, answer_class: str, **extra: object) -> ChartTask:
-        return ChartTask(
-            "table", question_type, question, answer, answer_class, items, tuple(values),
-            table=table, **extra,  # type: ignore[arg-type]
-        )  # fmt: skip
-
-    if question_type == "argmax":
-        position = values.index(max(values))
-        return task(
-            f"Which item has {_LARGEST[name]}?", items[position], f"position {position + 1}",
-            used=((items[position], values[position]),),
-        )  # fmt: skip
-    if question_type == "lookup":
-        position = rng.randrange(count) if target is None else target % count
-        return task(
-            one.format(a=items[position]), str(values[position]), "number",
-            used=((items[position], values[position]),),
-        )  # fmt: skip
-    first, second = _two_positions(rng, count, target)
-    a, b = values[first], values[second]
-    if question_type == "sum":
-        return task(
-            both.format(a=items[first], b=items[second]), str(a + b),
-            "number", used=((items[first], a), (items[second], b)), expression=f"{a} + {b}",
-        )  # fmt: skip
-    if a < b:
-        first, second, a, b = second, first, b, a
-    return task(
-        more.format(a=items[first], b=items[second]), str(a - b),
-        "number", used=((items[first], a), (items[second], b)), expression=f"{a} - {b}",
-    )  # fmt: skip
-
-
 _MAKERS: dict[str, Callable[[random.Random, str, int | None], ChartTask]] = {
     "bar": _bar_task,
     "line": _line_task,
-    "table": _table_task,
 }
 
 
@@ -381,16 +299,15 @@ def _stream(split: Split, seed: int) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _classes(kind: str, question_type: str) -> int:
+def _classes(question_type: str) -> int:
     if question_type == "trend":
         return 2
-    return MAX_CATEGORIES if kind != "table" else 5
+    return MAX_CATEGORIES
 
 
 def data_key(task: ChartTask) -> str:
     """What makes two tasks the same problem: kind, question and the data behind it."""
-    table = task.table.as_text() if task.table else ""
-    return f"{task.kind}|{task.question}|{task.labels}|{task.values}|{table}"
+    return f"{task.kind}|{task.question}|{task.labels}|{task.values}"
 
 
 def make_tasks(
@@ -398,7 +315,7 @@ def make_tasks(
     split: Split | str,
     seed: int = 0,
     balanced: bool = False,
-    kinds: tuple[str, ...] = ("bar", "line", "table"),
+    kinds: tuple[str, ...] = ("bar", "line"),
     exclude: frozenset[str] = frozenset(),
 ) -> list[ChartTask]:
     """`count` tasks, kinds and their question types in turn, fully determined by (split,
@@ -412,15 +329,13 @@ def make_tasks(
     while len(out) < count:
         kind, question_type = pairs[len(out) % len(pairs)]
         turn = turns.get((kind, question_type), 0)
-        target = turn % _classes(kind, question_type) if balanced else None
+        target = turn % _classes(question_type) if balanced else None
         task = _MAKERS[kind](rng, question_type, target)
         if data_key(task) in exclude:
             continue
         turns[(kind, question_type)] = turn + 1
-        if kind != "table":
-            style = draw_style(rng, split.family)
-            task = _with_render(task, style, rng)
-        out.append(task)
+        style = draw_style(rng, split.family)
+        out.append(_with_render(task, style, rng))
     return out
 
 
