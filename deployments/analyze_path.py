@@ -5,7 +5,11 @@
    encoder pool reads the chart's labels and values; the answer is taken from them, or,
    when it needs arithmetic, Reason computes it over the values read (the planner gets a
    word problem stating them). The answer carries the reading and the values it used;
-2. anything else: the encoder pool fuses the image/table into the prompt and the decoder
+2. a question about a table that the table reader can answer ("What is the price of
+   plums?", "Which city has the most visitors?", "What is the total of A and B?"): the
+   encoder pool's table reader picks the operation, the column and the rows; the answer
+   is taken from those cells, or Reason computes it over them, as for charts;
+3. anything else: the encoder pool fuses the image/table into the prompt and the decoder
    answers it.
 """
 
@@ -21,6 +25,7 @@ from ponder.api.multimodal_convert import (
     analyze_call_from_proto,
     analyze_chunk_to_proto,
     chart_answer_to_proto,
+    table_answer_to_proto,
 )
 from ponder.config import PonderConfig
 from ponder.errors import Unavailable
@@ -32,6 +37,7 @@ from ponder.multimodal.chart_questions import (
     operation_of,
     stated_values,
 )
+from ponder.multimodal.table_questions import TableRead, asks_yes_or_no, stated_cells
 from ponder.reasoning.requests import ReasonCall, ReasonResult
 from ponder.v1 import ponder_pb2 as pb
 
@@ -59,7 +65,7 @@ class AnalyzePath:
 
     async def unary(self, request: pb.AnalyzeRequest, call: Call) -> pb.AnalyzeResponse:
         checked = self._checked(request)
-        if (read := await self._chart_answer(checked, call)) is not None:
+        if (read := await self._read_answer(checked, call)) is not None:
             return read
         generation, fused = await self._fused_generation(checked, call.request_id)
         result: GenerationResult = await self._decoders[generation.model].complete.remote(
@@ -71,7 +77,7 @@ class AnalyzePath:
         self, request: pb.AnalyzeRequest, call: Call
     ) -> AsyncIterator[pb.AnalyzeResponse]:
         checked = self._checked(request)
-        if (read := await self._chart_answer(checked, call)) is not None:
+        if (read := await self._read_answer(checked, call)) is not None:
             yield read
             return
         generation, fused = await self._fused_generation(checked, call.request_id)
@@ -94,14 +100,42 @@ class AnalyzePath:
             raise Unavailable("the encoder pool is off on this server (encoder.enabled)")
         return self._encoder
 
+    async def _read_answer(self, checked: AnalyzeCall, call: Call) -> pb.AnalyzeResponse | None:
+        """The answer from the chart reader (an image alone) or the table reader (a table
+        alone), or None when neither answers this request."""
+        if checked.image is not None and checked.table_json is None:
+            return await self._chart_answer(checked, call)
+        if checked.table_json is not None and checked.image is None:
+            return await self._table_answer(
+                checked.messages[-1]["content"], checked.table_json, call
+            )
+        return None
+
+    async def _table_answer(
+        self, question: str, table_json: str, call: Call
+    ) -> pb.AnalyzeResponse | None:
+        """The answer from the table reader, or None when it is switched off, the question
+        wants a yes or a no, the reading is "none of these" or less sure than the
+        configured bound, or the cells it points at give none."""
+        if not self._config.encoder.table_reader or asks_yes_or_no(question):
+            return None
+        read: TableRead = await self._encoders().read_table.remote(question, table_json)
+        if read.answer is None:
+            return None
+        if read.reading.confidence < self._config.encoder.table_reader_min_confidence:
+            return None
+        if not read.answer.expression:
+            return table_answer_to_proto(read, call.request_id)
+        problem = f"{stated_cells(read.answer)} {question}"
+        reason_call = self._reason_call(pb.ReasonRequest(problem=problem), call)
+        result: ReasonResult = await self._planner.reason.remote(reason_call)
+        return table_answer_to_proto(read, call.request_id, result)
+
     async def _chart_answer(self, checked: AnalyzeCall, call: Call) -> pb.AnalyzeResponse | None:
         """The answer from the chart reader, or None when this request is not a chart
-        question it answers (no image, a table too, a question of another kind, labels
-        the chart does not show, a reading less sure than the configured bound, or the
-        reader switched off)."""
+        question it answers (a question of another kind, labels the chart does not show,
+        a reading less sure than the configured bound, or the reader switched off)."""
         question = checked.messages[-1]["content"]
-        if checked.image is None or checked.table_json is not None:
-            return None
         if not self._config.encoder.chart_reader or operation_of(question) is None:
             return None
         reading = await self._encoders().read_chart.remote(checked.image)

@@ -39,6 +39,15 @@ from ponder.multimodal.inputs import (
     preprocess_image,
 )
 from ponder.multimodal.model import MultimodalModel
+from ponder.multimodal.table_questions import TableRead, answer_table_question
+from ponder.multimodal.table_reader import (
+    DEFAULT_TABLE_READER_DIR,
+    QuestionStates,
+    TableFeaturizer,
+    TableReader,
+    load_table_reader,
+)
+from ponder.multimodal.table_reader import decode_readings as decode_table_readings
 from ponder.telemetry.tracing import correlate_logs, span
 
 log = logging.getLogger("ray.serve")
@@ -85,7 +94,27 @@ class EncoderPool:
             folder = Path(config.chart_reader_dir) if config.chart_reader_dir else None
             self._reader, meta = load_reader(folder or DEFAULT_READER_DIR)
             self._reader_version = str(meta["version"])
-        for method in (self._image_batch, self._table_batch, self._chart_batch):
+        self._table_reader: TableReader | None = None
+        self._table_reader_version = ""
+        question_states = None
+        if config.table_reader:
+            folder = Path(config.table_reader_dir) if config.table_reader_dir else None
+            self._table_reader, meta = load_table_reader(folder or DEFAULT_TABLE_READER_DIR)
+            self._table_reader_version = str(meta["version"])
+            if layer := int(meta.get("question_layer", 0)):
+                question_states = QuestionStates(engine.model_path(), layer)
+        tokenizer = self._model.tokenizer
+        self._table_features = TableFeaturizer(
+            self._model.embeddings,
+            lambda text: list(tokenizer.encode(text, add_special_tokens=False).ids),
+            question_states,
+        )
+        for method in (
+            self._image_batch,
+            self._table_batch,
+            self._chart_batch,
+            self._table_read_batch,
+        ):
             batched: Any = method
             batched.set_max_batch_size(config.max_batch_size)
             batched.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
@@ -150,6 +179,40 @@ class EncoderPool:
         async with self._decode_slots:
             pixels = await asyncio.to_thread(self._checked_pixels, data)
         result: ChartRead = await self._chart_batch(pixels)
+        return result
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def _table_read_batch(self, questions: list[tuple[str, Table]]) -> list[TableRead]:
+        self._batch_sizes.observe(len(questions), tags={"modality": "table_question"})
+        reader = self._table_reader
+        assert reader is not None
+
+        def run() -> list[TableRead]:
+            with torch.inference_mode():
+                readings = decode_table_readings(reader(self._table_features.batch(questions)))
+            return [
+                TableRead(
+                    reading,
+                    answer_table_question(reading, table),
+                    self._table_reader_version,
+                    len(questions),
+                )
+                for reading, (_, table) in zip(readings, questions, strict=True)
+            ]
+
+        with span("encoder.table_questions", batch=len(questions)):
+            return await asyncio.to_thread(run)
+
+    async def read_table(self, question: str, table_json: str) -> TableRead:
+        """The table reader's reading of a question about a table, and the answer over the
+        cells it points at (batched)."""
+        if self._table_reader is None:
+            raise Unavailable("the table reader is off on this server (encoder.table_reader)")
+        if len(question) > self._config.max_text_chars:
+            raise InvalidArgument("text", f"longer than {self._config.max_text_chars} characters")
+        async with self._decode_slots:
+            table = await asyncio.to_thread(parse_table, table_json, self._table_limits)
+        result: TableRead = await self._table_read_batch((question, table))
         return result
 
     async def encode_image(self, data: bytes) -> Encoded:

@@ -102,6 +102,37 @@ def test_reason_fans_out_and_answers_on_the_scripted_engine(platform: LocalPlatf
     assert response.usage.completion_tokens >= response.usage.kept_tokens > 0
 
 
+def test_analyze_answers_table_questions_from_the_table_reader(platform: LocalPlatform) -> None:
+    """The packaged table reader picks the column and rows; a cell or the largest row is
+    the answer, a sum goes to Reason (here the scripted one) stating the cells used."""
+    table = json.dumps(
+        {
+            "columns": ["item", "price", "stock"],
+            "rows": [["apples", 12, 40], ["pears", 30, 8], ["plums", 7, 25]],
+        }
+    )
+    with platform.client() as client:
+        lookup = client.analyze(
+            build_analyze_request("What is the price of pears?", table_json=table)
+        )
+        assert (lookup.method, lookup.text) == (pb.ANALYZE_METHOD_TABLE_READING, "30")
+        assert (lookup.table.operation, lookup.table.column) == ("lookup", "price")
+        assert [(v.label, v.value) for v in lookup.values_used] == [("pears", 30.0)]
+        assert lookup.table.reader_version.startswith("table-reader-")
+        most = client.analyze(
+            build_analyze_request("Which item has the most stock?", table_json=table)
+        )
+        assert (most.method, most.text, most.table.operation) == (
+            pb.ANALYZE_METHOD_TABLE_READING, "apples", "argmax",
+        )  # fmt: skip
+        total = client.analyze(
+            build_analyze_request("What is the total stock of pears and plums?", table_json=table)
+        )
+        assert total.method == pb.ANALYZE_METHOD_TABLE_READING_REASON
+        assert [(v.label, v.value) for v in total.values_used] == [("pears", 8.0), ("plums", 25.0)]
+        assert total.text == "7" and total.usage.completion_tokens > 0  # the scripted Reason
+
+
 def test_analyze_fuses_a_table_and_maps_bad_tables(platform: LocalPlatform) -> None:
     table = '{"columns": ["year", "sales"], "rows": [[2023, 10], [2024, 14]]}'
     with platform.client() as client:

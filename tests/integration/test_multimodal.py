@@ -19,6 +19,8 @@ from ponder.api.client import PonderClient, build_analyze_request, build_request
 from ponder.multimodal.chart_questions import ChartReading, answer_question
 from ponder.multimodal.chart_reader import DEFAULT_READER_DIR
 from ponder.multimodal.chart_tasks import answer_is_right, make_tasks
+from ponder.multimodal.table_reader import DEFAULT_TABLE_READER_DIR
+from ponder.multimodal.table_tasks import TableOperation, TableTask, make_table_tasks
 from ponder.v1 import ponder_pb2 as pb
 
 pytestmark = pytest.mark.integration
@@ -71,8 +73,8 @@ def test_analyze_with_image_table_and_both(client: PonderClient) -> None:
         ({"image": _chart([5, 40, 15]), "table_json": TABLE}, 49, 8),
     ]
     for inputs, image_vectors, table_vectors in cases:
-        # not a question the chart reader answers: the fused prompt goes to the decoder
-        request = build_analyze_request("Describe what you see.", max_tokens=12, **inputs)  # type: ignore[arg-type]
+        # not a question the chart or table reader answers: the fused prompt goes to the decoder
+        request = build_analyze_request("Describe this table.", max_tokens=12, **inputs)  # type: ignore[arg-type]
         response = client.analyze(request)
         assert response.text and response.finish_reason
         assert response.method == pb.ANALYZE_METHOD_FUSED_DECODER
@@ -251,3 +253,61 @@ def test_analyze_answers_ten_charts_in_a_style_never_seen_in_training(
     for task in SHIFTED_CHARTS:
         response = client.analyze(build_analyze_request(task.question, image=task.image))
         assert answer_is_right(task, response.text), (task.question, task.answer, response.text)
+
+
+# Ten questions about tables never trained on (the dev split: seen wordings and domains,
+# every operation the reader answers, balanced answer positions).
+DEV_TABLES = [
+    t
+    for t in make_table_tasks(12, "dev", seed=2026, balanced=True)
+    if t.operation is not TableOperation.OTHER
+][:10]
+TABLE_READER = json.loads((DEFAULT_TABLE_READER_DIR / "table_reader.json").read_text())
+TABLE_READ = (pb.ANALYZE_METHOD_TABLE_READING, pb.ANALYZE_METHOD_TABLE_READING_REASON)
+
+
+def _table_json(task: TableTask) -> str:
+    return json.dumps(
+        {"columns": list(task.table.columns), "rows": [list(r) for r in task.table.rows]}
+    )
+
+
+def test_analyze_answers_table_questions_from_the_cells_the_reader_picked(
+    platform: LocalPlatform, client: PonderClient
+) -> None:
+    """Through gRPC and HTTP: a table question is answered from the cells the table reader
+    points at (a cell, the largest or smallest row), arithmetic by Reason's own program
+    over those cells; a request that is not such a question takes the fused path."""
+    import httpx
+
+    responses = [
+        client.analyze(build_analyze_request(t.question, table_json=_table_json(t)))
+        for t in DEV_TABLES
+    ]
+    for task, response in zip(DEV_TABLES, responses, strict=True):
+        assert response.method in TABLE_READ, (task.question, response.method)
+        assert response.table.reader_version == TABLE_READER["version"]
+        assert response.table.column == task.table.columns[task.column], task.question
+        used = [(v.label, int(v.value)) for v in response.values_used]
+        if task.expression:  # Reason's own program over the cells used
+            assert response.method == pb.ANALYZE_METHOD_TABLE_READING_REASON
+            assert used == list(task.used)
+            numbers = sorted(int(n) for n in re.findall(r"\d+", response.expression))
+            assert numbers == sorted(value for _, value in used), response.expression
+            assert float(response.text) == eval(response.expression)
+            assert response.usage.completion_tokens > 0
+        else:
+            assert response.method == pb.ANALYZE_METHOD_TABLE_READING
+            assert response.text == task.answer, task.question
+    fused = client.analyze(
+        build_analyze_request("Describe this table.", table_json=_table_json(DEV_TABLES[0]))
+    )
+    assert fused.method == pb.ANALYZE_METHOD_FUSED_DECODER and fused.table_vectors > 0
+    headers = {"authorization": f"Bearer {platform.api_token}"}
+    with httpx.Client(base_url=platform.http_url, headers=headers, timeout=300) as http:
+        replies = [
+            http.post("/v1/analyze", json={"text": t.question, "table": json.loads(_table_json(t))})
+            for t in DEV_TABLES
+        ]
+    assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
+    assert [r.json()["analysis"] for r in replies] == [r.text for r in responses]

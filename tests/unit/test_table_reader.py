@@ -13,7 +13,7 @@ import torch
 
 from ponder.multimodal.inputs import Table
 from ponder.multimodal.table_evaluation import candidates, evaluate_tables, majority_answers
-from ponder.multimodal.table_questions import TableReading, answer_table_question
+from ponder.multimodal.table_questions import TableReading, answer_table_question, asks_yes_or_no
 from ponder.multimodal.table_reader import (
     TableFeaturizer,
     TableReader,
@@ -103,3 +103,10 @@ def test_the_reader_learns_to_read_unseen_tables_and_round_trips(tmp_path: Path)
 
     # float16 on disk: the same choices, bar a near tie
     assert sum(a == b for a, b in zip(choices(loaded), choices(reader), strict=True)) >= 19
+
+
+def test_yes_or_no_questions_are_left_to_the_decoder() -> None:
+    for question in ("Did sales rise?", "Is the price of apples above 5?", "  does Oslo lead?"):
+        assert asks_yes_or_no(question), question
+    for question in ("What is the price of apples?", "Which island has the most rain?", "Isla?"):
+        assert not asks_yes_or_no(question), question

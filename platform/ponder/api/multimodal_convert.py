@@ -12,6 +12,7 @@ from ponder.errors import InvalidArgument
 from ponder.generation import FinishReason, GenerationChunk, GenerationResult, SamplingOptions
 from ponder.model_catalogue import resolve_model
 from ponder.multimodal.chart_questions import ChartAnswer, ChartRead
+from ponder.multimodal.table_questions import TableRead
 from ponder.reasoning.requests import ReasonResult
 from ponder.reasoning.selection import chosen_program
 from ponder.v1 import ponder_pb2 as pb
@@ -58,6 +59,37 @@ def chart_answer_to_proto(
     )
     if reasoned is not None:
         response.method = pb.ANALYZE_METHOD_CHART_READING_REASON
+        response.text = reasoned.answer
+        response.usage.prompt_tokens = reasoned.prompt_tokens
+        response.usage.completion_tokens = reasoned.completion_tokens
+        response.expression = chosen_program(reasoned) or answer.expression
+    return response
+
+
+def table_answer_to_proto(
+    read: TableRead, request_id: str, reasoned: ReasonResult | None = None
+) -> pb.AnalyzeResponse:
+    """An answer from the table reader (and, for arithmetic, Reason over the cells)."""
+    answer = read.answer
+    assert answer is not None
+    response = pb.AnalyzeResponse(
+        text=answer.answer,
+        finish_reason=pb.FINISH_REASON_STOP,
+        usage=pb.Usage(),
+        request_id=request_id,
+        weights_version=read.reader_version,
+        method=pb.ANALYZE_METHOD_TABLE_READING,
+        table=pb.TableReading(
+            operation=answer.operation.value,
+            column=answer.column,
+            reader_version=read.reader_version,
+            confidence=read.reading.confidence,
+        ),
+        values_used=[pb.ReadValue(label=name, value=value) for name, value in answer.used],
+        expression=answer.expression,
+    )
+    if reasoned is not None:
+        response.method = pb.ANALYZE_METHOD_TABLE_READING_REASON
         response.text = reasoned.answer
         response.usage.prompt_tokens = reasoned.prompt_tokens
         response.usage.completion_tokens = reasoned.completion_tokens

@@ -48,6 +48,26 @@ class EncoderConfig(StrictModel):
         description="Folder of the chart reader's weights (reader.safetensors + reader.json); "
         "empty means the packaged ones.",
     )
+    table_reader: bool = Field(
+        True,
+        description="Answer Analyze questions about a table (a cell, the row with the largest "
+        "or smallest value, the sum or difference of two cells) from the table reader's "
+        "choice of column and rows, arithmetic by Reason over those cells; other requests go "
+        "to the fused decoder. Needs table reader weights (`ponder train table-reader`).",
+    )
+    table_reader_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A table reading less sure than this (the least probability among its "
+        "choices: operation, column, rows) is not answered from; the request takes the "
+        "fused path instead.",
+    )
+    table_reader_dir: str = Field(
+        "",
+        description="Folder of the table reader's weights (table_reader.safetensors + "
+        "table_reader.json); empty means the packaged ones.",
+    )
     quantize: bool = Field(
         False, description="8-bit dynamic quantisation of the encoders' Linear/LSTM layers."
     )
@@ -67,11 +87,22 @@ class EncoderConfig(StrictModel):
     max_text_chars: int = Field(20_000, ge=1, description="Longest Analyze text.")
 
     @model_validator(mode="after")
-    def _chart_reader_weights_exist(self) -> EncoderConfig:
+    def _reader_weights_exist(self) -> EncoderConfig:
         folder = Path(self.chart_reader_dir) if self.chart_reader_dir else None
         if self.enabled and self.chart_reader and folder and not (folder / "reader.json").is_file():
             raise ValueError(
                 f"encoder.chart_reader_dir: no reader.json in {self.chart_reader_dir} "
                 "(`ponder train chart-reader --out DIR` writes one)"
+            )
+        table_folder = Path(self.table_reader_dir) if self.table_reader_dir else None
+        if (
+            self.enabled
+            and self.table_reader
+            and table_folder
+            and not (table_folder / "table_reader.json").is_file()
+        ):
+            raise ValueError(
+                f"encoder.table_reader_dir: no table_reader.json in {self.table_reader_dir} "
+                "(`ponder train table-reader --out DIR` writes one)"
             )
         return self

@@ -7,6 +7,7 @@ which Analyze hands to Reason. Plain Python (the ingress imports it).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from ponder.multimodal.inputs import Table
@@ -94,3 +95,15 @@ def stated_cells(answer: TableAnswer) -> str:
     return " ".join(
         f"The {answer.column} of {name} is {_written(value)}." for name, value in answer.used
     )
+
+
+_YES_OR_NO = re.compile(
+    r"^\W*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I
+)
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """A question that opens with an auxiliary verb ("Did sales rise?", "Is the price of
+    apples above 5?") wants a yes or a no, which none of the reader's answers (a cell, a
+    row's name, a sum or difference) is: Analyze leaves it to the fused decoder."""
+    return _YES_OR_NO.match(question) is not None

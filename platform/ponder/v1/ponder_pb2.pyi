@@ -59,6 +59,8 @@ class AnalyzeMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ANALYZE_METHOD_FUSED_DECODER: _ClassVar[AnalyzeMethod]
     ANALYZE_METHOD_CHART_READING: _ClassVar[AnalyzeMethod]
     ANALYZE_METHOD_CHART_READING_REASON: _ClassVar[AnalyzeMethod]
+    ANALYZE_METHOD_TABLE_READING: _ClassVar[AnalyzeMethod]
+    ANALYZE_METHOD_TABLE_READING_REASON: _ClassVar[AnalyzeMethod]
 
 class ModelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -99,6 +101,8 @@ ANALYZE_METHOD_UNSPECIFIED: AnalyzeMethod
 ANALYZE_METHOD_FUSED_DECODER: AnalyzeMethod
 ANALYZE_METHOD_CHART_READING: AnalyzeMethod
 ANALYZE_METHOD_CHART_READING_REASON: AnalyzeMethod
+ANALYZE_METHOD_TABLE_READING: AnalyzeMethod
+ANALYZE_METHOD_TABLE_READING_REASON: AnalyzeMethod
 MODEL_KIND_UNSPECIFIED: ModelKind
 MODEL_KIND_BASE: ModelKind
 MODEL_KIND_ADAPTER: ModelKind
@@ -530,7 +534,7 @@ class AnalyzeRequest(_message.Message):
     def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., table_json: _Optional[str] = ..., sampling: _Optional[_Union[SamplingOptions, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("text", "finish_reason", "usage", "request_id", "image_vectors", "table_vectors", "weights_version", "method", "chart", "values_used", "expression")
+    __slots__ = ("text", "finish_reason", "usage", "request_id", "image_vectors", "table_vectors", "weights_version", "method", "chart", "values_used", "expression", "table")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
@@ -542,6 +546,7 @@ class AnalyzeResponse(_message.Message):
     CHART_FIELD_NUMBER: _ClassVar[int]
     VALUES_USED_FIELD_NUMBER: _ClassVar[int]
     EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
     text: str
     finish_reason: FinishReason
     usage: Usage
@@ -553,7 +558,8 @@ class AnalyzeResponse(_message.Message):
     chart: ChartReading
     values_used: _containers.RepeatedCompositeFieldContainer[ReadValue]
     expression: str
-    def __init__(self, text: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., request_id: _Optional[str] = ..., image_vectors: _Optional[int] = ..., table_vectors: _Optional[int] = ..., weights_version: _Optional[str] = ..., method: _Optional[_Union[AnalyzeMethod, str]] = ..., chart: _Optional[_Union[ChartReading, _Mapping]] = ..., values_used: _Optional[_Iterable[_Union[ReadValue, _Mapping]]] = ..., expression: _Optional[str] = ...) -> None: ...
+    table: TableReading
+    def __init__(self, text: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., request_id: _Optional[str] = ..., image_vectors: _Optional[int] = ..., table_vectors: _Optional[int] = ..., weights_version: _Optional[str] = ..., method: _Optional[_Union[AnalyzeMethod, str]] = ..., chart: _Optional[_Union[ChartReading, _Mapping]] = ..., values_used: _Optional[_Iterable[_Union[ReadValue, _Mapping]]] = ..., expression: _Optional[str] = ..., table: _Optional[_Union[TableReading, _Mapping]] = ...) -> None: ...
 
 class ReadValue(_message.Message):
     __slots__ = ("label", "value")
@@ -572,6 +578,18 @@ class ChartReading(_message.Message):
     values: _containers.RepeatedCompositeFieldContainer[ReadValue]
     reader_version: str
     def __init__(self, kind: _Optional[str] = ..., values: _Optional[_Iterable[_Union[ReadValue, _Mapping]]] = ..., reader_version: _Optional[str] = ...) -> None: ...
+
+class TableReading(_message.Message):
+    __slots__ = ("operation", "column", "reader_version", "confidence")
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    READER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    operation: str
+    column: str
+    reader_version: str
+    confidence: float
+    def __init__(self, operation: _Optional[str] = ..., column: _Optional[str] = ..., reader_version: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
