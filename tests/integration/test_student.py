@@ -102,7 +102,7 @@ def test_reason_runs_every_branch_on_the_student(
 def test_analyze_on_the_student(client: PonderClient, trained_student: TrainedStudent) -> None:
     table = json.dumps({"columns": ["city", "people"], "rows": [["Oslo", 7], ["Rome", 28]]})
     request = build_analyze_request(
-        "Which city has more people?", table_json=table, max_tokens=8, model=trained_student.name
+        "Describe this table.", table_json=table, max_tokens=8, model=trained_student.name
     )
     response = client.analyze(request)
     assert response.table_vectors > 0 and response.usage.completion_tokens > 0
