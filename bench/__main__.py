@@ -96,6 +96,9 @@ BENCHMARKS = {
     ),
     "cluster_autoscale": Benchmark("cluster_autoscale.py", ("cluster_autoscale.json",)),
     "autoscaling": Benchmark("autoscaling.py", ("autoscaling.json",)),
+    "table_reader": Benchmark(
+        "table_reader.py", ("table_reader.json",), quick=("--quick", "--seeds", "0")
+    ),
     "fusion": Benchmark(
         "-m ponder.cli train fusion --evaluate-only --report bench/results/fusion.json",
         ("fusion.json",),

@@ -3,7 +3,9 @@
 Run:  .venv/bin/python bench/encoder.py [--images 64] [--callers 16] [--rounds 10]
 
   P5  images/s of the EncoderPool with @serve.batch (max batch 8) / images/s with
-      batching off (max batch 1), 16 concurrent callers, same replica shape  target >= 3
+      batching off (max batch 1), 16 concurrent callers, same replica shape  target >= 3;
+      the same for the trained readers: rendered charts through the chart reader
+      (`read_chart`) and table questions through the table reader (`read_table`)
   Q   8-bit dynamic quantisation of the encoders: images/s quantised / float, and the
       largest absolute difference of the projected vectors on the same images
   L   latency p50 of Analyze (text only; text + image) / Generate for the same text,
@@ -23,6 +25,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +52,26 @@ def _chart(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def _throughput(app_name: str, images: list[bytes], callers: int) -> dict[str, float]:
+async def _encode(handle: Any, data: bytes) -> int:
+    result = await handle.encode.remote(data, None)
+    return int(result["batch_size"])
+
+
+async def _read_chart(handle: Any, data: bytes) -> int:
+    return int((await handle.read_chart.remote(data)).batch_size)
+
+
+async def _read_table(handle: Any, question: tuple[str, str]) -> int:
+    return int((await handle.read_table.remote(*question)).batch_size)
+
+
+def _throughput(
+    app_name: str,
+    images: list[Any],
+    callers: int,
+    call: Callable[[Any, Any], Awaitable[int]] = _encode,
+) -> dict[str, float]:
+    """Inputs per second through `call` (ResNet-101 regions unless another is given)."""
     from ray import serve
 
     handle = serve.get_deployment_handle("EncoderPool", app_name=app_name)
@@ -60,9 +82,7 @@ def _throughput(app_name: str, images: list[bytes], callers: int) -> dict[str, f
 
         async def caller() -> None:
             while queue:
-                data = queue.pop()
-                result = await handle.encode.remote(data, None)
-                sizes.append(result["batch_size"])
+                sizes.append(await call(handle, queue.pop()))
 
         await asyncio.gather(*(caller() for _ in range(callers)))  # warm-up round
         queue.extend(images)
@@ -138,6 +158,46 @@ def _latency(target: str, rounds: int) -> dict[str, float]:
     return result
 
 
+def _reader_passes(count: int, callers: int) -> dict[str, Any]:
+    """P5 for the trained readers: the unbatched and batched pools of the image run, in
+    mirrored order, on rendered charts (chart reader) and on table questions (table
+    reader)."""
+    from ponder.multimodal.chart_tasks import make_tasks
+    from ponder.multimodal.table_tasks import make_table_tasks
+
+    charts = [t.image for t in make_tasks(count, "dev", seed=5)]
+    tables = [
+        (t.question, json.dumps({"columns": t.table.columns, "rows": t.table.rows}))
+        for t in make_table_tasks(count, "dev", seed=5)
+    ]
+    workloads: dict[str, tuple[list[Any], Callable[[Any, Any], Awaitable[int]]]] = {
+        "chart_reader": (charts, _read_chart),
+        "table_reader": (tables, _read_table),
+    }
+    out: dict[str, Any] = {}
+    for workload, (inputs, call) in workloads.items():
+        passes: dict[str, list[dict[str, float]]] = {"unbatched": [], "batched": []}
+        for name in ("unbatched", "batched", "batched", "unbatched"):
+            passes[name].append(_throughput(f"enc-{name}", inputs, callers, call))
+            _say(f"{workload} {name}: {passes[name][-1]}")
+        ratios = [
+            b["images_per_s"] / u["images_per_s"]
+            for b, u in zip(passes["batched"], passes["unbatched"], strict=True)
+        ]
+        out[workload] = {
+            name: {
+                "per_s": statistics.mean(r["images_per_s"] for r in runs),
+                "mean_batch": statistics.mean(r["mean_batch"] for r in runs),
+                "passes": runs,
+            }
+            for name, runs in passes.items()
+        } | {
+            "P5_batched_over_unbatched": statistics.mean(ratios),
+            "P5_per_pass": ratios,
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=64)
@@ -180,6 +240,7 @@ def main() -> int:
         for name in order:
             passes[name].append(_throughput(f"enc-{name}", images, args.callers))
             _say(f"{name}: {passes[name][-1]}")
+        result["readers"] = _reader_passes(args.images, args.callers)
     finally:
         platform.stop()
 

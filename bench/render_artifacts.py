@@ -134,3 +134,86 @@ def render_chart_reader(meta: dict[str, Any]) -> str:
                 )
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def render_table_reader(meta: dict[str, Any]) -> str:
+    """`ponder train table-reader`: per question type, the answers worked out over the
+    cells the reader picked beside the majority class and the decoder's text-only and
+    table-as-text baselines, on tables in the seen family and in the shifted one."""
+    names = {"dev": "dev (seen wordings and domains)", "test_shifted": "test (shifted)"}
+    lines = [
+        f"Table reader `{meta['version']}` (`{meta['command']}`): {meta['trained_on']}; "
+        f"{meta['seconds']} s on {meta['threads']} CPU threads. Held-out sets balanced by "
+        "answer position; the decoder baselines choose among candidate answers (see above)."
+    ]
+    for split, row in meta["metrics"].items():
+        bound = row["min_confidence"]
+        columns = ["question type", "majority class", "text-only", "table-as-text"]
+        columns += ["reader, then computed", f"reader at least {bound} sure", "right of those"]
+        lines += ["", f"{names.get(split, split)}:", "", *_header(*columns)]
+        totals = dict.fromkeys(("n", "majority", "text_only", "table_text", "read"), 0)
+        for name, counts in row["answers"].items():
+            n, answered = counts["n"], counts["answered"]
+            if name == "other":
+                continue
+            for key in totals:
+                totals[key] += counts[key]
+            cells = [format_proportion(counts["majority"], n)]
+            cells += [
+                format_proportion(counts[k], n) if row["decoder_baselines"] else "not run"
+                for k in ("text_only", "table_text")
+            ]
+            cells += [format_proportion(counts["read"], n), format_proportion(answered, n)]
+            cells.append(
+                format_proportion(counts["answered_right"], answered) if answered else "none"
+            )
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        n = totals["n"]
+        lines.append(
+            "| **all five** | "
+            + " | ".join(
+                format_proportion(totals[k], n)
+                if row["decoder_baselines"] or k in ("majority", "read")
+                else "not run"
+                for k in ("majority", "text_only", "table_text", "read")
+            )
+            + " | | |"
+        )
+        other = row["answers"].get("other")
+        if other:
+            lines += [
+                "",
+                f'Questions of none of these kinds ("Describe this table."): left to the fused '
+                f"decoder {other['read']} of {other['n']} times; answered from cells anyway "
+                f"{other['answered']} of {other['n']} times at the {bound} bound.",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def render_table_reader_ab(report: dict[str, Any]) -> str:
+    """`bench/table_reader.py`: per seed, the two ways of reading the question side by side."""
+    lines = [
+        *_header("seed", "question read through", "dev: right of five types",
+                 "shifted: right of five types", "shifted: others left to the decoder"),
+    ]  # fmt: skip
+    totals: dict[str, dict[str, int]] = {}
+    for run in report["runs"]:
+        dev, shifted = run["dev"], run["test_shifted"]
+        lines.append(
+            f"| {run['seed']} | {run['variant']} | {format_proportion(dev['right'], dev['n'])} "
+            f"| {format_proportion(shifted['right'], shifted['n'])} "
+            f"| {format_proportion(shifted['other_left'], shifted['other_n'])} |"
+        )
+        total = totals.setdefault(
+            run["variant"], dict.fromkeys(("d", "dn", "s", "sn", "o", "on"), 0)
+        )
+        for key, value in (("d", dev["right"]), ("dn", dev["n"]), ("s", shifted["right"]),
+                           ("sn", shifted["n"]), ("o", shifted["other_left"]),
+                           ("on", shifted["other_n"])):  # fmt: skip
+            total[key] += value
+    for variant, t in totals.items():
+        lines.append(
+            f"| all | **{variant}** | {format_proportion(t['d'], t['dn'])} "
+            f"| {format_proportion(t['s'], t['sn'])} | {format_proportion(t['o'], t['on'])} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -134,6 +134,20 @@ def render_encoder(report: dict[str, Any]) -> str:
         f"{latency['L_analyze_image_over_generate']:.2f} "
         f"({latency['analyze_image_p50_s']:.2f} s ÷ {latency['generate_p50_s']:.2f} s) |",
     ]
+    readers = report.get("readers", {})
+    names = {
+        "chart_reader": "rendered charts, chart reader",
+        "table_reader": "table questions, table reader",
+    }
+    if readers:
+        lines += ["", *_header("trained reader", "per s, max batch 1", "per s, max batch 8",
+                               "mean batch", "P5 batched ÷ unbatched (per pass)")]  # fmt: skip
+    for name, run in readers.items():
+        lines.append(
+            f"| {names.get(name, name)} | {run['unbatched']['per_s']:.1f} "
+            f"| {run['batched']['per_s']:.1f} | {run['batched']['mean_batch']:.1f} "
+            f"| **{run['P5_batched_over_unbatched']:.2f}** ({_per_pass(run['P5_per_pass'])}) |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,8 @@ from bench.render_artifacts import (
     render_chart_reader,
     render_fusion_training,
     render_student_metrics,
+    render_table_reader,
+    render_table_reader_ab,
 )
 from bench.render_engine_speed import (
     render_burst,
@@ -309,6 +311,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/robustness.json": render_robustness,
     "bench/results/robustness-vote-rl.json": render_robustness,
     "bench/results/robustness-before-rl.json": render_robustness,
+    "bench/results/table_reader.json": render_table_reader_ab,
 }
 
 
@@ -321,6 +324,7 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "platform/ponder/reasoning/scorer_default.json": render_verifier,
     "platform/ponder/reasoning/ranker_default.json": render_ranker,
     "platform/ponder/multimodal/chart_reader_weights/reader.json": render_chart_reader,
+    "platform/ponder/multimodal/table_reader_weights/table_reader.json": render_table_reader,
 }
 
 # Every source a block may name (a path from the root, `*` for an artifact's version).
