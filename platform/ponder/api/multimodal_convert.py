@@ -33,6 +33,18 @@ class AnalyzeCall:
     model: str = ""  # decoder set that answers ("" = the main one)
 
 
+def _reasoned_over_reading(
+    response: pb.AnalyzeResponse, reasoned: ReasonResult, method: pb.AnalyzeMethod
+) -> None:
+    """A reader's answer that Reason computed: its answer, tokens and chosen program (the
+    reader's own expression when Reason names none)."""
+    response.method = method
+    response.text = reasoned.answer
+    response.usage.prompt_tokens = reasoned.prompt_tokens
+    response.usage.completion_tokens = reasoned.completion_tokens
+    response.expression = chosen_program(reasoned) or response.expression
+
+
 def chart_answer_to_proto(
     answer: ChartAnswer, read: ChartRead, request_id: str, reasoned: ReasonResult | None = None
 ) -> pb.AnalyzeResponse:
@@ -58,11 +70,7 @@ def chart_answer_to_proto(
         expression=answer.expression,
     )
     if reasoned is not None:
-        response.method = pb.ANALYZE_METHOD_CHART_READING_REASON
-        response.text = reasoned.answer
-        response.usage.prompt_tokens = reasoned.prompt_tokens
-        response.usage.completion_tokens = reasoned.completion_tokens
-        response.expression = chosen_program(reasoned) or answer.expression
+        _reasoned_over_reading(response, reasoned, pb.ANALYZE_METHOD_CHART_READING_REASON)
     return response
 
 
@@ -89,11 +97,7 @@ def table_answer_to_proto(
         expression=answer.expression,
     )
     if reasoned is not None:
-        response.method = pb.ANALYZE_METHOD_TABLE_READING_REASON
-        response.text = reasoned.answer
-        response.usage.prompt_tokens = reasoned.prompt_tokens
-        response.usage.completion_tokens = reasoned.completion_tokens
-        response.expression = chosen_program(reasoned) or answer.expression
+        _reasoned_over_reading(response, reasoned, pb.ANALYZE_METHOD_TABLE_READING_REASON)
     return response
 
 

@@ -261,6 +261,19 @@ def read_charts(
     return out
 
 
+def warmup_cosine(optimiser: torch.optim.Optimizer, steps: int) -> Any:
+    """The readers' schedule: a linear warm-up over the first tenth of `steps`, then a
+    cosine decay to zero."""
+    warmup = max(1, steps // 10)
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
+
+
 def train_reader(
     reader: ChartReader,
     raw: torch.Tensor,
@@ -277,14 +290,7 @@ def train_reader(
     generator = torch.Generator().manual_seed(seed)
     steps = epochs * ((len(raw) + batch_size - 1) // batch_size)
     optimiser = torch.optim.AdamW(reader.parameters(), lr=learning_rate, weight_decay=1e-4)
-    warmup = max(1, steps // 10)
-
-    def rate(step: int) -> float:  # linear warm-up, then cosine down to zero
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
+    schedule = warmup_cosine(optimiser, steps)
     losses = []
     for epoch in range(epochs):
         reader.train()

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
+from ponder.multimodal.chart_reader import warmup_cosine
 from ponder.multimodal.inputs import Table
 from ponder.multimodal.table_questions import TableReading
 from ponder.multimodal.table_tasks import OPERATIONS, ROW_ANSWERS, TWO_ROWS, TableOperation
@@ -375,14 +376,7 @@ def train_reader(
     generator = torch.Generator().manual_seed(seed)
     steps = epochs * ((len(tasks) + batch_size - 1) // batch_size)
     optimiser = torch.optim.AdamW(reader.parameters(), lr=learning_rate, weight_decay=1e-4)
-    warmup = max(1, steps // 10)
-
-    def rate(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
+    schedule = warmup_cosine(optimiser, steps)
     targets = TableTargets.of(tasks)
     losses = []
     for epoch in range(epochs):
