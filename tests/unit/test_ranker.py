@@ -108,6 +108,26 @@ def test_features_tell_a_program_using_the_distractor_and_the_operator_it_meets(
     assert context(right) and context(right) != context(features(RACHEL, "7 + 4", 11.0))
 
 
+JACK = (
+    "Jack had 8 pens and Mary had 5 pens. Jack gave 3 pens to Mary. "
+    "How many pens does Jack have now?"
+)
+
+
+def test_features_tell_a_program_that_starts_from_someone_else_s_holding() -> None:
+    # Mary's 5 less the 3 Jack gave leaves out Jack's own 8, which the question asks about
+    assert features(JACK, "5 - 3", 2.0, votes=1)["asked_holding_unused"] == 1.0
+    assert features(JACK, "8 - 3", 5.0, votes=1)["asked_holding_unused"] == 0.0
+    assert features(JACK, "(8 + 5) - 3", 10.0, votes=1)["asked_holding_unused"] == 0.0
+    # asked about Mary, her own 5 is the holding to start from
+    mary = JACK.replace("does Jack have", "does Mary have")
+    assert features(mary, "5 + 3", 8.0, votes=1)["asked_holding_unused"] == 0.0
+    assert features(mary, "8 + 3", 11.0, votes=1)["asked_holding_unused"] == 1.0
+    # a question that names no one flags nothing
+    nobody = JACK.replace("does Jack have now", "are there in all")
+    assert features(nobody, "5 - 3", 2.0, votes=1)["asked_holding_unused"] == 0.0
+
+
 def test_fit_ranker_learns_to_prefer_the_right_candidate_and_skips_hopeless_problems() -> None:
     # The right candidate never uses an irrelevant number; the wrong one does, and holds
     # more votes in most problems: only the first cue tells them apart.

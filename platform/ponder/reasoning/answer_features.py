@@ -83,6 +83,7 @@ DENSE_FEATURES: tuple[str, ...] = (
     "rate_and_mul",
     "operands_in_text_order",
     "other_owner_used",
+    "asked_holding_unused",
     "most_votes",
     "votes_on_same_quantities",
     "lone_unit_used",
@@ -334,6 +335,19 @@ def _other_owner_share(reading: ProblemReading, used: list[int]) -> float:
     return len(other) / len(used)
 
 
+def _asked_holding_unused(reading: ProblemReading, used: list[int]) -> float:
+    """1 when the question names someone who holds a stated quantity (one that is not
+    moved between people) and the program uses none of their holdings but another
+    person's: Mary's 5 pens less the 3 Jack gave, asked how many Jack has."""
+    owners, signs = reading.owners, reading.signs
+    n = len(reading.quantities)
+    if not reading.asked_names or len(owners) != n or len(signs) != n:
+        return 0.0
+    holdings = [i for i in range(n) if owners[i] in reading.asked_names and not signs[i]]
+    others = [i for i in used if owners[i] and owners[i] not in reading.asked_names]
+    return float(bool(holdings and others) and not any(i in used for i in holdings))
+
+
 def candidate_rows(reading: ProblemReading, found: Sequence[Candidate]) -> list[list[float]]:
     """Every candidate's feature row, in FEATURE_NAMES order."""
     total = sum(c.votes for c in found)
@@ -404,6 +418,7 @@ def candidate_features(
         cues.body_rate * mul,
         float(used == sorted(used)),
         _other_owner_share(reading, used),
+        _asked_holding_unused(reading, used),
         float(candidate.votes > 0 and candidate.votes == most_votes),
         same / total_votes if total_votes else 0.0,
         lone_used,
