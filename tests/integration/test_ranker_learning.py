@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import random
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from ponder.learning.learner import Learner, LearnerState
 from ponder.learning.outcome_log import Keys, OutcomeLog
 from ponder.learning.ranker_examples import RankerExample, held_back
 from ponder.learning.ranker_learner import RankerLearner
-from ponder.learning.ranker_registry import RankerRegistry
+from ponder.learning.ranker_registry import RankerRegistry, RankerVersion
 from ponder.learning.records import SHARED_SCOPE, Outcome, ReasoningRecord, now_ms, scorer_scope
 from ponder.learning.watcher import RankerWatcher
 from ponder.reasoning.path_scorer import load_scorer
@@ -238,6 +239,38 @@ def test_only_listed_tenants_train_the_shared_versions(redis: LocalRedis) -> Non
         examples = await client.llen(Keys().ranker_examples(SHARED_SCOPE, False))
         examples += await client.llen(Keys().ranker_examples(SHARED_SCOPE, True))
         assert examples == 20
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_an_active_ranker_this_release_cannot_read_is_reseeded_not_served(
+    redis: LocalRedis,
+) -> None:
+    """An upgrade over a Redis whose tenant scope holds a ranker with another feature
+    list: planners' watchers keep serving (the shared version for that tenant) and the
+    scope is re-seeded with a "reseed" event; the old version stays in Redis unlisted."""
+
+    async def scenario() -> None:
+        client = _client(redis)
+        registry = RankerRegistry(client)
+        acme = scorer_scope("acme", per_tenant=True)
+        await registry.seed(acme, PACKAGED)
+        old = dataclasses.replace(PACKAGED, version="r2-oldfeatures")
+        stale = json.loads(RankerVersion(old, PACKAGED.version, now_ms(), "promoted").to_json())
+        stale["ranker"]["features"] = stale["ranker"]["features"][:-1]  # an older release's
+        await client.hset(Keys().ranker(acme, "versions"), old.version, json.dumps(stale))
+        await client.set(Keys().ranker(acme, "active"), old.version)
+
+        watcher = RankerWatcher(registry, PACKAGED)
+        watcher.current(acme)
+        await watcher.refresh()  # would raise on the unreadable version before
+        assert watcher.current(acme).version == PACKAGED.version
+        assert await registry.active_version(acme) == PACKAGED.version
+        events = [e["event"] for e in await registry.history(acme)]
+        assert events[-1] == "reseed"
+        assert [v.version for v in await registry.versions(acme)] == [PACKAGED.version]
+        assert await client.hget(Keys().ranker(acme, "versions"), old.version) is not None
         await client.aclose()
 
     asyncio.run(scenario())

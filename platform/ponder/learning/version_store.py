@@ -4,11 +4,18 @@ answer ranker's registries share.
 Per scope: a hash of every kept version (its JSON), the active version's id, and a history
 list of events (seed, promoted, rejected, rollback, ...). A tenant scope is seeded from
 the shared scope's active version, the shared scope from the packaged model.
+
+Upgrades: a kept version this code cannot read (a model saved by a release whose feature
+list differed) is never served. When the active version is such a one, `seed` re-seeds
+the scope from the packaged model (history event "reseed", naming the unreadable version)
+instead of failing every planner's reload; unreadable versions stay in Redis for the
+record but are left out of `versions()`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -32,6 +39,8 @@ class Kept(Protocol):
 
     def to_json(self) -> str: ...
 
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Model)
 V = TypeVar("V", bound=Kept)
@@ -66,25 +75,59 @@ class VersionStore(Generic[M, V]):
         return self._key(scope, "active")
 
     async def seed(self, scope: str, default: M) -> str:
-        """Make sure the scope has an active version; a new tenant scope starts from the
-        shared active version, the shared scope from `default`. Returns the active one."""
+        """Make sure the scope has an active version this code can read; a new tenant
+        scope starts from the shared active version, the shared scope from `default`.
+        An unreadable active version (saved by a release with other features) is replaced
+        the same way. Returns the active one."""
         active = await self.active_version(scope)
-        if active is not None:
+        if active is not None and await self._readable(scope, active):
             return active
         if scope != SHARED_SCOPE:
             await self.seed(SHARED_SCOPE, default)
             default = self._model_of(await self.active(SHARED_SCOPE))
         info = self._seed_info(default)
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(self._key(scope, "versions"), default.version, info.to_json())
-            pipe.set(self._key(scope, "active"), default.version, nx=True)
-            pipe.sadd(self._scopes_key(), scope)
-            _, became_active, _ = await pipe.execute()
-        if became_active:  # only the one seeder that won records it
-            await self._event(scope, "seed", default.version, "")
+        if active is None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(self._key(scope, "versions"), default.version, info.to_json())
+                pipe.set(self._key(scope, "active"), default.version, nx=True)
+                pipe.sadd(self._scopes_key(), scope)
+                _, became_active, _ = await pipe.execute()
+            if became_active:  # only the one seeder that won records it
+                await self._event(scope, "seed", default.version, "")
+        else:
+            await self._reseed(scope, active, info, default.version)
         active = await self.active_version(scope)
         assert active is not None
         return active
+
+    async def _reseed(self, scope: str, unreadable: str, info: V, version: str) -> None:
+        """Replace an unreadable active version, unless another seeder already did."""
+        active_key = self._key(scope, "active")
+        async with self._client.pipeline(transaction=True) as pipe:
+            await pipe.watch(active_key)
+            current = await pipe.get(active_key)
+            if current is None or text(current) != unreadable:
+                return
+            pipe.multi()
+            pipe.hset(self._key(scope, "versions"), version, info.to_json())
+            pipe.set(active_key, version)
+            detail = f"active {unreadable} unreadable by this release"
+            self._stage_event(pipe, scope, "reseed", version, detail)
+            await pipe.execute()
+        log.warning(
+            "%s scope %s: %s was unreadable; re-seeded %s", self.what, scope, unreadable, version
+        )
+
+    async def _readable(self, scope: str, version: str) -> bool:
+        data = await self._client.hget(self._key(scope, "versions"), version)
+        return data is not None and self._try_decode(data) is not None
+
+    def _try_decode(self, data: str | bytes) -> V | None:
+        """The version, or None when this code cannot read it (another feature list)."""
+        try:
+            return self._decode(data)
+        except (ValueError, KeyError, TypeError):
+            return None
 
     async def active_version(self, scope: str) -> str | None:
         value = await self._client.get(self._key(scope, "active"))
@@ -104,7 +147,7 @@ class VersionStore(Generic[M, V]):
 
     async def versions(self, scope: str) -> list[V]:
         raw = await self._client.hvals(self._key(scope, "versions"))
-        decoded = [self._decode(v) for v in raw]
+        decoded = [v for v in map(self._try_decode, raw) if v is not None]
         return sorted(decoded, key=lambda v: getattr(v, "created_ms", 0))
 
     async def history(self, scope: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -70,6 +70,8 @@ class VersionWatcher(Generic[M]):
                 source = scope
             if scope in self._models and self._models[scope].version == version:
                 continue
+            if source == scope:  # re-seeds it first if this release cannot read it
+                version = await self._seed(scope, self._default)
             self._models[scope] = await self._load(source, version)
             log.info("%s of %s is now %s", self._what, scope, version)
 
