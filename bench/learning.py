@@ -10,6 +10,11 @@ Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 0 (all)]
               variants; labels from the data's answers), each pass paired with the first
               on the same problems, via ponder.evaluation.learning_loop (the same code as
               `ponder eval --learn-stream`)
+  refresh     after the 500th and 1000th outcome (--refresh-at), `ponder train refresh`
+              on the caller's scope (verified paths of the logged outcomes -> LoRA on the
+              student -> the paired gate on held-back stream problems); a promoted
+              refresh is hot-loaded by the running platform and measured by one more
+              held-out pass, paired like the others
   rankers     every answer-ranker version the loop created, replayed on the first pass's
               logged programs of the held-out problems (identical rows for all)
   throughput  outcomes applied per second by the learner draining a backlog of the
@@ -240,6 +245,50 @@ async def _after_the_loop(
     }
 
 
+def _with_refresh_adapters(config: Path) -> Path:
+    """`config` with the student's replicas loading refresh adapters from the registry
+    (what a deployment that runs `ponder train refresh` sets), written beside the run."""
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    for app in data["applications"]:
+        app["args"]["student"]["engine"]["refresh_adapters"] = True
+    out = Path(tempfile.mkdtemp(prefix="ponder-bench-config-")) / config.name
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def _refresh_command(config: Path, url: str, client: Any) -> Any:
+    """`ponder train refresh --local` on the caller's scope, against the platform's Redis
+    (its URL in the environment, as an operator's job gets it)."""
+    import os
+    import subprocess
+
+    def refresh(checkpoint: int) -> dict[str, Any] | None:
+        scope = client.get_scorer_response().scorer.scope
+        tenant = scope.removeprefix("tenant-") if scope.startswith("tenant-") else ""
+        _say(f"checkpoint {checkpoint}: ponder train refresh on scope {scope}")
+        command = [sys.executable, "-m", "ponder.cli", "train", "refresh", "--local"]
+        command += ["--serve-config", str(config), "--tenant", tenant]
+        done = subprocess.run(
+            command,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=3600,
+            check=False,
+            env={**os.environ, "PONDER_REDIS_URL": url},
+        )
+        if done.returncode != 0:  # the loop goes on; the table says it failed
+            _say(f"ponder train refresh exited with {done.returncode}")
+            return {"version": "", "status": f"failed (exit {done.returncode})", "gate": None}
+        if '{\n  "version"' not in done.stdout:
+            return None  # too few verified paths: the job said so and kept nothing
+        report: dict[str, Any] = json.loads(done.stdout[done.stdout.rindex('{\n  "version"') :])
+        return report
+
+    return refresh
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
@@ -249,6 +298,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--branches", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=1024, dest="max_tokens")
+    parser.add_argument(
+        "--refresh-at",
+        default="500,1000",
+        dest="refresh_at",
+        help="checkpoints after which the model is refreshed ('' for none)",
+    )
     parser.add_argument("--throughput-outcomes", type=int, default=2000, dest="tp_outcomes")
     args = parser.parse_args()
 
@@ -264,7 +319,8 @@ def main() -> int:
     stream = [problems.stream[i % len(problems.stream)] for i in range(args.stream)]
     held_out = problems.held_out[: args.held_out or None]
     _say(f"stream {len(problems.stream)} problems, held out {len(held_out)}")
-    serve_config = load_serve_config(args.config)
+    config_path = _with_refresh_adapters(args.config) if args.refresh_at else args.config
+    serve_config = load_serve_config(config_path)
     app_config = next(iter(serve_config.apps.values()))
     propose_every = app_config.planner.learning.ranker_propose_every
     checkpoints = [int(c) for c in args.checkpoints.split(",") if int(c) <= args.stream]
@@ -285,8 +341,10 @@ def main() -> int:
                     args.branches,
                     run_id=f"bench-{uuid.uuid4().hex[:8]}",
                     propose_every=propose_every,
+                    refresh_at=tuple(int(c) for c in args.refresh_at.split(",") if c),
                 ),
                 progress=_say,
+                refresh=_refresh_command(config_path, url, client),
             )
         after = asyncio.run(_after_the_loop(url, loop, held_out, args.stream))
     finally:

@@ -26,6 +26,7 @@ def render_learning(report: dict[str, Any]) -> str:
         *_header(
             "outcomes reported",
             "active answer ranker",
+            "model Reason's branches run on",
             "held-out Reason right",
             "paired with the first pass: won / lost, sign test p",
             "stream accuracy since the last checkpoint",
@@ -43,11 +44,54 @@ def render_learning(report: dict[str, Any]) -> str:
         stream_accuracy = row.get("stream_accuracy")
         lines.append(
             f"| {row['outcomes']} | `{row.get('ranker_version', NONE)}` | "
+            f"{_model_cell(row)} | "
             f"{format_proportion(row['held_out_right'], row['held_out_problems'])} | {versus} | "
             f"{NONE if stream_accuracy is None else f'{stream_accuracy:.3f}'} | "
             f"{row['tokens_per_problem']:.0f} |"
         )
-    return "\n".join(lines + _rankers_table(report) + _scorer_tables(report)) + "\n"
+    return (
+        "\n".join(lines + _refresh_table(loop) + _rankers_table(report) + _scorer_tables(report))
+        + "\n"
+    )
+
+
+def _model_cell(row: dict[str, Any]) -> str:
+    model = row.get("model_version")
+    if model is None:
+        return NONE
+    return f"`{model}` (refreshed here)" if row.get("refresh") else f"`{model}`"
+
+
+def _refresh_table(loop: dict[str, Any]) -> list[str]:
+    """Each model refresh the loop ran: its gate on held-back stream problems."""
+    refreshes = loop.get("refreshes") or []
+    if not refreshes:
+        return []
+    lines = [
+        "",
+        "Every model refresh (`ponder train refresh` on the caller's scope, the platform running):",
+        "",
+        *_header(
+            "after outcomes",
+            "version",
+            "gate: won / lost on held-back stream problems, p",
+            "verdict",
+            "verified paths trained on",
+            "train + gate, s",
+        ),
+    ]
+    for row in refreshes:
+        gate = row.get("gate") or {}
+        verdict = (
+            f"+{gate['wins']} / −{gate['losses']} of {gate['problems']}, p = {gate['p_value']:.3f}"
+            if gate
+            else NONE
+        )
+        lines.append(
+            f"| {row['outcomes']} | `{row.get('version', NONE)}` | {verdict} | "
+            f"{row['status']} | {row.get('verified', NONE)} | {row['seconds']:.0f} |"
+        )
+    return lines
 
 
 def _rankers_table(report: dict[str, Any]) -> list[str]:

@@ -49,9 +49,11 @@ async def reason_right(
     problems: list[tuple[str, float]],
     adapters: dict[str, Path | None],
     concurrency: int,
+    ranker: Any = None,
 ) -> dict[str, list[bool]]:
     """Per version (adapter name -> folder, None for the base model): whether default
-    Reason answers each problem right, all versions on one engine, paired by seed."""
+    Reason answers each problem right, all versions on one engine, paired by seed.
+    `ranker`: the answer ranker that chooses (default: the packaged one)."""
     from ponder.engine.vllm_engine import VLLMEngine
     from ponder.reasoning.cache import NoScoreCache
     from ponder.reasoning.local_decoder import EngineDecoder
@@ -72,7 +74,10 @@ async def reason_right(
             if folder is not None:
                 engine.add_adapter(name, folder)
         scorer = load_scorer()
-        ranker = load_ranker() if planner_config.selection == "ranker" else None
+        if planner_config.selection != "ranker":
+            ranker = None
+        elif ranker is None:
+            ranker = load_ranker()
         planner = ReasoningPlanner(
             EngineDecoder(engine), lambda: scorer, NoScoreCache(), planner_config, ranker=ranker
         )
@@ -137,6 +142,23 @@ async def _gate_versions(
     return {active.name: kept, candidate: folder}
 
 
+async def _served_ranker(client: Any, scope: str) -> Any:
+    """The answer ranker the scope's Reason uses now (its learned version, or the
+    shared one), so the gate judges both models as they would be served; None: the
+    packaged ranker (no ranker learning yet)."""
+    from ponder.errors import NotFound
+    from ponder.learning.ranker_registry import RankerRegistry
+    from ponder.learning.records import SHARED_SCOPE
+
+    registry = RankerRegistry(client)
+    for source in (scope, SHARED_SCOPE):
+        try:
+            return (await registry.active(source)).ranker
+        except NotFound:
+            continue
+    return None
+
+
 def _training_examples(settings: Any, verified: list[Any]) -> list[Any]:
     """The verified paths plus rehearsed train-split pot examples."""
     from ponder.learning.refresh_data import rehearsal
@@ -185,7 +207,12 @@ async def refresh_once(
     problems = [(e.problem, e.right_answer) for e in held][: settings.gate_problems]
     versions = await _gate_versions(registry, active, name, folder)
     right = await reason_right(
-        engine_config, app.planner, problems, versions, settings.gate_concurrency
+        engine_config,
+        app.planner,
+        problems,
+        versions,
+        settings.gate_concurrency,
+        await _served_ranker(client, scope),
     )
     gate = PairedGateSettings(
         settings.gate_min_problems, settings.gate_min_effect, settings.gate_max_p_value
@@ -199,7 +226,14 @@ async def refresh_once(
     )
     if not await registry.propose(scope, info, active.name, files):
         raise SystemExit("the active version changed while the candidate was judged: not kept")
-    return {"version": name, "status": status, "gate": decision.to_json()}
+    return {
+        "version": name,
+        "status": status,
+        "gate": decision.to_json(),
+        "logged_problems": len(trained),
+        "verified": len(verified),
+        "examples": len(examples),
+    }
 
 
 def cmd_train_refresh(args: argparse.Namespace) -> int:

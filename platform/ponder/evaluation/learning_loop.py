@@ -5,7 +5,10 @@ answer's outcome is reported with ReportOutcome (right or wrong against the data
 answer, and the right answer). At each checkpoint (e.g. after 250, 500 and 1000 outcomes)
 the loop waits until the learner has applied every outcome and every due ranker refit has
 run, then measures `reason` on the held-out problems (never reported) with whatever
-versions are active by then, paired with the first pass on the same problems.
+versions are active by then, paired with the first pass on the same problems. At the
+checkpoints named for it, a model refresh (`ponder train refresh`, given as a callable)
+runs next; when its gate promotes it, the loop waits until Reason's branches run on it and
+measures once more, so each refresh has its own row.
 """
 
 from __future__ import annotations
@@ -24,8 +27,28 @@ from ponder.learning.paired_gate import sign_test_p
 from ponder.reasoning.plan import format_number
 from ponder.reasoning.problems import Problem, is_correct
 from ponder.stats import wilson_interval
+from ponder.v1 import ponder_pb2 as pb
 
 Progress = Callable[[str], None]
+
+
+RETRIES = 6  # RESOURCE_EXHAUSTED ("retry later") answers retried per call, as a client does
+
+
+def reason_retrying(
+    client: PonderClient, request: pb.ReasonRequest, request_id: str = ""
+) -> tuple[pb.ReasonResponse, int]:
+    """Reason, retrying what admission control turned away (RESOURCE_EXHAUSTED: the
+    queue would hold the call past the server's bound) after a growing pause; the
+    response and how many retries it took. Other errors, or the last refusal, raise."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return client.reason(request, timeout=600, request_id=request_id), attempt
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or attempt == RETRIES:
+                raise
+            time.sleep(2.0 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def wait_until_applied(client: PonderClient, timeout_s: float) -> float:
@@ -80,7 +103,26 @@ def _snapshot(client: PonderClient) -> dict[str, Any]:
                 "status": ranker.latest.status,
                 "gate": ranker.latest.gate_reason,
             }
+    if response.HasField("model"):
+        snapshot["model_version"] = response.model.active.version
     return snapshot
+
+
+def wait_for_model(client: PonderClient, version: str, timeout_s: float) -> float:
+    """Block until Reason's branches run on model `version` (the planners' watchers have
+    switched: three probes in a row name its adapter); seconds waited."""
+    started = time.monotonic()
+    in_a_row = 0
+    while in_a_row < 3:
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError(f"Reason does not run on model {version} yet")
+        probe = build_reason_request(
+            "Tom has 2 apples and gets 3 more. How many?", branches=1, max_tokens=16
+        )
+        in_a_row = in_a_row + 1 if client.reason(probe, timeout=120).adapter == version else 0
+        if in_a_row == 0:
+            time.sleep(1.0)
+    return time.monotonic() - started
 
 
 def held_out_pass(
@@ -98,7 +140,7 @@ def held_out_pass(
             problem.question, branches=branches, max_tokens=reason_max_tokens
         )
         try:
-            response = client.reason(request, timeout=600)
+            response, retries = reason_retrying(client, request)
         except grpc.RpcError as error:
             return {"reasoning_id": "", "right": False, "tokens": 0, "error": error.code().name}
         answer = response.numeric_answer if response.HasField("numeric_answer") else None
@@ -108,6 +150,7 @@ def held_out_pass(
             "tokens": response.usage.completion_tokens,
             "ranker_version": response.ranker_version,
             "error": "",
+            "retries": retries,
         }
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -133,6 +176,12 @@ class LoopSettings:
     branches: int
     run_id: str  # prefix of the stream's x-request-ids
     propose_every: int  # the server's ranker_propose_every
+    refresh_at: tuple[int, ...] = ()  # checkpoints after which the model is refreshed
+
+
+# Runs one model refresh of the caller's scope (train, gate, keep); its report
+# ({"version", "status", "gate", ...}) or None when there were too few verified paths.
+Refresh = Callable[[int], dict[str, Any] | None]
 
 
 def measure(
@@ -163,6 +212,7 @@ def measure(
         "ci95": wilson_interval(k, len(right)),
         "tokens_per_problem": sum(p["tokens"] for p in passed) / max(1, len(passed)),
         "failed_calls": sum(bool(p["error"]) for p in passed),
+        "retried_calls": sum(p.get("retries", 0) > 0 for p in passed),
         "right": right,
         "reasoning_ids": [p["reasoning_id"] for p in passed],
     }
@@ -177,7 +227,7 @@ def reason_and_report(
         problem.question, branches=settings.branches, max_tokens=settings.reason_max_tokens
     )
     try:
-        response = client.reason(request, timeout=600, request_id=f"{settings.run_id}-{index}")
+        response, _ = reason_retrying(client, request, f"{settings.run_id}-{index}")
     except grpc.RpcError as error:
         progress(f"  stream problem {index}: Reason failed ({error.code().name}); skipped")
         return False, math.nan
@@ -197,9 +247,11 @@ def learning_loop(
     checkpoints: list[int],
     settings: LoopSettings,
     progress: Progress = print,
+    refresh: Refresh | None = None,
 ) -> dict[str, Any]:
     progress("checkpoint 0: held-out accuracy with the packaged scorer and ranker")
     rows: list[dict[str, Any]] = [measure(client, held_out, settings, 0, progress)]
+    refreshes: list[dict[str, Any]] = []
     done = 0
     for checkpoint in checkpoints:
         started = time.monotonic()
@@ -232,7 +284,46 @@ def learning_loop(
         row["paired_vs_start"] = paired_against(rows[0]["right"], row["right"])
         row["paired_vs_previous"] = paired_against(rows[-1]["right"], row["right"])
         rows.append(row)
-    return {"run_id": settings.run_id, "held_out_problems": len(held_out), "checkpoints": rows}
+        if refresh is not None and checkpoint in settings.refresh_at:
+            report, refreshed = _refresh_and_measure(
+                client, held_out, settings, checkpoint, refresh, progress
+            )
+            refreshes.append({"outcomes": checkpoint, **report})
+            if refreshed is not None:
+                refreshed["paired_vs_start"] = paired_against(rows[0]["right"], refreshed["right"])
+                refreshed["paired_vs_previous"] = paired_against(row["right"], refreshed["right"])
+                rows.append(refreshed)
+    return {
+        "run_id": settings.run_id,
+        "held_out_problems": len(held_out),
+        "checkpoints": rows,
+        "refreshes": refreshes,
+    }
+
+
+def _refresh_and_measure(
+    client: PonderClient,
+    held_out: list[Problem],
+    settings: LoopSettings,
+    checkpoint: int,
+    refresh: Refresh,
+    progress: Progress,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Refresh the model: what the refresh did, and when its gate promoted it, a held-out
+    pass with Reason's branches on it (its row of the table)."""
+    started = time.monotonic()
+    report = refresh(checkpoint)
+    done: dict[str, Any] = {"seconds": time.monotonic() - started}
+    if report is None:
+        progress(f"checkpoint {checkpoint}: too few verified paths for a model refresh")
+        return done | {"status": "not run"}, None
+    done |= report
+    progress(f"checkpoint {checkpoint}: refresh {report['version']} {report['status']}")
+    if report["status"] != "promoted":
+        return done, None
+    done["switch_seconds"] = wait_for_model(client, report["version"], timeout_s=300)
+    row = measure(client, held_out, settings, checkpoint, progress)
+    return done, row | {"refresh": report["version"]}
 
 
 def format_loop_table(result: dict[str, Any]) -> str:

@@ -1,0 +1,92 @@
+"""The learning loop's model-refresh step (`ponder.evaluation.learning_loop`).
+
+The loop drives the platform through its gRPC client; here the client is an in-memory
+stand-in that answers with real protobuf messages and serves whichever model version is
+active, so what is checked is the loop's own bookkeeping: a promoted refresh is waited
+for, measured and paired with the pass before it; a rejected one adds no row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ponder.evaluation.learning_loop import LoopSettings, learning_loop
+from ponder.reasoning.problems import Problem
+from ponder.v1 import ponder_pb2 as pb
+
+HELD_OUT = [Problem(f"held-out {i}: how many?", float(i), "dev") for i in range(10)]
+STREAM = [Problem(f"stream {i}: how many?", float(i), "dev") for i in range(8)]
+
+
+class ServedPlatform:
+    """Answers Reason like a platform whose model is `model`: the base model gets the
+    first five held-out problems right, a refreshed one the first eight."""
+
+    def __init__(self) -> None:
+        self.model = "base"
+        self.reported = 0
+
+    def get_scorer(self) -> pb.ScorerInfo:
+        return pb.ScorerInfo(
+            scope="tenant-t", outcomes_reported=self.reported, outcomes_applied=self.reported
+        )
+
+    def get_scorer_response(self) -> pb.GetScorerResponse:
+        model = pb.ModelRefreshInfo(scope="tenant-t", active=pb.ModelVersion(version=self.model))
+        return pb.GetScorerResponse(scorer=self.get_scorer(), model=model)
+
+    def reason(self, request: pb.ReasonRequest, **_: Any) -> pb.ReasonResponse:
+        index = (
+            int(request.problem.split(" ")[1].rstrip(":")) if "held-out" in request.problem else -1
+        )
+        solved = 8 if self.model != "base" else 5
+        answer = float(index) if 0 <= index < solved else -1.0
+        return pb.ReasonResponse(
+            reasoning_id=f"r-{index}", numeric_answer=answer, adapter=self.model
+        )
+
+    def report_outcome(self, *_: Any, **__: Any) -> None:
+        self.reported += 1
+
+
+def _loop(platform: ServedPlatform, verdict: str) -> dict[str, Any]:
+    def refresh(checkpoint: int) -> dict[str, Any]:
+        assert platform.reported == checkpoint  # every outcome so far is in Redis
+        if verdict == "promoted":
+            platform.model = "refresh-0123abcd"
+        return {"version": "refresh-0123abcd", "status": verdict, "gate": None}
+
+    settings = LoopSettings(2, 64, 2, "run", propose_every=200, refresh_at=(8,))
+    return learning_loop(
+        platform,  # type: ignore[arg-type]
+        STREAM,
+        HELD_OUT,
+        [4, 8],
+        settings,
+        progress=lambda _: None,
+        refresh=refresh,
+    )
+
+
+def test_a_promoted_refresh_gets_its_own_held_out_pass_paired_with_the_one_before() -> None:
+    result = _loop(ServedPlatform(), "promoted")
+    rows = result["checkpoints"]
+    assert [r["outcomes"] for r in rows] == [0, 4, 8, 8]
+    assert [r["held_out_right"] for r in rows] == [5, 5, 5, 8]
+    assert rows[-1]["refresh"] == "refresh-0123abcd"
+    assert rows[-1]["model_version"] == "refresh-0123abcd"
+    assert rows[-1]["paired_vs_previous"] | {"net_points": 0} == {
+        "wins": 3,
+        "losses": 0,
+        "net_points": 0,
+        "sign_test_p": 0.125,
+    }
+    assert [r["status"] for r in result["refreshes"]] == ["promoted"]
+    assert result["refreshes"][0]["switch_seconds"] >= 0
+
+
+def test_a_rejected_refresh_is_recorded_without_a_held_out_pass() -> None:
+    result = _loop(ServedPlatform(), "rejected")
+    assert [r["outcomes"] for r in result["checkpoints"]] == [0, 4, 8]
+    assert [r["status"] for r in result["refreshes"]] == ["rejected"]
+    assert all(r.get("model_version") == "base" for r in result["checkpoints"])
