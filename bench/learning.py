@@ -245,14 +245,21 @@ async def _after_the_loop(
     }
 
 
-def _with_refresh_adapters(config: Path) -> Path:
-    """`config` with the student's replicas loading refresh adapters from the registry
-    (what a deployment that runs `ponder train refresh` sets), written beside the run."""
+RECORD_QUOTA_BYTES = 256 * 1024 * 1024  # the run keeps ~4 500 reasonings (~13 kB each)
+
+
+def _bench_config(config: Path, refresh: bool) -> Path:
+    """`config` as the run needs it, written beside the run: the one tenant's quota of
+    stored reasonings raised to hold every pass (32 MiB, the shipped quota, runs out after
+    ~2 500 Reasons), and with `refresh`, the student's replicas loading refresh adapters
+    from the registry (what a deployment that runs `ponder train refresh` sets)."""
     import yaml
 
     data = yaml.safe_load(config.read_text())
     for app in data["applications"]:
-        app["args"]["student"]["engine"]["refresh_adapters"] = True
+        app["args"]["planner"]["learning"]["tenant_record_quota_bytes"] = RECORD_QUOTA_BYTES
+        if refresh:
+            app["args"]["student"]["engine"]["refresh_adapters"] = True
     out = Path(tempfile.mkdtemp(prefix="ponder-bench-config-")) / config.name
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
@@ -319,7 +326,7 @@ def main() -> int:
     stream = [problems.stream[i % len(problems.stream)] for i in range(args.stream)]
     held_out = problems.held_out[: args.held_out or None]
     _say(f"stream {len(problems.stream)} problems, held out {len(held_out)}")
-    config_path = _with_refresh_adapters(args.config) if args.refresh_at else args.config
+    config_path = _bench_config(args.config, refresh=bool(args.refresh_at))
     serve_config = load_serve_config(config_path)
     app_config = next(iter(serve_config.apps.values()))
     propose_every = app_config.planner.learning.ranker_propose_every

@@ -42,7 +42,10 @@ class ServedPlatform:
         solved = 8 if self.model != "base" else 5
         answer = float(index) if 0 <= index < solved else -1.0
         return pb.ReasonResponse(
-            reasoning_id=f"r-{index}", numeric_answer=answer, adapter=self.model
+            reasoning_id=f"r-{index}",
+            numeric_answer=answer,
+            adapter=self.model,
+            outcome_reportable=True,
         )
 
     def report_outcome(self, *_: Any, **__: Any) -> None:

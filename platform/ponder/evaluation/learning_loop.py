@@ -222,7 +222,8 @@ def reason_and_report(
     client: PonderClient, problem: Problem, index: int, settings: LoopSettings, progress: Progress
 ) -> tuple[bool, float]:
     """Reason, then report the outcome; (right, report time), or (False, nan) when the
-    Reason call failed (nothing to report; counted, never silently dropped)."""
+    Reason call failed and (right, nan) when its answer was not logged (nothing to report
+    either way; counted, never silently dropped)."""
     request = build_reason_request(
         problem.question, branches=settings.branches, max_tokens=settings.reason_max_tokens
     )
@@ -233,6 +234,9 @@ def reason_and_report(
         return False, math.nan
     answer = response.numeric_answer if response.HasField("numeric_answer") else None
     right = is_correct(answer, problem.answer)
+    if not response.outcome_reportable:  # not logged (e.g. the tenant's record quota)
+        progress(f"  stream problem {index}: answered but not reportable; skipped")
+        return right, math.nan
     reported = time.time()
     client.report_outcome(
         response.reasoning_id, correct=right, correct_answer=format_number(problem.answer)
@@ -269,7 +273,7 @@ def learning_loop(
         stream_accuracy = sum(r for r, _ in results) / max(1, len(results))
         progress(
             f"checkpoint {checkpoint}: {checkpoint - done - failed} outcomes reported in "
-            f"{stream_s:.0f} s, {failed} Reason calls failed (stream accuracy "
+            f"{stream_s:.0f} s, {failed} not reported (failed or not logged; stream accuracy "
             f"{stream_accuracy:.3f}); learner caught up {waited:.1f} s after the last "
             f"report, ranker refits {refit_wait:.0f} s"
         )
