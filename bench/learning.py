@@ -296,7 +296,7 @@ def _refresh_command(config: Path, url: str, client: Any) -> Any:
     return refresh
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
     parser.add_argument("--stream", type=int, default=1000)
@@ -312,7 +312,11 @@ def main() -> int:
         help="checkpoints after which the model is refreshed ('' for none)",
     )
     parser.add_argument("--throughput-outcomes", type=int, default=2000, dest="tp_outcomes")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = _arguments()
 
     from deployments.runner import LocalPlatform
     from deployments.serve_config import load_serve_config
