@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ponder.evaluation.learning_loop import LoopSettings, learning_loop
+import grpc
+
+from ponder.evaluation.learning_loop import LoopSettings, _retry_after_s, learning_loop
 from ponder.reasoning.problems import Problem
 from ponder.v1 import ponder_pb2 as pb
 
@@ -93,3 +95,22 @@ def test_a_rejected_refresh_is_recorded_without_a_held_out_pass() -> None:
     assert [r["outcomes"] for r in result["checkpoints"]] == [0, 4, 8]
     assert [r["status"] for r in result["refreshes"]] == ["rejected"]
     assert all(r.get("model_version") == "base" for r in result["checkpoints"])
+
+
+class Refused(grpc.RpcError):
+    """What the channel raises for a refused call, with the server's trailing metadata."""
+
+    def __init__(self, retry_after_ms: str | None) -> None:
+        self._trailing = () if retry_after_ms is None else (("retry-after-ms", retry_after_ms),)
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._trailing
+
+
+def test_a_refused_call_waits_as_long_as_the_server_asked() -> None:
+    assert _retry_after_s(Refused("250"), default_s=2.0) == 0.25
+    assert _retry_after_s(Refused(None), default_s=2.0) == 2.0
+    assert _retry_after_s(Refused("600000"), default_s=2.0) == 60.0  # capped

@@ -39,16 +39,26 @@ def reason_retrying(
     client: PonderClient, request: pb.ReasonRequest, request_id: str = ""
 ) -> tuple[pb.ReasonResponse, int]:
     """Reason, retrying what admission control turned away (RESOURCE_EXHAUSTED: the
-    queue would hold the call past the server's bound) after a growing pause; the
-    response and how many retries it took. Other errors, or the last refusal, raise."""
+    queue would hold the call past the server's bound) after the server's `retry-after-ms`
+    (a growing pause when it sends none); the response and how many retries it took.
+    Other errors, or the last refusal, raise."""
     for attempt in range(RETRIES + 1):
         try:
             return client.reason(request, timeout=600, request_id=request_id), attempt
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or attempt == RETRIES:
                 raise
-            time.sleep(2.0 * (attempt + 1))
+            time.sleep(_retry_after_s(error, default_s=2.0 * (attempt + 1)))
     raise AssertionError("unreachable")
+
+
+def _retry_after_s(error: grpc.RpcError, default_s: float) -> float:
+    """The pause the server asked for in its `retry-after-ms` trailing metadata."""
+    trailing = getattr(error, "trailing_metadata", lambda: None)() or ()
+    for key, value in trailing:
+        if key == "retry-after-ms":
+            return min(60.0, max(0.05, int(value) / 1000))
+    return default_s
 
 
 def wait_until_applied(client: PonderClient, timeout_s: float) -> float:
@@ -119,7 +129,7 @@ def wait_for_model(client: PonderClient, version: str, timeout_s: float) -> floa
         probe = build_reason_request(
             "Tom has 2 apples and gets 3 more. How many?", branches=1, max_tokens=16
         )
-        in_a_row = in_a_row + 1 if client.reason(probe, timeout=120).adapter == version else 0
+        in_a_row = in_a_row + 1 if reason_retrying(client, probe)[0].adapter == version else 0
         if in_a_row == 0:
             time.sleep(1.0)
     return time.monotonic() - started
