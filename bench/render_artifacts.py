@@ -118,22 +118,42 @@ def render_chart_reader(meta: dict[str, Any]) -> str:
             f"| {format_proportion(reading['whole'], charts)} |"
         )
     for split, row in metrics.items():
-        bound = row.get("min_confidence")
-        columns = ["question type", "majority class (from training)", "read, then computed"]
-        if bound is not None:
-            columns += [f"reading at least {bound} sure", "right of those"]
-        lines += ["", f"{names.get(split, split)}:", "", *_header(*columns)]
-        for name, counts in row["answers"].items():
-            n = counts["n"]
-            cells = [format_proportion(counts["majority"], n), format_proportion(counts["read"], n)]
-            if bound is not None:
-                answered = counts["answered"]
-                cells.append(format_proportion(answered, n))
-                cells.append(
-                    format_proportion(counts["answered_right"], answered) if answered else "none"
-                )
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", f"{names.get(split, split)}:", "", *_answer_rows(row)]
     return "\n".join(lines) + "\n"
+
+
+def _answer_rows(row: dict[str, Any]) -> list[str]:
+    """Per question type, then per kind in all: the majority class, the answer over the
+    chart read alone (when measured) and read knowing the question's labels, and how sure
+    the readings were."""
+    bound = row.get("min_confidence")
+    alone = all("read_alone" in c for c in row["answers"].values())
+    columns = ["question type", "majority class (from training)"]
+    if alone:
+        columns += ["chart read alone, then computed", "read with the question's labels"]
+    else:
+        columns += ["read, then computed"]
+    if bound is not None:
+        columns += [f"answer at least {bound} sure", "right of those"]
+    kinds: dict[str, dict[str, int]] = {}
+    for name, counts in row["answers"].items():
+        total = kinds.setdefault(f"**{name.split('/')[0]}, all types**", {})
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + value
+    lines = _header(*columns)
+    for name, counts in [*row["answers"].items(), *kinds.items()]:
+        n = counts["n"]
+        cells = [format_proportion(counts["majority"], n)]
+        cells += [format_proportion(counts["read_alone"], n)] if alone else []
+        cells.append(format_proportion(counts["read"], n))
+        if bound is not None:
+            answered = counts["answered"]
+            cells.append(format_proportion(answered, n))
+            cells.append(
+                format_proportion(counts["answered_right"], answered) if answered else "none"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def render_table_reader(meta: dict[str, Any]) -> str:

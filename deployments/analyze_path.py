@@ -134,16 +134,17 @@ class AnalyzePath:
     async def _chart_answer(self, checked: AnalyzeCall, call: Call) -> pb.AnalyzeResponse | None:
         """The answer from the chart reader, or None when this request is not a chart
         question it answers (a question of another kind, labels the chart does not show,
-        a reading less sure than the configured bound, or the reader switched off)."""
+        a reading less sure than the configured bound where the answer rests, or the
+        reader switched off)."""
         question = checked.messages[-1]["content"]
         if not self._config.encoder.chart_reader or operation_of(question) is None:
             return None
-        reading = await self._encoders().read_chart.remote(checked.image)
-        if reading.reading.confidence < self._config.encoder.chart_reader_min_confidence:
-            return None  # not a chart it can read surely (or not a chart)
+        reading = await self._encoders().read_chart.remote(checked.image, question)
         answer = answer_question(question, reading.reading)
         if answer is None:
             return None
+        if answer.confidence < self._config.encoder.chart_reader_min_confidence:
+            return None  # not read surely where the answer rests (or not a chart)
         if not answer.expression:
             return chart_answer_to_proto(answer, reading, call.request_id)
         return await self._reasoned(question, answer, reading, call)

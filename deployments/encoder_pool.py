@@ -23,13 +23,14 @@ from ray.util.metrics import Histogram
 import ponder.multimodal as multimodal_package
 from ponder.config import EncoderConfig, EngineConfig
 from ponder.errors import InvalidArgument, Unavailable
-from ponder.multimodal.chart_questions import ChartRead, ChartReading
+from ponder.multimodal.chart_questions import ChartRead, ChartReading, named_labels
 from ponder.multimodal.chart_reader import (
     DEFAULT_READER_DIR,
     ChartReader,
     decode_readings,
     load_reader,
 )
+from ponder.multimodal.chart_reader import LABELS as CHART_LABELS
 from ponder.multimodal.inputs import (
     ImageLimits,
     Table,
@@ -159,26 +160,29 @@ class EncoderPool:
         return [Encoded("table", c, len(tables)) for c in cells]
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
-    async def _chart_batch(self, pixels: list[np.ndarray]) -> list[ChartRead]:
-        self._batch_sizes.observe(len(pixels), tags={"modality": "chart"})
+    async def _chart_batch(self, charts: list[tuple[np.ndarray, str]]) -> list[ChartRead]:
+        self._batch_sizes.observe(len(charts), tags={"modality": "chart"})
         reader = self._reader
         assert reader is not None
 
         def run() -> list[ChartReading]:
+            pixels = torch.from_numpy(np.stack([p for p, _ in charts]))
+            named = [named_labels(question, CHART_LABELS) for _, question in charts]
             with torch.inference_mode():
-                return decode_readings(reader(torch.from_numpy(np.stack(pixels))))
+                return decode_readings(reader(pixels), named)
 
-        with span("encoder.charts", batch=len(pixels)):
+        with span("encoder.charts", batch=len(charts)):
             readings = await asyncio.to_thread(run)
-        return [ChartRead(r, self._reader_version, len(pixels)) for r in readings]
+        return [ChartRead(r, self._reader_version, len(charts)) for r in readings]
 
-    async def read_chart(self, data: bytes) -> ChartRead:
-        """The chart reader's reading of an image's labels and values (batched)."""
+    async def read_chart(self, data: bytes, question: str = "") -> ChartRead:
+        """The chart reader's reading of an image's labels and values (batched); with the
+        question asked about it, read knowing the labels the question names."""
         if self._reader is None:
             raise Unavailable("the chart reader is off on this server (encoder.chart_reader)")
         async with self._decode_slots:
             pixels = await asyncio.to_thread(self._checked_pixels, data)
-        result: ChartRead = await self._chart_batch(pixels)
+        result: ChartRead = await self._chart_batch((pixels, question))
         return result
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)

@@ -243,16 +243,22 @@ def test_analyze_answers_chart_questions_from_what_the_reader_read(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 28's goal, not met yet: the packaged chart reader reads 34 % of "
-    "style-shifted charts entirely right (BENCHMARKS.md, 'Reading charts'), and answers 5 "
-    "of these 10. Strict: once a reader answers all ten, this marker must go.",
+    reason="issue 28's goal, not met yet: the packaged chart reader reads 68 % of "
+    "style-shifted charts entirely right (BENCHMARKS.md, 'Reading charts'); of these 10 its "
+    "readings answer 9 right at or above the confidence bound (a one-process check), and "
+    "the tenth (the smallest of five fruit bars: 'cherries' read as 'peaches', 0.06 sure) "
+    "goes to the fused path, which does not read charts. Strict: once all ten are right, "
+    "this marker must go.",
 )
 def test_analyze_answers_ten_charts_in_a_style_never_seen_in_training(
     client: PonderClient,
 ) -> None:
+    wrong = []
     for task in SHIFTED_CHARTS:
         response = client.analyze(build_analyze_request(task.question, image=task.image))
-        assert answer_is_right(task, response.text), (task.question, task.answer, response.text)
+        if not answer_is_right(task, response.text):
+            wrong.append((task.question, task.answer, response.text, response.method))
+    assert not wrong, f"{len(wrong)} of {len(SHIFTED_CHARTS)} wrong: {wrong}"
 
 
 # Ten questions about tables never trained on (the dev split: seen wordings and domains,

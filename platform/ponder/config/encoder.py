@@ -39,9 +39,10 @@ class EncoderConfig(StrictModel):
         0.5,
         ge=0,
         le=1,
-        description="A chart reading less sure than this (the least probability among its "
-        "choices: kind, count, each label and value) is not answered from; the request "
-        "takes the fused path instead.",
+        description="A chart answer less sure than this (the least probability among the "
+        "reading's choices it rests on: kind, count, and the labels and values it uses; "
+        "every value for the largest or smallest) is not given; the request takes the "
+        "fused path instead.",
     )
     chart_reader_dir: str = Field(
         "",

@@ -36,27 +36,31 @@ def evaluate_reader(
     majority: dict[str, str],
     min_confidence: float = 0.5,
 ) -> dict[str, Any]:
-    """Reading scores and, per question type, k/n right for the read-then-computed answer
-    and for the majority class; `answered` / `answered_right` count the questions whose
-    reading is at least `min_confidence` sure (those Analyze answers from the reading; the
-    rest take the fused path)."""
-    readings = read_charts(reader, tasks)
-    per_type: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"n": 0, "read": 0, "majority": 0, "answered": 0, "answered_right": 0}
-    )
-    for task, reading in zip(tasks, readings, strict=True):
+    """Reading scores (the chart alone) and, per question type, k/n right for the
+    read-then-computed answer — the chart read knowing the labels its question names, as
+    Analyze reads it (`read`), and read alone (`read_alone`) — and for the majority
+    class; `answered` / `answered_right` count the questions whose answer is at least
+    `min_confidence` sure (the least probability among the reading's choices it rests on:
+    those Analyze answers from the reading; the rest take the fused path)."""
+    alone = read_charts(reader, tasks)
+    asked = read_charts(reader, tasks, with_questions=True)
+    counts = ("n", "read", "read_alone", "majority", "answered", "answered_right")
+    per_type: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(counts, 0))
+    for task, reading, reading_alone in zip(tasks, asked, alone, strict=True):
         name = f"{task.kind}/{task.question_type}"
         answer = answer_question(task.question, reading)
         right = answer is not None and answer_is_right(task, answer.answer)
-        sure = answer is not None and reading.confidence >= min_confidence
+        answer_alone = answer_question(task.question, reading_alone)
+        sure = answer is not None and answer.confidence >= min_confidence
         row = per_type[name]
         row["n"] += 1
         row["read"] += right
+        row["read_alone"] += answer_alone is not None and answer_is_right(task, answer_alone.answer)
         row["answered"] += sure
         row["answered_right"] += sure and right
         row["majority"] += name in majority and _majority_right(task, majority[name])
     return {
-        "reading": score_readings(tasks, readings).as_dict(),
+        "reading": score_readings(tasks, alone).as_dict(),
         "min_confidence": min_confidence,
         "answers": dict(sorted(per_type.items())),
     }

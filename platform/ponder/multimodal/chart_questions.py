@@ -10,6 +10,7 @@ to Reason; the answer always carries the (label, value) pairs it used.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,6 +24,19 @@ class ChartReading:
     values: tuple[int, ...]
     axis_top: int
     confidence: float = 1.0  # the least probability among the choices the reading made
+    frame_sure: float = 1.0  # the lesser probability of its kind and its category count
+    label_sure: tuple[float, ...] = ()  # each slot's label's probability (when known)
+    value_sure: tuple[float, ...] = ()  # each slot's value's probability (when known)
+
+    def sure_of(self, label_slots: Sequence[int], value_slots: Sequence[int]) -> float:
+        """The least probability among the choices an answer rests on: the chart's kind
+        and count, the labels of `label_slots` and the values of `value_slots`; the whole
+        reading's confidence when per-slot probabilities are not known."""
+        if len(self.label_sure) != len(self.labels) or len(self.value_sure) != len(self.values):
+            return self.confidence
+        chosen = [self.label_sure[s] for s in label_slots]
+        chosen += [self.value_sure[s] for s in value_slots]
+        return min([self.frame_sure, *chosen])
 
 
 @dataclass(frozen=True)
@@ -51,20 +65,21 @@ class ChartAnswer:
     answer: str
     used: tuple[tuple[str, int], ...]  # the (label, value) pairs it rests on
     expression: str = ""  # the computation, for arithmetic answers
+    confidence: float = 1.0  # the least probability among the reading's choices it uses
 
 
 _WORD = re.compile(r"[A-Za-z]+")
 
 
-def _named(question: str, labels: tuple[str, ...]) -> list[str]:
-    """The reading's labels the question names, in the order it names them."""
+def named_labels(question: str, labels: Sequence[str]) -> tuple[str, ...]:
+    """The `labels` the question names, in the order it names them."""
     words = [w.lower() for w in _WORD.findall(question)]
     found = []
     for word in words:
         for label in labels:
             if label.lower() == word and label not in found:
                 found.append(label)
-    return found
+    return tuple(found)
 
 
 def operation_of(question: str) -> ChartOperation | None:
@@ -95,23 +110,27 @@ def answer_question(question: str, reading: ChartReading) -> ChartAnswer | None:
     if operation is ChartOperation.TREND:
         rising = reading.values[-1] > reading.values[0]
         ends = (pairs[0], pairs[-1])
-        return ChartAnswer(operation, "rising" if rising else "falling", ends)
+        sure = reading.sure_of((), (0, len(pairs) - 1))
+        return ChartAnswer(operation, "rising" if rising else "falling", ends, confidence=sure)
     if operation in (ChartOperation.LARGEST, ChartOperation.SMALLEST):
         pick = max if operation is ChartOperation.LARGEST else min
-        label, value = pick(pairs, key=lambda pair: pair[1])
-        return ChartAnswer(operation, label, ((label, value),))
-    named = _named(question, reading.labels)
-    values = dict(pairs)
+        slot = pick(range(len(pairs)), key=lambda s: pairs[s][1])
+        sure = reading.sure_of((slot,), range(len(pairs)))  # every value decides which
+        return ChartAnswer(operation, pairs[slot][0], (pairs[slot],), confidence=sure)
+    named = named_labels(question, reading.labels)
+    slots = [reading.labels.index(n) for n in named]
+    sure = reading.sure_of(slots, slots)
     if operation is ChartOperation.VALUE:
         if len(named) != 1:
             return None
-        return ChartAnswer(operation, str(values[named[0]]), ((named[0], values[named[0]]),))
+        return ChartAnswer(operation, str(pairs[slots[0]][1]), (pairs[slots[0]],), confidence=sure)
     if len(named) != 2:
         return None
-    (first, a), (second, b) = ((n, values[n]) for n in named)
+    (first, a), (second, b) = (pairs[s] for s in slots)
+    used = ((first, a), (second, b))
     if operation is ChartOperation.SUM:
-        return ChartAnswer(operation, str(a + b), ((first, a), (second, b)), f"{a} + {b}")
-    return ChartAnswer(operation, str(a - b), ((first, a), (second, b)), f"{a} - {b}")
+        return ChartAnswer(operation, str(a + b), used, f"{a} + {b}", sure)
+    return ChartAnswer(operation, str(a - b), used, f"{a} - {b}", sure)
 
 
 def stated_values(used: tuple[tuple[str, int], ...]) -> str:

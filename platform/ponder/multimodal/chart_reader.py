@@ -29,7 +29,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ponder.multimodal.chart_questions import ChartReading
+from ponder.multimodal.chart_questions import ChartReading, named_labels
+from ponder.multimodal.chart_slots import SlotLabelHead, decode_labels
 from ponder.multimodal.chart_tasks import ITEMS, MAX_CATEGORIES, MONTHS, ChartTask
 from ponder.multimodal.inputs import IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD
 
@@ -99,15 +100,18 @@ class ReadingTargets:
 
 
 class ChartReader(nn.Module):
-    """Trunk -> 7x7 regions -> heads for kind, count, per-slot label and value, axis top.
+    """Trunk -> 7x7 regions -> heads for kind, count, per-slot value and axis top; each
+    slot's label is read where it is written (`chart_slots.SlotLabelHead`, from the
+    trunk's 28x28 and 14x14 maps pooled over the slot's columns).
 
-    The heads read the flattened region map through a small bottleneck, so each slot's
-    head knows where on the chart a region is."""
+    The global heads read the flattened region map through a small bottleneck, so each
+    slot's value head knows where on the chart a region is."""
 
     def __init__(self, trunk: str = "resnet-light", seed: int = 0) -> None:
         super().__init__()
         self.trunk_name = trunk
         self.trunk = build_trunk(trunk, seed)
+        sizes = TRUNKS[trunk]["hidden_sizes"]
         with torch.random.fork_rng():
             torch.manual_seed(seed + 1)
             self.reduce = nn.Conv2d(trunk_width(trunk), 32, kernel_size=1)
@@ -115,18 +119,29 @@ class ChartReader(nn.Module):
             slots = MAX_CATEGORIES
             self.kind = nn.Linear(512, len(KINDS))
             self.count = nn.Linear(512, MAX_CATEGORIES - MIN_CATEGORIES + 1)
-            self.labels = nn.Linear(512, slots * len(LABELS))
+            self.labels = SlotLabelHead(
+                (sizes[1], IMAGE_SIZE // 8), (sizes[2], IMAGE_SIZE // 16), len(LABELS),
+                MIN_CATEGORIES,
+            )  # fmt: skip
             self.values = nn.Linear(512, slots * VALUE_CLASSES)
             self.axis_top = nn.Linear(512, len(AXIS_TOPS))
 
-    def forward(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = self.trunk(pixel_values=pixels).last_hidden_state  # [B, width, 7, 7]
-        h = self.hidden(torch.relu(self.reduce(features)))
+    def forward(
+        self, pixels: torch.Tensor, categories: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """categories: each chart's number of categories, where known (training); else the
+        count head's reading places the label slots."""
+        out = self.trunk(pixel_values=pixels, output_hidden_states=True)
+        stages = out.hidden_states  # embeddings, then each stage: 56, 56, 28, 14, 7
+        h = self.hidden(torch.relu(self.reduce(out.last_hidden_state)))
         batch = pixels.shape[0]
+        count = self.count(h)
+        if categories is None:
+            categories = count.argmax(-1) + MIN_CATEGORIES
         return {
             "kind": self.kind(h),
-            "count": self.count(h),
-            "labels": self.labels(h).view(batch, MAX_CATEGORIES, len(LABELS)),
+            "count": count,
+            "labels": self.labels(stages[-3], stages[-2], categories),
             "values": self.values(h).view(batch, MAX_CATEGORIES, VALUE_CLASSES),
             "axis_top": self.axis_top(h),
         }
@@ -143,29 +158,37 @@ def reading_loss(outputs: dict[str, torch.Tensor], targets: ReadingTargets) -> t
     )
 
 
-def decode_readings(outputs: dict[str, torch.Tensor]) -> list[ChartReading]:
+def decode_readings(
+    outputs: dict[str, torch.Tensor], named: Sequence[tuple[str, ...]] | None = None
+) -> list[ChartReading]:
     """The most likely reading of each chart, with its confidence: the least probability
     among the choices it is made of (kind, count, and each shown category's label and
-    value)."""
+    value; a label's probability is that of the labelling it belongs to). Labels are
+    decoded together (`chart_slots.decode_labels`: a run of months or distinct items),
+    showing the labels `named[b]` (what a question about chart b names) where the chart
+    can."""
     probabilities = {name: logits.softmax(-1) for name, logits in outputs.items()}
     best = {name: p.max(-1) for name, p in probabilities.items()}
     kinds, counts = best["kind"].indices.tolist(), best["count"].indices.tolist()
-    labels, values = best["labels"].indices.tolist(), best["values"].indices.tolist()
+    values = best["values"].indices.tolist()
     tops = best["axis_top"].indices.tolist()
     out = []
     for b, kind in enumerate(kinds):
         shown = counts[b] + MIN_CATEGORIES
-        sure = [float(best["kind"].values[b]), float(best["count"].values[b])]
-        sure += (
-            best["labels"].values[b, :shown].tolist() + best["values"].values[b, :shown].tolist()
-        )
+        log_probs = probabilities["labels"][b, :shown].clamp_min(1e-12).log()
+        labels, label_sure = decode_labels(log_probs, LABELS, named[b] if named else ())
+        frame = min(float(best["kind"].values[b]), float(best["count"].values[b]))
+        value_sure = best["values"].values[b, :shown]
         out.append(
             ChartReading(
                 kind=KINDS[kind],
-                labels=tuple(LABELS[i] for i in labels[b][:shown]),
+                labels=tuple(LABELS[i] for i in labels),
                 values=tuple(int(v) * VALUE_STEP for v in values[b][:shown]),
                 axis_top=AXIS_TOPS[tops[b]],
-                confidence=min(sure),
+                confidence=min(frame, *label_sure, float(value_sure.min())),
+                frame_sure=frame,
+                label_sure=tuple(label_sure),
+                value_sure=tuple(value_sure.tolist()),
             )
         )
     return out
@@ -250,14 +273,20 @@ def score_readings(tasks: Sequence[ChartTask], readings: Sequence[ChartReading])
 
 
 def read_charts(
-    reader: ChartReader, tasks: Sequence[ChartTask], batch_size: int = 64
+    reader: ChartReader,
+    tasks: Sequence[ChartTask],
+    batch_size: int = 64,
+    with_questions: bool = False,
 ) -> list[ChartReading]:
+    """Each task's chart read; with_questions: read knowing the labels its question names
+    (as Analyze reads a chart it was asked about)."""
     reader.eval()
     out: list[ChartReading] = []
     with torch.inference_mode():
         for start in range(0, len(tasks), batch_size):
-            batch = normalise(raw_pixels(tasks[start : start + batch_size]))
-            out += decode_readings(reader(batch))
+            chunk = tasks[start : start + batch_size]
+            named = [named_labels(t.question, LABELS) for t in chunk] if with_questions else None
+            out += decode_readings(reader(normalise(raw_pixels(chunk))), named)
     return out
 
 
@@ -302,7 +331,7 @@ def train_reader(
                 *(getattr(targets, f)[index] for f in ReadingTargets.__dataclass_fields__)
             )
             pixels = augment(raw[index], generator) if augmented else normalise(raw[index])
-            loss = reading_loss(reader(pixels), batch)
+            loss = reading_loss(reader(pixels, batch.count + MIN_CATEGORIES), batch)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
