@@ -8,7 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ponder.multimodal.chart_questions import answer_question
-from ponder.multimodal.chart_reader import ChartReader, read_charts, score_readings
+from ponder.multimodal.chart_reader import (
+    ChartReader,
+    read_charts_alone_and_asked,
+    score_readings,
+)
 from ponder.multimodal.chart_tasks import ChartTask, answer_is_right
 
 
@@ -42,8 +46,7 @@ def evaluate_reader(
     class; `answered` / `answered_right` count the questions whose answer is at least
     `min_confidence` sure (the least probability among the reading's choices it rests on:
     those Analyze answers from the reading; the rest take the fused path)."""
-    alone = read_charts(reader, tasks)
-    asked = read_charts(reader, tasks, with_questions=True)
+    alone, asked = read_charts_alone_and_asked(reader, tasks)
     counts = ("n", "read", "read_alone", "majority", "answered", "answered_right")
     per_type: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(counts, 0))
     for task, reading, reading_alone in zip(tasks, asked, alone, strict=True):

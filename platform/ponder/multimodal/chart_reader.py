@@ -273,21 +273,27 @@ def score_readings(tasks: Sequence[ChartTask], readings: Sequence[ChartReading])
 
 
 def read_charts(
-    reader: ChartReader,
-    tasks: Sequence[ChartTask],
-    batch_size: int = 64,
-    with_questions: bool = False,
+    reader: ChartReader, tasks: Sequence[ChartTask], batch_size: int = 64
 ) -> list[ChartReading]:
-    """Each task's chart read; with_questions: read knowing the labels its question names
-    (as Analyze reads a chart it was asked about)."""
+    """Each task's chart read on its own."""
+    return read_charts_alone_and_asked(reader, tasks, batch_size)[0]
+
+
+def read_charts_alone_and_asked(
+    reader: ChartReader, tasks: Sequence[ChartTask], batch_size: int = 64
+) -> tuple[list[ChartReading], list[ChartReading]]:
+    """Each task's chart read on its own, and read knowing the labels its question names
+    (as Analyze reads a chart it was asked about): one pass of the reader, decoded twice."""
     reader.eval()
-    out: list[ChartReading] = []
+    alone: list[ChartReading] = []
+    asked: list[ChartReading] = []
     with torch.inference_mode():
         for start in range(0, len(tasks), batch_size):
             chunk = tasks[start : start + batch_size]
-            named = [named_labels(t.question, LABELS) for t in chunk] if with_questions else None
-            out += decode_readings(reader(normalise(raw_pixels(chunk))), named)
-    return out
+            outputs = reader(normalise(raw_pixels(chunk)))
+            alone += decode_readings(outputs)
+            asked += decode_readings(outputs, [named_labels(t.question, LABELS) for t in chunk])
+    return alone, asked
 
 
 def warmup_cosine(optimiser: torch.optim.Optimizer, steps: int) -> Any:
