@@ -122,6 +122,37 @@ def render_chart_reader(meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_chart_fusion(meta: dict[str, Any]) -> str:
+    """`ponder train chart-fusion`: per question type, what the frozen decoder answers
+    from the fused chart vectors, beside the question alone, the reader's reading written
+    as text, and the majority class of the training set."""
+    names = {"dev": "dev (seen styles)", "test_style_shifted": "test (shifted styles)"}
+    conditions = (
+        ("majority", "majority class (from training)"),
+        ("text-only", "decoder, question alone"),
+        ("reading-text", "decoder, reading as text"),
+        ("fused", "decoder, fused chart vectors"),
+    )
+    lines = [
+        f"Chart fusion `{meta['version']}` over reader `{meta['reader']}` "
+        f"(`{meta['command']}`), "
+        f"{'question' if meta.get('question_queries') else 'token'} queries: "
+        f"{meta['trained_on']}; {meta['seconds']} s on "
+        f"{meta['threads']} CPU threads. Held-out sets balanced by answer class; a reply is "
+        "graded by the first answer it names."
+    ]
+    if meta.get("note"):
+        lines += ["", f"Note: {meta['note']}"]
+    for split, row in meta["metrics"].items():
+        lines += ["", f"{names.get(split, split)}:", ""]
+        lines += _header("question type", *(title for _, title in conditions))
+        for name, counts in row["per_type"].items():
+            cells = [_k_of_n(counts[key]) for key, _ in conditions]
+            label = "**all**" if name == "all" else name
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _answer_rows(row: dict[str, Any]) -> list[str]:
     """Per question type, then per kind in all: the majority class, the answer over the
     chart read alone (when measured) and read knowing the question's labels, and how sure

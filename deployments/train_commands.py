@@ -301,7 +301,8 @@ def _job_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
 def register(sub: Any) -> None:
     train = sub.add_parser(
         "train",
-        help="training jobs: adapter, student, verifier, rl, fusion, chart-reader, table-reader",
+        help="training jobs: adapter, student, verifier, rl, fusion, chart-reader, chart-fusion, "
+        "table-reader",
     )
     jobs = train.add_subparsers(dest="job", required=True)
 
@@ -324,12 +325,20 @@ def register(sub: Any) -> None:
     _job_arguments(student, default_out=env.PACKAGE_DIR / "students")
     student.set_defaults(func=cmd_train_student)
 
-    from deployments import chart_reader_job, refresh_job, rl_job, table_reader_job, verifier_job
+    from deployments import (
+        chart_fusion_job,
+        chart_reader_job,
+        refresh_job,
+        rl_job,
+        table_reader_job,
+        verifier_job,
+    )
 
     verifier_job.add_parser(jobs)
     rl_job.add_parser(jobs)
     refresh_job.add_parser(jobs)
     chart_reader_job.add_parser(jobs)
+    chart_fusion_job.add_parser(jobs)
     table_reader_job.add_parser(jobs)
 
     fusion = jobs.add_parser("fusion", help="fit the multimodal projections and fusion")

@@ -27,7 +27,7 @@ def majority_answers(train: Sequence[ChartTask]) -> dict[str, str]:
     return {name: counts.most_common(1)[0][0] for name, counts in by_type.items()}
 
 
-def _majority_right(task: ChartTask, majority: str) -> bool:
+def majority_is_right(task: ChartTask, majority: str) -> bool:
     if majority.startswith("position "):
         position = int(majority.split()[1]) - 1
         return position < len(task.labels) and task.labels[position] == task.answer
@@ -61,7 +61,7 @@ def evaluate_reader(
         row["read_alone"] += answer_alone is not None and answer_is_right(task, answer_alone.answer)
         row["answered"] += sure
         row["answered_right"] += sure and right
-        row["majority"] += name in majority and _majority_right(task, majority[name])
+        row["majority"] += name in majority and majority_is_right(task, majority[name])
     return {
         "reading": score_readings(tasks, alone).as_dict(),
         "min_confidence": min_confidence,

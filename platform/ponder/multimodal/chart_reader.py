@@ -131,6 +131,16 @@ class ChartReader(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """categories: each chart's number of categories, where known (training); else the
         count head's reading places the label slots."""
+        outputs = self.read_with_features(pixels, categories)
+        del outputs["chart_features"], outputs["slot_features"]
+        return outputs
+
+    def read_with_features(
+        self, pixels: torch.Tensor, categories: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The heads' logits (as `forward`) and what they are read from:
+        `chart_features` [B, 512] (the whole chart) and `slot_features`
+        [B, MAX_CATEGORIES, 256] (each category's strip), for the decoder-side fusion."""
         out = self.trunk(pixel_values=pixels, output_hidden_states=True)
         stages = out.hidden_states  # embeddings, then each stage: 56, 56, 28, 14, 7
         h = self.hidden(torch.relu(self.reduce(out.last_hidden_state)))
@@ -138,12 +148,15 @@ class ChartReader(nn.Module):
         count = self.count(h)
         if categories is None:
             categories = count.argmax(-1) + MIN_CATEGORIES
+        slots = self.labels.slot_features(stages[-3], stages[-2], categories)
         return {
             "kind": self.kind(h),
             "count": count,
-            "labels": self.labels(stages[-3], stages[-2], categories),
+            "labels": self.labels.mlp[-1](slots),
             "values": self.values(h).view(batch, MAX_CATEGORIES, VALUE_CLASSES),
             "axis_top": self.axis_top(h),
+            "chart_features": h,
+            "slot_features": slots,
         }
 
 

@@ -78,13 +78,21 @@ class SlotLabelHead(nn.Module):
     ) -> torch.Tensor:
         """fine [B, C1, S1, S1], coarse [B, C2, S2, S2], categories [B] (each chart's
         number of categories) -> [B, MAX_CATEGORIES, labels]."""
+        return self.mlp[-1](self.slot_features(fine, coarse, categories))
+
+    def slot_features(
+        self, fine: torch.Tensor, coarse: torch.Tensor, categories: torch.Tensor
+    ) -> torch.Tensor:
+        """What the head knows of each slot's strip of the chart: [B, MAX_CATEGORIES,
+        hidden], the shared MLP's hidden layer (its labels are a linear read-out of it)."""
         index = (categories - self.min_categories).clamp(0, MAX_CATEGORIES - self.min_categories)
         fine_masks: torch.Tensor = self.fine_masks[index]  # type: ignore[index]
         coarse_masks: torch.Tensor = self.coarse_masks[index]  # type: ignore[index]
         pooled_fine = torch.einsum("bchw,bsw->bsch", self.refine(fine), fine_masks)
         pooled_coarse = torch.einsum("bchw,bsw->bsch", coarse, coarse_masks)
         slots = torch.cat([pooled_fine.flatten(2), pooled_coarse.flatten(2)], dim=-1)
-        return self.mlp(slots)
+        hidden: torch.Tensor = self.mlp[:-1](slots)
+        return hidden
 
 
 Labelling = tuple[float, list[int]]  # (log-probability, label index per slot)

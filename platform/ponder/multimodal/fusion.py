@@ -28,15 +28,21 @@ class CrossModalAttention(nn.Module):
         self.gate = nn.Parameter(torch.zeros(width))
 
     def attention(
-        self, text: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None = None
+        self,
+        text: torch.Tensor,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor | None = None,
+        queries: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """text [B, T, W], memory [B, M, W], memory_mask [B, M] (True = real) -> [B, T, W]."""
+        """text [B, T, W], memory [B, M, W], memory_mask [B, M] (True = real) -> [B, T, W];
+        queries [B, T, W]: what each position asks with (default: its own embedding)."""
         batch, length, width = text.shape
 
         def split(x: torch.Tensor) -> torch.Tensor:
             return x.view(batch, -1, self.heads, self.head_width).transpose(1, 2)
 
-        q, k, v = split(self.query(text)), split(self.key(memory)), split(self.value(memory))
+        asking = text if queries is None else queries
+        q, k, v = split(self.query(asking)), split(self.key(memory)), split(self.value(memory))
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_width)  # [B, H, T, M]
         if memory_mask is not None:
             scores = scores.masked_fill(~memory_mask[:, None, None, :], float("-inf"))
@@ -44,9 +50,14 @@ class CrossModalAttention(nn.Module):
         return self.out(mixed.transpose(1, 2).reshape(batch, length, width))
 
     def forward(
-        self, text: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None = None
+        self,
+        text: torch.Tensor,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor | None = None,
+        queries: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return text + torch.tanh(self.gate) * self.attention(text, memory, memory_mask)
+        mixed = self.attention(text, memory, memory_mask, queries)
+        return text + torch.tanh(self.gate) * mixed
 
 
 def fused_prompt(

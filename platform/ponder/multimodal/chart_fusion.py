@@ -1,0 +1,143 @@
+"""Decoder-side fusion over the trained chart reader (issue 28, stage 1: alignment).
+
+The image memory the decoder attends over comes from the chart reader's trained trunk
+(`chart_reader.py`), not from an untrained ResNet:
+
+- one vector per category slot: what the reader's label head knows of that slot's strip
+  of the chart (its hidden layer, 256 wide), with the reader's label and value
+  distributions for the slot beside it;
+- one vector for the whole chart: the trunk's pooled 7x7 regions (512 wide, what the
+  kind, count, value and axis heads read), with the kind, count and axis distributions.
+
+Each is projected to the decoder's width, and the question's token embeddings attend
+over them (`fusion.CrossModalAttention`, gate starting at 0). The decoder gets
+[chart ; slots ; fused text], as vLLM's `prompt_embeds`. The reader stays frozen; only the
+projections and the attention are trained (`ponder train chart-fusion`), with the decoder
+frozen too, on rendered charts' questions and answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ponder.multimodal.chart_reader import (
+    AXIS_TOPS,
+    KINDS,
+    LABELS,
+    MIN_CATEGORIES,
+    VALUE_CLASSES,
+    ChartReader,
+)
+from ponder.multimodal.chart_tasks import MAX_CATEGORIES
+from ponder.multimodal.encoders import Projection
+from ponder.multimodal.fusion import CrossModalAttention, fused_prompt
+
+SLOT_FEATURES = 256  # chart_slots.SlotLabelHead's hidden width
+CHART_FEATURES = 512  # ChartReader.hidden's width
+COUNTS = MAX_CATEGORIES - MIN_CATEGORIES + 1
+SLOT_INPUT = SLOT_FEATURES + len(LABELS) + VALUE_CLASSES
+CHART_INPUT = CHART_FEATURES + len(KINDS) + COUNTS + len(AXIS_TOPS)
+
+WEIGHTS_FILE = "chart_fusion.safetensors"
+META_FILE = "chart_fusion.json"
+DEFAULT_DIR = Path(__file__).with_name("chart_fusion_weights")
+
+
+@dataclass(frozen=True)
+class ChartMemoryInputs:
+    """One chart as the reader saw it: [CHART_INPUT] and [categories, SLOT_INPUT]."""
+
+    chart: torch.Tensor
+    slots: torch.Tensor
+
+
+@torch.no_grad()
+def memory_inputs(reader: ChartReader, pixels: torch.Tensor) -> list[ChartMemoryInputs]:
+    """Normalised pixels [B, 3, 224, 224] -> each chart's memory inputs (one reader pass;
+    as many slots as the reader counts categories)."""
+    reader.eval()
+    out = reader.read_with_features(pixels)
+    counts = out["count"].argmax(-1) + MIN_CATEGORIES
+    chart = torch.cat(
+        [
+            out["chart_features"],
+            out["kind"].softmax(-1),
+            out["count"].softmax(-1),
+            out["axis_top"].softmax(-1),
+        ],
+        dim=-1,
+    )
+    slots = torch.cat(
+        [out["slot_features"], out["labels"].softmax(-1), out["values"].softmax(-1)], dim=-1
+    )
+    return [ChartMemoryInputs(chart[b], slots[b, : int(counts[b])]) for b in range(pixels.shape[0])]
+
+
+class ChartFusion(nn.Module):
+    """Projections of the reader's chart and slot vectors into the decoder's width, and
+    the cross-modal attention of the question over them."""
+
+    def __init__(
+        self, width: int, heads: int = 8, seed: int = 0, question_queries: bool = False
+    ) -> None:
+        """question_queries: every position asks with its own embedding plus the mean of
+        the prompt's (so the positions the answer is written after, the same tokens in
+        every prompt, ask about this question); else with its own embedding alone (the
+        packaged design: the variant measured no better, BENCHMARKS.md)."""
+        super().__init__()
+        self.question_queries = question_queries
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.chart_projection = Projection(CHART_INPUT, width)
+            self.slot_projection = Projection(SLOT_INPUT, width)
+            self.fusion = CrossModalAttention(width, heads)
+
+    def memory(self, inputs: ChartMemoryInputs) -> torch.Tensor:
+        """[1 + categories, width]: the chart vector, then one per slot, left to right."""
+        chart = self.chart_projection(inputs.chart[None])
+        return torch.cat([chart, self.slot_projection(inputs.slots)])
+
+    def prompt(self, text: torch.Tensor, inputs: ChartMemoryInputs) -> torch.Tensor:
+        """Text embeddings [T, width] -> the decoder's prompt [1 + categories + T, width]."""
+        memory = self.memory(inputs)
+        if not self.question_queries:
+            return fused_prompt(self.fusion, text, memory)
+        queries = text + text.mean(dim=0, keepdim=True)
+        fused = self.fusion(text[None], memory[None], queries=queries[None])[0]
+        return torch.cat([memory, fused])
+
+
+def save_fusion(fusion: ChartFusion, folder: Path, meta: dict[str, Any]) -> str:
+    """Write the weights (float16) and `meta` with a version from the weights' digest."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in fusion.state_dict().items()}
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].numpy().tobytes())
+    version = f"chart-fusion-{digest.hexdigest()[:8]}"
+    save_file(state, str(folder / WEIGHTS_FILE))
+    meta = {"version": version, "question_queries": fusion.question_queries} | meta
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return version
+
+
+def load_fusion(width: int, folder: Path = DEFAULT_DIR) -> tuple[ChartFusion, dict[str, Any]]:
+    """The fusion saved in `folder` and its meta (version, the reader it reads, metrics)."""
+    from safetensors.torch import load_file
+
+    meta = json.loads((folder / META_FILE).read_text())
+    fusion = ChartFusion(width, question_queries=bool(meta.get("question_queries", False)))
+    state = load_file(str(folder / WEIGHTS_FILE))
+    fusion.load_state_dict({k: v.float() for k, v in state.items()})
+    fusion.eval()
+    return fusion, meta
