@@ -23,6 +23,8 @@ from ray.util.metrics import Histogram
 import ponder.multimodal as multimodal_package
 from ponder.config import EncoderConfig, EngineConfig
 from ponder.errors import InvalidArgument, Unavailable
+from ponder.multimodal import chart_fusion
+from ponder.multimodal.chart_fusion import ChartFusion, ChartMemoryInputs, memory_inputs
 from ponder.multimodal.chart_questions import ChartRead, ChartReading, named_labels
 from ponder.multimodal.chart_reader import (
     DEFAULT_READER_DIR,
@@ -91,10 +93,25 @@ class EncoderPool:
         self._decode_slots = asyncio.Semaphore(config.max_concurrent_decodes)
         self._reader: ChartReader | None = None
         self._reader_version = ""
-        if config.chart_reader:
+        if config.chart_reader or config.chart_fusion:
             folder = Path(config.chart_reader_dir) if config.chart_reader_dir else None
             self._reader, meta = load_reader(folder or DEFAULT_READER_DIR)
             self._reader_version = str(meta["version"])
+        self._chart_fusion: ChartFusion | None = None
+        self._chart_fusion_version = ""
+        if config.chart_fusion:
+            folder = Path(config.chart_fusion_dir) if config.chart_fusion_dir else None
+            self._chart_fusion, meta = chart_fusion.load_fusion(
+                self._model.width, folder or chart_fusion.DEFAULT_DIR
+            )
+            self._chart_fusion_version = str(meta["version"])
+            if meta.get("reader") != self._reader_version:
+                log.warning(
+                    "chart fusion %s was trained over reader %s; this pool reads with %s",
+                    self._chart_fusion_version,
+                    meta.get("reader"),
+                    self._reader_version,
+                )
         self._table_reader: TableReader | None = None
         self._table_reader_version = ""
         question_states = None
@@ -114,6 +131,7 @@ class EncoderPool:
             self._image_batch,
             self._table_batch,
             self._chart_batch,
+            self._chart_memory_batch,
             self._table_read_batch,
         ):
             batched: Any = method
@@ -174,6 +192,19 @@ class EncoderPool:
         with span("encoder.charts", batch=len(charts)):
             readings = await asyncio.to_thread(run)
         return [ChartRead(r, self._reader_version, len(charts)) for r in readings]
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def _chart_memory_batch(self, pixels: list[np.ndarray]) -> list[ChartMemoryInputs]:
+        self._batch_sizes.observe(len(pixels), tags={"modality": "chart_memory"})
+        reader = self._reader
+        assert reader is not None
+
+        def run() -> list[ChartMemoryInputs]:
+            with torch.inference_mode():
+                return memory_inputs(reader, torch.from_numpy(np.stack(pixels)))
+
+        with span("encoder.chart_memory", batch=len(pixels)):
+            return await asyncio.to_thread(run)
 
     async def read_chart(self, data: bytes, question: str = "") -> ChartRead:
         """The chart reader's reading of an image's labels and values (batched); with the
@@ -264,9 +295,13 @@ class EncoderPool:
     async def fuse(
         self, messages: list[dict[str, str]], image: bytes | None, table_json: str | None
     ) -> FusedPrompt:
-        """The decoder prompt for text + optional image/table: [vectors ; fused text]."""
+        """The decoder prompt for text + optional image/table: [vectors ; fused text]. An
+        image alone is fused through the chart reader's vectors when the chart fusion is
+        on; otherwise through the generic encoders."""
         if len(messages[-1]["content"]) > self._config.max_text_chars:
             raise InvalidArgument("text", f"longer than {self._config.max_text_chars} characters")
+        if image is not None and table_json is None and self._chart_fusion is not None:
+            return await self._chart_fused(messages, image, self._chart_fusion)
         jobs = []
         if image is not None:
             jobs.append(self.encode_image(image))
@@ -275,13 +310,7 @@ class EncoderPool:
         encoded = await asyncio.gather(*jobs)
         ids = self._model.prompt_ids(messages)
         memory = torch.cat([e.vectors for e in encoded]) if encoded else None
-        positions = len(ids) + (0 if memory is None else int(memory.shape[0]))
-        if positions >= self._max_model_len:
-            raise InvalidArgument(
-                "text",
-                f"the prompt is {positions} positions with the image/table prefix; the "
-                f"decoder's context holds {self._max_model_len}",
-            )
+        self._check_positions(ids, 0 if memory is None else int(memory.shape[0]))
         with torch.no_grad():
             embeds = self._model.prompt_embeddings(ids, memory).contiguous()
         return FusedPrompt(
@@ -290,3 +319,31 @@ class EncoderPool:
             table_vectors=sum(int(e.vectors.shape[0]) for e in encoded if e.modality == "table"),
             weights_version=self._model.info.version,
         )
+
+    async def _chart_fused(
+        self, messages: list[dict[str, str]], image: bytes, fusion: ChartFusion
+    ) -> FusedPrompt:
+        """[chart vector ; one vector per category read ; fused text] (`chart_fusion`)."""
+        async with self._decode_slots:
+            pixels = await asyncio.to_thread(self._checked_pixels, image)
+        inputs: ChartMemoryInputs = await self._chart_memory_batch(pixels)
+        ids = self._model.prompt_ids(messages)
+        vectors = 1 + int(inputs.slots.shape[0])
+        self._check_positions(ids, vectors)
+        with torch.no_grad():
+            embeds = fusion.prompt(self._model.text_embeddings(ids), inputs).contiguous()
+        return FusedPrompt(
+            prompt_embeds=embeds,
+            image_vectors=vectors,
+            table_vectors=0,
+            weights_version=self._chart_fusion_version,
+        )
+
+    def _check_positions(self, ids: list[int], vectors: int) -> None:
+        positions = len(ids) + vectors
+        if positions >= self._max_model_len:
+            raise InvalidArgument(
+                "text",
+                f"the prompt is {positions} positions with the image/table prefix; the "
+                f"decoder's context holds {self._max_model_len}",
+            )

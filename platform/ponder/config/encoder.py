@@ -49,6 +49,18 @@ class EncoderConfig(StrictModel):
         description="Folder of the chart reader's weights (reader.safetensors + reader.json); "
         "empty means the packaged ones.",
     )
+    chart_fusion: bool = Field(
+        True,
+        description="Fuse an image into the decoder's prompt through the chart reader's "
+        "vectors (one for the chart, one per category it reads) and the chart fusion "
+        "trained over them (`ponder train chart-fusion`), instead of the generic image "
+        "encoder's regions. Applies to requests with an image and no table.",
+    )
+    chart_fusion_dir: str = Field(
+        "",
+        description="Folder of the chart fusion's weights (chart_fusion.safetensors + "
+        "chart_fusion.json); empty means the packaged ones.",
+    )
     table_reader: bool = Field(
         True,
         description="Answer Analyze questions about a table (a cell, the row with the largest "
@@ -94,6 +106,17 @@ class EncoderConfig(StrictModel):
             raise ValueError(
                 f"encoder.chart_reader_dir: no reader.json in {self.chart_reader_dir} "
                 "(`ponder train chart-reader --out DIR` writes one)"
+            )
+        fusion_folder = Path(self.chart_fusion_dir) if self.chart_fusion_dir else None
+        if (
+            self.enabled
+            and self.chart_fusion
+            and fusion_folder
+            and not (fusion_folder / "chart_fusion.json").is_file()
+        ):
+            raise ValueError(
+                f"encoder.chart_fusion_dir: no chart_fusion.json in {self.chart_fusion_dir} "
+                "(`ponder train chart-fusion --out DIR` writes one)"
             )
         table_folder = Path(self.table_reader_dir) if self.table_reader_dir else None
         if (
