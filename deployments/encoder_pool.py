@@ -209,7 +209,8 @@ class EncoderPool:
     async def read_chart(self, data: bytes, question: str = "") -> ChartRead:
         """The chart reader's reading of an image's labels and values (batched); with the
         question asked about it, read knowing the labels the question names."""
-        if self._reader is None:
+        if self._reader is None or not self._config.chart_reader:
+            # (the reader may be loaded for the chart fusion alone)
             raise Unavailable("the chart reader is off on this server (encoder.chart_reader)")
         async with self._decode_slots:
             pixels = await asyncio.to_thread(self._checked_pixels, data)
