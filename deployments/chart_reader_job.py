@@ -40,15 +40,12 @@ def cmd_train_chart_reader(args: argparse.Namespace) -> int:
         save_reader,
         train_reader,
     )
-    from ponder.multimodal.chart_tasks import data_key, make_tasks
+    from ponder.multimodal.chart_tasks import make_splits
 
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(args.seed)
     started = time.monotonic()
-    train = make_tasks(args.train, "train", seed=args.seed, kinds=KINDS)
-    seen = frozenset(data_key(t) for t in train)
-    dev = make_tasks(args.dev, "dev", seed=args.seed, balanced=True, kinds=KINDS, exclude=seen)
-    test = make_tasks(args.test, "test", seed=args.seed, balanced=True, kinds=KINDS, exclude=seen)
+    train, dev, test = make_splits(args.train, args.dev, args.test, args.seed, KINDS)
     say(f"rendered {len(train)} training, {len(dev)} dev and {len(test)} style-shifted charts")
     out = Path(args.out)
     if args.evaluate_only:

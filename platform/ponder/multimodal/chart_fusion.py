@@ -18,7 +18,6 @@ frozen too, on rendered charts' questions and answers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from ponder.multimodal.chart_reader import (
 from ponder.multimodal.chart_tasks import MAX_CATEGORIES
 from ponder.multimodal.encoders import Projection
 from ponder.multimodal.fusion import CrossModalAttention, fused_prompt
+from ponder.multimodal.weights_files import save_half
 
 SLOT_FEATURES = 256  # chart_slots.SlotLabelHead's hidden width
 CHART_FEATURES = 512  # ChartReader.hidden's width
@@ -63,7 +63,11 @@ def memory_inputs(reader: ChartReader, pixels: torch.Tensor) -> list[ChartMemory
     """Normalised pixels [B, 3, 224, 224] -> each chart's memory inputs (one reader pass;
     as many slots as the reader counts categories)."""
     reader.eval()
-    out = reader.read_with_features(pixels)
+    return memory_inputs_of(reader.read_with_features(pixels))
+
+
+def memory_inputs_of(out: dict[str, torch.Tensor]) -> list[ChartMemoryInputs]:
+    """The memory inputs in a `ChartReader.read_with_features` pass."""
     counts = out["count"].argmax(-1) + MIN_CATEGORIES
     chart = torch.cat(
         [
@@ -77,7 +81,7 @@ def memory_inputs(reader: ChartReader, pixels: torch.Tensor) -> list[ChartMemory
     slots = torch.cat(
         [out["slot_features"], out["labels"].softmax(-1), out["values"].softmax(-1)], dim=-1
     )
-    return [ChartMemoryInputs(chart[b], slots[b, : int(counts[b])]) for b in range(pixels.shape[0])]
+    return [ChartMemoryInputs(chart[b], slots[b, : int(counts[b])]) for b in range(chart.shape[0])]
 
 
 class ChartFusion(nn.Module):
@@ -116,16 +120,7 @@ class ChartFusion(nn.Module):
 
 def save_fusion(fusion: ChartFusion, folder: Path, meta: dict[str, Any]) -> str:
     """Write the weights (float16) and `meta` with a version from the weights' digest."""
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in fusion.state_dict().items()}
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].numpy().tobytes())
-    version = f"chart-fusion-{digest.hexdigest()[:8]}"
-    save_file(state, str(folder / WEIGHTS_FILE))
+    version = save_half(fusion, folder / WEIGHTS_FILE, "chart-fusion")
     meta = {"version": version, "question_queries": fusion.question_queries} | meta
     (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return version

@@ -31,9 +31,14 @@ from typing import Any
 import torch
 
 from ponder.multimodal.chart_evaluation import majority_is_right
-from ponder.multimodal.chart_fusion import ChartFusion, ChartMemoryInputs, memory_inputs
+from ponder.multimodal.chart_fusion import (
+    ChartFusion,
+    ChartMemoryInputs,
+    memory_inputs,
+    memory_inputs_of,
+)
 from ponder.multimodal.chart_questions import ChartReading
-from ponder.multimodal.chart_reader import ChartReader, normalise, raw_pixels, read_charts
+from ponder.multimodal.chart_reader import ChartReader, decode_readings, normalise, raw_pixels
 from ponder.multimodal.chart_tasks import MONTHS, ChartTask, answer_is_right
 from ponder.multimodal.model import load_embedding_table
 from ponder.stats import proportion
@@ -201,8 +206,13 @@ def evaluate_fusion(
 ) -> dict[str, Any]:
     """Per question type, k/n (with its interval) of replies that are the answer, for
     each condition and the majority class, and a few replies of each condition."""
-    inputs = chart_inputs(reader, tasks)
-    readings = read_charts(reader, tasks)
+    inputs: list[ChartMemoryInputs] = []
+    readings: list[ChartReading] = []
+    reader.eval()
+    for start in range(0, len(tasks), 64):  # one reader pass gives both
+        out = reader.read_with_features(normalise(raw_pixels(tasks[start : start + 64])))
+        inputs += memory_inputs_of(out)
+        readings += decode_readings(out)
     right: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     samples: dict[str, list[str]] = defaultdict(list)
     for task, chart, reading in zip(tasks, inputs, readings, strict=True):

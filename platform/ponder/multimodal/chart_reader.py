@@ -15,7 +15,6 @@ for CPU development).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -33,6 +32,7 @@ from ponder.multimodal.chart_questions import ChartReading, named_labels
 from ponder.multimodal.chart_slots import SlotLabelHead, decode_labels
 from ponder.multimodal.chart_tasks import ITEMS, MAX_CATEGORIES, MONTHS, ChartTask
 from ponder.multimodal.inputs import IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD
+from ponder.multimodal.weights_files import save_half
 
 LABELS: tuple[str, ...] = (*MONTHS, *ITEMS)
 VALUE_STEP = 5
@@ -371,21 +371,7 @@ DEFAULT_READER_DIR = Path(__file__).with_name("chart_reader_weights")
 def save_reader(reader: ChartReader, folder: Path, meta: dict[str, Any]) -> str:
     """Write the weights (float16: the file stays small; reading is unchanged at this
     precision, see the metrics) and `meta` with a version from the weights' digest."""
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {
-        k: v.detach().to(torch.float16).contiguous()
-        for k, v in reader.state_dict().items()
-        if v.is_floating_point()
-    }
-    state |= {k: v for k, v in reader.state_dict().items() if not v.is_floating_point()}
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].numpy().tobytes())
-    version = f"reader-{reader.trunk_name}-{digest.hexdigest()[:8]}"
-    save_file(state, str(folder / READER_WEIGHTS))
+    version = save_half(reader, folder / READER_WEIGHTS, f"reader-{reader.trunk_name}")
     (folder / READER_META).write_text(
         json.dumps({"version": version, "trunk": reader.trunk_name} | meta, indent=2) + "\n"
     )

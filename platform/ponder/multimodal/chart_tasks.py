@@ -339,6 +339,21 @@ def make_tasks(
     return out
 
 
+def make_splits(
+    train: int, dev: int, test: int, seed: int, kinds: tuple[str, ...] = ("bar", "line")
+) -> tuple[list[ChartTask], list[ChartTask], list[ChartTask]]:
+    """The training tasks, then the balanced dev (seen styles) and style-shifted test
+    tasks, none with a training task's data."""
+    training = make_tasks(train, Split.TRAIN, seed=seed, kinds=kinds)
+    seen = frozenset(data_key(t) for t in training)
+    held = {"balanced": True, "kinds": kinds, "exclude": seen}
+    return (
+        training,
+        make_tasks(dev, Split.DEV, seed=seed, **held),  # type: ignore[arg-type]
+        make_tasks(test, Split.TEST, seed=seed, **held),  # type: ignore[arg-type]
+    )
+
+
 def _with_render(task: ChartTask, style: ChartStyle, rng: random.Random) -> ChartTask:
     return replace(task, image=render_chart(task, style, rng), style=style)
 

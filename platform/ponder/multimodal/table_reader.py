@@ -15,7 +15,6 @@ torch; any table size (rows and columns are indices, not a fixed grid).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from ponder.multimodal.chart_reader import warmup_cosine
 from ponder.multimodal.inputs import Table
 from ponder.multimodal.table_questions import TableReading
 from ponder.multimodal.table_tasks import OPERATIONS, ROW_ANSWERS, TWO_ROWS, TableOperation
+from ponder.multimodal.weights_files import save_half
 
 IGNORE = -100
 MATCH_FEATURES = 4  # text: match, where; header: match, where
@@ -409,16 +409,7 @@ DEFAULT_TABLE_READER_DIR = Path(__file__).with_name("table_reader_weights")
 
 def save_table_reader(reader: TableReader, folder: Path, meta: dict[str, Any]) -> str:
     """Write the weights (float16) and `meta` with a version from the weights' digest."""
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in reader.state_dict().items()}
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].numpy().tobytes())
-    version = f"table-reader-{digest.hexdigest()[:8]}"
-    save_file(state, str(folder / READER_WEIGHTS))
+    version = save_half(reader, folder / READER_WEIGHTS, "table-reader")
     shape = {"token_width": reader.token_width, "hidden": reader.hidden}
     (folder / READER_META).write_text(
         json.dumps({"version": version, "shape": shape} | meta, indent=2) + "\n"
