@@ -123,18 +123,20 @@ def render_chart_reader(meta: dict[str, Any]) -> str:
 
 
 def render_chart_fusion(meta: dict[str, Any]) -> str:
-    """`ponder train chart-fusion`: per question type, what the frozen decoder answers
-    from the fused chart vectors, beside the question alone, the reader's reading written
-    as text, and the majority class of the training set."""
+    """`ponder train chart-fusion`: per question type, what the decoder answers from the
+    fused chart vectors (stage 1: the frozen decoder; stage 2: with the LoRA trained
+    beside the fusion), beside the plain decoder given the question alone and the reader's
+    reading written as text, and the majority class of the training set."""
     names = {"dev": "dev (seen styles)", "test_style_shifted": "test (shifted styles)"}
+    stage = int(meta.get("stage", 1))
     conditions = (
         ("majority", "majority class (from training)"),
         ("text-only", "decoder, question alone"),
         ("reading-text", "decoder, reading as text"),
-        ("fused", "decoder, fused chart vectors"),
+        ("fused", "decoder + its LoRA, fused" if stage == 2 else "decoder, fused chart vectors"),
     )
     lines = [
-        f"Chart fusion `{meta['version']}` over reader `{meta['reader']}` "
+        f"Stage {stage}: chart fusion `{meta['version']}` over reader `{meta['reader']}` "
         f"(`{meta['command']}`), "
         f"{'question' if meta.get('question_queries') else 'token'} queries: "
         f"{meta['trained_on']}; {meta['seconds']} s on "

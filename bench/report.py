@@ -325,6 +325,9 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "platform/ponder/reasoning/scorer_default.json": render_verifier,
     "platform/ponder/reasoning/ranker_default.json": render_ranker,
     "platform/ponder/multimodal/chart_reader_weights/reader.json": render_chart_reader,
+    "platform/ponder/multimodal/chart_fusion_weights/stage1/chart_fusion.json": (
+        render_chart_fusion
+    ),
     "platform/ponder/multimodal/chart_fusion_weights/chart_fusion.json": render_chart_fusion,
     # the variant tried and not kept (`--question-queries`), for the A/B in BENCHMARKS.md
     "bench/results/chart-fusion-question-queries.json": render_chart_fusion,

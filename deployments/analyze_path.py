@@ -153,7 +153,7 @@ class AnalyzePath:
         self, question: str, answer: ChartAnswer, reading: ChartRead, call: Call
     ) -> pb.AnalyzeResponse:
         """Reason over a word problem that states the values read, then the question."""
-        problem = f"{stated_values(answer.used)} {question}"
+        problem = f"{stated_values(answer.used, reading.reading.kind)} {question}"
         reason_call = self._reason_call(pb.ReasonRequest(problem=problem), call)
         result: ReasonResult = await self._planner.reason.remote(reason_call)
         return chart_answer_to_proto(answer, reading, call.request_id, result)
@@ -162,7 +162,9 @@ class AnalyzePath:
         self, checked: AnalyzeCall, request_id: str
     ) -> tuple[GenerationRequest, object]:
         """Encode and fuse the inputs (encoder pool): the decoder request with the fused
-        prompt embeddings, and what the fusion reports."""
+        prompt embeddings, and what the fusion reports. The main decoder runs them with
+        the LoRA they were trained with, if any (a stage-2 chart fusion's); a student
+        serves no adapters and gets them alone."""
         fused = await self._encoders().fuse.remote(
             checked.messages, checked.image, checked.table_json
         )
@@ -171,5 +173,6 @@ class AnalyzePath:
             sampling=checked.sampling,
             prompt_embeds=fused.prompt_embeds,
             model=checked.model,
+            adapter=(fused.adapter or None) if checked.model not in self._students else None,
         )
         return generation, fused

@@ -10,6 +10,7 @@ gRPC proxy -> Ingress -> EncoderPool (batched encoders, fusion) -> Decoder (prom
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ray.serve import Application
@@ -52,6 +53,27 @@ def check_engine_config(config: EngineConfig, section: str = "decoder") -> None:
     engine_args(config)  # vLLM's own checks of the argument values
 
 
+def check_chart_fusion_adapter(config: PonderConfig) -> None:
+    """A stage-2 chart fusion's prompts only mean something to the decoder with its LoRA:
+    the decoder must serve that LoRA under the fusion's version, from the fusion's folder."""
+    encoder = config.encoder
+    if not (encoder.enabled and encoder.chart_fusion):
+        return
+    from ponder.multimodal.chart_fusion import ADAPTER_DIR, DEFAULT_DIR, META_FILE
+
+    folder = Path(encoder.chart_fusion_dir) if encoder.chart_fusion_dir else DEFAULT_DIR
+    adapter = json.loads((folder / META_FILE).read_text()).get("adapter")
+    if not adapter:
+        return
+    served = config.decoder.engine.adapter_dirs().get(adapter)
+    if served is None or served.resolve() != (folder / ADAPTER_DIR).resolve():
+        raise ValueError(
+            f"encoder.chart_fusion: chart fusion {adapter} was trained with a LoRA on the "
+            f"decoder; serve it as decoder.engine.lora_adapters.{adapter}: "
+            f"{folder / ADAPTER_DIR}"
+        )
+
+
 def build_app(
     config: PonderConfig,
     engine_factory: EngineFactory | None = None,
@@ -61,6 +83,7 @@ def build_app(
     config (the main decoder's and, when enabled, the student's)."""
     if engine_factory is None:
         check_engine_config(config.decoder.engine)
+        check_chart_fusion_adapter(config)
         from ponder.engine.vllm_engine import VLLMEngineFactory
 
         engine_factory = VLLMEngineFactory(config.decoder.engine)

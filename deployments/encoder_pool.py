@@ -73,6 +73,9 @@ class FusedPrompt:
     image_vectors: int
     table_vectors: int
     weights_version: str
+    # the decoder LoRA these embeddings were trained with (a stage-2 chart fusion's,
+    # served under its version), or "" for the plain decoder
+    adapter: str = ""
 
 
 @serve.deployment(name="EncoderPool")
@@ -99,12 +102,14 @@ class EncoderPool:
             self._reader_version = str(meta["version"])
         self._chart_fusion: ChartFusion | None = None
         self._chart_fusion_version = ""
+        self._chart_fusion_adapter = ""
         if config.chart_fusion:
             folder = Path(config.chart_fusion_dir) if config.chart_fusion_dir else None
             self._chart_fusion, meta = chart_fusion.load_fusion(
                 self._model.width, folder or chart_fusion.DEFAULT_DIR
             )
             self._chart_fusion_version = str(meta["version"])
+            self._chart_fusion_adapter = str(meta["adapter"] or "")
             if meta.get("reader") != self._reader_version:
                 log.warning(
                     "chart fusion %s was trained over reader %s; this pool reads with %s",
@@ -338,6 +343,7 @@ class EncoderPool:
             image_vectors=vectors,
             table_vectors=0,
             weights_version=self._chart_fusion_version,
+            adapter=self._chart_fusion_adapter,
         )
 
     def _check_positions(self, ids: list[int], vectors: int) -> None:

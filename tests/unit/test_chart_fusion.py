@@ -1,17 +1,23 @@
 """The decoder-side chart fusion (issue 28): the memory the decoder attends over is what
 the packaged chart reader reads, one vector for the chart and one per category; the
-fusion starts as the plain text prompt; weights round-trip through their files; replies
-are graded by the first answer they name."""
+fusion starts as the plain text prompt; weights round-trip through their files, a stage-2
+fusion with its decoder LoRA, which the app refuses to run without; replies are graded by
+the first answer they name; the baselines run on the plain decoder."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
-from ponder.config import EncoderConfig
+from deployments.app import check_chart_fusion_adapter
+from ponder.config import EncoderConfig, PonderConfig
+from ponder.env import default_model_dir
 from ponder.multimodal.chart_fusion import (
+    ADAPTER_DIR,
     CHART_INPUT,
     SLOT_FEATURES,
     SLOT_INPUT,
@@ -20,7 +26,13 @@ from ponder.multimodal.chart_fusion import (
     memory_inputs,
     save_fusion,
 )
-from ponder.multimodal.chart_fusion_training import reading_text, reply_answer
+from ponder.multimodal.chart_fusion_training import (
+    DecoderText,
+    chart_inputs,
+    reading_text,
+    reply_answer,
+    train_fusion,
+)
 from ponder.multimodal.chart_reader import (
     LABELS,
     VALUE_STEP,
@@ -123,3 +135,70 @@ def test_a_chart_fusion_folder_without_weights_is_refused(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="chart_fusion_dir"):
         EncoderConfig(enabled=True, chart_fusion_dir=str(tmp_path))
     assert EncoderConfig(enabled=True, chart_fusion=False, chart_fusion_dir=str(tmp_path))
+
+
+def _adapter_writer(weight: float) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        save_file({"lora_A": torch.full((2, 2), weight)}, str(folder / "adapter_model.safetensors"))
+        (folder / "adapter_config.json").write_text('{"r": 8}')
+
+    return write
+
+
+def test_a_stage_two_fusion_names_its_lora_and_its_version_covers_the_lora(
+    tmp_path: Path,
+) -> None:
+    fusion = ChartFusion(WIDTH, seed=1)
+    plain = save_fusion(fusion, tmp_path / "stage1", {})
+    assert load_fusion(WIDTH, tmp_path / "stage1")[1]["adapter"] is None
+    version = save_fusion(fusion, tmp_path, {}, _adapter_writer(0.5))
+    meta = load_fusion(WIDTH, tmp_path)[1]
+    assert meta["adapter"] == meta["version"] == version != plain
+    assert (tmp_path / ADAPTER_DIR / "adapter_config.json").is_file()
+    assert version != save_fusion(fusion, tmp_path / "other", {}, _adapter_writer(0.25))
+    # written again without a LoRA: the old one goes, so it is never served beside it
+    assert save_fusion(fusion, tmp_path, {}) == plain
+    assert not (tmp_path / ADAPTER_DIR).exists()
+    assert load_fusion(WIDTH, tmp_path)[1]["adapter"] is None
+
+
+def test_the_decoder_serves_a_stage_two_fusion_with_its_lora_or_the_app_is_refused(
+    tmp_path: Path,
+) -> None:
+    save_fusion(ChartFusion(WIDTH, seed=1), tmp_path, {}, _adapter_writer(0.5))
+    version = load_fusion(WIDTH, tmp_path)[1]["version"]
+    encoder = {"enabled": True, "chart_fusion_dir": str(tmp_path)}
+
+    def config(adapters: dict[str, str]) -> PonderConfig:
+        engine = {"enable_prompt_embeds": True, "lora_adapters": adapters}
+        return PonderConfig.model_validate({"encoder": encoder, "decoder": {"engine": engine}})
+
+    with pytest.raises(ValueError, match=f"lora_adapters.{version}"):
+        check_chart_fusion_adapter(config({}))
+    with pytest.raises(ValueError, match="trained with a LoRA"):
+        check_chart_fusion_adapter(config({version: str(tmp_path / "elsewhere")}))
+    check_chart_fusion_adapter(config({version: str(tmp_path / ADAPTER_DIR)}))
+
+
+def test_the_baselines_run_on_the_plain_decoder_beside_a_trained_lora() -> None:
+    """Stage 2 trains the fusion and a LoRA together; the baselines stay on the plain
+    decoder (`DecoderText.plain`), which the training leaves as it was."""
+    decoder = DecoderText(default_model_dir())
+    tasks = make_tasks(4, "dev", seed=7)
+    reader, _ = load_reader()
+    inputs = chart_inputs(reader, tasks)
+    fusion = ChartFusion(WIDTH, seed=1)
+    prompt = fusion.prompt(decoder.text(tasks[0].question), inputs[0]).detach()
+    answer = [decoder.answer_ids(tasks[0].answer)]
+    with torch.no_grad():
+        before = decoder.answer_loss([prompt], answer)
+    decoder.add_lora(rank=4, seed=0)
+    with torch.no_grad():  # a fresh LoRA starts as the identity (B = 0)
+        assert torch.allclose(decoder.answer_loss([prompt], answer), before, atol=1e-5)
+    train_fusion(fusion, decoder, tasks, inputs, 1, 4, 1e-3, 0, lambda _: None, 50, 1e-2)
+    assert decoder.trainable() and all(p.grad is not None for p in decoder.trainable())
+    with torch.no_grad():
+        with decoder.plain():
+            assert torch.allclose(decoder.answer_loss([prompt], answer), before, atol=1e-5)
+        assert not torch.allclose(decoder.answer_loss([prompt], answer), before, atol=1e-3)

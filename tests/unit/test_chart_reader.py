@@ -131,6 +131,8 @@ def test_a_chart_answer_carries_its_reading_and_the_values_it_used() -> None:
     assert [v.value for v in response.chart.values] == [10.0, 40.0, 25.0]
     assert response.weights_version == response.chart.reader_version == "reader-x"
     assert response.finish_reason == pb.FINISH_REASON_STOP and response.image_vectors == 0
-    assert stated_values((("Mar", 25), ("Jan", 10))) == (
-        "The value of Mar is 25. The value of Jan is 10."
+    assert (
+        stated_values((("Mar", 25), ("Jan", 10)), "bar") == "The Mar bar is 25. The Jan bar is 10."
     )
+    assert stated_values((("Mar", 25),), "line") == "The line is at 25 in Mar."
+    assert stated_values((("Mar", 25),)) == "The value of Mar is 25."

@@ -1,4 +1,4 @@
-"""Decoder-side fusion over the trained chart reader (issue 28, stage 1: alignment).
+"""Decoder-side fusion over the trained chart reader (issue 28).
 
 The image memory the decoder attends over comes from the chart reader's trained trunk
 (`chart_reader.py`), not from an untrained ResNet:
@@ -11,14 +11,20 @@ The image memory the decoder attends over comes from the chart reader's trained 
 
 Each is projected to the decoder's width, and the question's token embeddings attend
 over them (`fusion.CrossModalAttention`, gate starting at 0). The decoder gets
-[chart ; slots ; fused text], as vLLM's `prompt_embeds`. The reader stays frozen; only the
-projections and the attention are trained (`ponder train chart-fusion`), with the decoder
-frozen too, on rendered charts' questions and answers.
+[chart ; slots ; fused text], as vLLM's `prompt_embeds`. The reader stays frozen. Trained
+in two stages (`ponder train chart-fusion`) on rendered charts' questions and answers:
+  1. alignment: the projections and the attention, the decoder frozen (`stage1/`);
+  2. instruction tuning: from stage 1, the fusion and a LoRA on the decoder together.
+     The LoRA ships beside the fusion (`adapter/`) and the decoder serves it under the
+     fusion's version, which Analyze's fused chart requests name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +53,9 @@ CHART_INPUT = CHART_FEATURES + len(KINDS) + COUNTS + len(AXIS_TOPS)
 
 WEIGHTS_FILE = "chart_fusion.safetensors"
 META_FILE = "chart_fusion.json"
-DEFAULT_DIR = Path(__file__).with_name("chart_fusion_weights")
+ADAPTER_DIR = "adapter"  # stage 2's LoRA on the decoder, peft layout (vLLM loads it)
+DEFAULT_DIR = Path(__file__).with_name("chart_fusion_weights")  # what Analyze serves
+STAGE1_DIR = DEFAULT_DIR / "stage1"  # alignment (decoder frozen): where stage 2 starts
 
 
 @dataclass(frozen=True)
@@ -118,19 +126,41 @@ class ChartFusion(nn.Module):
         return torch.cat([memory, fused])
 
 
-def save_fusion(fusion: ChartFusion, folder: Path, meta: dict[str, Any]) -> str:
-    """Write the weights (float16) and `meta` with a version from the weights' digest."""
+def save_fusion(
+    fusion: ChartFusion,
+    folder: Path,
+    meta: dict[str, Any],
+    adapter: Callable[[Path], None] | None = None,
+) -> str:
+    """Write the weights (float16) and `meta` with a version from the weights' digest.
+    `adapter` writes stage 2's decoder LoRA into `folder/adapter`; the version then
+    covers its weights too, and names the adapter the decoder serves it under."""
     version = save_half(fusion, folder / WEIGHTS_FILE, "chart-fusion")
-    meta = {"version": version, "question_queries": fusion.question_queries} | meta
+    adapter_folder = folder / ADAPTER_DIR
+    if adapter_folder.exists():
+        shutil.rmtree(adapter_folder)
+    if adapter is not None:
+        adapter(adapter_folder)
+        digest = hashlib.sha256(version.encode())
+        digest.update((adapter_folder / "adapter_model.safetensors").read_bytes())
+        version = f"chart-fusion-{digest.hexdigest()[:8]}"
+    meta = {
+        "version": version,
+        "question_queries": fusion.question_queries,
+        "adapter": version if adapter is not None else None,
+    } | meta
     (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return version
 
 
 def load_fusion(width: int, folder: Path = DEFAULT_DIR) -> tuple[ChartFusion, dict[str, Any]]:
-    """The fusion saved in `folder` and its meta (version, the reader it reads, metrics)."""
+    """The fusion saved in `folder` and its meta: version, the reader it reads, metrics,
+    and `adapter`, the name of its decoder LoRA (in `folder/adapter`), or None when the
+    fusion was trained against the plain decoder (stage 1)."""
     from safetensors.torch import load_file
 
     meta = json.loads((folder / META_FILE).read_text())
+    meta.setdefault("adapter", None)
     fusion = ChartFusion(width, question_queries=bool(meta.get("question_queries", False)))
     state = load_file(str(folder / WEIGHTS_FILE))
     fusion.load_state_dict({k: v.float() for k, v in state.items()})

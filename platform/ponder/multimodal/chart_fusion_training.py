@@ -1,17 +1,20 @@
 """`ponder train chart-fusion`: fit the chart fusion's projections and attention
-(`chart_fusion.py`) so the frozen decoder answers questions about rendered charts from
-the frozen chart reader's vectors (stage 1 of the issue's two: alignment).
+(`chart_fusion.py`) so the decoder answers questions about rendered charts from the
+frozen chart reader's vectors, in the issue's two stages:
+  1. alignment: the decoder frozen, only the fusion trained;
+  2. instruction tuning: from stage 1, the fusion and a LoRA on the decoder together.
 
-The decoder is the one vLLM serves, loaded in transformers (fp32, CPU) and frozen. The
-loss is the cross-entropy of the answer's tokens and the end of the turn after the
-prompt, so a served answer is the answer and stops.
+The decoder is the one vLLM serves, loaded in transformers (fp32, CPU). The loss is the
+cross-entropy of the answer's tokens and the end of the turn after the prompt, so a
+served answer is the answer and stops.
 
 Measured on held-out charts by what the decoder writes, greedily, as Analyze's fused
 path would. A reply is graded by the first answer it names (`reply_answer`: the first of
 the chart's labels or trends it mentions, a month's full name counting as its label; or
 its first number), so a baseline that answers in a sentence is not marked down for it:
-  fused         the chart's vectors + the fused question (what Analyze sends)
-  text-only     the question alone
+  fused         the chart's vectors + the fused question (what Analyze sends), through
+                the stage's decoder (with its LoRA in stage 2)
+  text-only     the question alone (the plain decoder, as for the next)
   reading-text  the reader's reading written out before the question ("A bar chart:
                 Jan 45, Feb 30, ..."), the honest baseline: does the fusion give the
                 decoder more than the reading as words would?
@@ -25,6 +28,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,7 @@ from ponder.multimodal.model import load_embedding_table
 from ponder.stats import proportion
 
 CONDITIONS = ("fused", "text-only", "reading-text")
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 END_OF_TURN = "<|im_end|>"
 REPLY_TOKENS = 16
 _MONTH_NAMES = (
@@ -78,7 +83,8 @@ def reading_text(reading: ChartReading) -> str:
 
 
 class DecoderText:
-    """The frozen decoder and its text side: chat-templated prompt ids, token embeddings."""
+    """The decoder and its text side: chat-templated prompt ids, token embeddings. Frozen,
+    unless a LoRA is added (stage 2): then only the LoRA's weights train."""
 
     def __init__(self, model_dir: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -90,6 +96,36 @@ class DecoderText:
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         self.embeddings = load_embedding_table(model_dir)
         self.end_of_turn = int(self.tokenizer.encode(END_OF_TURN, add_special_tokens=False)[0])
+        self.peft: Any = None
+
+    def add_lora(self, rank: int, seed: int) -> None:
+        """A fresh LoRA (rank `rank`, alpha 2 x rank, no dropout) on every attention and MLP
+        projection of every layer, injected in place: `model` runs with it from now on."""
+        from peft import LoraConfig, get_peft_model
+
+        torch.manual_seed(seed)
+        config = LoraConfig(
+            r=rank,
+            lora_alpha=2 * rank,
+            lora_dropout=0.0,
+            target_modules=list(LORA_TARGETS),
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+        self.peft = get_peft_model(self.model, config)
+
+    def load_lora(self, folder: Path) -> None:
+        """The LoRA saved in `folder` (peft layout), frozen, injected in place."""
+        from peft import PeftModel
+
+        self.peft = PeftModel.from_pretrained(self.model, str(folder))
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def plain(self) -> AbstractContextManager[Any]:
+        """Inside: the decoder without its LoRA (the baselines run on the plain decoder)."""
+        return self.peft.disable_adapter() if self.peft is not None else nullcontext()
 
     def prompt_ids(self, text: str) -> list[int]:
         ids: Any = self.tokenizer.apply_chat_template(
@@ -159,10 +195,16 @@ def train_fusion(
     seed: int,
     progress: Callable[[str], None],
     report_every: int = 50,
+    lora_learning_rate: float = 5e-4,
 ) -> list[float]:
-    """AdamW over the fusion's weights, cosine-decayed; -> mean loss per epoch."""
+    """AdamW over the fusion's weights (and the decoder's LoRA, when it has one, at
+    `lora_learning_rate`), cosine-decayed; -> mean loss per epoch."""
     fusion.train()
-    optimiser = torch.optim.AdamW(fusion.parameters(), lr=learning_rate, weight_decay=0.01)
+    groups: list[dict[str, Any]] = [{"params": list(fusion.parameters()), "lr": learning_rate}]
+    if decoder.trainable():
+        groups.append({"params": decoder.trainable(), "lr": lora_learning_rate})
+    trained = [p for group in groups for p in group["params"]]
+    optimiser = torch.optim.AdamW(groups, weight_decay=0.01)
     steps = epochs * -(-len(tasks) // batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
     texts = [decoder.text(t.question) for t in tasks]
@@ -180,7 +222,7 @@ def train_fusion(
             loss = decoder.answer_loss(prompts, [answers[i] for i in batch])
             optimiser.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(fusion.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trained, 1.0)
             optimiser.step()
             schedule.step()
             total += float(loss.detach()) * len(batch)
@@ -225,7 +267,8 @@ def evaluate_fusion(
         right[name]["n"] += 1
         right[name]["majority"] += name in majority and majority_is_right(task, majority[name])
         for condition, prompt in prompts.items():
-            reply = decoder.greedy(prompt)
+            with nullcontext() if condition == "fused" else decoder.plain():
+                reply = decoder.greedy(prompt)
             right[name][condition] += answer_is_right(task, reply_answer(task, reply))
             if len(samples[condition]) < 6:
                 samples[condition].append(f"{task.question} -> {reply!r} ({task.answer})")
