@@ -1,6 +1,6 @@
 """How Analyze states the values it read when it hands a chart question to Reason.
 
-Run:  .venv/bin/python bench/chart_wording.py [--problems 24] [--seed 77]
+Run:  .venv/bin/python -m bench.chart_wording [--problems 24] [--seed 77]
 
 Difference questions about rendered bar charts ("How much higher is the Mar bar than the
 Jun bar?", dev split, never trained on), with the two values as the chart's data has

@@ -187,3 +187,20 @@ def render_rl_student(metrics: dict[str, Any]) -> str:
             row = per_strategy["student"][key]
             lines.append(f"| {label} | {_cell(row)} |")
     return "\n".join(lines) + "\n"
+
+
+def render_chart_wording(report: dict[str, Any]) -> str:
+    """bench/chart_wording.py: Reason on chart difference questions, the values read
+    stated in each wording, right as k/n with the interval."""
+    meta = report.get("meta", {})
+    lines = [
+        f"{report['problems']} difference questions about {report['split']} bar charts "
+        f"(seed {report['seed']}), each sent to Reason in both wordings, alternating which "
+        f"goes first.{_stamp(report)}"
+        + (f" Config `{meta['config']['path']}`." if meta.get("config") else ""),
+        "",
+        *_header("values stated", "Reason right"),
+        f'| "The value of Mar is 75." (before) | {_cell(report["right"]["value-of"])} |',
+        f'| "The Mar bar is 75." (now) | {_cell(report["right"]["as-named"])} |',
+    ]
+    return "\n".join(lines) + "\n"

@@ -39,6 +39,7 @@ from bench.render_engine_speed import (
 )
 from bench.render_learning import render_learning, render_ranker_refit, render_refresh
 from bench.render_reasoning import (
+    render_chart_wording,
     render_ranker,
     render_robustness,
     render_verifier,
@@ -306,6 +307,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/student.json": render_student,
     "bench/results/student_accuracy.json": render_student_accuracy,
     "bench/results/reason.json": render_reason,
+    "bench/results/chart_wording.json": render_chart_wording,
     "bench/results/decoder.json": render_decoder,
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,

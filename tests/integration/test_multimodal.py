@@ -250,15 +250,14 @@ def test_analyze_answers_chart_questions_from_what_the_reader_read(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 28's goal, not met yet: the packaged chart reader reads 68 % of "
-    "style-shifted charts entirely right (BENCHMARKS.md, 'Reading charts'); of these 10 its "
-    "readings answer 9 right at or above the confidence bound (a one-process check). The "
-    "tenth (the smallest of five fruit bars: 'cherries' read as 'peaches', 0.06 sure) goes "
-    "to the fused path, whose chart fusion answers trends but not which bar is lowest "
-    "('figs'; BENCHMARKS.md, 'Fusing the chart reader into the decoder'). Through this "
-    "test platform the difference question also comes back wrong (130 = 75 + 55: the "
-    "slow tier's planner runs a tiny student that can pick another program over the right "
-    "values). Strict: once all ten are right, this marker must go.",
+    reason="issue 28's goal, not met yet: 9 of the 10 are right through this platform. The "
+    "chart reader reads 68 % of style-shifted charts entirely right (BENCHMARKS.md, 'Reading "
+    "charts'); here its readings answer 9 at or above the confidence bound, the difference "
+    "question by Reason over the values stated as the question names them. The one it is "
+    "not sure of (the smallest of five fruit bars: 'cherries' read as 'peaches', 0.06 sure) "
+    "goes to the fused path, whose chart fusion answers trends but not which bar is lowest "
+    "(BENCHMARKS.md, 'Fusing the chart reader into the decoder', stages 1 and 2). Strict: "
+    "once all ten are right, this marker must go.",
 )
 def test_analyze_answers_ten_charts_in_a_style_never_seen_in_training(
     client: PonderClient,
