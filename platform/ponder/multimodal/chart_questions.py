@@ -135,9 +135,10 @@ def answer_question(question: str, reading: ChartReading) -> ChartAnswer | None:
 
 def stated_values(used: tuple[tuple[str, int], ...], kind: str = "") -> str:
     """The values an answer rests on as sentences a word problem can start with, named as
-    the question names them ("The Mar bar is 75."): on dev charts' difference questions,
-    Reason subtracted for 14 of 16 stated that way and for 6 of 16 stated as "The value
-    of Mar is 75." (BENCHMARKS.md, "Reason over the values read")."""
+    the question names them ("The Mar bar is 75."). On dev charts' difference questions,
+    Reason on the base decoder subtracted for 14 of 16 stated that way and for 6 of 16
+    stated as "The value of Mar is 75."; on the student, for all in both (BENCHMARKS.md,
+    "Reason over the values read")."""
     if kind == "bar":
         return " ".join(f"The {label} bar is {value}." for label, value in used)
     if kind == "line":
