@@ -125,7 +125,8 @@ def _trained(
 def add_parser(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = jobs.add_parser(
         "chart-fusion",
-        help="fit the decoder-side fusion over the chart reader (decoder and reader frozen)",
+        help="fit the decoder-side fusion over the chart reader (stage 1: decoder frozen; "
+        "stage 2: with a LoRA on the decoder)",
     )
     parser.add_argument("--train", type=int, default=5000, help="training charts")
     parser.add_argument("--dev", type=int, default=90, help="held-out charts, seen styles")

@@ -101,32 +101,17 @@ class EncoderConfig(StrictModel):
 
     @model_validator(mode="after")
     def _reader_weights_exist(self) -> EncoderConfig:
-        folder = Path(self.chart_reader_dir) if self.chart_reader_dir else None
-        if self.enabled and self.chart_reader and folder and not (folder / "reader.json").is_file():
-            raise ValueError(
-                f"encoder.chart_reader_dir: no reader.json in {self.chart_reader_dir} "
-                "(`ponder train chart-reader --out DIR` writes one)"
-            )
-        fusion_folder = Path(self.chart_fusion_dir) if self.chart_fusion_dir else None
-        if (
-            self.enabled
-            and self.chart_fusion
-            and fusion_folder
-            and not (fusion_folder / "chart_fusion.json").is_file()
-        ):
-            raise ValueError(
-                f"encoder.chart_fusion_dir: no chart_fusion.json in {self.chart_fusion_dir} "
-                "(`ponder train chart-fusion --out DIR` writes one)"
-            )
-        table_folder = Path(self.table_reader_dir) if self.table_reader_dir else None
-        if (
-            self.enabled
-            and self.table_reader
-            and table_folder
-            and not (table_folder / "table_reader.json").is_file()
-        ):
-            raise ValueError(
-                f"encoder.table_reader_dir: no table_reader.json in {self.table_reader_dir} "
-                "(`ponder train table-reader --out DIR` writes one)"
-            )
+        """A trained part that is on and given a folder must find its metrics file there."""
+        parts = (
+            (self.chart_reader, "chart_reader_dir", "reader.json", "chart-reader"),
+            (self.chart_fusion, "chart_fusion_dir", "chart_fusion.json", "chart-fusion"),
+            (self.table_reader, "table_reader_dir", "table_reader.json", "table-reader"),
+        )
+        for on, field, meta_file, job in parts:
+            folder = getattr(self, field)
+            if self.enabled and on and folder and not (Path(folder) / meta_file).is_file():
+                raise ValueError(
+                    f"encoder.{field}: no {meta_file} in {folder} "
+                    f"(`ponder train {job} --out DIR` writes one)"
+                )
         return self
