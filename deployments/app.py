@@ -29,7 +29,7 @@ from ponder.model_catalogue import BASE_MODEL_NAME
 
 def check_engine_config(config: EngineConfig, section: str = "decoder") -> None:
     """Fail at build time, not in a replica minutes later, on bad engine args."""
-    model_dir = config.model_path()
+    model_dir = config.source_model_path()  # an int8 copy is derived from it at start
     if not (model_dir / "config.json").is_file():
         raise ValueError(
             f"{section}.engine.model: no HF model at {model_dir} "

@@ -84,7 +84,7 @@ class EncoderPool:
         correlate_logs()
         weights = Path(config.weights_dir) if config.weights_dir else PACKAGED_WEIGHTS
         self._model = MultimodalModel(
-            engine.model_path(),
+            engine.source_model_path(),
             weights_dir=weights,
             image_trunk_path=Path(config.image_trunk_path) if config.image_trunk_path else None,
             quantize=config.quantize,
@@ -125,7 +125,7 @@ class EncoderPool:
             self._table_reader, meta = load_table_reader(folder or DEFAULT_TABLE_READER_DIR)
             self._table_reader_version = str(meta["version"])
             if layer := int(meta.get("question_layer", 0)):
-                question_states = QuestionStates(engine.model_path(), layer)
+                question_states = QuestionStates(engine.source_model_path(), layer)
         tokenizer = self._model.tokenizer
         self._table_features = TableFeaturizer(
             self._model.embeddings,

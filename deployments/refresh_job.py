@@ -200,7 +200,7 @@ async def refresh_once(
     started = time.monotonic()
     engine_config = app.student.engine_config()
     examples = _training_examples(settings, verified)
-    folder = _train(settings, examples, engine_config.model_path(), args)
+    folder = _train(settings, examples, engine_config.source_model_path(), args)
     files = read_adapter(folder)
     name = name_of(files)
     say(f"candidate {name} trained in {time.monotonic() - started:.0f} s")

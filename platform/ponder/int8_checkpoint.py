@@ -6,7 +6,8 @@ Every linear layer of the transformer blocks is quantized symmetrically per outp
 channel: scale = max |w| / 127 over the channel, w_q = round(w / scale). The embedding
 table (shared with the output head when tied) and the norms stay as they were. The copy
 is derived offline from the fp32 folder, deterministically, into `<model>-w8a8` beside it
-(`EngineConfig.quantization: int8` points the engine there and derives it on first use);
+(`EngineConfig.int8_weights` points the engine there and derives it on first use;
+`ponder setup-model` derives the committed students' copies);
 `ponder-model.json` records the source and what was done.
 """
 

@@ -60,11 +60,32 @@ def test_the_copy_quantizes_the_linear_layers_only_and_is_derived_once(tmp_path:
     assert (target / "model.safetensors").stat().st_mtime_ns == stamp  # up to date: kept
 
 
-def test_int8_weights_point_the_engine_at_the_copy_and_refuse_adapters() -> None:
+def test_int8_weights_point_the_engine_at_the_copy_and_keep_adapters() -> None:
     config = EngineConfig(model="/models/student", int8_weights=True, dtype="bfloat16")
     assert config.model_path() == Path("/models/student-w8a8")
     assert config.source_model_path() == Path("/models/student")
-    with pytest.raises(ValidationError, match="LoRA"):
-        EngineConfig(int8_weights=True, dtype="bfloat16", lora_adapters={"a": "/x"})
+    # LoRA runs on the int8 copy (the CPU fix in ponder/engine/vllm_cpu_fixes.py)
+    with_lora = EngineConfig(
+        int8_weights=True, dtype="bfloat16", lora_adapters={"a": "/x"}, refresh_adapters=True
+    )
+    assert with_lora.adapter_dirs() == {"a": Path("/x")}
     with pytest.raises(ValidationError, match="16-bit activations"):
         EngineConfig(int8_weights=True)  # float32 by default
+
+
+@pytest.mark.parametrize("int8_dot", [True, False])
+def test_auto_serves_the_int8_copy_only_where_the_cpu_multiplies_int8(
+    int8_dot: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ponder.cpu_features
+
+    monkeypatch.setattr(ponder.cpu_features, "has_int8_dot", lambda: int8_dot)
+    config = EngineConfig(model="/models/student", int8_weights="auto", dtype="float32")
+    here = config.for_this_machine()
+    if int8_dot:  # AMX / VNNI: the int8 copy, with the 16-bit activations its kernels take
+        assert (here.int8_weights, here.dtype) == (True, "bfloat16")
+        assert config.model_path() == here.model_path() == Path("/models/student-w8a8")
+    else:  # AVX2 only: the model as stored
+        assert (here.int8_weights, here.dtype) == (False, "float32")
+        assert config.model_path() == here.model_path() == Path("/models/student")
+    assert here.for_this_machine() == here  # decided once

@@ -59,3 +59,21 @@ def test_discarded_rows_draw_again_what_they_drew_and_kept_rows_move_on() -> Non
     assert second[1] != first[1]  # row 1 kept its token: its generator moved on
     # Every row keeps its generator after the bookkeeping step.
     assert sorted(runner.input_batch.generators) == [0, 1]
+
+
+def test_lora_layers_find_their_device_when_onednn_holds_the_int8_weight() -> None:
+    from vllm.lora.layers import base_linear
+
+    from ponder.engine.vllm_cpu_fixes import patch_lora_device_lookup
+
+    prepacked = torch.nn.Module()
+    prepacked.weight = None  # what vLLM's CPU int8 kernel leaves after handing it to oneDNN
+    plain = torch.nn.Linear(4, 4)
+    patch_lora_device_lookup()
+    patched = base_linear._get_lora_device
+    patch_lora_device_lookup()  # once per process, however often vLLM calls the plugin
+    assert base_linear._get_lora_device is patched
+    assert patched(prepacked) == torch.device("cpu")
+    assert patched(plain) == plain.weight.device
+    with pytest.raises(AttributeError):  # vLLM's own lookup, which the fix wraps
+        patched.__wrapped__(prepacked)

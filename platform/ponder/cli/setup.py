@@ -1,5 +1,6 @@
 """`ponder setup-model`: convert the default model once and derive the committed
-distilled students from it (offline; finished steps are skipped)."""
+distilled students from it, each with its int8 copy (offline; finished steps are
+skipped)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from ponder import env
 
 def cmd_setup_model(args: argparse.Namespace) -> int:
     from ponder.base_model_conversion import convert_default_model
+    from ponder.int8_checkpoint import derive_int8
     from ponder.student_build import build_student, committed_students, student_dir
 
     logging.basicConfig(level=logging.INFO, format="[ponder] %(message)s")
     convert_default_model(env.default_model_dir(), force=args.force)
     for name in committed_students():
-        build_student(student_dir(name), force=args.force)
+        # the int8 copy too: a student set with engine.int8_weights loads it, and a
+        # read-only model volume (k8s) cannot take it at the replica's start
+        derive_int8(build_student(student_dir(name), force=args.force))
     return 0
 
 

@@ -58,13 +58,17 @@ class EngineConfig(StrictModel):
         "the prefix cache. Unset: vLLM's default (128 on CPU, where it must be a multiple "
         "of 32; 16 on GPU).",
     )
-    int8_weights: bool = Field(
+    int8_weights: bool | Literal["auto"] = Field(
         False,
         description="Serve an 8-bit copy of the model: int8 weights per output channel, "
         "activations quantized per token (vLLM's compressed-tensors W8A8; oneDNN/AMX on "
         "CPU). Derived offline from the model folder into <model>-w8a8 on first use "
-        "(ponder/int8_checkpoint.py). Needs dtype bfloat16 or float16; not with LoRA "
-        "adapters.",
+        "(ponder/int8_checkpoint.py; `ponder setup-model` derives the students' copies). "
+        "true needs dtype bfloat16 or float16. 'auto': the int8 copy with bfloat16 "
+        "activations where the CPU multiplies int8 in hardware (AMX or VNNI; "
+        "ponder/cpu_features.py), else the model as stored in `dtype` (on an AVX2-only "
+        "CPU bf16 and int8 are emulated and slower than float32). LoRA adapters run on "
+        "the int8 copy as on the full-precision model (ponder/engine/vllm_cpu_fixes.py).",
     )
     engine_metrics: bool = Field(
         True,
@@ -144,15 +148,10 @@ class EngineConfig(StrictModel):
                 f"long_prefill_token_threshold ({self.long_prefill_token_threshold}) exceeds "
                 f"max_num_batched_tokens ({self.max_num_batched_tokens})"
             )
-        if self.int8_weights and self.dtype not in ("bfloat16", "float16"):
+        if self.int8_weights is True and self.dtype not in ("bfloat16", "float16"):
             raise ValueError(
                 "int8_weights needs dtype bfloat16 or float16: vLLM's int8 kernels take "
                 "16-bit activations (the int8 weights are scaled back into them)"
-            )
-        if self.int8_weights and (self.lora_adapters or self.refresh_adapters):
-            raise ValueError(
-                "int8_weights: LoRA adapters are not served on the int8 copy (drop the "
-                "adapters, or serve the adapters' set at full precision)"
             )
         return self
 
@@ -164,10 +163,27 @@ class EngineConfig(StrictModel):
         """The model folder this config names (before any derived copy)."""
         return Path(self.model).resolve() if self.model else env.default_model_dir()
 
+    def int8_here(self) -> bool:
+        """Whether the engine serves the int8 copy on this machine ('auto' decided)."""
+        if self.int8_weights == "auto":
+            from ponder.cpu_features import has_int8_dot
+
+            return has_int8_dot()
+        return bool(self.int8_weights)
+
+    def for_this_machine(self) -> EngineConfig:
+        """This config with 'auto' decided for the machine the engine starts on: the int8
+        copy with bfloat16 activations, or the model as stored in `dtype`."""
+        if self.int8_weights != "auto":
+            return self
+        if self.int8_here():
+            return self.model_copy(update={"int8_weights": True, "dtype": "bfloat16"})
+        return self.model_copy(update={"int8_weights": False})
+
     def model_path(self) -> Path:
         """The folder the engine loads: the named one, or its int8 copy."""
         source = self.source_model_path()
-        return source.with_name(source.name + "-w8a8") if self.int8_weights else source
+        return source.with_name(source.name + "-w8a8") if self.int8_here() else source
 
     def adapter_dirs(self) -> dict[str, Path]:
         """Each adapter's folder; relative paths are inside the ponder package."""

@@ -1,14 +1,21 @@
-"""A fix Ponder carries for vLLM 0.32's CPU backend, loaded as a vLLM general plugin.
+"""Fixes Ponder carries for vLLM 0.32's CPU backend, loaded as a vLLM general plugin.
 
-A seeded request whose prefill is split over several engine steps (chunked prefill)
-kills the CPU engine: after each partial step the model runner rewinds the request's
-random generator by its Philox offset (`gen.set_offset(gen.get_offset() - 4)`), which
-only CUDA generators have; CPU generators raise `CPU Generator does not use offset`.
+1. Seeded requests under chunked prefill. A seeded request whose prefill is split over
+several engine steps kills the CPU engine: after each partial step the model runner
+rewinds the request's random generator by its Philox offset
+(`gen.set_offset(gen.get_offset() - 4)`), which only CUDA generators have; CPU
+generators raise `CPU Generator does not use offset`.
 
 The fix gives the rewind its meaning on CPU: the states of the generators of the rows
 whose sampled token will be discarded are saved before sampling and restored after it,
 so a seeded request draws the same numbers however its prefill was chunked; the
 offset arithmetic is then skipped for those rows. Nothing changes on other platforms.
+
+2. LoRA on an int8 (W8A8) model. The CPU int8 kernel hands a layer's weight to oneDNN,
+which keeps it prepacked, and sets `layer.weight = None`; vLLM's LoRA wrapper then fails
+at start reading `base_layer.weight.device` to place its tensors. On CPU that device is
+always the CPU, so the lookup answers it when the weight is gone; the LoRA itself runs
+beside the base layer's output as for any other layer.
 
 vLLM calls `register` in every process it starts (entry point `vllm.general_plugins`
 in pyproject.toml), so the patch reaches the engine-core process too.
@@ -26,7 +33,8 @@ _PATCHED = "_ponder_cpu_generator_fix"
 
 
 def register() -> None:
-    """vLLM plugin hook: patch the CPU model runner once per process."""
+    """vLLM plugin hook: patch the CPU model runner and the LoRA device lookup once per
+    process."""
     from vllm.platforms import current_platform
 
     if not current_platform.is_cpu():
@@ -34,6 +42,26 @@ def register() -> None:
     from vllm.v1.worker.cpu_model_runner import CPUModelRunner
 
     patch_model_runner(CPUModelRunner)
+    patch_lora_device_lookup()
+
+
+def patch_lora_device_lookup() -> None:
+    """Let vLLM's LoRA layers wrap a linear layer whose weight oneDNN holds (None)."""
+    import torch
+    from vllm.lora.layers import base_linear
+
+    lookup = base_linear._get_lora_device
+    if getattr(lookup, _PATCHED, False):
+        return
+
+    @functools.wraps(lookup)
+    def _get_lora_device(base_layer: Any) -> torch.device:
+        if getattr(base_layer, "weight", False) is None:  # int8 weight prepacked by oneDNN
+            return torch.device("cpu")
+        return lookup(base_layer)
+
+    setattr(_get_lora_device, _PATCHED, True)
+    base_linear._get_lora_device = _get_lora_device
 
 
 def _discarded_generators(runner: Any) -> dict[int, Any]:

@@ -70,6 +70,7 @@ def engine_args(config: EngineConfig) -> Any:
     """vLLM AsyncEngineArgs for this config (constructing them checks their values)."""
     from vllm.engine.arg_utils import AsyncEngineArgs
 
+    config = config.for_this_machine()
     lora: dict[str, Any] = {}
     if config.lora_adapters or config.refresh_adapters:
         lora = {
@@ -138,6 +139,7 @@ class VLLMEngine:
         With `config.engine_metrics`, vLLM keeps its statistics: the engine's `stats()`
         reads its scheduler, and its Prometheus metrics go to Ray's metrics export when
         `export_metrics_to_ray` (in a Serve replica)."""
+        config = config.for_this_machine()  # int8_weights 'auto' decided here
         apply_engine_environment(config)
         if config.int8_weights:
             from ponder.int8_checkpoint import derive_int8
