@@ -42,6 +42,7 @@ from meta import run_meta  # noqa: E402
 from deployments.serve_config import load_serve_config  # noqa: E402
 from ponder import env  # noqa: E402
 from ponder.config import EngineConfig  # noqa: E402
+from ponder.cpu_features import has_int8_dot  # noqa: E402
 from ponder.generation import ChatMessage, GenerationRequest, Role, SamplingOptions  # noqa: E402
 from ponder.stats import proportion  # noqa: E402
 
@@ -206,11 +207,18 @@ def main() -> int:
     parser.add_argument("--model", choices=["student", "base"], default="student")
     parser.add_argument("--robust", action="store_true", help="also the robustness dev set")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="result file under bench/results/; by default one per kind of CPU: int8.json "
+        "where it multiplies int8 in hardware (AMX/VNNI), int8-avx2.json where it does not",
+    )
     args = parser.parse_args()
     result = {"meta": run_meta(ROOT / "config" / "serve-local.yaml")}
     result |= asyncio.run(main_async(args))
     result["command"] = "python bench/int8.py" + (" --robust" if args.robust else "")
-    (ROOT / "bench" / "results" / "int8.json").write_text(json.dumps(result, indent=2) + "\n")
+    out = args.out or ("int8.json" if has_int8_dot() else "int8-avx2.json")
+    (ROOT / "bench" / "results" / out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("speed_over_fp32", "accuracy")}, indent=2))
     return 0
 

@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from ponder.cpu_features import cpu_model, matmul_flags
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,6 +46,8 @@ def run_meta(config: Path | None = None) -> dict[str, Any]:
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
             "system": platform.platform(),
             "python": platform.python_version(),
+            "cpu": cpu_model(),
+            "cpu_matmul_flags": list(matmul_flags()),
         },
     }
     if config is not None:

@@ -160,7 +160,8 @@ def render_student(report: dict[str, Any]) -> str:
     length = f"exactly {report['max_tokens']}" if fixed else f"at most {report['max_tokens']}"
     lines = [
         f"{len(rounds)} rounds after a warm-up, the order of the targets rotating; "
-        f"{length} tokens per answer." + _stamp(report),
+        f"{length} tokens per answer; the student's weights: "
+        f"{report.get('student_weights', 'float32')}." + _stamp(report),
         "",
         *_header(
             "target",
@@ -253,7 +254,42 @@ def render_student_accuracy(report: dict[str, Any]) -> str:
         lines += ["", *_header("student ÷ teacher, accuracy", "goal", "measured")]
         for method, ratio in ratios.items():
             lines.append(f"| {ACCURACY_METHODS.get(method, method)} | ≥ 0.92 | **{ratio:.2f}** |")
+    if "served" in report:
+        lines += ["", *_served_reason(report["served"])]
     return "\n".join(lines) + "\n"
+
+
+def _served_reason(served: dict[str, Any]) -> list[str]:
+    """Reason with the planner's defaults, student and teacher on the same problems."""
+    from ponder.learning.paired_gate import sign_test_p
+
+    lines = [
+        "Reason as served (the planner's defaults: branches in waves, the ranker choosing), "
+        "the same problems for both:",
+        "",
+        *_header(
+            "problems",
+            "student right",
+            "teacher right",
+            "only the student / only the teacher right",
+            "decoder tokens / problem, student / teacher",
+            "student ÷ teacher, accuracy (goal ≥ 0.92)",
+        ),
+    ]
+    for name, rows in served.items():
+        student, teacher = rows["student"], rows["teacher"]
+        pairs = list(zip(student["outcomes"], teacher["outcomes"], strict=True))
+        only_student = sum(s and not t for s, t in pairs)
+        only_teacher = sum(t and not s for s, t in pairs)
+        p = sign_test_p(only_student, only_teacher)
+        lines.append(
+            f"| {name} | {format_proportion(student['correct'], student['problems'])} "
+            f"| {format_proportion(teacher['correct'], teacher['problems'])} "
+            f"| {only_student} / {only_teacher} (one-sided sign test p = {p:.3f}) "
+            f"| {student['tokens_per_problem']:.0f} / {teacher['tokens_per_problem']:.0f} "
+            f"| **{rows['student_over_teacher']:.2f}** |"
+        )
+    return lines
 
 
 def render_pruning(report: dict[str, Any]) -> str:
@@ -292,6 +328,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/burst.json": render_burst,
     "bench/results/prefix_routing.json": render_prefix_routing,
     "bench/results/int8.json": render_int8,
+    "bench/results/int8-avx2.json": render_int8,
     "bench/results/engine_metrics.json": render_engine_metrics,
     "bench/results/prompt_embeds.json": render_prompt_embeds,
     "bench/results/encoder.json": render_encoder,

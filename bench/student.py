@@ -25,6 +25,13 @@ teacher (`adapter` = the student's teacher adapter) on the same problems, 16 pro
 time for every method -- and on the first --base-limit of them Reason on the base model
 (`adapter` base); written to bench/results/student_accuracy.json with student / teacher
 accuracy ratios per method and Reason against the other methods of the same target.
+
+With --served-limit N as well: Reason as served (the planner's defaults: branches in
+waves, the ranker choosing) for the student and the teacher on the first N dev problems
+and the first N of the robustness dev set (bench/data/robust-dev.jsonl), each problem's
+outcome kept for the paired comparison; in student_accuracy.json under "served".
+
+The student is served as the config says (config/serve-local.yaml: its int8 copy).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from decoder import MAX_TOKENS, prompts, summarise, timed_stream  # noqa: E402
 
 SEQUENTIAL = 4
+ROBUST_DEV = ROOT / "bench" / "data" / "robust-dev.jsonl"
 METHODS = ["greedy", "cot", "self-consistency", "reason"]
 
 
@@ -116,10 +124,12 @@ def main() -> int:
     parser.add_argument("--accuracy-limit", type=int, default=0, dest="accuracy_limit")
     parser.add_argument("--base-limit", type=int, default=0, dest="base_limit")
     parser.add_argument(
-        "--int8-student",
-        action="store_true",
-        help="serve the student from its int8 copy (engine.int8_weights, bf16 activations); "
-        "speed goes to bench/results/student-int8.json",
+        "--served-limit",
+        type=int,
+        default=0,
+        dest="served_limit",
+        help="then Reason as served (the planner's defaults) for the student and the "
+        "teacher on the first N dev problems and N robustness-dev problems",
     )
     args = parser.parse_args()
 
@@ -130,8 +140,6 @@ def main() -> int:
     from ponder.student_build import StudentManifest, student_dir
 
     config = load_serve_config(args.config)
-    if args.int8_student:
-        config = _with_int8_student(args.config)
     ponder = config.apps["ponder"]
     if not ponder.student.enabled:
         _say("the config serves no student (student.enabled)")
@@ -148,8 +156,12 @@ def main() -> int:
     platform.start(progress=_say)
     try:
         rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
-        name = "student-int8.json" if args.int8_student else "student.json"
-        _write_speed(targets, rounds, run_meta(args.config), name)
+        _write_speed(
+            targets,
+            rounds,
+            run_meta(args.config),
+            ponder.student.engine_config().for_this_machine(),
+        )
         if args.accuracy_limit:
             accuracy = _accuracy(
                 platform.target,
@@ -158,6 +170,10 @@ def main() -> int:
                 args.accuracy_limit,
                 args.base_limit,
             )
+            if args.served_limit:
+                accuracy["served"] = _served_reason(
+                    platform.target, ponder.student.name, teacher_adapter, args.served_limit
+                )
             accuracy["meta"] = run_meta(args.config)
             out = ROOT / "bench" / "results" / "student_accuracy.json"
             out.write_text(json.dumps(accuracy, indent=2) + "\n")
@@ -167,26 +183,17 @@ def main() -> int:
     return 0
 
 
-def _with_int8_student(path: Path) -> Any:
-    """The Serve config at `path` with the student served from its int8 copy."""
-    import yaml
-
-    from deployments.serve_config import validate_serve_config
-
-    data = yaml.safe_load(path.read_text())
-    engine = data["applications"][0]["args"]["student"].setdefault("engine", {})
-    engine.update(int8_weights=True, dtype="bfloat16")
-    return validate_serve_config(data, source=f"{path} (int8 student)")
-
-
 def _write_speed(
     targets: dict[str, tuple[str, str]],
     rounds: list[Any],
     meta: dict[str, Any],
-    name: str = "student.json",
+    student_engine: Any,
 ) -> None:
     result = {
         "meta": meta,
+        "student_weights": "int8 (W8A8), bf16 activations"
+        if student_engine.int8_weights
+        else student_engine.dtype,
         "targets": {
             k: {"model": m or "(main)", "adapter": a or "none"} for k, (m, a) in targets.items()
         },
@@ -196,7 +203,7 @@ def _write_speed(
         "student_over_teacher": _ratio_table(rounds, "teacher"),
         "student_over_base": _ratio_table(rounds, "base"),
     }
-    out = ROOT / "bench" / "results" / name
+    out = ROOT / "bench" / "results" / "student.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(
@@ -239,6 +246,39 @@ def _accuracy(
         if label in runs:
             runs[label]["reason_against"] = _reason_against(runs[label]["reports"])
     return runs
+
+
+def _served_reason(target: str, student: str, teacher_adapter: str, limit: int) -> dict[str, Any]:
+    """Reason with the planner's defaults (branches in waves, the ranker choosing) for the
+    student and the teacher on the same dev and robustness-dev problems."""
+    from ponder import env
+    from ponder.api.client import PonderClient
+    from ponder.evaluation.compare_methods import evaluate
+    from ponder.reasoning.problems import load_problems
+
+    sets = {
+        "dev": load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", limit),
+        "robust-dev": load_problems(ROBUST_DEV)[:limit],
+    }
+    served: dict[str, Any] = {}
+    with PonderClient(target) as client:
+        for name, problems in sets.items():
+            rows: dict[str, Any] = {}
+            for label, adapter, model in (
+                ("student", "", student),
+                ("teacher", teacher_adapter, ""),
+            ):
+                _say(f"served Reason: {label} on {len(problems)} {name} problems")
+                result: Any = evaluate(
+                    client, problems, ["reason"], 16, 1024, None, _say, adapter, model
+                )
+                rows[label] = result["reports"][0]
+                rows[label]["outcomes"] = [o["correct"] for o in result["outcomes"]["reason"]]
+            rows["student_over_teacher"] = rows["student"]["correct"] / max(
+                1, rows["teacher"]["correct"]
+            )
+            served[name] = rows
+    return served
 
 
 def _reason_against(reports: list[dict[str, Any]]) -> dict[str, Any]:

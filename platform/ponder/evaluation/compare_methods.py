@@ -68,7 +68,7 @@ class Evaluator:
         self,
         client: PonderClient,
         reason_max_tokens: int,
-        branches: int,
+        branches: int | None,
         adapter: str = "",
         model: str = "",
     ) -> None:
@@ -152,7 +152,7 @@ def evaluate(
     methods: list[str],
     concurrency: int,
     reason_max_tokens: int,
-    branches: int,
+    branches: int | None,
     progress: Callable[[str], None] = print,
     adapter: str = "",
     model: str = "",
