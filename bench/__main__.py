@@ -66,7 +66,7 @@ BENCHMARKS = {
     "robustness": Benchmark("robustness.py", ("robustness.json",), quick=("--limit", "8")),
     "student": Benchmark(
         "student.py",
-        ("student.json", "student_accuracy.json"),
+        ("student.json", "student_accuracy.json", "student_served.json"),
         ("--rounds", "2", "--accuracy-limit", "278", "--served-limit", "977"),
         ("--rounds", "1", "--accuracy-limit", "10", "--base-limit", "10", "--served-limit", "10"),
     ),

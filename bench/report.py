@@ -254,18 +254,17 @@ def render_student_accuracy(report: dict[str, Any]) -> str:
         lines += ["", *_header("student ÷ teacher, accuracy", "goal", "measured")]
         for method, ratio in ratios.items():
             lines.append(f"| {ACCURACY_METHODS.get(method, method)} | ≥ 0.92 | **{ratio:.2f}** |")
-    if "served" in report:
-        lines += ["", *_served_reason(report["served"])]
     return "\n".join(lines) + "\n"
 
 
-def _served_reason(served: dict[str, Any]) -> list[str]:
-    """Reason with the planner's defaults, student and teacher on the same problems."""
+def render_student_served(report: dict[str, Any]) -> str:
+    """bench/student.py --served-limit: Reason with the planner's defaults, student and
+    teacher on the same problems, paired."""
     from ponder.learning.paired_gate import sign_test_p
 
     lines = [
         "Reason as served (the planner's defaults: branches in waves, the ranker choosing), "
-        "the same problems for both:",
+        "the same problems for both, 16 at a time." + _stamp(report),
         "",
         *_header(
             "problems",
@@ -276,7 +275,7 @@ def _served_reason(served: dict[str, Any]) -> list[str]:
             "student ÷ teacher, accuracy (goal ≥ 0.92)",
         ),
     ]
-    for name, rows in served.items():
+    for name, rows in report["sets"].items():
         student, teacher = rows["student"], rows["teacher"]
         pairs = list(zip(student["outcomes"], teacher["outcomes"], strict=True))
         only_student = sum(s and not t for s, t in pairs)
@@ -289,7 +288,7 @@ def _served_reason(served: dict[str, Any]) -> list[str]:
             f"| {student['tokens_per_problem']:.0f} / {teacher['tokens_per_problem']:.0f} "
             f"| **{rows['student_over_teacher']:.2f}** |"
         )
-    return lines
+    return "\n".join(lines) + "\n"
 
 
 def render_pruning(report: dict[str, Any]) -> str:
@@ -343,6 +342,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/http_body.json": render_http_body,
     "bench/results/student.json": render_student,
     "bench/results/student_accuracy.json": render_student_accuracy,
+    "bench/results/student_served.json": render_student_served,
     "bench/results/reason.json": render_reason,
     "bench/results/chart_wording.json": render_chart_wording,
     "bench/results/decoder.json": render_decoder,

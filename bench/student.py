@@ -26,12 +26,14 @@ time for every method -- and on the first --base-limit of them Reason on the bas
 (`adapter` base); written to bench/results/student_accuracy.json with student / teacher
 accuracy ratios per method and Reason against the other methods of the same target.
 
-With --served-limit N as well: Reason as served (the planner's defaults: branches in
-waves, the ranker choosing) for the student and the teacher on the first N dev problems
-and the first N of the robustness dev set (bench/data/robust-dev.jsonl), each problem's
-outcome kept for the paired comparison; in student_accuracy.json under "served".
+With --served-limit N (after the speed rounds; with or without --accuracy-limit): Reason
+as served (the planner's defaults: branches in waves, the ranker choosing) for the
+student and the teacher on the first N dev problems and the first N of the robustness
+dev set (bench/data/robust-dev.jsonl), each problem's outcome kept for the paired
+comparison; written to bench/results/student_served.json.
 
-The student is served as the config says (config/serve-local.yaml: its int8 copy).
+The student is served as the config says (config/serve-local.yaml: `int8_weights: auto`,
+so its int8 copy where the CPU multiplies int8 in hardware; the result says which).
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def main() -> int:
         type=int,
         default=0,
         dest="served_limit",
-        help="then Reason as served (the planner's defaults) for the student and the "
+        help="Reason as served (the planner's defaults) for the student and the "
         "teacher on the first N dev problems and N robustness-dev problems",
     )
     args = parser.parse_args()
@@ -170,13 +172,17 @@ def main() -> int:
                 args.accuracy_limit,
                 args.base_limit,
             )
-            if args.served_limit:
-                accuracy["served"] = _served_reason(
-                    platform.target, ponder.student.name, teacher_adapter, args.served_limit
-                )
             accuracy["meta"] = run_meta(args.config)
             out = ROOT / "bench" / "results" / "student_accuracy.json"
             out.write_text(json.dumps(accuracy, indent=2) + "\n")
+            _say(f"wrote {out}")
+        if args.served_limit:
+            served = _served_reason(
+                platform.target, ponder.student.name, teacher_adapter, args.served_limit
+            )
+            served["meta"] = run_meta(args.config)
+            out = ROOT / "bench" / "results" / "student_served.json"
+            out.write_text(json.dumps(served, indent=2) + "\n")
             _say(f"wrote {out}")
     finally:
         platform.stop()
@@ -260,7 +266,7 @@ def _served_reason(target: str, student: str, teacher_adapter: str, limit: int) 
         "dev": load_problems(env.data_dir() / "mawps_asdiv_train.jsonl", "dev", limit),
         "robust-dev": load_problems(ROBUST_DEV)[:limit],
     }
-    served: dict[str, Any] = {}
+    served: dict[str, Any] = {"sets": {}}
     with PonderClient(target) as client:
         for name, problems in sets.items():
             rows: dict[str, Any] = {}
@@ -277,7 +283,7 @@ def _served_reason(target: str, student: str, teacher_adapter: str, limit: int) 
             rows["student_over_teacher"] = rows["student"]["correct"] / max(
                 1, rows["teacher"]["correct"]
             )
-            served[name] = rows
+            served["sets"][name] = rows
     return served
 
 
