@@ -266,34 +266,10 @@ def _bench_config(config: Path, refresh: bool) -> Path:
 
 
 def _refresh_command(config: Path, url: str, client: Any) -> Any:
-    """`ponder train refresh --local` on the caller's scope, against the platform's Redis
-    (its URL in the environment, as an operator's job gets it)."""
-    import os
-    import subprocess
+    """`ponder train refresh --local` on the caller's scope, against the platform's Redis."""
+    from ponder.evaluation.refresh_runner import subprocess_refresh
 
-    def refresh(checkpoint: int) -> dict[str, Any] | None:
-        scope = client.get_scorer_response().scorer.scope
-        tenant = scope.removeprefix("tenant-") if scope.startswith("tenant-") else ""
-        _say(f"checkpoint {checkpoint}: ponder train refresh on scope {scope}")
-        command = [sys.executable, "-m", "ponder.cli", "train", "refresh", "--local"]
-        command += ["--serve-config", str(config), "--tenant", tenant]
-        done = subprocess.run(
-            command,
-            stdout=subprocess.PIPE,
-            text=True,
-            timeout=3600,
-            check=False,
-            env={**os.environ, "PONDER_REDIS_URL": url},
-        )
-        if done.returncode != 0:  # the loop goes on; the table says it failed
-            _say(f"ponder train refresh exited with {done.returncode}")
-            return {"version": "", "status": f"failed (exit {done.returncode})", "gate": None}
-        if '{\n  "version"' not in done.stdout:
-            return None  # too few verified paths: the job said so and kept nothing
-        report: dict[str, Any] = json.loads(done.stdout[done.stdout.rindex('{\n  "version"') :])
-        return report
-
-    return refresh
+    return subprocess_refresh(config, url, lambda: client.get_scorer_response().scorer.scope, _say)
 
 
 def _arguments() -> argparse.Namespace:

@@ -286,7 +286,24 @@ def _learning_loop(args: argparse.Namespace) -> int:
         f"learning loop: {len(stream)} outcomes of the unseen stream reported, "
         f"{len(held_out)} held-out problems, checkpoints {checkpoints}"
     )
+    refresh_at = tuple(int(c) for c in args.refresh_at.split(",") if c.strip())
+    if unknown_refresh := [c for c in refresh_at if c not in checkpoints]:
+        print(
+            f"error: --refresh-at {unknown_refresh} must be among the checkpoints {checkpoints}",
+            file=sys.stderr,
+        )
+        return 2
     with connect(args) as client:
+        refresh = None
+        if refresh_at:
+            from ponder.evaluation.refresh_runner import subprocess_refresh
+
+            refresh = subprocess_refresh(
+                Path(args.serve_config),
+                env.redis_url(),
+                lambda: client.get_scorer_response().scorer.scope,
+                say,
+            )
         result = learning_loop(
             client,
             stream,
@@ -298,8 +315,10 @@ def _learning_loop(args: argparse.Namespace) -> int:
                 args.branches,
                 run_id=f"loop-{uuid.uuid4().hex[:8]}",
                 propose_every=args.propose_every,
+                refresh_at=refresh_at,
             ),
             progress=say,
+            refresh=refresh,
         )
     print(format_loop_table(result))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -405,6 +424,21 @@ def _register_eval(sub: Any, target: argparse.ArgumentParser) -> None:
         default=200,
         dest="propose_every",
         help="the server's learning.ranker_propose_every (checkpoints wait for due refits)",
+    )
+    evaluation.add_argument(
+        "--refresh-at",
+        default="",
+        dest="refresh_at",
+        help="with --learn-stream: checkpoints after which `ponder train refresh --local` "
+        "refreshes the model of the caller's scope, against the Redis of PONDER_REDIS_URL "
+        "(e.g. 500,1000; the student's replicas need engine.refresh_adapters)",
+    )
+    evaluation.add_argument(
+        "--serve-config",
+        default=str(env.REPO_ROOT / "config/serve-local.yaml"),
+        dest="serve_config",
+        help="with --refresh-at: the Serve config the platform runs (the refresh job reads "
+        "its planner and student settings)",
     )
     evaluation.add_argument("--out", default=str(env.REPO_ROOT / "bench/results/eval.json"))
     evaluation.set_defaults(func=cmd_eval)
