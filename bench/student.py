@@ -157,13 +157,14 @@ def main() -> int:
     platform = LocalPlatform(config, log_to_driver=False)
     platform.start(progress=_say)
     try:
-        rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
-        _write_speed(
-            targets,
-            rounds,
-            run_meta(args.config),
-            ponder.student.engine_config().for_this_machine(),
-        )
+        if args.rounds:  # --rounds 0: no speed rounds (the accuracy or served runs alone)
+            rounds = asyncio.run(_rounds(platform.target, targets, args.rounds))
+            _write_speed(
+                targets,
+                rounds,
+                run_meta(args.config),
+                ponder.student.engine_config().for_this_machine(),
+            )
         if args.accuracy_limit:
             accuracy = _accuracy(
                 platform.target,

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+import pytest
 
-from ponder.evaluation.learning_loop import LoopSettings, _retry_after_s, learning_loop
+from ponder.evaluation.admission_retry import call_retrying, retry_after_s
+from ponder.evaluation.learning_loop import LoopSettings, learning_loop
 from ponder.reasoning.problems import Problem
 from ponder.v1 import ponder_pb2 as pb
 
@@ -111,6 +113,59 @@ class Refused(grpc.RpcError):
 
 
 def test_a_refused_call_waits_as_long_as_the_server_asked() -> None:
-    assert _retry_after_s(Refused("250"), default_s=2.0) == 0.25
-    assert _retry_after_s(Refused(None), default_s=2.0) == 2.0
-    assert _retry_after_s(Refused("600000"), default_s=2.0) == 60.0  # capped
+    assert retry_after_s(Refused("250"), default_s=2.0) == 0.25
+    assert retry_after_s(Refused(None), default_s=2.0) == 2.0
+    assert retry_after_s(Refused("600000"), default_s=2.0) == 60.0  # capped
+
+
+class Unavailable(Refused):
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+
+def test_refusals_are_retried_after_the_pause_asked_and_other_errors_raise() -> None:
+    answers: list[Exception | str] = [Refused("250"), Refused(None), "answer"]
+    slept: list[float] = []
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert call_retrying(call, slept.append) == ("answer", 2)
+    assert slept == [0.25, 4.0]  # the server's pause, then a growing one of its own
+
+    def unavailable() -> str:
+        raise Unavailable(None)
+
+    with pytest.raises(Unavailable):
+        call_retrying(unavailable, slept.append)
+    assert len(slept) == 2  # not retried
+
+
+def test_ponder_evals_methods_retry_what_admission_turned_away() -> None:
+    from types import SimpleNamespace
+
+    from ponder.evaluation.compare_methods import Evaluator
+    from ponder.reasoning.problems import Problem
+
+    class Client:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def reason(self, request: object, timeout: float) -> object:
+            self.calls += 1
+            if self.calls == 1:
+                raise Refused("1")
+            return SimpleNamespace(
+                HasField=lambda name: True,
+                numeric_answer=12.0,
+                usage=SimpleNamespace(completion_tokens=30),
+            )
+
+    client = Client()
+    evaluator = Evaluator(client, 1024, None)  # type: ignore[arg-type]
+    problem = Problem(question="5 + 7?", answer=12.0, source="test")
+    assert evaluator.reason(problem) == (12.0, 30)
+    assert client.calls == 2

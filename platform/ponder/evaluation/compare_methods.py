@@ -21,6 +21,7 @@ from pathlib import Path
 import grpc
 
 from ponder.api.client import PonderClient, build_reason_request, build_request
+from ponder.evaluation.admission_retry import call_retrying
 from ponder.reasoning.formats import COT_INSTRUCTION, DIRECT_INSTRUCTION, problem_messages
 from ponder.reasoning.plan import parse_number
 from ponder.reasoning.problems import Problem, is_correct
@@ -87,7 +88,7 @@ class Evaluator:
             adapter=self._adapter,
             model=self._model,
         )
-        response = self._client.generate(request, timeout=600)
+        response, _ = call_retrying(lambda: self._client.generate(request, timeout=600))
         numbers = [parse_number(t) for t in response.text.replace("$", " ").split()]
         first = next((n for n in numbers if n is not None), None)
         return first, response.usage.completion_tokens
@@ -103,7 +104,7 @@ class Evaluator:
             adapter=self._adapter,
             model=self._model,
         )
-        response = self._client.generate(request, timeout=600)
+        response, _ = call_retrying(lambda: self._client.generate(request, timeout=600))
         return parse_final_number(response.text), response.usage.completion_tokens
 
     def cot(self, problem: Problem) -> tuple[float | None, int]:
@@ -133,7 +134,7 @@ class Evaluator:
             adapter=self._adapter,
             model=self._model,
         )
-        response = self._client.reason(request, timeout=600)
+        response, _ = call_retrying(lambda: self._client.reason(request, timeout=600))
         answer = response.numeric_answer if response.HasField("numeric_answer") else None
         return answer, response.usage.completion_tokens
 

@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 
 from ponder.api.client import PonderClient, build_reason_request
+from ponder.evaluation.admission_retry import call_retrying
 from ponder.learning.paired_gate import sign_test_p
 from ponder.reasoning.plan import format_number
 from ponder.reasoning.problems import Problem, is_correct
@@ -32,33 +33,12 @@ from ponder.v1 import ponder_pb2 as pb
 Progress = Callable[[str], None]
 
 
-RETRIES = 6  # RESOURCE_EXHAUSTED ("retry later") answers retried per call, as a client does
-
-
 def reason_retrying(
     client: PonderClient, request: pb.ReasonRequest, request_id: str = ""
 ) -> tuple[pb.ReasonResponse, int]:
-    """Reason, retrying what admission control turned away (RESOURCE_EXHAUSTED: the
-    queue would hold the call past the server's bound) after the server's `retry-after-ms`
-    (a growing pause when it sends none); the response and how many retries it took.
-    Other errors, or the last refusal, raise."""
-    for attempt in range(RETRIES + 1):
-        try:
-            return client.reason(request, timeout=600, request_id=request_id), attempt
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or attempt == RETRIES:
-                raise
-            time.sleep(_retry_after_s(error, default_s=2.0 * (attempt + 1)))
-    raise AssertionError("unreachable")
-
-
-def _retry_after_s(error: grpc.RpcError, default_s: float) -> float:
-    """The pause the server asked for in its `retry-after-ms` trailing metadata."""
-    trailing = getattr(error, "trailing_metadata", lambda: None)() or ()
-    for key, value in trailing:
-        if key == "retry-after-ms":
-            return min(60.0, max(0.05, int(value) / 1000))
-    return default_s
+    """Reason, retrying what admission control turned away (admission_retry); the
+    response and how many retries it took."""
+    return call_retrying(lambda: client.reason(request, timeout=600, request_id=request_id))
 
 
 def wait_until_applied(client: PonderClient, timeout_s: float) -> float:
