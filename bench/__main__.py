@@ -67,7 +67,7 @@ BENCHMARKS = {
     "student": Benchmark(
         "student.py",
         ("student.json", "student_accuracy.json", "student_served.json"),
-        ("--rounds", "2", "--accuracy-limit", "278", "--served-limit", "500"),
+        ("--rounds", "2", "--accuracy-limit", "278", "--served-limit", "300"),
         ("--rounds", "1", "--accuracy-limit", "10", "--base-limit", "10", "--served-limit", "10"),
     ),
     "encoder": Benchmark(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bench.tables import header, k_of_n, stamp
+from bench.tables import cpu_note, header, k_of_n, stamp
 
 
 def _ms(value: float | None) -> str:
@@ -89,15 +89,6 @@ def render_prefix_routing(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpu(report: dict[str, Any]) -> str:
-    """' CPU: <model>, <flags>.' where the result's meta records it (newer runs)."""
-    machine = report.get("meta", {}).get("machine", {})
-    if "cpu_matmul_flags" not in machine:
-        return ""
-    flags = ", ".join(machine["cpu_matmul_flags"]) or "none of AVX2/AVX-512/VNNI/AMX"
-    return f" CPU: {machine['cpu'] or 'unnamed'} ({flags})."
-
-
 def render_int8(report: dict[str, Any]) -> str:
     """bench/int8.py (BENCHMARKS.md): the int8 decoder against fp32 (and bf16 alone)."""
     speed = report["speed_over_fp32"]
@@ -108,7 +99,7 @@ def render_int8(report: dict[str, Any]) -> str:
         f"Model {report['model']}, compiled, three engines in one process: fp32 (as "
         "stored), bf16, and the int8 copy (W8A8, bf16 activations); "
         f"{len(rounds)} speed rounds in mirrored order, {report['tokens_per_answer']} tokens "
-        "per answer." + _cpu(report) + stamp(report),
+        "per answer." + cpu_note(report) + stamp(report),
         "",
         *header("figure", "fp32", "bf16", "int8 (W8A8)", "bf16 / fp32", "int8 / fp32"),
         f"| weights held (MiB) | {memory['fp32'] / 2**20:.0f} | {memory['bf16'] / 2**20:.0f} "

@@ -19,6 +19,15 @@ def stamp(report: dict[str, Any]) -> str:
     return f" Commit {meta['commit']}, {meta['date']}." if meta else ""
 
 
+def cpu_note(report: dict[str, Any]) -> str:
+    """' CPU: <model> (<flags>).' where the result's meta records it (runs since 2026-12-07)."""
+    machine = report.get("meta", {}).get("machine", {})
+    if "cpu_matmul_flags" not in machine:
+        return ""
+    flags = ", ".join(machine["cpu_matmul_flags"]) or "none of AVX2/AVX-512/VNNI/AMX"
+    return f" CPU: {machine['cpu'] or 'unnamed'} ({flags})."
+
+
 def k_of_n(row: dict[str, Any]) -> str:
     return format_proportion(row["k"], row["n"])
 

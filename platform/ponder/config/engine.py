@@ -64,10 +64,11 @@ class EngineConfig(StrictModel):
         "activations quantized per token (vLLM's compressed-tensors W8A8; oneDNN/AMX on "
         "CPU). Derived offline from the model folder into <model>-w8a8 on first use "
         "(ponder/int8_checkpoint.py; `ponder setup-model` derives the students' copies). "
-        "true needs dtype bfloat16 or float16. 'auto': the int8 copy with bfloat16 "
-        "activations where the CPU multiplies int8 in hardware (AMX or VNNI; "
-        "ponder/cpu_features.py), else the model as stored in `dtype` (on an AVX2-only "
-        "CPU bf16 and int8 are emulated and slower than float32). LoRA adapters run on "
+        "true needs dtype bfloat16 or float16. 'auto' (for the CPU backend; GPU configs "
+        "say true or false): the int8 copy with bfloat16 activations where the CPU "
+        "multiplies int8 in hardware (AMX or VNNI; ponder/cpu_features.py), else the "
+        "model as stored in `dtype` (on an AVX2-only CPU bf16 and int8 are emulated and "
+        "slower than float32), decided when the engine starts. LoRA adapters run on "
         "the int8 copy as on the full-precision model (ponder/engine/vllm_cpu_fixes.py).",
     )
     engine_metrics: bool = Field(
