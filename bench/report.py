@@ -273,6 +273,7 @@ def render_student_served(report: dict[str, Any]) -> str:
             "teacher right",
             "only the student / only the teacher right",
             "decoder tokens / problem, student / teacher",
+            "failed calls (counted wrong), student / teacher",
             "student ÷ teacher, accuracy (goal ≥ 0.92)",
         ),
     ]
@@ -287,6 +288,7 @@ def render_student_served(report: dict[str, Any]) -> str:
             f"| {format_proportion(teacher['correct'], teacher['problems'])} "
             f"| {only_student} / {only_teacher} (one-sided sign test p = {p:.3f}) "
             f"| {student['tokens_per_problem']:.0f} / {teacher['tokens_per_problem']:.0f} "
+            f"| {student.get('errors', 0)} / {teacher.get('errors', 0)} "
             f"| **{rows['student_over_teacher']:.2f}** |"
         )
     return "\n".join(lines) + "\n"

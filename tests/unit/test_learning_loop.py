@@ -124,7 +124,7 @@ class Unavailable(Refused):
 
 
 def test_refusals_are_retried_after_the_pause_asked_and_other_errors_raise() -> None:
-    answers: list[Exception | str] = [Refused("250"), Refused(None), "answer"]
+    answers: list[Exception | str] = [Refused("2500"), Refused("3"), Refused(None), "answer"]
     slept: list[float] = []
 
     def call() -> str:
@@ -133,15 +133,16 @@ def test_refusals_are_retried_after_the_pause_asked_and_other_errors_raise() -> 
             raise answer
         return answer
 
-    assert call_retrying(call, slept.append) == ("answer", 2)
-    assert slept == [0.25, 4.0]  # the server's pause, then a growing one of its own
+    assert call_retrying(call, slept.append) == ("answer", 3)
+    # the server's pause when it is the longer, else a growing one of the client's own
+    assert slept == [2.5, 1.0, 2.0]
 
     def unavailable() -> str:
         raise Unavailable(None)
 
     with pytest.raises(Unavailable):
         call_retrying(unavailable, slept.append)
-    assert len(slept) == 2  # not retried
+    assert len(slept) == 3  # not retried
 
 
 def test_ponder_evals_methods_retry_what_admission_turned_away() -> None:

@@ -12,7 +12,11 @@ from typing import TypeVar
 
 import grpc
 
-RETRIES = 6  # RESOURCE_EXHAUSTED answers retried per call
+RETRIES = 8  # RESOURCE_EXHAUSTED answers retried per call
+# The pause before retry k is at least FLOOR_S * 2**k (0.5, 1, 2, ... 64 s, capped at 60):
+# a rate-limit refusal asks for a few ms, and sixteen callers retrying that soon are
+# refused again together.
+FLOOR_S = 0.5
 
 T = TypeVar("T")
 
@@ -21,15 +25,16 @@ def call_retrying(
     call: Callable[[], T], sleep: Callable[[float], None] = time.sleep
 ) -> tuple[T, int]:
     """call(), retrying what admission control turned away after the server's
-    `retry-after-ms` (a growing pause when it sends none); the result and how many
-    retries it took. Other errors, or the last refusal, raise."""
+    `retry-after-ms` or a pause growing from FLOOR_S, whichever is longer; the result and
+    how many retries it took. Other errors, or the last refusal, raise."""
     for attempt in range(RETRIES + 1):
         try:
             return call(), attempt
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or attempt == RETRIES:
                 raise
-            sleep(retry_after_s(error, default_s=2.0 * (attempt + 1)))
+            floor_s = min(60.0, FLOOR_S * 2**attempt)
+            sleep(max(floor_s, retry_after_s(error, default_s=floor_s)))
     raise AssertionError("unreachable")
 
 
