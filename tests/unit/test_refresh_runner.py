@@ -46,23 +46,20 @@ def test_the_refresh_runs_on_the_callers_scope_against_the_platforms_redis() -> 
     assert first["env"]["PONDER_REDIS_URL"] == "redis://127.0.0.1:6390/0"
 
 
+def _shared_scope_refresh(returncode: int, stdout: str) -> Any:
+    return subprocess_refresh(
+        Path("c.yaml"),
+        "redis://x",
+        lambda: "shared",
+        lambda _: None,
+        _runner(returncode, stdout, []),
+    )
+
+
 def test_a_refresh_that_kept_nothing_or_failed_does_not_stop_the_loop() -> None:
-    calls: list[dict[str, Any]] = []
-    kept_nothing = subprocess_refresh(
-        Path("c.yaml"),
-        "redis://x",
-        lambda: "shared",
-        lambda _: None,
-        _runner(0, "not enough verified paths (64 needed): no refresh\n", calls),
-    )
+    kept_nothing = _shared_scope_refresh(0, "not enough verified paths (64 needed): no refresh\n")
     assert kept_nothing(500) is None
-    failed = subprocess_refresh(
-        Path("c.yaml"),
-        "redis://x",
-        lambda: "shared",
-        lambda _: None,
-        _runner(3, "", calls),
-    )
+    failed = _shared_scope_refresh(3, "")
     assert failed(500) == {"version": "", "status": "failed (exit 3)", "gate": None}
 
 
