@@ -17,11 +17,21 @@ half: right answers of the ranker's first candidate. Compared, each on the same 
 - refit on the rehearsal set (the packaged ranker's training rows) plus the outcomes,
   after 200, 400 and all of them: what the learner does.
 Written to bench/results/ranker_refit.json.
+
+With --by-story: what a refit learns, by story. The stream half's 1 206 problems are
+variants of about 140 dev stories (each story's own problem, its robustness variant and
+two more seeds of variants). For each of --folds folds, a third of the stories is kept
+unseen; the refit (rehearsal set plus outcomes, as the learner fits) learns from every
+other variant of the remaining stories and is measured, against the packaged ranker on
+the same problems, on those stories' other variants and on the unseen stories. Written to
+bench/results/ranker_refit_stories.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -91,7 +101,69 @@ def sgd_steps(
     )
 
 
+def paired(before: list[bool], after: list[bool]) -> dict[str, int]:
+    return {
+        "n": len(before),
+        "packaged": sum(before),
+        "refit": sum(after),
+        "wins": sum(a and not b for b, a in zip(before, after, strict=True)),
+        "losses": sum(b and not a for b, a in zip(before, after, strict=True)),
+    }
+
+
+def by_story(folds: int) -> int:
+    """The --by-story measurement (see the module's text)."""
+    samples = env.REPO_ROOT / ".state" / "verifier"
+    records = load_samples(samples / "dev.jsonl") + load_samples(samples / "robust.jsonl")
+    halves = learning_problems(
+        env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"
+    )
+    order = {p.question: i for i, p in enumerate(halves.stream)}
+    stream_records = sorted(
+        (r for r in records if r.question in order), key=lambda r: order[r.question]
+    )
+    packaged = load_ranker()
+    examples = examples_of(stream_records, packaged.search, BRANCHES)
+    story = [halves.story_of[r.question] for r in stream_records]
+    stories = sorted(set(story))
+    random.Random(0).shuffle(stories)
+    rehearsal = load_rehearsal()
+    rows = []
+    for fold in range(folds):
+        unseen = set(stories[fold::folds])
+        variants: dict[str, list[int]] = {}
+        for i, name in enumerate(story):
+            variants.setdefault(name, []).append(i)
+        learn, seen, new = [], [], []
+        for name, index in variants.items():
+            if name in unseen:
+                new += index
+            else:
+                learn += index[0::2]
+                seen += index[1::2]
+        refit = fit_ranker_arrays(
+            rehearsal.plus([examples[i] for i in sorted(learn)]), packaged.search
+        )
+        row: dict[str, Any] = {"fold": fold, "learned_from": len(learn)}
+        for key, index in (("seen_stories", seen), ("unseen_stories", new)):
+            chosen = [examples[i] for i in index]
+            row[key] = paired(top_right(packaged, chosen), top_right(refit, chosen))
+        _say(f"fold {fold}: {row}")
+        rows.append(row)
+    result = {"stream_problems": len(examples), "stories": len(stories), "folds": rows}
+    out = ROOT / "bench" / "results" / "ranker_refit_stories.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    _say(f"wrote {out}")
+    return 0
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--by-story", action="store_true", dest="by_story")
+    parser.add_argument("--folds", type=int, default=3)
+    args = parser.parse_args()
+    if args.by_story:
+        return by_story(args.folds)
     samples = env.REPO_ROOT / ".state" / "verifier"
     records = load_samples(samples / "dev.jsonl") + load_samples(samples / "robust.jsonl")
     halves = learning_problems(

@@ -174,6 +174,40 @@ def render_ranker_refit(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_ranker_refit_stories(report: dict[str, Any]) -> str:
+    """bench/ranker_refit.py --by-story: a refit measured on other variants of the stories
+    it learned from and on stories it never saw, each paired with the packaged ranker."""
+    lines = [
+        f"{report['stream_problems']} stream problems with samples, variants of "
+        f"{report['stories']} stories; {len(report['folds'])} folds, each keeping a third of "
+        "the stories unseen." + _stamp(report),
+        "",
+        *_header("fold", "outcomes learned from", "where measured", "packaged ranker",
+                 "refit", "refit vs packaged: won / lost"),
+    ]  # fmt: skip
+    totals: dict[str, dict[str, int]] = {}
+    names = {"seen_stories": "other variants of the stories learned", "unseen_stories":
+             "stories never learned"}  # fmt: skip
+    for fold in report["folds"]:
+        for key, name in names.items():
+            row = fold[key]
+            total = totals.setdefault(key, dict.fromkeys(row, 0))
+            for field, value in row.items():
+                total[field] += value
+            lines.append(
+                f"| {fold['fold']} | {fold['learned_from']} | {name} | "
+                f"{format_proportion(row['packaged'], row['n'])} | "
+                f"{format_proportion(row['refit'], row['n'])} | +{row['wins']} / −{row['losses']} |"
+            )
+    for key, name in names.items():
+        t = totals[key]
+        lines.append(
+            f"| all | | **{name}** | {format_proportion(t['packaged'], t['n'])} | "
+            f"{format_proportion(t['refit'], t['n'])} | +{t['wins']} / −{t['losses']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render_refresh(report: dict[str, Any]) -> str:
     """bench/refresh.py: one outcome-driven model refresh, its gate, and default Reason on
     the held-out problems with the base student and with the refresh, paired."""

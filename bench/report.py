@@ -37,7 +37,12 @@ from bench.render_engine_speed import (
     render_int8,
     render_prefix_routing,
 )
-from bench.render_learning import render_learning, render_ranker_refit, render_refresh
+from bench.render_learning import (
+    render_learning,
+    render_ranker_refit,
+    render_ranker_refit_stories,
+    render_refresh,
+)
 from bench.render_reasoning import (
     render_chart_wording,
     render_ranker,
@@ -336,6 +341,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/encoder.json": render_encoder,
     "bench/results/learning.json": render_learning,
     "bench/results/ranker_refit.json": render_ranker_refit,
+    "bench/results/ranker_refit_stories.json": render_ranker_refit_stories,
     "bench/results/refresh.json": render_refresh,
     "bench/results/cluster_autoscale.json": render_cluster_autoscale,
     "bench/results/autoscaling.json": render_autoscaling,

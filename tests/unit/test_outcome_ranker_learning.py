@@ -86,5 +86,11 @@ def test_stream_and_held_out_are_disjoint_and_never_trained_on() -> None:
     # every dev problem of the stream half is a stream parent, none of the held-out half
     dev_in_stream = [p for p in problems.stream if p.source == "dev"]
     assert dev_in_stream and all(split_of(p.question) == "dev" for p in dev_in_stream)
+    # each problem names its story (the dev problem it varies), in its own half
+    assert all(problems.story_of[p.question] in problems.stream_parents for p in problems.stream)
+    assert all(
+        problems.story_of[p.question] in problems.held_out_parents for p in problems.held_out
+    )
+    assert len({problems.story_of[p.question] for p in problems.stream}) >= 100
     again = learning_problems(data, env.REPO_ROOT / "bench/data/robust-dev.jsonl")
     assert [p.question for p in again.stream] == [p.question for p in problems.stream]

@@ -41,6 +41,7 @@ class LearningProblems:
     held_out: list[Problem]
     stream_parents: frozenset[str]
     held_out_parents: frozenset[str]
+    story_of: dict[str, str]  # a problem's question -> the id of the dev problem it varies
 
 
 def learning_problems(
@@ -60,6 +61,7 @@ def learning_problems(
     more = [(seed, v) for seed in extra_seeds for v in perturb_problems(rows, seed=seed)]
     stream: dict[str, Problem] = {}
     held_out: dict[str, Problem] = {}
+    stories: dict[str, dict[str, str]] = {STREAM: {}, HELD_OUT: {}}
 
     parent_text = {pid: str(row["question"]).strip() for pid, row in dev.items()}
 
@@ -69,6 +71,7 @@ def learning_problems(
     def add(parent: str, question: str, answer: float, source: str) -> None:
         into = stream if side(parent) == STREAM else held_out
         into.setdefault(question, Problem(question, answer, source))
+        stories[side(parent)].setdefault(question, parent)
 
     for problem_id, row in dev.items():
         add(problem_id, str(row["question"]).strip(), float(row["answer"]), "dev")
@@ -87,4 +90,5 @@ def learning_problems(
         held_out=sorted(held_out.values(), key=lambda p: (p.source, p.question)),
         stream_parents=frozenset(p for p in parents if side(p) == STREAM),
         held_out_parents=frozenset(p for p in parents if side(p) == HELD_OUT),
+        story_of={**stories[STREAM], **stories[HELD_OUT]},
     )
