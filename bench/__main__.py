@@ -100,6 +100,9 @@ BENCHMARKS = {
     "table_reader": Benchmark(
         "table_reader.py", ("table_reader.json",), quick=("--quick", "--seeds", "0")
     ),
+    "chart_views": Benchmark(
+        "chart_views.py", ("chart_views.json",), quick=("--train", "200", "--held-out", "24")
+    ),
     "fusion": Benchmark(
         "-m ponder.cli train fusion --evaluate-only --report bench/results/fusion.json",
         ("fusion.json",),

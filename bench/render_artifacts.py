@@ -7,6 +7,7 @@ from typing import Any
 from bench.render_reasoning import render_rl_student
 from bench.tables import header as _header
 from bench.tables import k_of_n as _k_of_n
+from bench.tables import stamp
 from ponder.stats import format_proportion
 
 STRATEGIES = (
@@ -246,7 +247,7 @@ def render_table_reader(meta: dict[str, Any]) -> str:
 def render_table_reader_ab(report: dict[str, Any]) -> str:
     """`bench/table_reader.py`: per seed, the two ways of reading the question side by side."""
     lines = [
-        *_header("seed", "question read through", "dev: right of five types",
+        *_header("seed", "variant", "dev: right of five types",
                  "shifted: right of five types", "shifted: others left to the decoder"),
     ]  # fmt: skip
     totals: dict[str, dict[str, int]] = {}
@@ -269,4 +270,33 @@ def render_table_reader_ab(report: dict[str, Any]) -> str:
             f"| all | **{variant}** | {format_proportion(t['d'], t['dn'])} "
             f"| {format_proportion(t['s'], t['sn'])} | {format_proportion(t['o'], t['on'])} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def render_chart_views(report: dict[str, Any]) -> str:
+    """`bench/chart_views.py`: the packaged chart reader as drawn against pooled over views."""
+    splits = {"dev": "dev (seen styles)", "test_style_shifted": "test (shifted styles)"}
+    ways = list(report["splits"]["dev"])
+    lines = [
+        f"Chart reader `{report['reader']}`, {report['views']} views (6 channel orders, as "
+        f"drawn and inverted).{stamp(report)}",
+        "",
+        *_header("set", "read", "charts read entirely right", "labels read",
+                 "bar questions right", "line questions right"),
+    ]  # fmt: skip
+    for split, title in splits.items():
+        for way in ways:
+            row = report["splits"][split][way]
+            reading, bar, line = row["reading"], row["bar"], row["line"]
+            lines.append(
+                f"| {title} | {way} | {format_proportion(reading['whole'], reading['charts'])} "
+                f"| {format_proportion(reading['labels'], reading['slots'])} "
+                f"| {format_proportion(bar['read'], bar['n'])} "
+                f"| {format_proportion(line['read'], line['n'])} |"
+            )
+    ten = report["ten_shifted_charts"]
+    lines += ["", *_header("the Analyze test's ten shifted charts", "answered right",
+                           "right and at least 0.5 sure")]  # fmt: skip
+    for way, row in ten.items():
+        lines.append(f"| {way} | {row['right']}/{row['n']} | {row['right_and_sure']}/{row['n']} |")
     return "\n".join(lines) + "\n"

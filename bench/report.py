@@ -26,6 +26,7 @@ from bench.render_artifacts import (
     render_adapter_metrics,
     render_chart_fusion,
     render_chart_reader,
+    render_chart_views,
     render_fusion_training,
     render_student_metrics,
     render_table_reader,
@@ -361,6 +362,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/robustness-vote-rl.json": render_robustness,
     "bench/results/robustness-before-rl.json": render_robustness,
     "bench/results/table_reader.json": render_table_reader_ab,
+    "bench/results/chart_views.json": render_chart_views,
 }
 
 

@@ -10,7 +10,9 @@ from typing import Any
 from ponder.multimodal.chart_questions import answer_question
 from ponder.multimodal.chart_reader import (
     ChartReader,
+    ReadOutputs,
     read_charts_alone_and_asked,
+    read_once,
     score_readings,
 )
 from ponder.multimodal.chart_tasks import ChartTask, answer_is_right
@@ -39,6 +41,7 @@ def evaluate_reader(
     tasks: Sequence[ChartTask],
     majority: dict[str, str],
     min_confidence: float = 0.5,
+    reading_pass: ReadOutputs = read_once,
 ) -> dict[str, Any]:
     """Reading scores (the chart alone) and, per question type, k/n right for the
     read-then-computed answer — the chart read knowing the labels its question names, as
@@ -46,7 +49,7 @@ def evaluate_reader(
     class; `answered` / `answered_right` count the questions whose answer is at least
     `min_confidence` sure (the least probability among the reading's choices it rests on:
     those Analyze answers from the reading; the rest take the fused path)."""
-    alone, asked = read_charts_alone_and_asked(reader, tasks)
+    alone, asked = read_charts_alone_and_asked(reader, tasks, reading_pass=reading_pass)
     counts = ("n", "read", "read_alone", "majority", "answered", "answered_right")
     per_type: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(counts, 0))
     for task, reading, reading_alone in zip(tasks, asked, alone, strict=True):

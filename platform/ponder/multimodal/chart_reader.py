@@ -292,18 +292,31 @@ def read_charts(
     return read_charts_alone_and_asked(reader, tasks, batch_size)[0]
 
 
+ReadOutputs = Callable[["ChartReader", torch.Tensor], dict[str, torch.Tensor]]
+
+
+def read_once(reader: ChartReader, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The heads' logits for the charts as drawn (one view)."""
+    outputs: dict[str, torch.Tensor] = reader(pixels)
+    return outputs
+
+
 def read_charts_alone_and_asked(
-    reader: ChartReader, tasks: Sequence[ChartTask], batch_size: int = 64
+    reader: ChartReader,
+    tasks: Sequence[ChartTask],
+    batch_size: int = 64,
+    reading_pass: ReadOutputs = read_once,
 ) -> tuple[list[ChartReading], list[ChartReading]]:
     """Each task's chart read on its own, and read knowing the labels its question names
-    (as Analyze reads a chart it was asked about): one pass of the reader, decoded twice."""
+    (as Analyze reads a chart it was asked about): one pass of the reader (`reading_pass`: as
+    drawn, or `chart_views.read_pooled` over several views), decoded twice."""
     reader.eval()
     alone: list[ChartReading] = []
     asked: list[ChartReading] = []
     with torch.inference_mode():
         for start in range(0, len(tasks), batch_size):
             chunk = tasks[start : start + batch_size]
-            outputs = reader(normalise(raw_pixels(chunk)))
+            outputs = reading_pass(reader, normalise(raw_pixels(chunk)))
             alone += decode_readings(outputs)
             asked += decode_readings(outputs, [named_labels(t.question, LABELS) for t in chunk])
     return alone, asked
