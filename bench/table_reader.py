@@ -1,6 +1,7 @@
 """The table reader's question reading, one change at a time: the question read through
 the decoder's token embeddings (`--question-layer 0`) against through its hidden states
-after 16 of its 30 layers (the default), each trained by `ponder train table-reader` on
+after 16 of its 30 layers (the default), and the latter with each step's gradient norm
+clipped at 1 (`--clip-norm 1`), each trained by `ponder train table-reader` on
 the same generated tables with the same seed, for several seeds (each seed draws its own
 training, dev and shifted sets and initialises the reader its own way). Reported per seed
 and variant: right answers among the five question types the reader answers, on the dev
@@ -10,8 +11,8 @@ decoder.
 
 Run:  .venv/bin/python bench/table_reader.py [--seeds 0 1 2] [--work DIR]
 A variant and seed whose folder in --work already holds a reader trained with the same
-settings (question layer, training set, epochs, held-out sizes) is read, not trained
-again. Written to bench/results/table_reader.json.
+settings (question layer, training set, epochs, clipping, held-out sizes) is read, not
+trained again. Written to bench/results/table_reader.json.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {"token embeddings": 0, "decoder states after 16 layers": 16}
+# name -> (question layer, gradient norm clip; 0: none)
+VARIANTS = {
+    "token embeddings": (0, 0.0),
+    "decoder states after 16 layers": (16, 0.0),
+    "decoder states after 16 layers, gradient clipped at 1": (16, 1.0),
+}
 
 
-def _arguments(seed: int, layer: int, out: Path, quick: bool) -> list[str]:
+def _arguments(seed: int, layer: int, out: Path, quick: bool, clip: float) -> list[str]:
     extra = ["--train", "1200", "--epochs", "1", "--dev", "60", "--test", "60"] if quick else []
+    extra += ["--clip-norm", str(clip)]
     return [
         "train", "table-reader", "--no-baselines", "--seed", str(seed),
         "--question-layer", str(layer), "--out", str(out), *extra,
@@ -39,14 +46,15 @@ def _settings(meta: dict[str, Any]) -> tuple[Any, ...]:
     return (meta.get("question_layer", 0), meta["trained_on"], meta["held_out"])
 
 
-def _trained(seed: int, layer: int, work: Path, quick: bool) -> dict[str, Any]:
-    out = work / f"layer{layer}-seed{seed}"
-    arguments = _arguments(seed, layer, out, quick)
+def _trained(seed: int, layer: int, work: Path, quick: bool, clip: float) -> dict[str, Any]:
+    out = work / (f"layer{layer}-seed{seed}" + (f"-clip{clip}" if clip > 0 else ""))
+    arguments = _arguments(seed, layer, out, quick, clip)
     meta_file = out / "table_reader.json"
     wanted = (
         layer,
         f"{1200 if quick else 12000} generated table questions (split train, seed {seed}), "
-        f"{1 if quick else 4} epochs of 64, learning rate 0.002",
+        f"{1 if quick else 4} epochs of 64, learning rate 0.002"
+        + (f", gradient norm clipped at {clip}" if clip > 0 else ""),
         {"dev": 60 if quick else 600, "test_shifted": 60 if quick else 600, "balanced": True},
     )
     if meta_file.is_file():
@@ -83,13 +91,14 @@ def main() -> int:
     for seed in args.seeds:
         # alternate which variant trains first (no timing is reported; habit)
         order = list(VARIANTS.items()) if seed % 2 == 0 else list(VARIANTS.items())[::-1]
-        for name, layer in order:
-            meta = _trained(seed, layer, work, args.quick)
+        for name, (layer, clip) in order:
+            meta = _trained(seed, layer, work, args.quick, clip)
             runs.append(
                 {
                     "seed": seed,
                     "variant": name,
                     "question_layer": layer,
+                    "clip_norm": clip,
                     "version": meta["version"],
                     "seconds": meta["seconds"],
                     **{split: _summary(m) for split, m in meta["metrics"].items()},

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from ponder.multimodal.inputs import Table
 from ponder.multimodal.table_evaluation import candidates, evaluate_tables, majority_answers
@@ -103,6 +104,31 @@ def test_the_reader_learns_to_read_unseen_tables_and_round_trips(tmp_path: Path)
 
     # float16 on disk: the same choices, bar a near tie
     assert sum(a == b for a, b in zip(choices(loaded), choices(reader), strict=True)) >= 19
+
+
+def test_clipping_bounds_every_gradient_step() -> None:
+    """With the gradient norm clipped, what reaches the optimiser is never above the clip
+    (unclipped, the first steps of a fresh reader are far above it)."""
+    featurizer = _featurizer()
+    train = make_table_tasks(96, "train")
+    seen: dict[str, list[float]] = {}
+    for clip in (0.0, 0.05):
+        reader = TableReader(WIDTH, hidden=16, seed=0)
+        norms = seen.setdefault(str(clip), [])
+
+        def record(
+            _: object, __: object, ___: object, r: TableReader = reader, into: list[float] = norms
+        ) -> None:
+            grads = [p.grad.norm() for p in r.parameters() if p.grad is not None]
+            into.append(float(torch.linalg.vector_norm(torch.stack(grads))))
+
+        handle = register_optimizer_step_pre_hook(record)
+        try:
+            train_reader(reader, featurizer, train, 1, 32, 3e-3, 0, lambda _: None, clip)
+        finally:
+            handle.remove()
+    assert max(seen["0.0"]) > 0.05
+    assert len(seen["0.05"]) == 3 and max(seen["0.05"]) <= 0.05 + 1e-6
 
 
 def test_yes_or_no_questions_are_left_to_the_decoder() -> None:

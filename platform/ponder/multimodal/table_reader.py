@@ -370,9 +370,11 @@ def train_reader(
     learning_rate: float,
     seed: int,
     say: Callable[[str], None],
+    clip_norm: float = 0.0,
 ) -> list[float]:
-    """AdamW with a linear warm-up over the first tenth of the steps, then cosine decay;
-    returns each epoch's mean loss."""
+    """AdamW with a linear warm-up over the first tenth of the steps, then cosine decay,
+    each step's gradient norm clipped at `clip_norm` (0: not clipped); returns each
+    epoch's mean loss."""
     generator = torch.Generator().manual_seed(seed)
     steps = epochs * ((len(tasks) + batch_size - 1) // batch_size)
     optimiser = torch.optim.AdamW(reader.parameters(), lr=learning_rate, weight_decay=1e-4)
@@ -392,6 +394,8 @@ def train_reader(
             loss = reading_loss(reader(batch), chosen)
             optimiser.zero_grad()
             loss.backward()
+            if clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(reader.parameters(), clip_norm)
             optimiser.step()
             schedule.step()
             total, batches = total + loss.item(), batches + 1
