@@ -245,7 +245,8 @@ def render_table_reader(meta: dict[str, Any]) -> str:
 
 
 def render_table_reader_ab(report: dict[str, Any]) -> str:
-    """`bench/table_reader.py`: per seed, the two ways of reading the question side by side."""
+    """`bench/table_reader.py`: per seed, the ways of reading the question (and of training
+    the reader) side by side."""
     lines = [
         *_header("seed", "variant", "dev: right of five types",
                  "shifted: right of five types", "shifted: others left to the decoder"),

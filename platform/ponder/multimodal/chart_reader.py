@@ -309,7 +309,7 @@ def read_charts_alone_and_asked(
 ) -> tuple[list[ChartReading], list[ChartReading]]:
     """Each task's chart read on its own, and read knowing the labels its question names
     (as Analyze reads a chart it was asked about): one pass of the reader (`reading_pass`: as
-    drawn, or `chart_views.read_pooled` over several views), decoded twice."""
+    drawn, or `read_pooled` of bench/chart_views.py over several views), decoded twice."""
     reader.eval()
     alone: list[ChartReading] = []
     asked: list[ChartReading] = []
