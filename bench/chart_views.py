@@ -37,19 +37,19 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ponder.multimodal.chart_reader import MIN_CATEGORIES, VALUE_CLASSES, ChartReader  # noqa: E402
+from ponder.multimodal.chart_reader import (  # noqa: E402
+    _MEAN,
+    _STD,
+    MIN_CATEGORIES,
+    VALUE_CLASSES,
+    ChartReader,
+)
 from ponder.multimodal.chart_tasks import MAX_CATEGORIES  # noqa: E402
-from ponder.multimodal.inputs import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-
-_MEAN = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
-_STD = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
 
 # (inverted, channel order) for every view read.
 VIEWS: tuple[tuple[bool, tuple[int, ...]], ...] = tuple(
     (inverted, order) for inverted in (False, True) for order in itertools.permutations(range(3))
 )
-
-POOLED_HEADS = ("kind", "count", "labels", "values", "axis_top")
 
 
 def _view(unit: torch.Tensor, inverted: bool, order: tuple[int, ...]) -> torch.Tensor:

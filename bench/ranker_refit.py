@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from ponder import env  # noqa: E402
 from ponder.learning.ranker_examples import top_right  # noqa: E402
-from ponder.learning.stream_split import learning_problems  # noqa: E402
+from ponder.learning.stream_split import LearningProblems, learning_problems  # noqa: E402
 from ponder.reasoning.problems import is_correct  # noqa: E402
 from ponder.reasoning.ranker import AnswerRanker, load_ranker  # noqa: E402
 from ponder.reasoning.ranker_fit import (  # noqa: E402
@@ -54,7 +54,7 @@ from ponder.reasoning.ranker_fit import (  # noqa: E402
     fit_ranker_arrays,
     load_rehearsal,
 )
-from ponder.reasoning.verifier import load_samples, replay  # noqa: E402
+from ponder.reasoning.verifier import SampledProblem, load_samples, replay  # noqa: E402
 
 BRANCHES = 8
 STEP_GRID = [(lr, pull) for lr in (0.003, 0.01, 0.03) for pull in (0.0, 0.1)]
@@ -101,6 +101,22 @@ def sgd_steps(
     )
 
 
+def _halves_with_samples() -> tuple[LearningProblems, list[SampledProblem], list[SampledProblem]]:
+    """The two halves, and the model's stored samples of the stream half's problems (in
+    the stream's order) and of the held-out half's."""
+    samples = env.REPO_ROOT / ".state" / "verifier"
+    records = load_samples(samples / "dev.jsonl") + load_samples(samples / "robust.jsonl")
+    halves = learning_problems(
+        env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"
+    )
+    order = {p.question: i for i, p in enumerate(halves.stream)}
+    held_questions = {p.question for p in halves.held_out}
+    stream_records = sorted(
+        (r for r in records if r.question in order), key=lambda r: order[r.question]
+    )
+    return halves, stream_records, [r for r in records if r.question in held_questions]
+
+
 def paired(before: list[bool], after: list[bool]) -> dict[str, int]:
     return {
         "n": len(before),
@@ -113,27 +129,19 @@ def paired(before: list[bool], after: list[bool]) -> dict[str, int]:
 
 def by_story(folds: int) -> int:
     """The --by-story measurement (see the module's text)."""
-    samples = env.REPO_ROOT / ".state" / "verifier"
-    records = load_samples(samples / "dev.jsonl") + load_samples(samples / "robust.jsonl")
-    halves = learning_problems(
-        env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"
-    )
-    order = {p.question: i for i, p in enumerate(halves.stream)}
-    stream_records = sorted(
-        (r for r in records if r.question in order), key=lambda r: order[r.question]
-    )
+    halves, stream_records, _ = _halves_with_samples()
     packaged = load_ranker()
     examples = examples_of(stream_records, packaged.search, BRANCHES)
     story = [halves.story_of[r.question] for r in stream_records]
     stories = sorted(set(story))
     random.Random(0).shuffle(stories)
+    variants: dict[str, list[int]] = {}
+    for i, name in enumerate(story):
+        variants.setdefault(name, []).append(i)
     rehearsal = load_rehearsal()
     rows = []
     for fold in range(folds):
         unseen = set(stories[fold::folds])
-        variants: dict[str, list[int]] = {}
-        for i, name in enumerate(story):
-            variants.setdefault(name, []).append(i)
         learn, seen, new = [], [], []
         for name, index in variants.items():
             if name in unseen:
@@ -164,17 +172,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.by_story:
         return by_story(args.folds)
-    samples = env.REPO_ROOT / ".state" / "verifier"
-    records = load_samples(samples / "dev.jsonl") + load_samples(samples / "robust.jsonl")
-    halves = learning_problems(
-        env.data_dir() / "mawps_asdiv_train.jsonl", ROOT / "bench" / "data" / "robust-dev.jsonl"
-    )
-    order = {p.question: i for i, p in enumerate(halves.stream)}
-    held_questions = {p.question for p in halves.held_out}
-    stream_records = sorted(
-        (r for r in records if r.question in order), key=lambda r: order[r.question]
-    )
-    held_records = [r for r in records if r.question in held_questions]
+    _, stream_records, held_records = _halves_with_samples()
     packaged = load_ranker()
     stream = examples_of(stream_records, packaged.search, BRANCHES)
     held = examples_of(held_records, packaged.search, BRANCHES)
