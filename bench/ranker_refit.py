@@ -156,6 +156,12 @@ def by_story(folds: int) -> int:
         for key, index in (("seen_stories", seen), ("unseen_stories", new)):
             chosen = [examples[i] for i in index]
             row[key] = paired(top_right(packaged, chosen), top_right(refit, chosen))
+            # the baselines on the same problems: one greedy pot branch (the strongest
+            # single pass) and the set's most frequent answer
+            measured = [stream_records[i] for i in index]
+            frequent = Counter(r.answer for r in measured).most_common(1)[0][0]
+            row[key]["greedy_pot"] = sum(replay(r, 1, "greedy")[0] for r in measured)
+            row[key]["most_frequent"] = sum(is_correct(frequent, r.answer) for r in measured)
         _say(f"fold {fold}: {row}")
         rows.append(row)
     result = {"stream_problems": len(examples), "stories": len(stories), "folds": rows}

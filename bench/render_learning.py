@@ -182,8 +182,9 @@ def render_ranker_refit_stories(report: dict[str, Any]) -> str:
         f"{report['stories']} stories; {len(report['folds'])} folds, each keeping a third of "
         "the stories unseen." + _stamp(report),
         "",
-        *_header("fold", "outcomes learned from", "where measured", "packaged ranker",
-                 "refit", "refit vs packaged: won / lost"),
+        *_header("fold", "outcomes learned from", "where measured", "most frequent answer",
+                 "one greedy pot branch", "packaged ranker", "refit",
+                 "refit vs packaged: won / lost"),
     ]  # fmt: skip
     totals: dict[str, dict[str, int]] = {}
     names = {"seen_stories": "other variants of the stories learned", "unseen_stories":
@@ -196,13 +197,17 @@ def render_ranker_refit_stories(report: dict[str, Any]) -> str:
                 total[field] += value
             lines.append(
                 f"| {fold['fold']} | {fold['learned_from']} | {name} | "
+                f"{format_proportion(row['most_frequent'], row['n'])} | "
+                f"{format_proportion(row['greedy_pot'], row['n'])} | "
                 f"{format_proportion(row['packaged'], row['n'])} | "
                 f"{format_proportion(row['refit'], row['n'])} | +{row['wins']} / −{row['losses']} |"
             )
     for key, name in names.items():
         t = totals[key]
         lines.append(
-            f"| all | | **{name}** | {format_proportion(t['packaged'], t['n'])} | "
+            f"| all | | **{name}** | {format_proportion(t['most_frequent'], t['n'])} | "
+            f"{format_proportion(t['greedy_pot'], t['n'])} | "
+            f"{format_proportion(t['packaged'], t['n'])} | "
             f"{format_proportion(t['refit'], t['n'])} | +{t['wins']} / −{t['losses']} |"
         )
     return "\n".join(lines) + "\n"
