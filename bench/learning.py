@@ -9,7 +9,9 @@ Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 0 (all)]
               reported outcomes of the unseen stream (the other half's problems and
               variants; labels from the data's answers), each pass paired with the first
               on the same problems, via ponder.evaluation.learning_loop (the same code as
-              `ponder eval --learn-stream`)
+              `ponder eval --learn-stream`); each outcome names its story as its
+              problem_group, so the gates hold back whole stories and judge every
+              candidate on stories it never learned from
   refresh     after the 500th and 1000th outcome (--refresh-at), `ponder train refresh`
               on the caller's scope (verified paths of the logged outcomes -> LoRA on the
               student -> the paired gate on held-back stream problems); a promoted
@@ -331,6 +333,7 @@ def main() -> int:
                     refresh_at=tuple(int(c) for c in args.refresh_at.split(",") if c),
                 ),
                 progress=_say,
+                group_of=problems.story_of,
                 refresh=_refresh_command(config_path, url, client),
             )
         after = asyncio.run(_after_the_loop(url, loop, held_out, args.stream))

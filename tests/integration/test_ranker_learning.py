@@ -9,9 +9,10 @@ import asyncio
 import dataclasses
 import json
 import random
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from redis.asyncio import Redis
 from ponder.config import LearningConfig, RedisConfig
 from ponder.learning.learner import Learner, LearnerState
 from ponder.learning.outcome_log import Keys, OutcomeLog
-from ponder.learning.ranker_examples import RankerExample, held_back
+from ponder.learning.ranker_examples import RankerExample, held_back, holdout_key
 from ponder.learning.ranker_learner import RankerLearner
 from ponder.learning.ranker_registry import RankerRegistry, RankerVersion
 from ponder.learning.records import SHARED_SCOPE, Outcome, ReasoningRecord, now_ms, scorer_scope
@@ -72,9 +73,15 @@ def _settings(**overrides: object) -> LearningConfig:
 
 
 async def _report(
-    log: OutcomeLog, count: int, seed: int, scope: str = SHARED_SCOPE, tenant: str = ""
+    log: OutcomeLog,
+    count: int,
+    seed: int,
+    scope: str = SHARED_SCOPE,
+    tenant: str = "",
+    group_of: Callable[[str], str] = lambda text: "",
 ) -> list[str]:
-    """Log and report `count` answered problems (the right answer given); their texts."""
+    """Log and report `count` answered problems (the right answer given, and the group
+    `group_of` names for each text); their texts."""
     rng = random.Random(seed)
     texts = []
     for i in range(count):
@@ -84,7 +91,8 @@ async def _report(
             rid, scope, SCORER.version, now_ms(), (), tenant, text, programs, PACKAGED.version
         )
         await log.record(record)
-        await log.report(Outcome(rid, 0.0, answer, now_ms()), tenant=tenant)
+        outcome = Outcome(rid, 0.0, answer, now_ms(), group_of(text))
+        await log.report(outcome, tenant=tenant)
         texts.append(text)
     return texts
 
@@ -121,6 +129,44 @@ def _close_refit_processes() -> Iterator[None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_reported_problem_groups_are_held_back_whole(redis: LocalRedis) -> None:
+    """Outcomes naming their problem's group (here: the problem with its numbers masked,
+    so every renumbering of a story is one group) land in the training or the held-back
+    list by group: no group is on both sides, so the gate never judges a variant of what
+    a candidate trained on."""
+
+    def story(text: str) -> str:
+        return re.sub(r"\d+", "#", text)
+
+    async def scenario() -> None:
+        client = _client(redis)
+        learner, _ = _learners(client, _settings(), INVERTED, synthetic_rehearsal(1))
+        await learner.start()
+        texts = await _report(OutcomeLog(client, 3600), 120, seed=5, group_of=story)
+        await _drain(learner)
+        keys = Keys()
+        sides = {
+            back: [
+                RankerExample.from_json(x)
+                for x in await client.lrange(keys.ranker_examples(SHARED_SCOPE, back), 0, -1)
+            ]
+            for back in (False, True)
+        }
+        assert sum(len(v) for v in sides.values()) == len(texts)
+        groups = {back: {e.group for e in sides[back]} for back in sides}
+        assert groups[True] and groups[False] and not groups[True] & groups[False]
+        assert all(e.group == story(e.problem) for v in sides.values() for e in v)
+        assert all(held_back(e.holdout_key, 30) == back for back in sides for e in sides[back])
+        # the same problems without groups are split by problem: stories straddle sides
+        assert any(
+            len({held_back(holdout_key(t), 30) for t in texts if story(t) == group}) == 2
+            for group in groups[True] | groups[False]
+        )
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_outcomes_split_by_problem_and_a_better_refit_is_promoted(redis: LocalRedis) -> None:
     async def scenario() -> None:
         client = _client(redis)
@@ -139,8 +185,8 @@ def test_outcomes_split_by_problem_and_a_better_refit_is_promoted(redis: LocalRe
             for x in await client.lrange(keys.ranker_examples(SHARED_SCOPE, True), 0, -1)
         ]
         assert len(train) + len(heldout) == len(texts)
-        assert all(not held_back(e.problem, 30) for e in train)
-        assert all(held_back(e.problem, 30) for e in heldout)
+        assert all(not held_back(e.holdout_key, 30) for e in train)
+        assert all(held_back(e.holdout_key, 30) for e in heldout)
         assert not {e.problem for e in train} & {e.problem for e in heldout}
         assert len(heldout) >= 10
 

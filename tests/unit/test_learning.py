@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -177,6 +178,12 @@ def test_report_outcome_request_checks() -> None:
         pb.ReportOutcomeRequest(reasoning_id="r", reward=0.4, correct_answer="1,250")
     )
     assert soft.reward == 0.4 and soft.correct_answer == 1250.0
+    grouped = outcome_from_proto(
+        pb.ReportOutcomeRequest(reasoning_id="r", correct=True, problem_group="  refund\n 7 ")
+    )
+    assert grouped.problem_group == "refund 7" and ok.problem_group == ""
+    assert Outcome.from_json(grouped.to_json()) == grouped
+    assert not grouped.same_report(replace(grouped, problem_group="refund 8"))
     bad = [
         (pb.ReportOutcomeRequest(correct=True), "reasoning_id"),
         (pb.ReportOutcomeRequest(reasoning_id="r"), "outcome"),
@@ -184,6 +191,10 @@ def test_report_outcome_request_checks() -> None:
         (pb.ReportOutcomeRequest(reasoning_id="r", reward=float("nan")), "reward"),
         (pb.ReportOutcomeRequest(reasoning_id="r", correct=False, correct_answer="x"), "correct"),
         (pb.ReportOutcomeRequest(reasoning_id="r" * 200, correct=True), "reasoning_id"),
+        (
+            pb.ReportOutcomeRequest(reasoning_id="r", correct=True, problem_group="g" * 129),
+            "problem_group",
+        ),
     ]
     for request, field in bad:
         with pytest.raises(InvalidArgument, match=f"^{field}"):

@@ -11,7 +11,12 @@ import pytest
 from ponder import env
 from ponder.learning.gate import Verdict
 from ponder.learning.paired_gate import PairedGateSettings, paired_decision, sign_test_p
-from ponder.learning.ranker_examples import RankerExample, held_back, right_answer_of
+from ponder.learning.ranker_examples import (
+    RankerExample,
+    held_back,
+    holdout_key,
+    right_answer_of,
+)
 from ponder.learning.stream_split import learning_problems
 from ponder.reasoning.answer_features import SampledProgram
 from ponder.reasoning.problems import split_of
@@ -58,15 +63,41 @@ def test_ranker_example_round_trip_and_rows() -> None:
         48.0,
     )
     assert RankerExample.from_json(example.to_json()) == example
+    grouped = RankerExample(example.problem, example.programs, 48.0, "pens")
+    assert RankerExample.from_json(grouped.to_json()) == grouped
+    assert "group" not in json.loads(example.to_json())  # logs written before groups read
     ranking = example.ranking(search=False)
     assert len(ranking.rows) == 2 and sorted(ranking.right) == [False, True]
 
 
 def test_held_back_slice_is_by_problem_and_near_its_share() -> None:
     texts = [f"Problem {i}: how many apples are left?" for i in range(4000)]
-    share = sum(held_back(t, 20) for t in texts) / len(texts)
+    share = sum(held_back(holdout_key(t), 20) for t in texts) / len(texts)
     assert 0.17 < share < 0.23
-    assert held_back(texts[7], 20) == held_back("  " + texts[7].upper() + " ", 20)
+    assert holdout_key(texts[7]) == holdout_key("  " + texts[7].upper() + " ")
+
+
+def test_a_named_group_holds_back_every_variant_of_a_problem_together() -> None:
+    """With the caller's group, the side is the group's: variants that differ in text
+    (renumbered, reworded) fall on one side, and the groups' share is near the percent."""
+    variants = [
+        f"Story {s}: Ann had {n} pens and gave away {n // 2}."
+        for s in range(800)
+        for n in (4, 9, 30)
+    ]
+    sides: dict[str, set[bool]] = {}
+    for text in variants:
+        story = text.split(":")[0]
+        sides.setdefault(story, set()).add(held_back(holdout_key(text, story), 20))
+    assert all(len(side) == 1 for side in sides.values())
+    share = sum(True in side for side in sides.values()) / len(sides)
+    assert 0.17 < share < 0.23
+    # without groups, the variants of a story are split apart (which is what groups fix)
+    apart = [
+        {held_back(holdout_key(t), 20) for t in variants[i : i + 3]} for i in range(0, 2400, 3)
+    ]
+    assert sum(len(side) == 2 for side in apart) > 100
+    assert holdout_key("Any text", " pens \t 2 ") == holdout_key("Other text", "pens 2")
 
 
 def test_stream_and_held_out_are_disjoint_and_never_trained_on() -> None:

@@ -202,10 +202,14 @@ class PonderClient:
         correct: bool | None = None,
         reward: float | None = None,
         correct_answer: str = "",
+        problem_group: str = "",
         timeout: float | None = 30.0,
     ) -> pb.ReportOutcomeResponse:
-        """Report how good an answer was: correct, or a reward in [0, 1]."""
-        request = pb.ReportOutcomeRequest(reasoning_id=reasoning_id, correct_answer=correct_answer)
+        """Report how good an answer was: correct, or a reward in [0, 1]; `problem_group`
+        names the family of problems this one belongs to (ReportOutcomeRequest)."""
+        request = pb.ReportOutcomeRequest(
+            reasoning_id=reasoning_id, correct_answer=correct_answer, problem_group=problem_group
+        )
         if correct is not None:
             request.correct = correct
         if reward is not None:

@@ -318,6 +318,7 @@ def _learning_loop(args: argparse.Namespace) -> int:
                 refresh_at=refresh_at,
             ),
             progress=say,
+            group_of=problems.story_of,
             refresh=refresh,
         )
     print(format_loop_table(result))

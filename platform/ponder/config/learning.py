@@ -63,8 +63,9 @@ class LearningConfig(StrictModel):
         20,
         ge=1,
         le=90,
-        description="Share of problems (by a hash of their text) held back from ranker "
-        "training and used only by its gate.",
+        description="Share of problem groups held back from ranker and model-refresh "
+        "training and used only by their gates (by a hash of the group the caller reported "
+        "with the outcome, else of the problem's text).",
     )
     ranker_examples_kept: int = Field(
         20_000,

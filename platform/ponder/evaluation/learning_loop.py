@@ -2,7 +2,8 @@
 
 A stream of unseen problems (`ponder.learning.stream_split`) goes through Reason; each
 answer's outcome is reported with ReportOutcome (right or wrong against the data's
-answer, and the right answer). At each checkpoint (e.g. after 250, 500 and 1000 outcomes)
+answer, the right answer, and the problem's story as its group, so the learner's gates
+hold back whole stories). At each checkpoint (e.g. after 250, 500 and 1000 outcomes)
 the loop waits until the learner has applied every outcome and every due ranker refit has
 run, then measures `reason` on the held-out problems (never reported) with whatever
 versions are active by then, paired with the first pass on the same problems. At the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -209,11 +210,17 @@ def measure(
 
 
 def reason_and_report(
-    client: PonderClient, problem: Problem, index: int, settings: LoopSettings, progress: Progress
+    client: PonderClient,
+    problem: Problem,
+    index: int,
+    settings: LoopSettings,
+    progress: Progress,
+    group: str = "",
 ) -> tuple[bool, float]:
-    """Reason, then report the outcome; (right, report time), or (False, nan) when the
-    Reason call failed and (right, nan) when its answer was not logged (nothing to report
-    either way; counted, never silently dropped)."""
+    """Reason, then report the outcome (naming the problem's `group` when known);
+    (right, report time), or (False, nan) when the Reason call failed and (right, nan)
+    when its answer was not logged (nothing to report either way; counted, never
+    silently dropped)."""
     request = build_reason_request(
         problem.question, branches=settings.branches, max_tokens=settings.reason_max_tokens
     )
@@ -229,7 +236,10 @@ def reason_and_report(
         return right, math.nan
     reported = time.time()
     client.report_outcome(
-        response.reasoning_id, correct=right, correct_answer=format_number(problem.answer)
+        response.reasoning_id,
+        correct=right,
+        correct_answer=format_number(problem.answer),
+        problem_group=group,
     )
     return right, reported
 
@@ -242,7 +252,12 @@ def learning_loop(
     settings: LoopSettings,
     progress: Progress = print,
     refresh: Refresh | None = None,
+    group_of: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """Held-out passes before and after each checkpoint's stream outcomes are reported.
+    `group_of` maps a stream problem's question to its group (the story it varies), sent
+    with its outcome so that the learner's gate holds back whole stories."""
+    groups = group_of or {}
     progress("checkpoint 0: held-out accuracy with the packaged scorer and ranker")
     rows: list[dict[str, Any]] = [measure(client, held_out, settings, 0, progress)]
     refreshes: list[dict[str, Any]] = []
@@ -252,7 +267,9 @@ def learning_loop(
         with ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
             results = list(
                 pool.map(
-                    lambda i: reason_and_report(client, stream[i], i, settings, progress),
+                    lambda i: reason_and_report(
+                        client, stream[i], i, settings, progress, groups.get(stream[i].question, "")
+                    ),
                     range(done, checkpoint),
                 )
             )

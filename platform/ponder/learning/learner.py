@@ -281,16 +281,16 @@ class Learner:
         )
         if right is None:
             return None
-        return RankerExample(record.problem, record.programs, right)
+        return RankerExample(record.problem, record.programs, right, outcome.problem_group)
 
     def _stage_ranker_examples(self, pipe: Any, scope: str, examples: list[RankerExample]) -> None:
         """Append a scope's new ranker examples, each to the training or the held-back
-        list by its problem (inside the batch's transaction)."""
+        list by its problem's group (inside the batch's transaction)."""
         keep = self._config.ranker_examples_kept
         pipe.sadd(self.keys.ranker_scopes, scope)
         split: dict[bool, list[str]] = {False: [], True: []}
         for e in examples:
-            split[held_back(e.problem, self._config.ranker_holdout_percent)].append(e.to_json())
+            split[held_back(e.holdout_key, self._config.ranker_holdout_percent)].append(e.to_json())
         for back, chosen in split.items():
             if not chosen:
                 continue

@@ -8,9 +8,15 @@ caller reported, or the chosen answer when the caller said it was right. An outc
 only says the chosen answer was wrong teaches the ranker nothing (the right one among the
 rest is unknown) and is left out.
 
-Held back: a fixed share of *problems*, by a hash of the problem's text, never of the
-outcome's position in the log. A problem that is held back once is held back every time
-it comes again, so no candidate version ever trained on a problem the gate judges it on.
+Held back: a fixed share of *problem groups*, by a hash of the group, never of the
+outcome's position in the log. A problem's group is the one its caller named with the
+outcome (`problem_group`: a template, a ticket family, the story a variant rewords), or
+else the problem itself (its text, case and spacing aside). A group that is held back once
+is held back every time it comes again: no candidate version ever trained on a problem the
+gate judges it on, and with groups named, on no variant of one either, so the gate
+measures what carries over to problems unlike those learned rather than what a version
+remembers of their other variants. Numbers are not masked by default: a tenant whose
+traffic is one template with new numbers would otherwise hold back all of it or none.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ class RankerExample:
     problem: str
     programs: tuple[SampledProgram, ...]
     right_answer: float
+    group: str = ""  # the caller's problem group; empty: the problem's masked text
+
+    @property
+    def holdout_key(self) -> str:
+        return holdout_key(self.problem, self.group)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -40,7 +51,8 @@ class RankerExample:
                 "problem": self.problem,
                 "programs": [asdict(p) for p in self.programs],
                 "right_answer": self.right_answer,
-            },
+            }
+            | ({"group": self.group} if self.group else {}),
             separators=(",", ":"),
         )
 
@@ -51,6 +63,7 @@ class RankerExample:
             problem=str(data["problem"]),
             programs=tuple(SampledProgram(**p) for p in data["programs"]),
             right_answer=float(data["right_answer"]),
+            group=str(data.get("group", "")),
         )
 
     def ranking(self, search: bool) -> RankingExample:
@@ -69,10 +82,18 @@ def right_answer_of(
     return None
 
 
-def held_back(problem: str, percent: int) -> bool:
-    """Whether a problem belongs to the held-back slice (`percent` of all problems)."""
-    normalised = " ".join(problem.split()).lower()
-    bucket = int(hashlib.sha256(b"holdout:" + normalised.encode()).hexdigest()[:8], 16) % 100
+def holdout_key(problem: str, group: str = "") -> str:
+    """What decides a problem's side of the held-back split: its caller-named group, or
+    else its text, case and spacing aside."""
+    if group.strip():
+        return "group:" + " ".join(group.split())
+    return " ".join(problem.split()).lower()
+
+
+def held_back(key: str, percent: int) -> bool:
+    """Whether a holdout key (`holdout_key`) falls in the held-back slice (`percent` of
+    all keys)."""
+    bucket = int(hashlib.sha256(b"holdout:" + key.encode()).hexdigest()[:8], 16) % 100
     return bucket < percent
 
 

@@ -111,24 +111,37 @@ class ReasoningRecord:
         return cls(**(data | {"paths": paths, "programs": programs}))
 
 
+MAX_PROBLEM_GROUP_CHARS = 128
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What a caller reported: a reward in [0, 1] (correct = 1) and maybe the right answer."""
+    """What a caller reported: a reward in [0, 1] (correct = 1), maybe the right answer,
+    and maybe the group of problems this one belongs to (`ranker_examples.holdout_key`)."""
 
     reasoning_id: str
     reward: float
     correct_answer: float | None
     reported_ms: int
+    problem_group: str = ""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.reward) and 0.0 <= self.reward <= 1.0):
             raise InvalidArgument("reward", f"must be within [0, 1], got {self.reward}")
         if self.correct_answer is not None and not math.isfinite(self.correct_answer):
             raise InvalidArgument("correct_answer", "must be a finite number")
+        if len(self.problem_group) > MAX_PROBLEM_GROUP_CHARS:
+            raise InvalidArgument(
+                "problem_group", f"longer than {MAX_PROBLEM_GROUP_CHARS} characters"
+            )
 
     def same_report(self, other: Outcome) -> bool:
         """Equal apart from when it was reported (a retry of the same report)."""
-        return self.reward == other.reward and self.correct_answer == other.correct_answer
+        return (self.reward, self.correct_answer, self.problem_group) == (
+            other.reward,
+            other.correct_answer,
+            other.problem_group,
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

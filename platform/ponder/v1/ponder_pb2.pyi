@@ -330,16 +330,18 @@ class ReasonEvent(_message.Message):
     def __init__(self, kind: _Optional[_Union[ReasonEventKind, str]] = ..., branch_id: _Optional[str] = ..., strategy: _Optional[str] = ..., step: _Optional[_Union[PathStep, _Mapping]] = ..., score: _Optional[float] = ..., status: _Optional[_Union[PathStatus, str]] = ..., answer: _Optional[str] = ..., note: _Optional[str] = ..., plan: _Optional[_Iterable[_Union[PlanNode, _Mapping]]] = ..., response: _Optional[_Union[ReasonResponse, _Mapping]] = ...) -> None: ...
 
 class ReportOutcomeRequest(_message.Message):
-    __slots__ = ("reasoning_id", "correct", "reward", "correct_answer")
+    __slots__ = ("reasoning_id", "correct", "reward", "correct_answer", "problem_group")
     REASONING_ID_FIELD_NUMBER: _ClassVar[int]
     CORRECT_FIELD_NUMBER: _ClassVar[int]
     REWARD_FIELD_NUMBER: _ClassVar[int]
     CORRECT_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_GROUP_FIELD_NUMBER: _ClassVar[int]
     reasoning_id: str
     correct: bool
     reward: float
     correct_answer: str
-    def __init__(self, reasoning_id: _Optional[str] = ..., correct: _Optional[bool] = ..., reward: _Optional[float] = ..., correct_answer: _Optional[str] = ...) -> None: ...
+    problem_group: str
+    def __init__(self, reasoning_id: _Optional[str] = ..., correct: _Optional[bool] = ..., reward: _Optional[float] = ..., correct_answer: _Optional[str] = ..., problem_group: _Optional[str] = ...) -> None: ...
 
 class ReportOutcomeResponse(_message.Message):
     __slots__ = ("duplicate", "scorer_version", "scope")
