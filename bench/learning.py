@@ -18,7 +18,9 @@ Run:  .venv/bin/python bench/learning.py [--stream 1000] [--held-out 0 (all)]
               refresh is hot-loaded by the running platform and measured by one more
               held-out pass, paired like the others
   rankers     every answer-ranker version the loop created, replayed on the first pass's
-              logged programs of the held-out problems (identical rows for all)
+              logged programs of the held-out problems (identical rows for all), beside
+              one greedy pot branch (each reasoning's greedy program) and the held-out
+              set's most frequent answer on the same rows
   throughput  outcomes applied per second by the learner draining a backlog of the
               loop's own logged reasonings (real feature rows), batch 64 vs batch 1
   delay       promotion time minus the report time of the outcome that triggered it
@@ -77,6 +79,7 @@ async def _rankers_on_fixed_rows(
     finally:
         await client.aclose()
     out = []
+    baselines = _baselines_on_fixed_rows(records)
     for info in versions:
         right = 0
         for record, answer in records:
@@ -93,7 +96,29 @@ async def _rankers_on_fixed_rows(
                 "problems": len(records),
             }
         )
-    return {"scope": scope, "versions": out, "history": history}
+    return {"scope": scope, "versions": out, "history": history, "baselines": baselines}
+
+
+def _baselines_on_fixed_rows(records: list[tuple[Any, float]]) -> dict[str, int]:
+    """On the rankers' rows: one greedy pot branch (each reasoning's own greedy program,
+    the strongest single pass) and the held-out set's most frequent answer."""
+    from ponder.reasoning.problems import is_correct
+
+    greedy_right = no_greedy = 0
+    for record, answer in records:
+        greedy = next((p for p in record.programs if p.greedy), None)
+        no_greedy += greedy is None
+        greedy_right += greedy is not None and is_correct(greedy.answer, answer)
+    frequent = Counter(answer for _, answer in records).most_common(1)
+    most_frequent = (
+        sum(is_correct(frequent[0][0], answer) for _, answer in records) if frequent else 0
+    )
+    return {
+        "problems": len(records),
+        "greedy_pot": greedy_right,
+        "without_greedy_program": no_greedy,
+        "most_frequent": most_frequent,
+    }
 
 
 async def _promotion_delays(url: str, scope: str) -> dict[str, Any]:

@@ -110,6 +110,14 @@ def _rankers_table(report: dict[str, Any]) -> list[str]:
             "held-out right",
         ),
     ]
+    if base := rankers.get("baselines"):
+        n = base["problems"]
+        lines += [
+            f"| one greedy pot branch (each reasoning's greedy program) | baseline | {NONE} | "
+            f"{NONE} | {NONE} | {format_proportion(base['greedy_pot'], n)} |",
+            f"| the held-out set's most frequent answer | baseline | {NONE} | {NONE} | {NONE} | "
+            f"{format_proportion(base['most_frequent'], n)} |",
+        ]
     for v in rankers["versions"]:
         gate = v["gate"]
         judged = (
