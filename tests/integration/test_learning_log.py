@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -18,11 +19,13 @@ from ponder.config import LearningConfig, RedisConfig
 from ponder.errors import AlreadyExists, NotFound
 from ponder.learning.learner import Learner, LearnerState
 from ponder.learning.outcome_log import Keys, OutcomeLog
+from ponder.learning.ranker_examples import held_back, holdout_key
 from ponder.learning.records import (
     SHARED_SCOPE,
     Outcome,
     PathRecord,
     ReasoningRecord,
+    labelled_rows,
     now_ms,
     scorer_scope,
 )
@@ -254,6 +257,38 @@ def test_learner_crash_loses_and_doubles_nothing(redis: LocalRedis) -> None:
         await third.start()
         await _drain(third)
         assert (await LearnerState.load(client, Keys())).applied_total == 27
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_the_scorer_holds_back_named_problem_groups_whole(redis: LocalRedis) -> None:
+    """Outcomes naming their problem group are held back from the path scorer by group
+    (one group in `holdout_every`, the ranker's hash): every outcome of a held-back group
+    and none of the others, not every k-th outcome of the log."""
+
+    async def scenario() -> None:
+        client = _client(redis, blocking_s=0.1)
+        log = OutcomeLog(client, retention_s=3600)
+        learner = Learner(client, _settings(), DEFAULT)
+        await learner.start()
+        rng = random.Random(11)
+        expected = []
+        for i in range(40):
+            group = f"story-{i % 8}"
+            record = _record(f"g-{i}", rng)
+            outcome = Outcome(f"g-{i}", 1.0, None, now_ms(), group)
+            await log.record(record)
+            await log.report(outcome, tenant="")
+            if held_back(holdout_key("", group), 50):
+                rows, labels = labelled_rows(record, outcome)
+                expected.append([[list(r) for r in rows], list(labels)])
+        await _drain(learner)
+        assert 0 < len(expected) < 40  # both sides used
+        state = await LearnerState.load(client, Keys())
+        assert state.scopes[SHARED_SCOPE].held_back == len(expected)
+        stored = await client.lrange(Keys().holdout(SHARED_SCOPE), 0, -1)
+        assert [json.loads(x) for x in stored] == expected  # exactly the groups' outcomes
         await client.aclose()
 
     asyncio.run(scenario())

@@ -125,8 +125,9 @@ class LearningConfig(StrictModel):
     holdout_every: int = Field(
         5,
         ge=2,
-        description="Every k-th outcome (in log order) is held back from training and used "
-        "to compare candidate and active versions.",
+        description="The path scorer holds back every k-th outcome (in log order) from "
+        "training, or for outcomes naming a problem group, one group in k (all of its "
+        "outcomes), and compares candidate and active versions on them.",
     )
     holdout_window: int = Field(
         500, ge=1, description="Most recent held-back outcomes the gate evaluates on."

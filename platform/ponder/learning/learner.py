@@ -7,7 +7,8 @@ MULTI/EXEC. After a crash it reads what was delivered but not acknowledged; entr
 below the saved last id were applied already and are only acknowledged. So nothing is
 lost and nothing is applied twice.
 
-Every `holdout_every`-th outcome of a scope is held back (never trained on); the gate
+Every `holdout_every`-th outcome of a scope is held back (never trained on), or, for an
+outcome naming its problem group, one group in `holdout_every` (the whole group); the gate
 compares a candidate with the active version on the recent held-back outcomes. The other
 outcomes are first predicted (progressive validation), then learned from.
 """
@@ -34,7 +35,12 @@ from ponder.learning.online import (
     next_version,
 )
 from ponder.learning.outcome_log import Keys, LogEntry, OutcomeLog, stream_id
-from ponder.learning.ranker_examples import RankerExample, held_back, right_answer_of
+from ponder.learning.ranker_examples import (
+    RankerExample,
+    held_back,
+    holdout_key,
+    right_answer_of,
+)
 from ponder.learning.records import SHARED_SCOPE, labelled_rows, now_ms
 from ponder.learning.registry import ScorerRegistry, VersionInfo
 from ponder.reasoning.path_scorer import PathScorer, log_loss
@@ -338,7 +344,7 @@ class Learner:
         st.applied += 1
         st.since_proposal += 1
         st.last_reported_ms = entry.outcome.reported_ms
-        if st.applied % self._config.holdout_every == 0:
+        if self._scorer_holds_back(entry, st.applied):
             st.held_back += 1
             window = self._holdout[scope]
             window.append((rows, labels))
@@ -355,6 +361,16 @@ class Learner:
         if st.since_proposal < self._config.propose_every:
             return None
         return self._propose(scope, st, model)
+
+    def _scorer_holds_back(self, entry: LogEntry, applied: int) -> bool:
+        """Whether the path scorer holds this outcome back for its gate: by the problem
+        group the caller named (one group in `holdout_every`, the ranker's hash, so a
+        group's every outcome is on one side), else every `holdout_every`-th outcome."""
+        group = entry.outcome.problem_group
+        if group:
+            key = holdout_key(entry.record.problem, group)
+            return held_back(key, max(1, 100 // self._config.holdout_every))
+        return applied % self._config.holdout_every == 0
 
     def _propose(self, scope: str, st: ScopeState, model: OnlineModel) -> VersionInfo:
         rows = [row for example in self._holdout[scope] for row in example[0]]
