@@ -39,7 +39,7 @@ class RankerExample:
     problem: str
     programs: tuple[SampledProgram, ...]
     right_answer: float
-    group: str = ""  # the caller's problem group; empty: the problem's masked text
+    group: str = ""  # the caller's problem group; empty: the problem is its own group
 
     @property
     def holdout_key(self) -> str:
