@@ -48,6 +48,12 @@ def check_engine_config(config: EngineConfig, section: str = "decoder") -> None:
                 f"decoder.engine.lora_adapters.{name}: rank {rank} exceeds max_lora_rank "
                 f"{config.max_lora_rank}"
             )
+    if config.int8_here():
+        # The engine loads the int8 copy; derive it now (offline, idempotent: the engine's
+        # own start keeps it) so that vLLM's checks below find the folder it will load.
+        from ponder.int8_checkpoint import derive_int8
+
+        derive_int8(model_dir, config.model_path())
     from ponder.engine.vllm_engine import engine_args
 
     engine_args(config)  # vLLM's own checks of the argument values

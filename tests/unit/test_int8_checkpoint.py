@@ -89,3 +89,20 @@ def test_auto_serves_the_int8_copy_only_where_the_cpu_multiplies_int8(
         assert (here.int8_weights, here.dtype) == (False, "float32")
         assert config.model_path() == here.model_path() == Path("/models/student")
     assert here.for_this_machine() == here  # decided once
+
+
+def test_the_build_check_derives_the_int8_copy_the_engine_will_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU that multiplies int8, 'auto' serves the `-w8a8` copy: the app's build-time
+    check derives it first, so vLLM's argument checks see a folder, not a hub id (a
+    student trained after setup has no copy yet)."""
+    import ponder.cpu_features
+    from deployments.app import check_engine_config
+
+    monkeypatch.setattr(ponder.cpu_features, "has_int8_dot", lambda: True)
+    source = tmp_path / "student"
+    _model(source)
+    config = EngineConfig(model=str(source), int8_weights="auto", dtype="float32")
+    check_engine_config(config, "student")
+    assert (int8_folder(source) / "model.safetensors").is_file()
