@@ -9,7 +9,7 @@ from ponder.learning.model_registry import ModelVersion
 from ponder.learning.online import Metrics
 from ponder.learning.paired_gate import PairedDecision
 from ponder.learning.ranker_registry import RankerVersion
-from ponder.learning.records import MAX_PROBLEM_GROUP_CHARS, Outcome, now_ms
+from ponder.learning.records import Outcome, now_ms
 from ponder.learning.registry import VersionInfo
 from ponder.learning.scorer_status import ModelStatus, RankerStatus, ScorerStatus
 from ponder.reasoning.plan import parse_number
@@ -38,9 +38,8 @@ def outcome_from_proto(request: pb.ReportOutcomeRequest) -> Outcome:
             raise InvalidArgument(
                 "correct_answer", f"not a number: {request.correct_answer.strip()[:40]!r}"
             )
+    # Outcome checks the group's length (InvalidArgument naming problem_group)
     group = " ".join(request.problem_group.split())
-    if len(group) > MAX_PROBLEM_GROUP_CHARS:
-        raise InvalidArgument("problem_group", f"longer than {MAX_PROBLEM_GROUP_CHARS} characters")
     return Outcome(reasoning_id, reward, correct_answer, now_ms(), group)
 
 
