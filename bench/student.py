@@ -14,7 +14,7 @@ target does the same work per request and tok/s measures decode speed):
   student   model <student.name>: the distilled student on its own decoder replicas
 Each round measures every target at 32 concurrent streams and then 4 requests one at a
 time; the order of the targets rotates from round to round, so no target always runs
-first. Written to bench/results/student.json; ratios are student / teacher and
+first. Written to bench/results/student.json (student-avx2.json: below); ratios are student / teacher and
 student / base per round (median and range).
 
 With --accuracy-limit N (after the speed rounds, on the same platform): `ponder eval`'s
@@ -30,10 +30,13 @@ With --served-limit N (after the speed rounds; with or without --accuracy-limit)
 as served (the planner's defaults: branches in waves, the ranker choosing) for the
 student and the teacher on the first N dev problems and the first N of the robustness
 dev set (bench/data/robust-dev.jsonl), each problem's outcome kept for the paired
-comparison; written to bench/results/student_served.json.
+comparison; written to bench/results/student_served.json (-avx2: below).
 
 The student is served as the config says (config/serve-local.yaml: `int8_weights: auto`,
-so its int8 copy where the CPU multiplies int8 in hardware; the result says which).
+so its int8 copy where the CPU multiplies int8 in hardware; the result says which). So the
+speed and served results are kept per kind of CPU, as int8.py's: student.json and
+student_served.json where the CPU multiplies int8 in hardware (AMX/VNNI),
+student-avx2.json and student_served-avx2.json where it does not.
 """
 
 from __future__ import annotations
@@ -55,6 +58,14 @@ from decoder import MAX_TOKENS, prompts, summarise, timed_stream  # noqa: E402
 SEQUENTIAL = 4
 ROBUST_DEV = ROOT / "bench" / "data" / "robust-dev.jsonl"
 METHODS = ["greedy", "cot", "self-consistency", "reason"]
+
+
+def _result_path(stem: str) -> Path:
+    """bench/results/<stem>.json on a CPU that multiplies int8, <stem>-avx2.json elsewhere."""
+    from ponder.cpu_features import has_int8_dot
+
+    suffix = "" if has_int8_dot() else "-avx2"
+    return ROOT / "bench" / "results" / f"{stem}{suffix}.json"
 
 
 def _say(message: str) -> None:
@@ -182,7 +193,7 @@ def main() -> int:
                 platform.target, ponder.student.name, teacher_adapter, args.served_limit
             )
             served["meta"] = run_meta(args.config)
-            out = ROOT / "bench" / "results" / "student_served.json"
+            out = _result_path("student_served")
             out.write_text(json.dumps(served, indent=2) + "\n")
             _say(f"wrote {out}")
     finally:
@@ -210,7 +221,7 @@ def _write_speed(
         "student_over_teacher": _ratio_table(rounds, "teacher"),
         "student_over_base": _ratio_table(rounds, "base"),
     }
-    out = ROOT / "bench" / "results" / "student.json"
+    out = _result_path("student")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(
