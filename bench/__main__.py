@@ -54,6 +54,9 @@ BENCHMARKS = {
     ),
     "http_body": Benchmark("http_body.py", ("http_body.json",), quick=("--calls", "2")),
     "load": Benchmark("load.py", ("load.json",), quick=("--quick",)),
+    "fairness": Benchmark(
+        "load.py", ("fairness.json",), ("--fairness",), ("--fairness", "--quick")
+    ),
     "burst": Benchmark("burst.py", ("burst.json",), quick=("--quick",)),
     "prefix_routing": Benchmark("prefix_routing.py", ("prefix_routing.json",), quick=("--quick",)),
     # one result per kind of CPU (int8.py picks the file): AMX/VNNI, or AVX2 only

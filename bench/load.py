@@ -17,6 +17,14 @@ then a fifth start, `direct`: Serve's direct ingress with the stock servicer hoo
 only caller cancels are measured (on the ingress replica's own port, then through the
 proxy) -- the alternative to Ponder's proxy fix.
 
+With --fairness, only the fairness figure, one change at a time, in the order after,
+capped, capped, after:
+  capped  the config as shipped but with vLLM's own scheduler (engine.prefill_yield_steps
+          0): the long prompt's 32-token chunks ride in every step
+  after   as shipped: the long prompt's chunks sit out the steps a new request needs
+          (ponder/engine/prefill_yield.py)
+written to bench/results/fairness.json.
+
 Each start measures
   fairness  a 2-token Generate alone, then while a ~3 300-token prompt is being prefilled
             (distinct prompts: no prefix-cache hits)
@@ -73,6 +81,8 @@ def serve_config(path: Path, variant: str) -> dict[str, Any]:
     args["encoder"]["enabled"] = False
     args.setdefault("auth", {})["default_rate_limit"] = None
     args["decoder"]["engine"]["enforce_eager"] = True
+    if variant == "capped":
+        args["decoder"]["engine"]["prefill_yield_steps"] = 0
     if variant in ("before", "direct"):
         if variant == "before":
             args["decoder"]["engine"].update(BEFORE)
@@ -225,7 +235,9 @@ async def overload(stub_pool: list[Any], rate: float, seconds: float, admitted: 
     }
 
 
-def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool) -> dict:
+def run_phase(
+    config_path: Path, variant: str, with_overload: bool, quick: bool, fairness_only: bool = False
+) -> dict:
     direct_port = apply_ingress_mode("direct" if variant == "direct" else "proxy")
     import grpc
 
@@ -253,6 +265,8 @@ def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool)
                 result["cancel"] = await cancels(stubs[0], 4 if quick else 12)
                 return result
             result["fairness"] = await fairness(stubs[0], 2 if quick else 3, variant)
+            if variant == "capped" or fairness_only:
+                return result
             result["cancel"] = await cancels(stubs[0], 4 if quick else 12)
             if with_overload:
                 assert await _wait_idle(300)
@@ -276,9 +290,12 @@ def run_phase(config_path: Path, variant: str, with_overload: bool, quick: bool)
 # -- orchestration ----------------------------------------------------------------------
 
 
-def spawn(config: Path, variant: str, with_overload: bool, quick: bool) -> dict[str, Any]:
+def spawn(
+    config: Path, variant: str, with_overload: bool, quick: bool, fairness_only: bool = False
+) -> dict[str, Any]:
     """Each start in its own process (bench/phase_process.py)."""
     extra = (["--overload"] if with_overload else []) + (["--quick"] if quick else [])
+    extra += ["--fairness"] if fairness_only else []
     result: dict[str, Any] = run_in_own_process(__file__, config, variant, extra, "load")
     return result
 
@@ -293,21 +310,31 @@ def _fraction(*cancels: dict[str, Any]) -> str:
     return f"{aborted}/{sum(c['attempts'] for c in cancels)}"
 
 
+def _fairness_summary(mine: list[dict[str, Any]]) -> dict[str, Any]:
+    idle = [s for r in mine for s in r["fairness"]["idle_short_s"]]
+    busy = [s for r in mine for s in r["fairness"]["short_with_long_s"]]
+    long_s = [s for r in mine for s in r["fairness"]["long_s"]]
+    return {
+        "idle_short_p50_s": _median(idle),
+        "short_with_long_p50_s": _median(busy),
+        "short_with_long_per_start_p50_s": [
+            _median(r["fairness"]["short_with_long_s"]) for r in mine
+        ],
+        "busy_over_idle": _median(busy) / _median(idle),
+        "busy_over_idle_per_start": [
+            _median(r["fairness"]["short_with_long_s"]) / _median(r["fairness"]["idle_short_s"])
+            for r in mine
+        ],
+        "long_p50_s": _median(long_s),
+        "long_per_start_p50_s": [_median(r["fairness"]["long_s"]) for r in mine],
+    }
+
+
 def report(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for variant in ("before", "after"):
         mine = [r for r in runs if r["variant"] == variant]
-        idle = [s for r in mine for s in r["fairness"]["idle_short_s"]]
-        busy = [s for r in mine for s in r["fairness"]["short_with_long_s"]]
-        long_s = [s for r in mine for s in r["fairness"]["long_s"]]
-        summary[variant] = {
-            "idle_short_p50_s": _median(idle),
-            "short_with_long_p50_s": _median(busy),
-            "short_with_long_per_start_p50_s": [
-                _median(r["fairness"]["short_with_long_s"]) for r in mine
-            ],
-            "busy_over_idle": _median(busy) / _median(idle),
-            "long_p50_s": _median(long_s),
+        summary[variant] = _fairness_summary(mine) | {
             "cancel_aborted": _fraction(*(r["cancel"] for r in mine)),
         }
     direct = [r for r in runs if r["variant"] == "direct"]
@@ -329,16 +356,24 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 1x overload")
     parser.add_argument(
         "--phase",
-        choices=["before", "after", "direct"],
+        choices=["before", "after", "capped", "direct"],
         help="one start only (direct: caller cancels with Serve's direct ingress, on the "
         "replica's port and through the proxy, stock servicer hook); prints its JSON",
+    )
+    parser.add_argument(
+        "--fairness",
+        action="store_true",
+        help="only the fairness figure, shipped against vLLM's own scheduler (after, capped, "
+        "capped, after); writes bench/results/fairness.json",
     )
     parser.add_argument("--overload", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        result = run_phase(args.config, args.phase, args.overload, args.quick)
+        result = run_phase(args.config, args.phase, args.overload, args.quick, args.fairness)
         print(json.dumps(result))
         return 0
+    if args.fairness:
+        return fairness_ab(args.config, args.quick)
 
     order = [
         ("before", False),
@@ -359,6 +394,25 @@ def main() -> int:
         "runs": runs,
     }
     out = ROOT / "bench" / "results" / "load.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def fairness_ab(config: Path, quick: bool) -> int:
+    """The fairness figure alone, shipped (after) against vLLM's own scheduler (capped)."""
+    order = ["after", "capped", "capped", "after"]
+    runs = [spawn(config, variant, False, quick, fairness_only=True) for variant in order]
+    summary = {v: _fairness_summary([r for r in runs if r["variant"] == v]) for v in set(order)}
+    result = {
+        "meta": run_meta(config),
+        "command": "python bench/load.py --fairness" + (" --quick" if quick else ""),
+        "order": order,
+        "long_prompt_words": LONG_PROMPT_WORDS,
+        "summary": summary,
+        "runs": runs,
+    }
+    out = ROOT / "bench" / "results" / "fairness.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return 0

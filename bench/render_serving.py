@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.tables import cpu_note
 from bench.tables import header as _header
 from bench.tables import stamp as _stamp
 
@@ -202,6 +203,40 @@ def render_http_vs_grpc(report: dict[str, Any]) -> str:
             for door in ("grpc", "http")
         ]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | **{ratios[ratio]:.2f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def render_fairness(report: dict[str, Any]) -> str:
+    """bench/load.py --fairness: shipped against vLLM's own scheduler, one change."""
+    summary = report["summary"]
+    words = f"{report['long_prompt_words']:,}".replace(",", " ")
+    lines = [
+        f"Starts in the order {', '.join(report['order'])}, each its own platform (eager "
+        "engines; student and encoder pool off); a 2-token Generate alone, then 0.5 s after "
+        f"a {words}-word prompt started, 3 rounds per start." + _stamp(report) + cpu_note(report),
+        "",
+        *_header(
+            "scheduler",
+            "short alone, p50 (s)",
+            "short beside the long prompt, p50 (s)",
+            "÷ alone (per start)",
+            "long prompt, p50 (s) (per start)",
+        ),
+    ]
+    names = {
+        "capped": "vLLM's own (the long prompt's 32-token chunk in every step)",
+        "after": "yielding, as shipped (chunks sit out a new request's first two steps)",
+    }
+    for variant in ("capped", "after"):
+        side = summary[variant]
+        per_start = ", ".join(f"{v:.2f}" for v in side["busy_over_idle_per_start"])
+        long_per_start = ", ".join(f"{v:.1f}" for v in side["long_per_start_p50_s"])
+        lines.append(
+            f"| {names[variant]} | {side['idle_short_p50_s']:.2f} "
+            f"| {side['short_with_long_p50_s']:.2f} "
+            f"| **{side['busy_over_idle']:.2f}** ({per_start}) "
+            f"| {side['long_p50_s']:.1f} ({long_per_start}) |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -55,6 +55,7 @@ from bench.render_serving import (
     render_cluster_autoscale,
     render_decoder,
     render_encoder,
+    render_fairness,
     render_http_body,
     render_http_vs_grpc,
     render_load,
@@ -333,6 +334,7 @@ def render_pruning(report: dict[str, Any]) -> str:
 
 BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/load.json": render_load,
+    "bench/results/fairness.json": render_fairness,
     "bench/results/burst.json": render_burst,
     "bench/results/prefix_routing.json": render_prefix_routing,
     "bench/results/int8.json": render_int8,

@@ -94,6 +94,12 @@ def _mutated(path: list, value: object) -> dict:
         (["applications", 0, "args", "decoder", "engine", "max_model_len"], 1, "max_model_len"),
         (["applications", 0, "import_path"], "elsewhere:app", "no application"),
         (["color"], "blue", "color"),
+        # yielding steps needs the long prompts' per-step cap that makes them chunked
+        (
+            ["applications", 0, "args", "decoder", "engine", "long_prefill_token_threshold"],
+            0,
+            "prefill_yield_steps needs long_prefill_token_threshold",
+        ),
     ],
 )
 def test_serve_config_problems_are_rejected(path: list, value: object, message: str) -> None:

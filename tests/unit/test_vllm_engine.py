@@ -49,6 +49,13 @@ def test_engine_args_follow_the_config() -> None:
     assert (args.max_num_batched_tokens, args.long_prefill_token_threshold) == (256, 32)
     lora = engine_args(EngineConfig(lora_adapters={"sql": "/adapters/sql"}))
     assert lora.enable_lora and lora.max_lora_rank == 16
+    # vLLM's own scheduler unless long prefills are to give steps up to new requests
+    assert args.scheduler_cls is None
+    yielding = engine_args(EngineConfig(prefill_yield_steps=3))
+    assert (
+        yielding.scheduler_cls == "ponder.engine.prefill_yield_scheduler.PrefillYieldingScheduler"
+    )
+    assert yielding.additional_config == {"ponder_prefill_yield_steps": 3}
 
 
 # EngineConfig fields that are Ponder's own, not vLLM engine arguments: how the engine's
@@ -63,6 +70,7 @@ PONDER_ONLY = {
     "engine_metrics",  # stat loggers given to AsyncLLM (VLLMEngine.start)
     "int8_weights",  # the model folder: its int8 copy (ponder/int8_checkpoint.py)
     "refresh_adapters",  # enable_lora, adapters added at run time (VLLMEngine.add_adapter)
+    "prefill_yield_steps",  # scheduler_cls + additional_config (ponder/engine/prefill_yield.py)
 }
 
 

@@ -47,6 +47,15 @@ class EngineConfig(StrictModel):
         "prefilled at most this many tokens per step, so it cannot stall short requests "
         "(0 = no cap; see RELIABILITY.md for the measured trade-off).",
     )
+    prefill_yield_steps: int = Field(
+        0,
+        ge=0,
+        description="At most this many engine steps in a row, a prompt being prefilled in "
+        "chunks sits out a step that a new request needs (one waiting, or before its "
+        "second token), so a short request does not pay for the long prompt's chunks "
+        "(ponder.engine.prefill_yield; CPU, where vLLM schedules synchronously). 0 = vLLM's "
+        "own scheduler.",
+    )
     enforce_eager: bool = Field(
         False, description="Skip torch.compile/graphs: faster start, slower decode."
     )
@@ -148,6 +157,12 @@ class EngineConfig(StrictModel):
             raise ValueError(
                 f"long_prefill_token_threshold ({self.long_prefill_token_threshold}) exceeds "
                 f"max_num_batched_tokens ({self.max_num_batched_tokens})"
+            )
+        if self.prefill_yield_steps and not self.long_prefill_token_threshold:
+            raise ValueError(
+                "prefill_yield_steps needs long_prefill_token_threshold: without the cap a "
+                "long prompt is not prefilled in chunks beside others, so it has no step to "
+                "give up"
             )
         if self.int8_weights is True and self.dtype not in ("bfloat16", "float16"):
             raise ValueError(

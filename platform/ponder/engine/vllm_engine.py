@@ -78,6 +78,14 @@ def engine_args(config: EngineConfig) -> Any:
             "max_lora_rank": config.max_lora_rank,
             "max_loras": config.max_loras,
         }
+    scheduling: dict[str, Any] = {}
+    if config.prefill_yield_steps:
+        from ponder.engine.prefill_yield import ADDITIONAL_CONFIG_KEY
+
+        scheduling = {
+            "scheduler_cls": "ponder.engine.prefill_yield_scheduler.PrefillYieldingScheduler",
+            "additional_config": {ADDITIONAL_CONFIG_KEY: config.prefill_yield_steps},
+        }
     return AsyncEngineArgs(
         model=str(config.model_path()),
         tokenizer=str(config.model_path()),
@@ -100,6 +108,7 @@ def engine_args(config: EngineConfig) -> Any:
         # stat loggers are given (VLLMEngine.start, config.engine_metrics)
         disable_log_stats=True,
         **lora,
+        **scheduling,
     )
 
 
