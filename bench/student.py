@@ -14,8 +14,8 @@ target does the same work per request and tok/s measures decode speed):
   student   model <student.name>: the distilled student on its own decoder replicas
 Each round measures every target at 32 concurrent streams and then 4 requests one at a
 time; the order of the targets rotates from round to round, so no target always runs
-first. Written to bench/results/student.json (student-avx2.json: below); ratios are student / teacher and
-student / base per round (median and range).
+first. Written to bench/results/student.json (student-avx2.json: below); ratios are
+student / teacher and student / base per round (median and range).
 
 With --accuracy-limit N (after the speed rounds, on the same platform): `ponder eval`'s
 harness on the first N dev problems -- greedy (number only), greedy chain of thought,

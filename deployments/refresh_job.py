@@ -204,7 +204,8 @@ async def refresh_once(
     files = read_adapter(folder)
     name = name_of(files)
     say(f"candidate {name} trained in {time.monotonic() - started:.0f} s")
-    problems = [(e.problem, e.right_answer) for e in held][: settings.gate_problems]
+    judged = held[: settings.gate_problems]
+    problems = [(e.problem, e.right_answer) for e in judged]
     versions = await _gate_versions(registry, active, name, folder)
     right = await reason_right(
         engine_config,
@@ -217,7 +218,8 @@ async def refresh_once(
     gate = PairedGateSettings(
         settings.gate_min_problems, settings.gate_min_effect, settings.gate_max_p_value
     )
-    decision = paired_decision(right[active.name], right[name], gate)
+    groups = [e.holdout_key for e in judged]
+    decision = paired_decision(right[active.name], right[name], gate, groups)
     say(f"gate: {decision.verdict.value}: {decision.reason}")
     status = decision.verdict.value  # promoted, rejected or deferred (too few problems)
     extra = {"examples": len(examples), "settings": settings.model_dump(mode="json")}

@@ -140,7 +140,7 @@ def test_reported_problem_groups_are_held_back_whole(redis: LocalRedis) -> None:
 
     async def scenario() -> None:
         client = _client(redis)
-        learner, _ = _learners(client, _settings(), INVERTED, synthetic_rehearsal(1))
+        learner, rankers = _learners(client, _settings(), INVERTED, synthetic_rehearsal(1))
         await learner.start()
         texts = await _report(OutcomeLog(client, 3600), 120, seed=5, group_of=story)
         await _drain(learner)
@@ -162,6 +162,11 @@ def test_reported_problem_groups_are_held_back_whole(redis: LocalRedis) -> None:
             len({held_back(holdout_key(t), 30) for t in texts if story(t) == group}) == 2
             for group in groups[True] | groups[False]
         )
+        # the gate's sign test counts the held-back groups, each once
+        info = await rankers.maybe_refit(SHARED_SCOPE)
+        assert info is not None and info.gate is not None
+        assert (info.gate.problems, info.gate.groups) == (len(sides[True]), len(groups[True]))
+        assert info.gate.groups < info.gate.problems
         await client.aclose()
 
     asyncio.run(scenario())
@@ -194,6 +199,8 @@ def test_outcomes_split_by_problem_and_a_better_refit_is_promoted(redis: LocalRe
         assert info is not None and info.gate is not None
         assert info.status == "promoted", info.gate.reason
         assert info.gate.wins > info.gate.losses
+        # no groups named: each problem is its own, a problem reported twice counts once
+        assert info.gate.groups == len({e.holdout_key for e in heldout}) <= info.gate.problems
         registry = RankerRegistry(client)
         assert await registry.active_version(SHARED_SCOPE) == info.version
         assert await rankers.maybe_refit(SHARED_SCOPE) is None  # nothing new to learn from

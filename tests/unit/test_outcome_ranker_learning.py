@@ -49,6 +49,45 @@ def test_paired_gate_promotes_only_a_clear_gain() -> None:
         paired_decision(active, better[:3], SETTINGS)
 
 
+def test_the_sign_test_counts_groups_of_problems_once() -> None:
+    # 6 wins all inside one group of variants, no losses: 6 coin flips for the problem
+    # count (p = 1/64), one for the group count (p = 1/2)
+    active = [False] * 6 + [True] * 14
+    candidate = [True] * 20
+    groups = ["story-a"] * 6 + [f"story-{i}" for i in range(14)]
+    by_problem = paired_decision(active, candidate, SETTINGS)
+    assert by_problem.verdict is Verdict.PROMOTE
+    assert by_problem.p_value == pytest.approx(1 / 64)
+    by_group = paired_decision(active, candidate, SETTINGS, groups)
+    assert by_group.verdict is Verdict.REJECT
+    assert (by_group.groups, by_group.group_wins, by_group.group_losses) == (15, 1, 0)
+    assert by_group.p_value == pytest.approx(1 / 2) and "in 15 groups 1 won" in by_group.reason
+    # the same wins spread over six groups are six pieces of evidence again
+    spread = [f"story-{i}" for i in range(20)]
+    assert paired_decision(active, candidate, SETTINGS, spread).verdict is Verdict.PROMOTE
+    # a group's sign is its net: 2 wins and 1 loss in one group count as one group won
+    mixed_active = [False, False, True, True]
+    mixed_candidate = [True, True, False, True]
+    decision = paired_decision(mixed_active, mixed_candidate, SETTINGS, ["g", "g", "g", "h"])
+    assert (decision.wins, decision.losses, decision.group_wins, decision.group_losses) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    with pytest.raises(ValueError, match="one group per judged problem"):
+        paired_decision(active, candidate, SETTINGS, groups[:3])
+
+
+def test_decisions_logged_before_groups_were_counted_still_read() -> None:
+    from ponder.learning.paired_gate import PairedDecision
+
+    data = paired_decision([False] * 10, [True] * 10, SETTINGS).to_json()
+    for key in ("groups", "group_wins", "group_losses"):
+        data.pop(key)
+    assert PairedDecision.from_json(data).groups == 0
+
+
 def test_what_an_outcome_says_is_right() -> None:
     assert right_answer_of(8.0, 0.0, 48.0) == 48.0  # the reported answer wins
     assert right_answer_of(8.0, 1.0, None) == 8.0  # "right": the chosen answer

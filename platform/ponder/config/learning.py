@@ -87,7 +87,8 @@ class LearningConfig(StrictModel):
         gt=0,
         le=1,
         description="Most one-sided sign-test p-value of the refit's wins over its losses "
-        "on the held-back problems for a promotion.",
+        "on the held-back problems for a promotion; the test counts problem groups, each "
+        "group once by its net wins (a problem without a group is its own).",
     )
     ranker_rehearsal_path: str = Field(
         "",

@@ -5,6 +5,13 @@ problems where they disagree on being right carry information: the candidate win
 only it is right, loses where only the active one is. It is promoted when it wins more
 than it loses by at least `min_effect` of the problems and an exact one-sided sign test
 says a tie would give so lopsided a split with probability at most `max_p_value`.
+
+The sign test counts *groups*, not problems, when the problems come in groups (the
+`problem_group` a caller names: variants of one task, held back together). Variants of
+one task tend to be won or lost together, so counting each as its own coin flip would
+overstate the evidence; each group instead counts once, as won where the candidate wins
+more of its problems than it loses, lost where fewer. Without groups every problem is its
+own group and the two tests are the same.
 """
 
 from __future__ import annotations
@@ -32,8 +39,11 @@ class PairedDecision:
     candidate_right: int
     wins: int  # the candidate right, the active version wrong
     losses: int  # the active version right, the candidate wrong
-    p_value: float
+    p_value: float  # one-sided sign test over the groups won and lost
     reason: str
+    groups: int = 0  # held-back groups (0: a decision logged before groups were counted)
+    group_wins: int = 0  # groups where the candidate won more problems than it lost
+    group_losses: int = 0  # groups where it lost more than it won
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"verdict": self.verdict.value}
@@ -51,20 +61,41 @@ def sign_test_p(wins: int, losses: int) -> float:
     return sum(math.comb(n, k) for k in range(wins, n + 1)) / 2**n
 
 
+def group_signs(
+    active: Sequence[bool], candidate: Sequence[bool], groups: Sequence[str]
+) -> tuple[int, int, int]:
+    """(groups, groups won, groups lost): each group's net wins decide its sign."""
+    net: dict[str, int] = {}
+    for a, c, group in zip(active, candidate, groups, strict=True):
+        net[group] = net.get(group, 0) + int(c and not a) - int(a and not c)
+    return len(net), sum(v > 0 for v in net.values()), sum(v < 0 for v in net.values())
+
+
 def paired_decision(
-    active: Sequence[bool], candidate: Sequence[bool], settings: PairedGateSettings
+    active: Sequence[bool],
+    candidate: Sequence[bool],
+    settings: PairedGateSettings,
+    groups: Sequence[str] | None = None,
 ) -> PairedDecision:
+    """`groups`: each problem's group (its holdout key); None: every problem its own."""
     if len(active) != len(candidate):
         raise ValueError("both versions must be judged on the same problems")
     n = len(active)
+    keys = [str(i) for i in range(n)] if groups is None else list(groups)
+    if len(keys) != n:
+        raise ValueError("one group per judged problem")
     wins = sum(c and not a for a, c in zip(active, candidate, strict=True))
     losses = sum(a and not c for a, c in zip(active, candidate, strict=True))
-    p = sign_test_p(wins, losses)
+    group_count, group_wins, group_losses = group_signs(active, candidate, keys)
+    p = sign_test_p(group_wins, group_losses)
     needed = max(1, math.ceil(settings.min_effect * n))
     summary = (
         f"{sum(candidate)}/{n} right against the active {sum(active)}/{n} on held-back "
-        f"problems: {wins} won, {losses} lost, one-sided sign test p={p:.3f}"
+        f"problems: {wins} won, {losses} lost"
     )
+    if group_count < n:
+        summary += f"; in {group_count} groups {group_wins} won, {group_losses} lost"
+    summary += f", one-sided sign test p={p:.3f}"
     if n < settings.min_problems:
         verdict = Verdict.DEFER
         reason = f"{n} held-back problems, {settings.min_problems} needed"
@@ -77,4 +108,16 @@ def paired_decision(
     else:
         verdict = Verdict.PROMOTE
         reason = summary
-    return PairedDecision(verdict, n, sum(active), sum(candidate), wins, losses, p, reason)
+    return PairedDecision(
+        verdict,
+        n,
+        sum(active),
+        sum(candidate),
+        wins,
+        losses,
+        p,
+        reason,
+        group_count,
+        group_wins,
+        group_losses,
+    )

@@ -114,7 +114,12 @@ def refit(
     rows = [example.ranking(active.search) for example in train]
     candidate = fit_ranker_arrays(rehearsal.plus(rows).usable(), active.search)
     judged = [example.ranking(active.search) for example in heldout]
-    decision = paired_decision(top_right(active, judged), top_right(candidate, judged), settings)
+    decision = paired_decision(
+        top_right(active, judged),
+        top_right(candidate, judged),
+        settings,
+        [example.holdout_key for example in heldout],
+    )
     metrics = {
         "trained_on": f"the rehearsal set and {len(train)} outcome examples",
         "heldout_right": decision.candidate_right,

@@ -132,7 +132,12 @@ class RefreshTrainingConfig(AdapterTrainingConfig):
         description="(wins - losses) / problems the candidate needs (at least one net win).",
     )
     gate_max_p_value: float = Field(
-        0.25, gt=0, le=1, description="One-sided sign test on the discordant problems."
+        0.25,
+        gt=0,
+        le=1,
+        description="Most p-value of the one-sided sign test over the held-back problem "
+        "groups the candidate won and lost (each group once, by its net wins; a problem "
+        "without a group is its own).",
     )
 
     def adapter_settings(self) -> AdapterTrainingConfig:
