@@ -18,11 +18,13 @@ only caller cancels are measured (on the ingress replica's own port, then throug
 proxy) -- the alternative to Ponder's proxy fix.
 
 With --fairness, only the fairness figure, one change at a time, in the order after,
-capped, capped, after:
+yield, capped, capped, yield, after:
   capped  the config as shipped but with vLLM's own scheduler (engine.prefill_yield_steps
-          0): the long prompt's 32-token chunks ride in every step
-  after   as shipped: the long prompt's chunks sit out the steps a new request needs
-          (ponder/engine/prefill_yield.py)
+          and lone_prefill_step_tokens 0): the long prompt's 32-token chunks ride in every
+          step, and alone it takes full 256-token steps
+  yield   the long prompt's chunks sit out the steps a new request needs
+          (ponder/engine/prefill_yield.py), full steps alone (lone_prefill_step_tokens 0)
+  after   as shipped: yield, and alone the long prompt takes 64-token steps
 written to bench/results/fairness.json.
 
 Each start measures
@@ -81,6 +83,8 @@ def serve_config(path: Path, variant: str) -> dict[str, Any]:
     args["encoder"]["enabled"] = False
     args.setdefault("auth", {})["default_rate_limit"] = None
     args["decoder"]["engine"]["enforce_eager"] = True
+    if variant in ("capped", "yield"):
+        args["decoder"]["engine"]["lone_prefill_step_tokens"] = 0
     if variant == "capped":
         args["decoder"]["engine"]["prefill_yield_steps"] = 0
     if variant in ("before", "direct"):
@@ -265,7 +269,7 @@ def run_phase(
                 result["cancel"] = await cancels(stubs[0], 4 if quick else 12)
                 return result
             result["fairness"] = await fairness(stubs[0], 2 if quick else 3, variant)
-            if variant == "capped" or fairness_only:
+            if variant in ("capped", "yield") or fairness_only:
                 return result
             result["cancel"] = await cancels(stubs[0], 4 if quick else 12)
             if with_overload:
@@ -356,15 +360,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 1x overload")
     parser.add_argument(
         "--phase",
-        choices=["before", "after", "capped", "direct"],
+        choices=["before", "after", "capped", "yield", "direct"],
         help="one start only (direct: caller cancels with Serve's direct ingress, on the "
         "replica's port and through the proxy, stock servicer hook); prints its JSON",
     )
     parser.add_argument(
         "--fairness",
         action="store_true",
-        help="only the fairness figure, shipped against vLLM's own scheduler (after, capped, "
-        "capped, after); writes bench/results/fairness.json",
+        help="only the fairness figure, shipped against vLLM's own scheduler one change at a "
+        "time (after, yield, capped, capped, yield, after); writes bench/results/fairness.json",
     )
     parser.add_argument("--overload", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -401,7 +405,7 @@ def main() -> int:
 
 def fairness_ab(config: Path, quick: bool) -> int:
     """The fairness figure alone, shipped (after) against vLLM's own scheduler (capped)."""
-    order = ["after", "capped", "capped", "after"]
+    order = ["after", "yield", "capped", "capped", "yield", "after"]
     runs = [spawn(config, variant, False, quick, fairness_only=True) for variant in order]
     summary = {v: _fairness_summary([r for r in runs if r["variant"] == v]) for v in set(order)}
     result = {

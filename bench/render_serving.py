@@ -224,11 +224,16 @@ def render_fairness(report: dict[str, Any]) -> str:
         ),
     ]
     names = {
-        "capped": "vLLM's own (the long prompt's 32-token chunk in every step)",
-        "after": "yielding, as shipped (chunks sit out a new request's first two steps)",
+        "capped": "vLLM's own (the long prompt's 32-token chunk in every step; alone, "
+        "256-token steps)",
+        "yield": "yielding (chunks sit out a new request's first two steps; alone, 256-token "
+        "steps)",
+        "after": "yielding, and alone 64-token steps (as shipped)",
     }
-    for variant in ("capped", "after"):
-        side = summary[variant]
+    for variant in ("capped", "yield", "after"):
+        side = summary.get(variant)
+        if side is None:  # a run before the variant existed
+            continue
         per_start = ", ".join(f"{v:.2f}" for v in side["busy_over_idle_per_start"])
         long_per_start = ", ".join(f"{v:.1f}" for v in side["long_per_start_p50_s"])
         lines.append(

@@ -1,5 +1,6 @@
-"""A prompt prefilled in chunks sits out the steps a new request needs, inside vLLM's own
-engine core (`engine.prefill_yield_steps`, ponder/engine/prefill_yield_scheduler.py).
+"""A prompt prefilled in chunks sits out the steps a new request needs, and a lone one is
+prefilled in small steps, inside vLLM's own engine core (`engine.prefill_yield_steps`,
+`engine.lone_prefill_step_tokens`, ponder/engine/prefill_yield_scheduler.py).
 
 The engine core runs in this process (vLLM's LLMEngine without its multiprocessing) so
 the test can read what every engine step scheduled; the answers are vLLM's own."""
@@ -18,7 +19,9 @@ LONG_TOKENS = 1200  # prefilled alone in 256-token steps, in 32-token chunks bes
 SHORT = "Say hi."
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, yield_steps: int) -> tuple[list[dict], dict]:
+def _run(
+    monkeypatch: pytest.MonkeyPatch, yield_steps: int, lone_step_tokens: int = 0
+) -> tuple[list[dict], dict]:
     """Steps of a long prompt with a short request arriving after its second step:
     (what each step scheduled, request id -> token ids answered)."""
     monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -33,6 +36,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, yield_steps: int) -> tuple[list[dict],
         max_num_batched_tokens=256,
         long_prefill_token_threshold=32,
         prefill_yield_steps=yield_steps,
+        lone_prefill_step_tokens=lone_step_tokens,
         enable_prefix_caching=False,
         engine_metrics=False,
     )
@@ -95,3 +99,19 @@ def test_a_long_prefill_yields_at_most_the_configured_steps_in_a_row(
     first, second = _with_short(steps)
     assert "long" not in first  # held for one step ...
     assert second.get("long") == 32  # ... then it rides along again
+
+
+def test_a_lone_long_prefill_takes_small_steps_only_while_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain_steps, plain_answers = _run(monkeypatch, yield_steps=2)
+    steps, answers = _run(monkeypatch, yield_steps=2, lone_step_tokens=64)
+    # alone, before the short request: vLLM's full 256-token steps, or 64 with the cap
+    assert [s["long"] for s in plain_steps[:2]] == [256, 256]
+    assert [s["long"] for s in steps[:2]] == [64, 64]
+    # the short request's steps are its own either way, and the answers are the same
+    assert _with_short(steps) == _with_short(plain_steps)
+    assert answers == plain_answers
+    # alone again after it, the long prompt goes on in small steps to its last one
+    after = [s["long"] for s in steps[steps.index(_with_short(steps)[-1]) + 1 :] if "long" in s]
+    assert after and max(after) == 64

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from ponder.engine.prefill_yield import is_long_prefill, prefills_to_hold
+from ponder.engine.prefill_yield import is_long_prefill, prefills_to_hold, runs_alone
 
 CAP = 32  # long_prefill_token_threshold
 
@@ -49,3 +49,16 @@ def test_long_prefills_do_not_hold_each_other_or_anything_without_a_cap() -> Non
     # no cap: vLLM does not chunk a prompt for others' sake, so there is nothing to yield
     assert prefills_to_hold([first, Req(12, 0)], waiting=1, chunk_cap=0) == []
     assert prefills_to_hold([Req(12, 0)], waiting=3, chunk_cap=CAP) == []
+
+
+def test_a_lone_long_prefill_is_stepped_small_only_while_alone() -> None:
+    full = 256  # max_num_batched_tokens
+    assert runs_alone([long_prompt()], 64, full)
+    assert runs_alone([long_prompt(done=0)], 64, full)  # waiting, not yet started
+    assert not runs_alone([long_prompt()], 0, full)  # off
+    assert not runs_alone([long_prompt(), Req(12, 0)], 64, full)  # not alone
+    assert not runs_alone([Req(3300, 3300 - 64)], 64, full)  # its last small step
+    assert not runs_alone([Req(12, 12, 5)], 64, full)  # decoding
+    # a prompt that fits in one full step keeps it: its first token is not delayed
+    assert not runs_alone([Req(200, 0)], 64, full)
+    assert runs_alone([Req(300, 0)], 64, full)

@@ -55,7 +55,13 @@ def test_engine_args_follow_the_config() -> None:
     assert (
         yielding.scheduler_cls == "ponder.engine.prefill_yield_scheduler.PrefillYieldingScheduler"
     )
-    assert yielding.additional_config == {"ponder_prefill_yield_steps": 3}
+    assert yielding.additional_config == {
+        "ponder_prefill_yield_steps": 3,
+        "ponder_lone_prefill_step_tokens": 0,
+    }
+    small = engine_args(EngineConfig(lone_prefill_step_tokens=64))
+    assert small.scheduler_cls == yielding.scheduler_cls
+    assert small.additional_config["ponder_lone_prefill_step_tokens"] == 64
 
 
 # EngineConfig fields that are Ponder's own, not vLLM engine arguments: how the engine's
@@ -71,6 +77,7 @@ PONDER_ONLY = {
     "int8_weights",  # the model folder: its int8 copy (ponder/int8_checkpoint.py)
     "refresh_adapters",  # enable_lora, adapters added at run time (VLLMEngine.add_adapter)
     "prefill_yield_steps",  # scheduler_cls + additional_config (ponder/engine/prefill_yield.py)
+    "lone_prefill_step_tokens",  # the same
 }
 
 

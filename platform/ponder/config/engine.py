@@ -56,6 +56,15 @@ class EngineConfig(StrictModel):
         "(ponder.engine.prefill_yield; CPU, where vLLM schedules synchronously). 0 = vLLM's "
         "own scheduler.",
     )
+    lone_prefill_step_tokens: int = Field(
+        0,
+        ge=0,
+        description="Most tokens one engine step prefills of a prompt longer than "
+        "max_num_batched_tokens while it runs alone (vLLM caps a chunk only while others "
+        "run): a request arriving meanwhile waits out at most such a step, and the long "
+        "prompt takes more, cheaper steps (ponder.engine.prefill_yield; CPU). 0 = vLLM's "
+        "full steps.",
+    )
     enforce_eager: bool = Field(
         False, description="Skip torch.compile/graphs: faster start, slower decode."
     )
@@ -156,6 +165,11 @@ class EngineConfig(StrictModel):
         if self.long_prefill_token_threshold > self.max_num_batched_tokens:
             raise ValueError(
                 f"long_prefill_token_threshold ({self.long_prefill_token_threshold}) exceeds "
+                f"max_num_batched_tokens ({self.max_num_batched_tokens})"
+            )
+        if self.lone_prefill_step_tokens > self.max_num_batched_tokens:
+            raise ValueError(
+                f"lone_prefill_step_tokens ({self.lone_prefill_step_tokens}) exceeds "
                 f"max_num_batched_tokens ({self.max_num_batched_tokens})"
             )
         if self.prefill_yield_steps and not self.long_prefill_token_threshold:

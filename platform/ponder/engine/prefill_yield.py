@@ -14,6 +14,13 @@ then lets the chunks in for one step, so a long prompt still advances under a st
 stream of arrivals (at worst one chunk every `steps` + 1 steps, and the steps without a
 chunk are the cheap ones).
 
+A long prompt that runs alone is prefilled in vLLM's full steps (`max_num_batched_tokens`;
+vLLM caps a chunk only while others run), and a request arriving meanwhile first waits out
+the step in flight, at thousands of tokens deep a few tenths of a second on a small CPU.
+With `lone_step_tokens` the steps of such a prompt, one longer than a full step, are that
+small (`runs_alone`), which bounds that wait at the cost of more, cheaper steps for the
+long prompt; a prompt that fits in one step keeps its one step.
+
 This module is the rule, free of vLLM; `prefill_yield_scheduler.PrefillYieldingScheduler`
 applies it inside vLLM's scheduler.
 """
@@ -24,6 +31,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 ADDITIONAL_CONFIG_KEY = "ponder_prefill_yield_steps"
+LONE_STEP_TOKENS_KEY = "ponder_lone_prefill_step_tokens"
 # a request is new until it has this many tokens: its prefill step and its first decode step
 NEW_UNTIL_TOKENS = 2
 
@@ -65,3 +73,15 @@ def prefills_to_hold(
         for r in running
     )
     return long if waiting > 0 or new_running else []
+
+
+def runs_alone(
+    requests: Sequence[ScheduledRequest], step_tokens: int, full_step_tokens: int
+) -> bool:
+    """`requests` (running and waiting) is one prompt to prefill, longer than one full
+    step (`full_step_tokens`: a shorter one takes one step whatever the cap, so it is left
+    alone) and with more of it left than `step_tokens` (0: no cap on a lone prefill)."""
+    if step_tokens <= 0 or len(requests) != 1:
+        return False
+    request = requests[0]
+    return request.num_prompt_tokens > full_step_tokens and is_long_prefill(request, step_tokens)

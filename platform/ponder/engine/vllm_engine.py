@@ -79,12 +79,15 @@ def engine_args(config: EngineConfig) -> Any:
             "max_loras": config.max_loras,
         }
     scheduling: dict[str, Any] = {}
-    if config.prefill_yield_steps:
-        from ponder.engine.prefill_yield import ADDITIONAL_CONFIG_KEY
+    if config.prefill_yield_steps or config.lone_prefill_step_tokens:
+        from ponder.engine.prefill_yield import ADDITIONAL_CONFIG_KEY, LONE_STEP_TOKENS_KEY
 
         scheduling = {
             "scheduler_cls": "ponder.engine.prefill_yield_scheduler.PrefillYieldingScheduler",
-            "additional_config": {ADDITIONAL_CONFIG_KEY: config.prefill_yield_steps},
+            "additional_config": {
+                ADDITIONAL_CONFIG_KEY: config.prefill_yield_steps,
+                LONE_STEP_TOKENS_KEY: config.lone_prefill_step_tokens,
+            },
         }
     return AsyncEngineArgs(
         model=str(config.model_path()),
