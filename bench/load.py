@@ -397,17 +397,24 @@ def main() -> int:
         "summary": summary,
         "runs": runs,
     }
-    out = ROOT / "bench" / "results" / "load.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    _save("load.json", result)
     return 0
 
 
+def _save(name: str, result: dict[str, Any]) -> None:
+    """bench/results/<name>, and its summary on stdout."""
+    out = ROOT / "bench" / "results" / name
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["summary"], indent=2))
+
+
 def fairness_ab(config: Path, quick: bool) -> int:
-    """The fairness figure alone, shipped (after) against vLLM's own scheduler (capped)."""
+    """The fairness figure alone: shipped (after), yield only, vLLM's own scheduler (capped)."""
     order = ["after", "yield", "capped", "capped", "yield", "after"]
     runs = [spawn(config, variant, False, quick, fairness_only=True) for variant in order]
-    summary = {v: _fairness_summary([r for r in runs if r["variant"] == v]) for v in set(order)}
+    summary = {
+        v: _fairness_summary([r for r in runs if r["variant"] == v]) for v in dict.fromkeys(order)
+    }
     result = {
         "meta": run_meta(config),
         "command": "python bench/load.py --fairness" + (" --quick" if quick else ""),
@@ -416,9 +423,7 @@ def fairness_ab(config: Path, quick: bool) -> int:
         "summary": summary,
         "runs": runs,
     }
-    out = ROOT / "bench" / "results" / "fairness.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    _save("fairness.json", result)
     return 0
 
 
