@@ -45,7 +45,9 @@ def cmd_train_chart_reader(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(args.seed)
     started = time.monotonic()
-    train, dev, test = make_splits(args.train, args.dev, args.test, args.seed, KINDS)
+    train, dev, test = make_splits(
+        args.train, args.dev, args.test, args.seed, KINDS, tuple(args.train_font_sizes)
+    )
     say(f"rendered {len(train)} training, {len(dev)} dev and {len(test)} style-shifted charts")
     out = Path(args.out)
     if args.evaluate_only:
@@ -96,6 +98,14 @@ def add_parser(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.add_argument("--train", type=int, default=12_000, help="training charts")
     parser.add_argument("--dev", type=int, default=600, help="held-out charts, seen styles")
     parser.add_argument("--test", type=int, default=600, help="held-out charts, shifted styles")
+    parser.add_argument(
+        "--train-font-sizes",
+        type=lambda text: [int(size) for size in text.split(",") if size],
+        default=[],
+        dest="train_font_sizes",
+        help="comma-separated font sizes (pt) of the training charts, e.g. 6,7,8,10,11,12,14 "
+        "(default: the seen family's 8,10,11,12,14); the held-out sets keep theirs",
+    )
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32, dest="batch_size")
     parser.add_argument("--lr", type=float, default=2e-3)

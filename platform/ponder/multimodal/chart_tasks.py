@@ -317,12 +317,16 @@ def make_tasks(
     balanced: bool = False,
     kinds: tuple[str, ...] = ("bar", "line"),
     exclude: frozenset[str] = frozenset(),
+    font_sizes: tuple[int, ...] = (),
 ) -> list[ChartTask]:
     """`count` tasks, kinds and their question types in turn, fully determined by (split,
     seed). balanced: each question type's answer classes in turn. A task whose data key is
-    in `exclude` (another split's tasks) is drawn again."""
+    in `exclude` (another split's tasks) is drawn again. font_sizes: draw each chart's font
+    size from these instead of the family's, from a stream of its own, so the charts' data
+    and every other choice of style stay those drawn without it."""
     split = Split(split)
     rng = _stream(split, seed)
+    sizes = random.Random(f"ponder-chart-font-sizes/{split.value}/{seed}")
     pairs = [(k, q) for k in kinds for q in QUESTION_TYPES[k]]
     turns: dict[tuple[str, str], int] = {}
     out: list[ChartTask] = []
@@ -335,16 +339,24 @@ def make_tasks(
             continue
         turns[(kind, question_type)] = turn + 1
         style = draw_style(rng, split.family)
+        if font_sizes:
+            style = replace(style, font_size=sizes.choice(font_sizes))
         out.append(_with_render(task, style, rng))
     return out
 
 
 def make_splits(
-    train: int, dev: int, test: int, seed: int, kinds: tuple[str, ...] = ("bar", "line")
+    train: int,
+    dev: int,
+    test: int,
+    seed: int,
+    kinds: tuple[str, ...] = ("bar", "line"),
+    train_font_sizes: tuple[int, ...] = (),
 ) -> tuple[list[ChartTask], list[ChartTask], list[ChartTask]]:
     """The training tasks, then the balanced dev (seen styles) and style-shifted test
-    tasks, none with a training task's data."""
-    training = make_tasks(train, Split.TRAIN, seed=seed, kinds=kinds)
+    tasks, none with a training task's data. train_font_sizes: the training charts' font
+    sizes (default: the seen family's); the held-out sets keep their families' sizes."""
+    training = make_tasks(train, Split.TRAIN, seed=seed, kinds=kinds, font_sizes=train_font_sizes)
     seen = frozenset(data_key(t) for t in training)
     held = {"balanced": True, "kinds": kinds, "exclude": seen}
     return (
