@@ -80,6 +80,24 @@ def check_chart_fusion_adapter(config: PonderConfig) -> None:
         )
 
 
+def check_chart_fusion_reader(config: PonderConfig) -> None:
+    """The chart fusion must read with the chart reader it was trained over: the pool's
+    reader, or the copy in the fusion's folder (`chart_fusion.reader_for_fusion`)."""
+    encoder = config.encoder
+    if not (encoder.enabled and encoder.chart_fusion):
+        return
+    from ponder.multimodal.chart_fusion import DEFAULT_DIR, META_FILE, reader_for_fusion
+    from ponder.multimodal.chart_reader import DEFAULT_READER_DIR, READER_META
+
+    folder = Path(encoder.chart_fusion_dir) if encoder.chart_fusion_dir else DEFAULT_DIR
+    readers = Path(encoder.chart_reader_dir) if encoder.chart_reader_dir else DEFAULT_READER_DIR
+    reader_version = json.loads((readers / READER_META).read_text())["version"]
+    try:
+        reader_for_fusion(folder, json.loads((folder / META_FILE).read_text()), reader_version)
+    except ValueError as error:
+        raise ValueError(f"encoder.chart_fusion: {error}") from None
+
+
 def build_app(
     config: PonderConfig,
     engine_factory: EngineFactory | None = None,
@@ -90,6 +108,7 @@ def build_app(
     if engine_factory is None:
         check_engine_config(config.decoder.engine)
         check_chart_fusion_adapter(config)
+        check_chart_fusion_reader(config)
         from ponder.engine.vllm_engine import VLLMEngineFactory
 
         engine_factory = VLLMEngineFactory(config.decoder.engine)

@@ -100,6 +100,7 @@ class EncoderPool:
             folder = Path(config.chart_reader_dir) if config.chart_reader_dir else None
             self._reader, meta = load_reader(folder or DEFAULT_READER_DIR)
             self._reader_version = str(meta["version"])
+        self._fusion_reader = self._reader  # what the chart fusion's vectors come from
         self._chart_fusion: ChartFusion | None = None
         self._chart_fusion_version = ""
         self._chart_fusion_adapter = ""
@@ -110,13 +111,11 @@ class EncoderPool:
             )
             self._chart_fusion_version = str(meta["version"])
             self._chart_fusion_adapter = str(meta["adapter"] or "")
-            if meta.get("reader") != self._reader_version:
-                log.warning(
-                    "chart fusion %s was trained over reader %s; this pool reads with %s",
-                    self._chart_fusion_version,
-                    meta.get("reader"),
-                    self._reader_version,
-                )
+            own = chart_fusion.reader_for_fusion(
+                folder or chart_fusion.DEFAULT_DIR, meta, self._reader_version
+            )
+            if own is not None:  # the fusion reads with the reader it was trained over
+                self._fusion_reader, _ = load_reader(own)
         self._table_reader: TableReader | None = None
         self._table_reader_version = ""
         question_states = None
@@ -201,7 +200,7 @@ class EncoderPool:
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
     async def _chart_memory_batch(self, pixels: list[np.ndarray]) -> list[ChartMemoryInputs]:
         self._batch_sizes.observe(len(pixels), tags={"modality": "chart_memory"})
-        reader = self._reader
+        reader = self._fusion_reader
         assert reader is not None
 
         def run() -> list[ChartMemoryInputs]:

@@ -13,17 +13,19 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from deployments.app import check_chart_fusion_adapter
+from deployments.app import check_chart_fusion_adapter, check_chart_fusion_reader
 from ponder.config import EncoderConfig, PonderConfig
 from ponder.env import default_model_dir
 from ponder.multimodal.chart_fusion import (
     ADAPTER_DIR,
     CHART_INPUT,
+    OWN_READER_DIR,
     SLOT_FEATURES,
     SLOT_INPUT,
     ChartFusion,
     load_fusion,
     memory_inputs,
+    reader_for_fusion,
     save_fusion,
 )
 from ponder.multimodal.chart_fusion_training import (
@@ -179,6 +181,53 @@ def test_the_decoder_serves_a_stage_two_fusion_with_its_lora_or_the_app_is_refus
     with pytest.raises(ValueError, match="trained with a LoRA"):
         check_chart_fusion_adapter(config({version: str(tmp_path / "elsewhere")}))
     check_chart_fusion_adapter(config({version: str(tmp_path / ADAPTER_DIR)}))
+
+
+def _reader_folder(folder: Path, version: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "reader.json").write_text(f'{{"version": "{version}", "trunk": "resnet-light"}}')
+    return folder
+
+
+def test_a_fusion_reads_with_the_reader_it_was_trained_over_or_the_app_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A reader retrained for reading must not feed the fusion features it never saw: the
+    fusion reads with the pool's reader when it was trained over it, else with the copy
+    of its own reader in its folder; with neither, the app does not start."""
+    fusion_dir = tmp_path / "fusion"
+    save_fusion(ChartFusion(WIDTH, seed=1), fusion_dir, {"reader": "reader-old"})
+    meta = load_fusion(WIDTH, fusion_dir)[1]
+    assert reader_for_fusion(fusion_dir, meta, "reader-old") is None
+    with pytest.raises(ValueError, match="trained over chart reader reader-old"):
+        reader_for_fusion(fusion_dir, meta, "reader-new")
+    _reader_folder(fusion_dir / OWN_READER_DIR, "reader-other")
+    with pytest.raises(ValueError, match="does not hold reader-old"):
+        reader_for_fusion(fusion_dir, meta, "reader-new")
+
+    pool_reader = _reader_folder(tmp_path / "pool-reader", "reader-new")
+    encoder = {"enabled": True, "chart_fusion_dir": str(fusion_dir)}
+    app = PonderConfig.model_validate(
+        {
+            "encoder": encoder | {"chart_reader_dir": str(pool_reader)},
+            "decoder": {"engine": {"enable_prompt_embeds": True}},
+        }
+    )
+    with pytest.raises(ValueError, match=r"encoder\.chart_fusion: chart fusion"):
+        check_chart_fusion_reader(app)
+    (fusion_dir / OWN_READER_DIR / "reader.json").unlink()
+    (fusion_dir / OWN_READER_DIR).rmdir()
+    _reader_folder(fusion_dir / OWN_READER_DIR, "reader-old")
+    assert reader_for_fusion(fusion_dir, meta, "reader-new") == fusion_dir / OWN_READER_DIR
+    check_chart_fusion_reader(app)
+
+
+def test_the_packaged_fusion_has_the_reader_it_was_trained_over() -> None:
+    """The shipped pair: the fusion's reader is the packaged reader or kept beside it."""
+    engine = {"enable_prompt_embeds": True}
+    check_chart_fusion_reader(
+        PonderConfig.model_validate({"encoder": {"enabled": True}, "decoder": {"engine": engine}})
+    )
 
 
 def test_the_baselines_run_on_the_plain_decoder_beside_a_trained_lora() -> None:

@@ -17,6 +17,9 @@ in two stages (`ponder train chart-fusion`) on rendered charts' questions and an
   2. instruction tuning: from stage 1, the fusion and a LoRA on the decoder together.
      The LoRA ships beside the fusion (`adapter/`) and the decoder serves it under the
      fusion's version, which Analyze's fused chart requests name.
+The fusion reads with the reader it was trained over: the packaged reader, or, once the
+reader has been retrained for reading, the copy of its old one kept in `reader/` beside
+the fusion (`reader_for_fusion`; the app refuses to start with neither).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ CHART_INPUT = CHART_FEATURES + len(KINDS) + COUNTS + len(AXIS_TOPS)
 WEIGHTS_FILE = "chart_fusion.safetensors"
 META_FILE = "chart_fusion.json"
 ADAPTER_DIR = "adapter"  # stage 2's LoRA on the decoder, peft layout (vLLM loads it)
+OWN_READER_DIR = "reader"  # the reader a fusion was trained over, when not the packaged one
 DEFAULT_DIR = Path(__file__).with_name("chart_fusion_weights")  # what Analyze serves
 STAGE1_DIR = DEFAULT_DIR / "stage1"  # alignment (decoder frozen): where stage 2 starts
 
@@ -166,3 +170,22 @@ def load_fusion(width: int, folder: Path = DEFAULT_DIR) -> tuple[ChartFusion, di
     fusion.load_state_dict({k: v.float() for k, v in state.items()})
     fusion.eval()
     return fusion, meta
+
+
+def reader_for_fusion(folder: Path, meta: dict[str, Any], reader_version: str) -> Path | None:
+    """Where the chart reader a fusion reads with is: None when the fusion was trained over
+    `reader_version` (the reader the pool reads charts with), else the copy of its own
+    reader kept in the fusion's folder (`reader/`), so that a reader retrained for reading
+    never feeds a fusion features it was not trained on. Raises ValueError when neither is
+    the fusion's reader."""
+    wanted = meta.get("reader")
+    if wanted == reader_version:
+        return None
+    own = folder / OWN_READER_DIR
+    own_meta = own / "reader.json"  # chart_reader.READER_META
+    if own_meta.exists() and json.loads(own_meta.read_text()).get("version") == wanted:
+        return own
+    raise ValueError(
+        f"chart fusion {meta.get('version')} was trained over chart reader {wanted}, but "
+        f"the pool reads with {reader_version} and {own} does not hold {wanted}"
+    )
