@@ -60,7 +60,7 @@ class LearningConfig(StrictModel):
         description="New training examples of a scope between two ranker refits.",
     )
     ranker_holdout_percent: int = Field(
-        20,
+        40,
         ge=1,
         le=90,
         description="Share of problem groups held back from ranker and model-refresh "
