@@ -386,6 +386,8 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     # the variant tried and not kept (`--question-queries`), for the A/B in BENCHMARKS.md
     "bench/results/chart-fusion-question-queries.json": render_chart_fusion,
     "platform/ponder/multimodal/table_reader_weights/table_reader.json": render_table_reader,
+    # the reader trained on smaller fonts too (`--train-font-sizes`), tried and not kept
+    "bench/results/chart-reader-small-fonts.json": render_chart_reader,
 }
 
 # Every source a block may name (a path from the root, `*` for an artifact's version).
