@@ -15,6 +15,8 @@ sides of every comparison. Variants:
   throughput  the same with RAY_SERVE_THROUGHPUT_OPTIMIZED=1 (see bench/serve_modes.py)
   nice0       proxy with the engine at normal priority (decoder.engine.cpu_nice 0)
   proxy-throughput  proxy with Serve's throughput settings but not direct ingress
+  haproxy     Serve's HAProxy mode: HAProxy on the public port instead of the Python proxy,
+              over the ingress replica's direct-ingress port
 Printed and written to bench/results/decoder.json (each ratio from the two passes' means,
 the per-pass ratios beside it):
   P1  platform (proxy) tok/s at 32 concurrent streams / raw tok/s at 32  (target >= 0.90)
@@ -177,6 +179,7 @@ PLATFORM_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "throughput": ("throughput", {}),
     "nice0": ("proxy", {"cpu_nice": 0}),
     "proxy-throughput": ("proxy-throughput", {}),
+    "haproxy": ("haproxy", {}),
 }
 
 
@@ -322,7 +325,7 @@ def main() -> int:
         }
         if variant != "proxy" and "proxy" in runs:
             ratios[variant]["versus_proxy"] = compare(runs, variant, "proxy")
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]  # report imports bench.render_artifacts
     from meta import run_meta
     from report import render_decoder
 

@@ -360,6 +360,8 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/reason.json": render_reason,
     "bench/results/chart_wording.json": render_chart_wording,
     "bench/results/decoder.json": render_decoder,
+    # Serve's HAProxy mode against the proxy, quick (one round of each load)
+    "bench/results/decoder-haproxy.json": render_decoder,
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,
     "bench/results/robustness.json": render_robustness,

