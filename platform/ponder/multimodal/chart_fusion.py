@@ -40,6 +40,7 @@ from ponder.multimodal.chart_reader import (
     KINDS,
     LABELS,
     MIN_CATEGORIES,
+    READER_META,
     VALUE_CLASSES,
     ChartReader,
 )
@@ -182,7 +183,7 @@ def reader_for_fusion(folder: Path, meta: dict[str, Any], reader_version: str) -
     if wanted == reader_version:
         return None
     own = folder / OWN_READER_DIR
-    own_meta = own / "reader.json"  # chart_reader.READER_META
+    own_meta = own / READER_META
     if own_meta.exists() and json.loads(own_meta.read_text()).get("version") == wanted:
         return own
     raise ValueError(
