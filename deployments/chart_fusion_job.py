@@ -29,7 +29,7 @@ def cmd_train_chart_fusion(args: argparse.Namespace) -> int:
     import torch
 
     from ponder.multimodal.chart_evaluation import majority_answers
-    from ponder.multimodal.chart_fusion import ADAPTER_DIR, save_fusion
+    from ponder.multimodal.chart_fusion import ADAPTER_DIR, keep_own_reader, save_fusion
     from ponder.multimodal.chart_fusion_training import DecoderText, evaluate_fusion
     from ponder.multimodal.chart_reader import DEFAULT_READER_DIR, load_reader
     from ponder.multimodal.chart_tasks import make_splits
@@ -40,7 +40,8 @@ def cmd_train_chart_fusion(args: argparse.Namespace) -> int:
     started = time.monotonic()
     train, dev, test = make_splits(args.train, args.dev, args.test, args.seed, KINDS)
     say(f"rendered {len(train)} training, {len(dev)} dev and {len(test)} style-shifted charts")
-    reader, reader_meta = load_reader(Path(args.reader) if args.reader else DEFAULT_READER_DIR)
+    reader_dir = Path(args.reader) if args.reader else DEFAULT_READER_DIR
+    reader, reader_meta = load_reader(reader_dir)
     decoder = DecoderText(env.default_model_dir())
     out = Path(args.out or (FUSION_DIR if args.stage == 2 else FUSION_DIR / "stage1"))
     if args.evaluate_only:
@@ -62,6 +63,8 @@ def cmd_train_chart_fusion(args: argparse.Namespace) -> int:
         adapter = None if lora is None else (lambda folder: save_adapter(lora, folder))
         version = save_fusion(fusion, out, meta, adapter)
         say(f"wrote chart fusion {version} to {out}" + f" (LoRA in {ADAPTER_DIR}/)" * bool(lora))
+        if keep_own_reader(out, reader_dir, DEFAULT_READER_DIR):
+            say(f"kept a copy of chart reader {reader_meta['version']} in {out}/reader")
     print(json.dumps(meta["metrics"], indent=2))
     return 0
 

@@ -45,8 +45,15 @@ def cmd_train_chart_reader(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(args.seed)
     started = time.monotonic()
+    extra_fonts = extra_font_files(args.train_extra_fonts)
     train, dev, test = make_splits(
-        args.train, args.dev, args.test, args.seed, KINDS, tuple(args.train_font_sizes)
+        args.train,
+        args.dev,
+        args.test,
+        args.seed,
+        KINDS,
+        tuple(args.train_font_sizes),
+        extra_fonts,
     )
     say(f"rendered {len(train)} training, {len(dev)} dev and {len(test)} style-shifted charts")
     out = Path(args.out)
@@ -85,6 +92,17 @@ def cmd_train_chart_reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def extra_font_files(folder: str | None) -> tuple[str, ...]:
+    """The TrueType files in `folder` (sorted, so the draw is the same everywhere), or none
+    without a folder. A folder without fonts is an error, not a silent no-op."""
+    if not folder:
+        return ()
+    files = tuple(sorted(str(p) for p in Path(folder).glob("*.ttf")))
+    if not files:
+        raise SystemExit(f"--train-extra-fonts: no .ttf files in {folder}")
+    return files
+
+
 def add_parser(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = jobs.add_parser(
         "chart-reader", help="train the image trunk from scratch to read rendered charts"
@@ -105,6 +123,15 @@ def add_parser(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         dest="train_font_sizes",
         help="comma-separated font sizes (pt) of the training charts, e.g. 6,7,8,10,11,12,14 "
         "(default: the seen family's 8,10,11,12,14); the held-out sets keep theirs",
+    )
+    parser.add_argument(
+        "--train-extra-fonts",
+        default=None,
+        dest="train_extra_fonts",
+        metavar="DIR",
+        help="a folder of .ttf fonts (e.g. Debian's fonts-liberation, "
+        "/usr/share/fonts/truetype/liberation) half the training charts are written in "
+        "instead of the seen family's DejaVu; the held-out sets keep their fonts",
     )
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32, dest="batch_size")

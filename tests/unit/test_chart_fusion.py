@@ -23,6 +23,7 @@ from ponder.multimodal.chart_fusion import (
     SLOT_FEATURES,
     SLOT_INPUT,
     ChartFusion,
+    keep_own_reader,
     load_fusion,
     memory_inputs,
     reader_for_fusion,
@@ -220,6 +221,23 @@ def test_a_fusion_reads_with_the_reader_it_was_trained_over_or_the_app_is_refuse
     _reader_folder(fusion_dir / OWN_READER_DIR, "reader-old")
     assert reader_for_fusion(fusion_dir, meta, "reader-new") == fusion_dir / OWN_READER_DIR
     check_chart_fusion_reader(app)
+
+
+def test_a_fusion_trained_over_another_reader_keeps_a_copy_of_it(tmp_path: Path) -> None:
+    """The fusion job keeps the reader it trained over beside the fusion, unless it is the
+    packaged one; what it kept is what the fusion then reads with."""
+    packaged = _reader_folder(tmp_path / "packaged", "reader-packaged")
+    other = _reader_folder(tmp_path / "other", "reader-other")
+    (other / "reader.safetensors").write_bytes(b"weights")
+    fusion_dir = tmp_path / "fusion"
+    save_fusion(ChartFusion(WIDTH, seed=1), fusion_dir, {"reader": "reader-other"})
+    assert keep_own_reader(fusion_dir, other, packaged)
+    kept = fusion_dir / OWN_READER_DIR
+    assert (kept / "reader.safetensors").read_bytes() == b"weights"
+    meta = load_fusion(WIDTH, fusion_dir)[1]
+    assert reader_for_fusion(fusion_dir, meta, "reader-packaged") == kept
+    assert not keep_own_reader(fusion_dir, packaged, packaged)  # retrained over the packaged
+    assert not kept.exists()
 
 
 def test_the_packaged_fusion_has_the_reader_it_was_trained_over() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -116,3 +117,17 @@ def test_fonts_come_from_the_pinned_venv() -> None:
     for family in StyleFamily:
         for name in chart_styles._FONTS[family]:
             assert (chart_styles._fonts_folder() / name).is_file()
+
+
+def test_extra_training_fonts_change_only_the_font_of_about_half_the_charts() -> None:
+    extra = (str(chart_styles._fonts_folder() / "DejaVuSansMono-Bold.ttf"),)
+    plain = make_tasks(60, "train")
+    varied = make_tasks(60, "train", extra_fonts=extra)
+    assert [data_key(t) for t in varied] == [data_key(t) for t in plain]
+    changed = [(a, b) for a, b in zip(plain, varied, strict=True) if a.style != b.style]
+    assert 15 <= len(changed) <= 45
+    for a, b in changed:
+        assert a.style and b.style
+        assert b.style.font_file == extra[0]
+        assert replace(b.style, font_file=a.style.font_file) == a.style
+        assert a.image != b.image

@@ -190,3 +190,19 @@ def reader_for_fusion(folder: Path, meta: dict[str, Any], reader_version: str) -
         f"chart fusion {meta.get('version')} was trained over chart reader {wanted}, but "
         f"the pool reads with {reader_version} and {own} does not hold {wanted}"
     )
+
+
+def keep_own_reader(folder: Path, reader_dir: Path, packaged_reader_dir: Path) -> bool:
+    """Copy the reader a fusion in `folder` was trained over (`reader_dir`) into the
+    fusion's `reader/`, unless it is the packaged reader (the pool reads with that one):
+    the copy is what `reader_for_fusion` finds when the two differ. Any older copy goes.
+    True when a copy was kept."""
+    own = folder / OWN_READER_DIR
+    if own.exists():
+        shutil.rmtree(own)
+    version = json.loads((reader_dir / READER_META).read_text())["version"]
+    packaged = packaged_reader_dir / READER_META
+    if packaged.exists() and json.loads(packaged.read_text())["version"] == version:
+        return False
+    shutil.copytree(reader_dir, own)
+    return True

@@ -318,15 +318,18 @@ def make_tasks(
     kinds: tuple[str, ...] = ("bar", "line"),
     exclude: frozenset[str] = frozenset(),
     font_sizes: tuple[int, ...] = (),
+    extra_fonts: tuple[str, ...] = (),
 ) -> list[ChartTask]:
     """`count` tasks, kinds and their question types in turn, fully determined by (split,
     seed). balanced: each question type's answer classes in turn. A task whose data key is
     in `exclude` (another split's tasks) is drawn again. font_sizes: draw each chart's font
-    size from these instead of the family's, from a stream of its own, so the charts' data
-    and every other choice of style stay those drawn without it."""
+    size from these instead of the family's; extra_fonts: font files (paths) half the
+    charts are written in instead of the family's font. Both come from streams of their
+    own, so the charts' data and every other choice of style stay those drawn without."""
     split = Split(split)
     rng = _stream(split, seed)
     sizes = random.Random(f"ponder-chart-font-sizes/{split.value}/{seed}")
+    fonts = random.Random(f"ponder-chart-extra-fonts/{split.value}/{seed}")
     pairs = [(k, q) for k in kinds for q in QUESTION_TYPES[k]]
     turns: dict[tuple[str, str], int] = {}
     out: list[ChartTask] = []
@@ -341,6 +344,8 @@ def make_tasks(
         style = draw_style(rng, split.family)
         if font_sizes:
             style = replace(style, font_size=sizes.choice(font_sizes))
+        if extra_fonts and fonts.random() < 0.5:
+            style = replace(style, font_file=fonts.choice(extra_fonts))
         out.append(_with_render(task, style, rng))
     return out
 
@@ -352,11 +357,20 @@ def make_splits(
     seed: int,
     kinds: tuple[str, ...] = ("bar", "line"),
     train_font_sizes: tuple[int, ...] = (),
+    train_extra_fonts: tuple[str, ...] = (),
 ) -> tuple[list[ChartTask], list[ChartTask], list[ChartTask]]:
     """The training tasks, then the balanced dev (seen styles) and style-shifted test
     tasks, none with a training task's data. train_font_sizes: the training charts' font
-    sizes (default: the seen family's); the held-out sets keep their families' sizes."""
-    training = make_tasks(train, Split.TRAIN, seed=seed, kinds=kinds, font_sizes=train_font_sizes)
+    sizes (default: the seen family's); train_extra_fonts: font files half the training
+    charts are written in instead. The held-out sets keep their families' fonts and sizes."""
+    training = make_tasks(
+        train,
+        Split.TRAIN,
+        seed=seed,
+        kinds=kinds,
+        font_sizes=train_font_sizes,
+        extra_fonts=train_extra_fonts,
+    )
     seen = frozenset(data_key(t) for t in training)
     held = {"balanced": True, "kinds": kinds, "exclude": seen}
     return (
