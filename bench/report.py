@@ -390,6 +390,8 @@ ARTIFACT_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "platform/ponder/multimodal/table_reader_weights/table_reader.json": render_table_reader,
     # the reader trained on smaller fonts too (`--train-font-sizes`), tried and not kept
     "bench/results/chart-reader-small-fonts.json": render_chart_reader,
+    # the reader trained on other font families too (`--train-extra-fonts`), not kept
+    "bench/results/chart-reader-liberation-fonts.json": render_chart_reader,
 }
 
 # Every source a block may name (a path from the root, `*` for an artifact's version).
