@@ -86,10 +86,22 @@ def cmd_train_chart_reader(args: argparse.Namespace) -> int:
         (out / READER_META).write_text(json.dumps(meta, indent=2) + "\n")
         say(f"rewrote the metrics in {out / READER_META}")
     else:
+        _keep_replaced_reader_for_fusions(out)
         version = save_reader(reader, out, meta)
         say(f"wrote chart reader {version} to {out}")
     print(json.dumps(meta["metrics"], indent=2))
     return 0
+
+
+def _keep_replaced_reader_for_fusions(out: Path) -> None:
+    """Overwriting the packaged reader: the packaged fusions trained over it keep a copy."""
+    from ponder.multimodal.chart_fusion import DEFAULT_DIR, keep_replaced_reader
+
+    if out.resolve() != READER_DIR.resolve():
+        return
+    for fusion in (DEFAULT_DIR, DEFAULT_DIR / "stage1"):
+        if keep_replaced_reader(fusion, out):
+            say(f"kept the reader it replaces in {fusion}/reader for the fusion trained over it")
 
 
 def extra_font_files(folder: str | None) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from ponder.multimodal.chart_fusion import (
     SLOT_INPUT,
     ChartFusion,
     keep_own_reader,
+    keep_replaced_reader,
     load_fusion,
     memory_inputs,
     reader_for_fusion,
@@ -238,6 +239,26 @@ def test_a_fusion_trained_over_another_reader_keeps_a_copy_of_it(tmp_path: Path)
     assert reader_for_fusion(fusion_dir, meta, "reader-packaged") == kept
     assert not keep_own_reader(fusion_dir, packaged, packaged)  # retrained over the packaged
     assert not kept.exists()
+
+
+def test_a_reader_retrained_in_place_is_kept_for_the_fusion_trained_over_it(
+    tmp_path: Path,
+) -> None:
+    """Overwriting a reader keeps a copy for the fusion that reads with it, once; a fusion
+    trained over another reader is left alone."""
+    reader = _reader_folder(tmp_path / "reader", "reader-old")
+    (reader / "reader.safetensors").write_bytes(b"old weights")
+    fusion_dir, other_dir = tmp_path / "fusion", tmp_path / "other"
+    save_fusion(ChartFusion(WIDTH, seed=1), fusion_dir, {"reader": "reader-old"})
+    save_fusion(ChartFusion(WIDTH, seed=1), other_dir, {"reader": "reader-else"})
+    assert keep_replaced_reader(fusion_dir, reader)
+    assert not keep_replaced_reader(fusion_dir, reader)  # already kept
+    assert not keep_replaced_reader(other_dir, reader)
+    assert not (other_dir / OWN_READER_DIR).exists()
+    kept = fusion_dir / OWN_READER_DIR
+    assert (kept / "reader.safetensors").read_bytes() == b"old weights"
+    meta = load_fusion(WIDTH, fusion_dir)[1]
+    assert reader_for_fusion(fusion_dir, meta, "reader-new") == kept
 
 
 def test_the_packaged_fusion_has_the_reader_it_was_trained_over() -> None:

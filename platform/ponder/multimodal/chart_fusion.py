@@ -200,9 +200,31 @@ def keep_own_reader(folder: Path, reader_dir: Path, packaged_reader_dir: Path) -
     own = folder / OWN_READER_DIR
     if own.exists():
         shutil.rmtree(own)
-    version = json.loads((reader_dir / READER_META).read_text())["version"]
-    packaged = packaged_reader_dir / READER_META
-    if packaged.exists() and json.loads(packaged.read_text())["version"] == version:
+    version = _version_in(reader_dir / READER_META)
+    if _version_in(packaged_reader_dir / READER_META) == version:
         return False
     shutil.copytree(reader_dir, own)
     return True
+
+
+def keep_replaced_reader(folder: Path, reader_dir: Path) -> bool:
+    """Before the reader in `reader_dir` is overwritten by a retrained one: if the fusion in
+    `folder` was trained over it and holds no copy of it yet, copy it into the fusion's
+    `reader/`, so that the fusion goes on reading with it. True when a copy was made."""
+    version = _version_in(reader_dir / READER_META)
+    fusion_meta = folder / META_FILE
+    if version is None or not fusion_meta.exists():
+        return False
+    if json.loads(fusion_meta.read_text()).get("reader") != version:
+        return False
+    own = folder / OWN_READER_DIR
+    if _version_in(own / READER_META) == version:
+        return False
+    if own.exists():
+        shutil.rmtree(own)
+    shutil.copytree(reader_dir, own)
+    return True
+
+
+def _version_in(meta: Path) -> str | None:
+    return json.loads(meta.read_text()).get("version") if meta.exists() else None
