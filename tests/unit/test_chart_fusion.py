@@ -237,6 +237,8 @@ def test_a_fusion_trained_over_another_reader_keeps_a_copy_of_it(tmp_path: Path)
     assert (kept / "reader.safetensors").read_bytes() == b"weights"
     meta = load_fusion(WIDTH, fusion_dir)[1]
     assert reader_for_fusion(fusion_dir, meta, "reader-packaged") == kept
+    assert keep_own_reader(fusion_dir, kept, packaged)  # retrained over its own copy
+    assert (kept / "reader.safetensors").read_bytes() == b"weights"
     assert not keep_own_reader(fusion_dir, packaged, packaged)  # retrained over the packaged
     assert not kept.exists()
 

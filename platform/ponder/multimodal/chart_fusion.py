@@ -196,8 +196,10 @@ def keep_own_reader(folder: Path, reader_dir: Path, packaged_reader_dir: Path) -
     """Copy the reader a fusion in `folder` was trained over (`reader_dir`) into the
     fusion's `reader/`, unless it is the packaged reader (the pool reads with that one):
     the copy is what `reader_for_fusion` finds when the two differ. Any older copy goes.
-    True when a copy was kept."""
+    True when a copy was kept (or the fusion was trained over that very copy)."""
     own = folder / OWN_READER_DIR
+    if own.exists() and own.resolve() == reader_dir.resolve():
+        return True
     if own.exists():
         shutil.rmtree(own)
     version = _version_in(reader_dir / READER_META)
