@@ -49,6 +49,7 @@ BENCHMARKS = {
         ("--variants", "raw,proxy,direct,throughput,nice0"),
         ("--quick",),
     ),
+    "first_token": Benchmark("first_token.py", ("first_token.json",), quick=("--requests", "3")),
     "http_vs_grpc": Benchmark(
         "http_vs_grpc.py", ("http_vs_grpc.json",), ("--rounds", "2"), ("--rounds", "1")
     ),

@@ -131,28 +131,37 @@ async def measure(one: OneRequest) -> dict[str, Any]:
 # -- raw engine -------------------------------------------------------------------------
 
 
-async def raw_phase(config_path: Path) -> dict[str, Any]:
+def raw_engine(config_path: Path) -> tuple[Any, Callable[[str], list[int]]]:
+    """The in-process AsyncLLM with the Serve config's decoder engine args, and the chat
+    template's token ids of a one-turn prompt (as the decoder replica builds them)."""
     from deployments.serve_config import load_serve_config
     from ponder.engine.vllm_engine import apply_engine_environment, engine_args
 
     engine_config = load_serve_config(config_path).apps["ponder"].decoder.engine
     apply_engine_environment(engine_config)
     from transformers import AutoTokenizer
-    from vllm import SamplingParams
-    from vllm.sampling_params import RequestOutputKind
     from vllm.v1.engine.async_llm import AsyncLLM
 
     tokenizer = AutoTokenizer.from_pretrained(str(engine_config.model_path()))
     llm = AsyncLLM.from_engine_args(engine_args(engine_config))
-    params = SamplingParams(
-        temperature=0.0, max_tokens=MAX_TOKENS, output_kind=RequestOutputKind.DELTA
-    )
 
     def token_ids(prompt: str) -> list[int]:
         encoded = tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True
         )
         return list(encoded["input_ids"])
+
+    return llm, token_ids
+
+
+async def raw_phase(config_path: Path) -> dict[str, Any]:
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
+
+    llm, token_ids = raw_engine(config_path)
+    params = SamplingParams(
+        temperature=0.0, max_tokens=MAX_TOKENS, output_kind=RequestOutputKind.DELTA
+    )
 
     async def one(prompt: str) -> dict[str, float]:
         start, first, tokens = time.perf_counter(), None, 0

@@ -324,3 +324,33 @@ def render_http_body(report: dict[str, Any]) -> str:
             f"| {growth['HTTP proxy']:.2f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+_FIRST_TOKEN_PATHS = (
+    ("raw", "raw engine, in-process (no Ray)", True),
+    ("replica", "Decoder replica, through a Serve handle from the driver", True),
+    ("front_door", "front door: gRPC → Serve proxy → Ingress → Decoder replica", True),
+    ("stats", "round trip, no decoding: a Decoder handle call (`stats`)", False),
+    ("list_models", "round trip, no decoding: ListModels through the front door", False),
+)
+
+
+def render_first_token(report: dict[str, Any]) -> str:
+    """bench/first_token.py: each path's p50 per start, their mean, and for the paths that
+    decode, how much later than the raw engine their first token comes."""
+    p50 = report["p50_ms"]
+    raw = sum(p50["raw"]) / len(p50["raw"])
+    lines = [
+        f"Requests one at a time, {report['requests']} per path and start, "
+        f"{report['new_tokens']} new tokens, greedy; starts in the order "
+        f"{', '.join(report['order'])}, paths taken in turn within a start."
+        + _stamp(report)
+        + cpu_note(report),
+        "",
+        *_header("path", "p50 per start (ms)", "mean (ms)", "later than raw (ms)"),
+    ]
+    for key, label, decodes in _FIRST_TOKEN_PATHS:
+        mean = sum(p50[key]) / len(p50[key])
+        later = f"{mean - raw:+.1f}" if decodes and key != "raw" else ""
+        lines.append(f"| {label} | {_per_pass(p50[key], 1)} | {mean:.1f} | {later} |")
+    return "\n".join(lines) + "\n"

@@ -56,6 +56,7 @@ from bench.render_serving import (
     render_decoder,
     render_encoder,
     render_fairness,
+    render_first_token,
     render_http_body,
     render_http_vs_grpc,
     render_load,
@@ -362,6 +363,7 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/decoder.json": render_decoder,
     # Serve's HAProxy mode against the proxy, quick (one round of each load)
     "bench/results/decoder-haproxy.json": render_decoder,
+    "bench/results/first_token.json": render_first_token,
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,
     "bench/results/robustness.json": render_robustness,

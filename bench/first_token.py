@@ -1,0 +1,180 @@
+"""Where one request's time to first token goes, on an idle platform (issue 32, T1).
+
+Run:  .venv/bin/python bench/first_token.py [--requests 20] [--config config/serve-local.yaml]
+
+Requests are sent one at a time: the decoder benchmark's chat prompts, greedy, 8 new tokens
+each. Starts in mirrored order (raw, platform, platform, raw), each in its own subprocess:
+  raw       the in-process AsyncLLM with the config's decoder engine args (bench/decoder.py)
+  platform  the platform as configured (Serve's gRPC proxy), the paths taken in turn:
+            front door  gRPC StreamGenerate -> Serve proxy -> Ingress -> Decoder replica
+            replica     the Decoder replica's stream, through a Serve handle from the driver
+            and two round trips that decode nothing: a Decoder handle call (`stats`) and
+            ListModels through the front door (auth and the Ingress).
+The time to first token is from sending to the first chunk with text (platform) or the
+first token (raw). Written to bench/results/first_token.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform"), str(ROOT / "bench")]
+
+NEW_TOKENS = 8
+WARM_UP = 3
+
+
+async def raw_phase(config: Path, requests: int) -> dict[str, list[float]]:
+    from decoder import prompts, raw_engine
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
+
+    llm, token_ids = raw_engine(config)
+    params = SamplingParams(
+        temperature=0.0, max_tokens=NEW_TOKENS, output_kind=RequestOutputKind.DELTA
+    )
+
+    async def first_token(prompt: str) -> float:
+        start, first = time.perf_counter(), None
+        async for out in llm.generate(
+            {"prompt_token_ids": token_ids(prompt)}, params, uuid.uuid4().hex
+        ):
+            if first is None and out.outputs[0].token_ids:
+                first = time.perf_counter()
+        return (first or time.perf_counter()) - start
+
+    texts = prompts()
+    for prompt in texts[:WARM_UP]:
+        await first_token(prompt)
+    ttft = [await first_token(texts[i % len(texts)]) for i in range(requests)]
+    llm.shutdown()
+    return {"raw": ttft}
+
+
+def platform_phase(config: Path, requests: int) -> dict[str, list[float]]:
+    import yaml
+
+    from deployments.runner import LocalPlatform
+    from deployments.serve_config import validate_serve_config
+
+    data = yaml.safe_load(config.read_text())
+    platform = LocalPlatform(validate_serve_config(data, source=str(config)), log_to_driver=False)
+    platform.start(progress=lambda m: print(f"[bench platform] {m}", file=sys.stderr, flush=True))
+    try:
+        return asyncio.run(_platform_paths(platform.target, requests))
+    finally:
+        platform.stop()
+
+
+async def _platform_paths(target: str, requests: int) -> dict[str, list[float]]:
+    import grpc
+    from decoder import prompts, timed_stream
+    from ray import serve
+
+    from ponder.api.client import auth_metadata, build_request
+    from ponder.generation import ChatMessage, GenerationRequest, Role, SamplingOptions
+    from ponder.v1 import ponder_pb2 as pb
+    from ponder.v1 import ponder_pb2_grpc as pb_grpc
+
+    decoder = serve.get_deployment_handle("Decoder", app_name="ponder")
+    streaming = decoder.options(stream=True)
+    texts = prompts()
+    out: dict[str, list[float]] = {"front_door": [], "replica": [], "stats": [], "list_models": []}
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.PonderServiceStub(channel)
+        for prompt in texts[:WARM_UP]:
+            await timed_stream(stub, prompt)
+
+        async def front_door(prompt: str) -> float:
+            request = build_request(
+                messages=[("user", prompt)], temperature=0.0, max_tokens=NEW_TOKENS
+            )
+            start, first = time.perf_counter(), None
+            async for chunk in stub.StreamGenerate(request, timeout=60, metadata=auth_metadata()):
+                if first is None and chunk.text:
+                    first = time.perf_counter()
+            return (first or time.perf_counter()) - start
+
+        async def replica(prompt: str) -> float:
+            request = GenerationRequest(
+                request_id=uuid.uuid4().hex,
+                messages=(ChatMessage(role=Role.USER, content=prompt),),
+                sampling=SamplingOptions(temperature=0.0, max_tokens=NEW_TOKENS),
+            )
+            start, first = time.perf_counter(), None
+            async for chunk in streaming.stream.remote(request):
+                if first is None and chunk.text:
+                    first = time.perf_counter()
+            return (first or time.perf_counter()) - start
+
+        for i in range(requests):
+            prompt = texts[i % len(texts)]
+            paths = [("front_door", front_door), ("replica", replica)]
+            for name, path in paths if i % 2 == 0 else paths[::-1]:
+                out[name].append(await path(prompt))
+            start = time.perf_counter()
+            await decoder.stats.remote()
+            out["stats"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            await stub.ListModels(pb.ListModelsRequest(), timeout=10, metadata=auth_metadata())
+            out["list_models"].append(time.perf_counter() - start)
+    return out
+
+
+def _phase(name: str, config: Path, requests: int) -> dict[str, list[float]]:
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    command = [sys.executable, __file__, "--phase", name, "--config", str(config)]
+    command += ["--requests", str(requests)]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    result: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
+    parser.add_argument("--requests", type=int, default=20, help="per path and start")
+    parser.add_argument("--phase", choices=("raw", "platform"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "raw":
+        print(json.dumps(asyncio.run(raw_phase(args.config, args.requests))))
+        return 0
+    if args.phase == "platform":
+        print(json.dumps(platform_phase(args.config, args.requests)))
+        return 0
+    order = ["raw", "platform", "platform", "raw"]
+    passes: dict[str, list[list[float]]] = {}
+    for name in order:
+        for path, seconds in _phase(name, args.config, args.requests).items():
+            passes.setdefault(path, []).append(seconds)
+    from meta import run_meta
+    from render_serving import render_first_token
+
+    report = {
+        "meta": run_meta(args.config),
+        "order": order,
+        "requests": args.requests,
+        "new_tokens": NEW_TOKENS,
+        "passes_s": passes,
+        "p50_ms": {
+            path: [round(statistics.median(p) * 1000, 1) for p in runs]
+            for path, runs in passes.items()
+        },
+    }
+    out = ROOT / "bench" / "results" / "first_token.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(render_first_token(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
