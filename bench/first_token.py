@@ -1,17 +1,21 @@
 """Where one request's time to first token goes, on an idle platform (issue 32, T1).
 
 Run:  .venv/bin/python bench/first_token.py [--requests 20] [--config config/serve-local.yaml]
+                                            [--variants shipped,nice0]
 
 Requests are sent one at a time: the decoder benchmark's chat prompts, greedy, 8 new tokens
-each. Starts in mirrored order (raw, platform, platform, raw), each in its own subprocess:
+each. Starts in mirrored order (raw, the platform variants, the same reversed, raw), each
+in its own subprocess:
   raw       the in-process AsyncLLM with the config's decoder engine args (bench/decoder.py)
-  platform  the platform as configured (Serve's gRPC proxy), the paths taken in turn:
+  platform  the platform as configured (Serve's gRPC proxy; variant nice0: the engine at
+            normal priority, decoder.engine.cpu_nice 0), the paths taken in turn:
             front door  gRPC StreamGenerate -> Serve proxy -> Ingress -> Decoder replica
             replica     the Decoder replica's stream, through a Serve handle from the driver
             and two round trips that decode nothing: a Decoder handle call (`stats`) and
             ListModels through the front door (auth and the Ingress).
 The time to first token is from sending to the first chunk with text (platform) or the
-first token (raw). Written to bench/results/first_token.json.
+first token (raw). Written to bench/results/first_token.json (first_token-<variants>.json
+for other variants than the shipped one).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform"), str(ROOT / "bench")]
@@ -60,13 +65,18 @@ async def raw_phase(config: Path, requests: int) -> dict[str, list[float]]:
     return {"raw": ttft}
 
 
-def platform_phase(config: Path, requests: int) -> dict[str, list[float]]:
+# platform variants: decoder.engine fields changed from the config ("shipped": none)
+VARIANTS: dict[str, dict[str, Any]] = {"shipped": {}, "nice0": {"cpu_nice": 0}}
+
+
+def platform_phase(config: Path, requests: int, variant: str) -> dict[str, list[float]]:
     import yaml
 
     from deployments.runner import LocalPlatform
     from deployments.serve_config import validate_serve_config
 
     data = yaml.safe_load(config.read_text())
+    data["applications"][0]["args"]["decoder"]["engine"].update(VARIANTS[variant])
     platform = LocalPlatform(validate_serve_config(data, source=str(config)), log_to_driver=False)
     platform.start(progress=lambda m: print(f"[bench platform] {m}", file=sys.stderr, flush=True))
     try:
@@ -130,10 +140,12 @@ async def _platform_paths(target: str, requests: int) -> dict[str, list[float]]:
     return out
 
 
-def _phase(name: str, config: Path, requests: int) -> dict[str, list[float]]:
+def _phase(phase: str, name: str, config: Path, requests: int) -> dict[str, list[float]]:
     print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-    command = [sys.executable, __file__, "--phase", name, "--config", str(config)]
+    command = [sys.executable, __file__, "--phase", phase, "--config", str(config)]
     command += ["--requests", str(requests)]
+    if phase == "platform":
+        command += ["--variants", name]
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     result: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -143,25 +155,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "serve-local.yaml")
     parser.add_argument("--requests", type=int, default=20, help="per path and start")
+    parser.add_argument(
+        "--variants",
+        default="shipped",
+        help="comma-separated platform variants: " + ", ".join(VARIANTS),
+    )
     parser.add_argument("--phase", choices=("raw", "platform"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        parser.error(f"variants from: {', '.join(VARIANTS)}")
     if args.phase == "raw":
         print(json.dumps(asyncio.run(raw_phase(args.config, args.requests))))
         return 0
     if args.phase == "platform":
-        print(json.dumps(platform_phase(args.config, args.requests)))
+        print(json.dumps(platform_phase(args.config, args.requests, variants[0])))
         return 0
-    order = ["raw", "platform", "platform", "raw"]
+    order = ["raw", *variants, *variants[::-1], "raw"]
     passes: dict[str, list[list[float]]] = {}
     for name in order:
-        for path, seconds in _phase(name, args.config, args.requests).items():
-            passes.setdefault(path, []).append(seconds)
+        phase = "raw" if name == "raw" else "platform"
+        for path, seconds in _phase(phase, name, args.config, args.requests).items():
+            key = path if name in ("raw", "shipped") else f"{path}@{name}"
+            passes.setdefault(key, []).append(seconds)
     from meta import run_meta
     from render_serving import render_first_token
 
     report = {
         "meta": run_meta(args.config),
         "order": order,
+        "variants": {v: VARIANTS[v] for v in variants},
         "requests": args.requests,
         "new_tokens": NEW_TOKENS,
         "passes_s": passes,
@@ -170,7 +194,8 @@ def main() -> int:
             for path, runs in passes.items()
         },
     }
-    out = ROOT / "bench" / "results" / "first_token.json"
+    suffix = "" if variants == ["shipped"] else "-" + "-".join(variants)
+    out = ROOT / "bench" / "results" / f"first_token{suffix}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(render_first_token(report))
     return 0

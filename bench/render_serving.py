@@ -337,7 +337,8 @@ _FIRST_TOKEN_PATHS = (
 
 def render_first_token(report: dict[str, Any]) -> str:
     """bench/first_token.py: each path's p50 per start, their mean, and for the paths that
-    decode, how much later than the raw engine their first token comes."""
+    decode, how much later than the raw engine their first token comes; one set of the
+    platform's rows per variant (the shipped config, then each variant's change)."""
     p50 = report["p50_ms"]
     raw = sum(p50["raw"]) / len(p50["raw"])
     lines = [
@@ -349,8 +350,16 @@ def render_first_token(report: dict[str, Any]) -> str:
         "",
         *_header("path", "p50 per start (ms)", "mean (ms)", "later than raw (ms)"),
     ]
-    for key, label, decodes in _FIRST_TOKEN_PATHS:
+    variants = report.get("variants", {"shipped": {}})
+    rows = [("raw", _FIRST_TOKEN_PATHS[0][1], False)]
+    for variant, changes in variants.items():
+        suffix = "" if variant == "shipped" else f"@{variant}"
+        tag = "".join(f", `engine.{k}: {v}`" for k, v in changes.items())
+        rows += [
+            (key + suffix, label + tag, decodes) for key, label, decodes in _FIRST_TOKEN_PATHS[1:]
+        ]
+    for key, label, decodes in rows:
         mean = sum(p50[key]) / len(p50[key])
-        later = f"{mean - raw:+.1f}" if decodes and key != "raw" else ""
+        later = f"{mean - raw:+.1f}" if decodes else ""
         lines.append(f"| {label} | {_per_pass(p50[key], 1)} | {mean:.1f} | {later} |")
     return "\n".join(lines) + "\n"

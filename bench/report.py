@@ -364,6 +364,8 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     # Serve's HAProxy mode against the proxy, quick (one round of each load)
     "bench/results/decoder-haproxy.json": render_decoder,
     "bench/results/first_token.json": render_first_token,
+    # one change beside the shipped config: the engine at normal priority
+    "bench/results/first_token-shipped-nice0.json": render_first_token,
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,
     "bench/results/robustness.json": render_robustness,
