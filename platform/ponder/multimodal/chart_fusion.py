@@ -183,8 +183,7 @@ def reader_for_fusion(folder: Path, meta: dict[str, Any], reader_version: str) -
     if wanted == reader_version:
         return None
     own = folder / OWN_READER_DIR
-    own_meta = own / READER_META
-    if own_meta.exists() and json.loads(own_meta.read_text()).get("version") == wanted:
+    if _version_in(own / READER_META) == wanted:
         return own
     raise ValueError(
         f"chart fusion {meta.get('version')} was trained over chart reader {wanted}, but "
@@ -200,12 +199,11 @@ def keep_own_reader(folder: Path, reader_dir: Path, packaged_reader_dir: Path) -
     own = folder / OWN_READER_DIR
     if own.exists() and own.resolve() == reader_dir.resolve():
         return True
-    if own.exists():
-        shutil.rmtree(own)
-    version = _version_in(reader_dir / READER_META)
-    if _version_in(packaged_reader_dir / READER_META) == version:
+    if _version_in(packaged_reader_dir / READER_META) == _version_in(reader_dir / READER_META):
+        if own.exists():
+            shutil.rmtree(own)
         return False
-    shutil.copytree(reader_dir, own)
+    _replace_copy(reader_dir, own)
     return True
 
 
@@ -222,10 +220,14 @@ def keep_replaced_reader(folder: Path, reader_dir: Path) -> bool:
     own = folder / OWN_READER_DIR
     if _version_in(own / READER_META) == version:
         return False
-    if own.exists():
-        shutil.rmtree(own)
-    shutil.copytree(reader_dir, own)
+    _replace_copy(reader_dir, own)
     return True
+
+
+def _replace_copy(source: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
 
 
 def _version_in(meta: Path) -> str | None:
