@@ -192,7 +192,9 @@ PLATFORM_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def platform_phase(config_path: Path, variant: str) -> dict[str, Any]:
+def start_platform(config_path: Path, variant: str) -> tuple[Any, str]:
+    """The platform of the Serve config as `variant` changes it, started; and the gRPC
+    target a client calls (the proxy's, or the ingress replica's own port)."""
     sys.path.insert(0, str(ROOT / "bench"))
     from serve_modes import apply_ingress_mode
 
@@ -208,7 +210,11 @@ def platform_phase(config_path: Path, variant: str) -> dict[str, Any]:
     config = validate_serve_config(data, source=f"{config_path} ({variant})")
     platform = LocalPlatform(config, log_to_driver=False)
     platform.start(progress=lambda m: print(f"[bench {variant}] {m}", file=sys.stderr, flush=True))
-    target = f"127.0.0.1:{direct_port}" if direct_port else platform.target
+    return platform, f"127.0.0.1:{direct_port}" if direct_port else platform.target
+
+
+def platform_phase(config_path: Path, variant: str) -> dict[str, Any]:
+    platform, target = start_platform(config_path, variant)
     try:
         return asyncio.run(_platform_load(target))
     finally:

@@ -65,22 +65,16 @@ async def raw_phase(config: Path, requests: int) -> dict[str, list[float]]:
     return {"raw": ttft}
 
 
-# platform variants: decoder.engine fields changed from the config ("shipped": none)
-VARIANTS: dict[str, dict[str, Any]] = {"shipped": {}, "nice0": {"cpu_nice": 0}}
+# platform variants: bench/decoder.py's variant each one starts ("shipped": the config)
+VARIANTS = {"shipped": "proxy", "nice0": "nice0"}
 
 
 def platform_phase(config: Path, requests: int, variant: str) -> dict[str, list[float]]:
-    import yaml
+    from decoder import start_platform
 
-    from deployments.runner import LocalPlatform
-    from deployments.serve_config import validate_serve_config
-
-    data = yaml.safe_load(config.read_text())
-    data["applications"][0]["args"]["decoder"]["engine"].update(VARIANTS[variant])
-    platform = LocalPlatform(validate_serve_config(data, source=str(config)), log_to_driver=False)
-    platform.start(progress=lambda m: print(f"[bench platform] {m}", file=sys.stderr, flush=True))
+    platform, target = start_platform(config, VARIANTS[variant])
     try:
-        return asyncio.run(_platform_paths(platform.target, requests))
+        return asyncio.run(_platform_paths(target, requests))
     finally:
         platform.stop()
 
@@ -140,6 +134,13 @@ async def _platform_paths(target: str, requests: int) -> dict[str, list[float]]:
     return out
 
 
+def engine_changes(variant: str) -> dict[str, Any]:
+    """The decoder.engine fields `variant` changes from the config."""
+    from decoder import PLATFORM_VARIANTS
+
+    return PLATFORM_VARIANTS[VARIANTS[variant]][1]
+
+
 def _phase(phase: str, name: str, config: Path, requests: int) -> dict[str, list[float]]:
     print(f"[bench] {name} ...", file=sys.stderr, flush=True)
     command = [sys.executable, __file__, "--phase", phase, "--config", str(config)]
@@ -185,7 +186,7 @@ def main() -> int:
     report = {
         "meta": run_meta(args.config),
         "order": order,
-        "variants": {v: VARIANTS[v] for v in variants},
+        "variants": {v: engine_changes(v) for v in variants},
         "requests": args.requests,
         "new_tokens": NEW_TOKENS,
         "passes_s": passes,
