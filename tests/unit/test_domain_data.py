@@ -39,11 +39,9 @@ from ponder.training.domain_data import (
     training_mix,
     training_pool,
 )
+from tests.unit.data_marks import needs_data
 
 DATA = env.data_dir()
-needs_data = pytest.mark.skipif(
-    not (DATA / "mawps_asdiv_train.jsonl").is_file(), reason="../shared/data not present"
-)
 
 
 def _rows(name: str, limit: int) -> list[dict]:

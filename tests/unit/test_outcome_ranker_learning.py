@@ -20,6 +20,7 @@ from ponder.learning.ranker_examples import (
 from ponder.learning.stream_split import learning_problems
 from ponder.reasoning.answer_features import SampledProgram
 from ponder.reasoning.problems import split_of
+from tests.unit.data_marks import needs_data
 
 SETTINGS = PairedGateSettings(min_problems=10, min_effect=0.05, max_p_value=0.1)
 
@@ -139,6 +140,7 @@ def test_a_named_group_holds_back_every_variant_of_a_problem_together() -> None:
     assert holdout_key("Any text", " pens \t 2 ") == holdout_key("Other text", "pens 2")
 
 
+@needs_data
 def test_stream_and_held_out_are_disjoint_and_never_trained_on() -> None:
     data = env.data_dir() / "mawps_asdiv_train.jsonl"
     problems = learning_problems(data, env.REPO_ROOT / "bench/data/robust-dev.jsonl")

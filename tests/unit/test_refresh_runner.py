@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.evaluation.refresh_runner import subprocess_refresh, tenant_of_scope
+from tests.unit.data_marks import needs_data
 
 REPORT = {"version": "refresh-1234abcd", "status": "promoted", "gate": {"wins": 5}}
 
@@ -68,6 +69,7 @@ def test_scopes_name_their_tenant() -> None:
     assert tenant_of_scope("shared") == ""
 
 
+@needs_data
 def test_eval_refuses_a_refresh_at_no_checkpoint(capsys: Any) -> None:
     from ponder.cli import main
 

@@ -22,11 +22,9 @@ from ponder.reasoning.robustness import (
 )
 from ponder.reasoning.robustness_text import REWRITES
 from ponder.training.domain_data import read_rows
+from tests.unit.data_marks import needs_data
 
 DATA = env.data_dir()
-needs_data = pytest.mark.skipif(
-    not (DATA / "mawps_asdiv_train.jsonl").is_file(), reason="../shared/data not present"
-)
 GENERATED = Path(__file__).resolve().parents[2] / "bench" / "data"
 
 
