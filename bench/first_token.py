@@ -12,7 +12,10 @@ in its own subprocess:
             front door  gRPC StreamGenerate -> Serve proxy -> Ingress -> Decoder replica
             replica     the Decoder replica's stream, through a Serve handle from the driver
             and two round trips that decode nothing: a Decoder handle call (`stats`) and
-            ListModels through the front door (auth and the Ingress).
+            ListModels through the front door (auth and the Ingress);
+            then, with the platform still up and idle, the raw engine again in its own
+            process (`raw_beside_platform`): what the platform's idle processes alone
+            cost an engine beside them on the same cores.
 The time to first token is from sending to the first chunk with text (platform) or the
 first token (raw). Written to bench/results/first_token.json (first_token-<variants>.json
 for other variants than the shipped one).
@@ -74,7 +77,10 @@ def platform_phase(config: Path, requests: int, variant: str) -> dict[str, list[
 
     platform, target = start_platform(config, VARIANTS[variant])
     try:
-        return asyncio.run(_platform_paths(target, requests))
+        paths = asyncio.run(_platform_paths(target, requests))
+        # the raw engine again, its own process, while this platform is up and idle
+        beside = _phase("raw", "raw beside the idle platform", config, requests)
+        return {**paths, "raw_beside_platform": beside["raw"]}
     finally:
         platform.stop()
 

@@ -330,6 +330,7 @@ _FIRST_TOKEN_PATHS = (
     ("raw", "raw engine, in-process (no Ray)", True),
     ("replica", "Decoder replica, through a Serve handle from the driver", True),
     ("front_door", "front door: gRPC → Serve proxy → Ingress → Decoder replica", True),
+    ("raw_beside_platform", "raw engine, own process, beside the idle platform", True),
     ("stats", "round trip, no decoding: a Decoder handle call (`stats`)", False),
     ("list_models", "round trip, no decoding: ListModels through the front door", False),
 )
@@ -356,7 +357,9 @@ def render_first_token(report: dict[str, Any]) -> str:
         suffix = "" if variant == "shipped" else f"@{variant}"
         tag = "".join(f", `engine.{k}: {v}`" for k, v in changes.items())
         rows += [
-            (key + suffix, label + tag, decodes) for key, label, decodes in _FIRST_TOKEN_PATHS[1:]
+            (key + suffix, label + tag, decodes)
+            for key, label, decodes in _FIRST_TOKEN_PATHS[1:]
+            if key + suffix in p50  # runs before raw_beside_platform existed lack it
         ]
     for key, label, decodes in rows:
         mean = sum(p50[key]) / len(p50[key])
