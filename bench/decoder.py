@@ -17,7 +17,12 @@ sides of every comparison. Variants:
   proxy-throughput  proxy with Serve's throughput settings but not direct ingress
   haproxy     Serve's HAProxy mode: HAProxy on the public port instead of the Python proxy,
               over the ingress replica's direct-ingress port
-Printed and written to bench/results/decoder.json (each ratio from the two passes' means,
+  gloo_per_group  proxy with every engine's gloo groups on a device each, as before
+              engine.cpu_shared_gloo_device (PONDER_GLOO_SHARED_DEVICE=0); a variant that
+              sets environment variables gets raw starts of its own under them
+              (raw@<variant>), and its ratios are against those
+Printed and written to bench/results/decoder.json (decoder-<variants>.json for other
+variants than proxy; each ratio from the two passes' means,
 the per-pass ratios beside it):
   P1  platform (proxy) tok/s at 32 concurrent streams / raw tok/s at 32  (target >= 0.90)
   P2  platform tok/s at 32 concurrent / platform one at a time          (target >= 6)
@@ -189,6 +194,11 @@ PLATFORM_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "nice0": ("proxy", {"cpu_nice": 0}),
     "proxy-throughput": ("proxy-throughput", {}),
     "haproxy": ("haproxy", {}),
+    "gloo_per_group": ("proxy", {}),
+}
+# the environment a variant's starts run under, its raw starts' (raw@<variant>) too
+VARIANT_ENVIRONMENT: dict[str, dict[str, str]] = {
+    "gloo_per_group": {"PONDER_GLOO_SHARED_DEVICE": "0"},
 }
 
 
@@ -263,13 +273,16 @@ async def _platform_load(target: str) -> dict[str, Any]:
 
 def run_phase(variant: str, config: Path, quick: bool) -> dict[str, Any]:
     print(f"[bench] {variant} ...", file=sys.stderr, flush=True)
+    phase, _, raw_of = variant.partition("@")
+    environment = {**os.environ, **VARIANT_ENVIRONMENT.get(raw_of or variant, {})}
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", variant, "--config", str(config)]
+        [sys.executable, __file__, "--phase", phase, "--config", str(config)]
         + (["--quick"] if quick else []),
         check=True,
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env=environment,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -316,19 +329,22 @@ def main() -> int:
         print(json.dumps(platform_phase(args.config, args.phase)))
         return 0
 
-    variants = ["raw"] + [v for v in args.variants.split(",") if v and v != "raw"]
-    unknown = [v for v in variants[1:] if v not in PLATFORM_VARIANTS]
+    chosen = [v for v in args.variants.split(",") if v and v != "raw"]
+    unknown = [v for v in chosen if v not in PLATFORM_VARIANTS]
     if unknown:
         parser.error(f"unknown variants: {', '.join(unknown)}")
+    own_raw = [f"raw@{v}" for v in chosen if v in VARIANT_ENVIRONMENT]
+    variants = ["raw", *own_raw, *chosen]
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     order = variants + variants[::-1]
     for variant in order:
         runs[variant].append(run_phase(variant, args.config, args.quick))
 
-    platform_variants = variants[1:]
     ratios: dict[str, Any] = {}
-    for variant in platform_variants:
-        versus_raw = compare(runs, variant, "raw")
+    for variant in chosen:
+        versus_raw = compare(
+            runs, variant, f"raw@{variant}" if variant in VARIANT_ENVIRONMENT else "raw"
+        )
         c32 = _mean([r["c32"]["tok_per_s"] for r in runs[variant]])
         c1 = _mean([r["c1"]["tok_per_s"] for r in runs[variant]])
         ratios[variant] = {
@@ -350,12 +366,14 @@ def main() -> int:
         "max_tokens": MAX_TOKENS,
         "rounds": ROUNDS,
         "order": order,
+        "environments": {v: VARIANT_ENVIRONMENT[v] for v in chosen if v in VARIANT_ENVIRONMENT},
         "runs": runs,
         "ratios": ratios,
     }
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "decoder.json").write_text(json.dumps(report, indent=2) + "\n")
+    name = "decoder" if chosen == ["proxy"] else "decoder-" + "-".join(chosen)
+    (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(render_decoder(report))
     return 0
 

@@ -1,14 +1,16 @@
 """Where one request's time to first token goes, on an idle platform (issue 32, T1).
 
 Run:  .venv/bin/python bench/first_token.py [--requests 20] [--config config/serve-local.yaml]
-                                            [--variants shipped,nice0]
+                                            [--variants shipped,nice0,gloo_per_group]
 
 Requests are sent one at a time: the decoder benchmark's chat prompts, greedy, 8 new tokens
 each. Starts in mirrored order (raw, the platform variants, the same reversed, raw), each
 in its own subprocess:
   raw       the in-process AsyncLLM with the config's decoder engine args (bench/decoder.py)
   platform  the platform as configured (Serve's gRPC proxy; variant nice0: the engine at
-            normal priority, decoder.engine.cpu_nice 0), the paths taken in turn:
+            normal priority, decoder.engine.cpu_nice 0; variant gloo_per_group: every
+            engine's gloo groups on a device each, as before engine.cpu_shared_gloo_device,
+            set through PONDER_GLOO_SHARED_DEVICE=0), the paths taken in turn:
             front door  gRPC StreamGenerate -> Serve proxy -> Ingress -> Decoder replica
             replica     the Decoder replica's stream, through a Serve handle from the driver
             and two round trips that decode nothing: a Decoder handle call (`stats`) and
@@ -17,8 +19,10 @@ in its own subprocess:
             process (`raw_beside_platform`): what the platform's idle processes alone
             cost an engine beside them on the same cores.
 The time to first token is from sending to the first chunk with text (platform) or the
-first token (raw). Written to bench/results/first_token.json (first_token-<variants>.json
-for other variants than the shipped one).
+first token (raw). A variant that sets environment variables gets its own raw starts under
+them too (raw@variant, mirrored outside the platform starts). Written to
+bench/results/first_token.json (first_token-<variants>.json for other variants than the
+shipped one).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -68,21 +73,54 @@ async def raw_phase(config: Path, requests: int) -> dict[str, list[float]]:
     return {"raw": ttft}
 
 
-# platform variants: bench/decoder.py's variant each one starts ("shipped": the config)
-VARIANTS = {"shipped": "proxy", "nice0": "nice0"}
+# platform variants: bench/decoder.py's variant each one starts ("shipped": the config),
+# and the environment its starts run under (a variant with one gets raw starts under it too)
+VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
+    "shipped": ("proxy", {}),
+    "nice0": ("nice0", {}),
+    "gloo_per_group": ("proxy", {"PONDER_GLOO_SHARED_DEVICE": "0"}),
+}
 
 
 def platform_phase(config: Path, requests: int, variant: str) -> dict[str, list[float]]:
     from decoder import start_platform
 
-    platform, target = start_platform(config, VARIANTS[variant])
+    platform, target = start_platform(config, VARIANTS[variant][0])
     try:
+        idle = idle_wakeups_per_s(IDLE_WINDOW_S)
         paths = asyncio.run(_platform_paths(target, requests))
         # the raw engine again, its own process, while this platform is up and idle
-        beside = _phase("raw", "raw beside the idle platform", config, requests)
-        return {**paths, "raw_beside_platform": beside["raw"]}
+        beside = _phase("raw", variant, config, requests, "raw beside the idle platform")
+        return {**paths, "raw_beside_platform": beside["raw"], IDLE_KEY: [idle]}
     finally:
         platform.stop()
+
+
+IDLE_WINDOW_S = 10.0
+IDLE_KEY = "idle_wakeups_per_s"
+
+
+def _context_switches() -> int:
+    """Context switches so far of every thread of every process but this one."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/status") as status:
+                    total += sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+        except OSError:  # a thread or process gone meanwhile
+            continue
+    return total
+
+
+def idle_wakeups_per_s(seconds: float) -> float:
+    """How often the machine's threads are switched out per second while the platform is
+    up and nothing is sent to it (every process but the benchmark's own)."""
+    before = _context_switches()
+    time.sleep(seconds)
+    return (_context_switches() - before) / seconds
 
 
 async def _platform_paths(target: str, requests: int) -> dict[str, list[float]]:
@@ -144,16 +182,20 @@ def engine_changes(variant: str) -> dict[str, Any]:
     """The decoder.engine fields `variant` changes from the config."""
     from decoder import PLATFORM_VARIANTS
 
-    return PLATFORM_VARIANTS[VARIANTS[variant]][1]
+    return PLATFORM_VARIANTS[VARIANTS[variant][0]][1]
 
 
-def _phase(phase: str, name: str, config: Path, requests: int) -> dict[str, list[float]]:
-    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+def _phase(
+    phase: str, variant: str, config: Path, requests: int, title: str = ""
+) -> dict[str, list[float]]:
+    """One start in its own subprocess, under the variant's environment."""
+    print(f"[bench] {title or f'{phase} ({variant})'} ...", file=sys.stderr, flush=True)
     command = [sys.executable, __file__, "--phase", phase, "--config", str(config)]
-    command += ["--requests", str(requests)]
-    if phase == "platform":
-        command += ["--variants", name]
-    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    command += ["--requests", str(requests), "--variants", variant]
+    environment = {**os.environ, **VARIANTS[variant][1]}
+    done = subprocess.run(
+        command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=environment
+    )
     result: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -179,23 +221,30 @@ def main() -> int:
     if args.phase == "platform":
         print(json.dumps(platform_phase(args.config, args.requests, variants[0])))
         return 0
-    order = ["raw", *variants, *variants[::-1], "raw"]
+    own_raw = [f"raw@{v}" for v in variants if VARIANTS[v][1]]
+    order = ["raw", *own_raw, *variants, *variants[::-1], *own_raw[::-1], "raw"]
     passes: dict[str, list[list[float]]] = {}
     for name in order:
-        phase = "raw" if name == "raw" else "platform"
-        for path, seconds in _phase(phase, name, args.config, args.requests).items():
-            key = path if name in ("raw", "shipped") else f"{path}@{name}"
+        raw_start = name.startswith("raw")
+        phase, _, variant = name.partition("@") if raw_start else ("platform", "", name)
+        result = _phase(phase, variant or "shipped", args.config, args.requests)
+        for path, seconds in result.items():
+            key = path if (variant or "shipped") == "shipped" else f"{path}@{variant}"
             passes.setdefault(key, []).append(seconds)
     from meta import run_meta
     from render_serving import render_first_token
+
+    idle = {key: [run[0] for run in passes.pop(key)] for key in list(passes) if IDLE_KEY in key}
 
     report = {
         "meta": run_meta(args.config),
         "order": order,
         "variants": {v: engine_changes(v) for v in variants},
+        "environments": {v: VARIANTS[v][1] for v in variants if VARIANTS[v][1]},
         "requests": args.requests,
         "new_tokens": NEW_TOKENS,
         "passes_s": passes,
+        "idle_wakeups_per_s": {key: [round(v) for v in runs] for key, runs in idle.items()},
         "p50_ms": {
             path: [round(statistics.median(p) * 1000, 1) for p in runs]
             for path, runs in passes.items()

@@ -339,7 +339,8 @@ _FIRST_TOKEN_PATHS = (
 def render_first_token(report: dict[str, Any]) -> str:
     """bench/first_token.py: each path's p50 per start, their mean, and for the paths that
     decode, how much later than the raw engine their first token comes; one set of the
-    platform's rows per variant (the shipped config, then each variant's change)."""
+    platform's rows per variant (the shipped config, then each variant's change). A
+    variant with raw starts of its own (under its environment) is compared with those."""
     p50 = report["p50_ms"]
     raw = sum(p50["raw"]) / len(p50["raw"])
     lines = [
@@ -352,17 +353,31 @@ def render_first_token(report: dict[str, Any]) -> str:
         *_header("path", "p50 per start (ms)", "mean (ms)", "later than raw (ms)"),
     ]
     variants = report.get("variants", {"shipped": {}})
-    rows = [("raw", _FIRST_TOKEN_PATHS[0][1], False)]
+    environments = report.get("environments", {})
+    rows = [("raw", _FIRST_TOKEN_PATHS[0][1], False, raw)]
     for variant, changes in variants.items():
         suffix = "" if variant == "shipped" else f"@{variant}"
         tag = "".join(f", `engine.{k}: {v}`" for k, v in changes.items())
+        tag += "".join(f", `{k}={v}`" for k, v in environments.get(variant, {}).items())
+        own_raw = raw
+        if "raw" + suffix in p50 and suffix:  # raw starts of its own, under its environment
+            own_raw = sum(p50["raw" + suffix]) / len(p50["raw" + suffix])
+            rows.append(("raw" + suffix, _FIRST_TOKEN_PATHS[0][1] + tag, False, own_raw))
         rows += [
-            (key + suffix, label + tag, decodes)
+            (key + suffix, label + tag, decodes, own_raw)
             for key, label, decodes in _FIRST_TOKEN_PATHS[1:]
             if key + suffix in p50  # runs before raw_beside_platform existed lack it
         ]
-    for key, label, decodes in rows:
+    for key, label, decodes, base in rows:
         mean = sum(p50[key]) / len(p50[key])
-        later = f"{mean - raw:+.1f}" if decodes else ""
+        later = f"{mean - base:+.1f}" if decodes else ""
         lines.append(f"| {label} | {_per_pass(p50[key], 1)} | {mean:.1f} | {later} |")
+    for key, rates in report.get("idle_wakeups_per_s", {}).items():
+        _, _, variant = key.partition("@")
+        which = f" ({variant})" if variant else ""
+        per_start = ", ".join(f"{r:,}".replace(",", " ") for r in rates)
+        lines.append(
+            f"\nThe idle platform{which}, before its requests: {per_start} context switches "
+            "a second over the machine (every process but the benchmark's; per start)."
+        )
     return "\n".join(lines) + "\n"

@@ -363,9 +363,13 @@ BENCHMARK_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench/results/decoder.json": render_decoder,
     # Serve's HAProxy mode against the proxy, quick (one round of each load)
     "bench/results/decoder-haproxy.json": render_decoder,
+    # one change against the proxy: gloo groups on a device each (as before), own raw starts
+    "bench/results/decoder-proxy-gloo_per_group.json": render_decoder,
     "bench/results/first_token.json": render_first_token,
     # one change beside the shipped config: the engine at normal priority
     "bench/results/first_token-shipped-nice0.json": render_first_token,
+    # one change beside the shipped config: gloo groups on a device each (as before)
+    "bench/results/first_token-shipped-gloo_per_group.json": render_first_token,
     "bench/results/fusion.json": render_fusion,
     "bench/results/fusion-balanced-train.json": render_fusion,
     "bench/results/robustness.json": render_robustness,

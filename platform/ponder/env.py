@@ -36,7 +36,9 @@ def ray_temp_dir() -> Path:
     return Path(os.environ.get("PONDER_RAY_TEMP_DIR", default)).resolve()
 
 
-def engine_environment(cpu_kvcache_gib: float, cpu_threads_bind: str) -> dict[str, str]:
+def engine_environment(
+    cpu_kvcache_gib: float, cpu_threads_bind: str, cpu_shared_gloo_device: bool = True
+) -> dict[str, str]:
     """Environment the vLLM engine needs on this kind of machine.
 
     Values already set in the environment win, so an operator can override any of them.
@@ -45,6 +47,7 @@ def engine_environment(cpu_kvcache_gib: float, cpu_threads_bind: str) -> dict[st
     wanted = {
         "VLLM_CPU_KVCACHE_SPACE": f"{cpu_kvcache_gib:g}",
         "VLLM_CPU_OMP_THREADS_BIND": cpu_threads_bind,
+        "PONDER_GLOO_SHARED_DEVICE": "1" if cpu_shared_gloo_device else "0",
         "VLLM_CACHE_ROOT": str(cache / "vllm"),
         "TORCHINDUCTOR_CACHE_DIR": str(cache / "torchinductor"),
         "VLLM_USE_AOT_COMPILE": "0",
@@ -54,6 +57,13 @@ def engine_environment(cpu_kvcache_gib: float, cpu_threads_bind: str) -> dict[st
         "DO_NOT_TRACK": "1",
     }
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
+
+
+def gloo_shared_device() -> bool:
+    """Whether Ponder's vLLM plugin gives every gloo group of a vLLM process one shared
+    device (PONDER_GLOO_SHARED_DEVICE, '1' unless set to '0'; the engine sets it from
+    `engine.cpu_shared_gloo_device`)."""
+    return os.environ.get("PONDER_GLOO_SHARED_DEVICE", "1") != "0"
 
 
 def grpc_message_environment(max_message_bytes: int) -> dict[str, str]:

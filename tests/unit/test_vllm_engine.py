@@ -73,6 +73,7 @@ PONDER_ONLY = {
     "cpu_kvcache_gib",
     "cpu_nice",
     "cpu_threads_bind",
+    "cpu_shared_gloo_device",  # PONDER_GLOO_SHARED_DEVICE for Ponder's vLLM plugin
     "engine_metrics",  # stat loggers given to AsyncLLM (VLLMEngine.start)
     "int8_weights",  # the model folder: its int8 copy (ponder/int8_checkpoint.py)
     "refresh_adapters",  # enable_lora, adapters added at run time (VLLMEngine.add_adapter)

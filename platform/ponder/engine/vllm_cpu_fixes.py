@@ -17,6 +17,11 @@ at start reading `base_layer.weight.device` to place its tensors. On CPU that de
 always the CPU, so the lookup answers it when the weight is gone; the LoRA itself runs
 beside the base layer's output as for any other layer.
 
+3. Idle wakeups. Every gloo process group of vLLM's CPU worker (13 of them) gets its own
+gloo device and so its own TCP loop thread polling every 10 ms; with
+`engine.cpu_shared_gloo_device` (PONDER_GLOO_SHARED_DEVICE) they share one
+(`ponder.engine.gloo_device`).
+
 vLLM calls `register` in every process it starts (entry point `vllm.general_plugins`
 in pyproject.toml), so the patch reaches the engine-core process too.
 """
@@ -27,18 +32,23 @@ import functools
 import logging
 from typing import Any
 
+from ponder import env
+from ponder.engine.gloo_device import share_gloo_device
+
 log = logging.getLogger(__name__)
 
 _PATCHED = "_ponder_cpu_generator_fix"
 
 
 def register() -> None:
-    """vLLM plugin hook: patch the CPU model runner and the LoRA device lookup once per
-    process."""
+    """vLLM plugin hook: patch the CPU model runner and the LoRA device lookup, and share
+    one gloo device, once per process."""
     from vllm.platforms import current_platform
 
     if not current_platform.is_cpu():
         return
+    if env.gloo_shared_device():
+        share_gloo_device()
     from vllm.v1.worker.cpu_model_runner import CPUModelRunner
 
     patch_model_runner(CPUModelRunner)

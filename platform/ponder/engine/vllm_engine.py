@@ -59,7 +59,9 @@ def _cpu_backend() -> bool:
 def apply_engine_environment(config: EngineConfig) -> None:
     """Export the environment vLLM reads at start (must run before the engine starts)."""
     values = env.engine_environment(
-        config.cpu_kvcache_gib, cpu_threads_bind(config.cpu_threads_bind)
+        config.cpu_kvcache_gib,
+        cpu_threads_bind(config.cpu_threads_bind),
+        config.cpu_shared_gloo_device,
     )
     os.environ.update(values)
     for folder in (values["VLLM_CACHE_ROOT"], values["TORCHINDUCTOR_CACHE_DIR"]):
