@@ -21,8 +21,8 @@ sides of every comparison. Variants:
               engine.cpu_shared_gloo_device (PONDER_GLOO_SHARED_DEVICE=0); a variant that
               sets environment variables gets raw starts of its own under them
               (raw@<variant>), and its ratios are against those
-Printed and written to bench/results/decoder.json (decoder-<variants>.json for other
-variants than proxy; each ratio from the two passes' means,
+Printed and written to bench/results/decoder.json (--out: another name there; each ratio
+from the two passes' means,
 the per-pass ratios beside it):
   P1  platform (proxy) tok/s at 32 concurrent streams / raw tok/s at 32  (target >= 0.90)
   P2  platform tok/s at 32 concurrent / platform one at a time          (target >= 6)
@@ -318,6 +318,9 @@ def main() -> int:
         help="comma-separated, from: raw (always included), " + ", ".join(PLATFORM_VARIANTS),
     )
     parser.add_argument("--quick", action="store_true", help="one round of each load")
+    parser.add_argument(
+        "--out", default="decoder.json", help="result file's name under bench/results/"
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
@@ -372,8 +375,7 @@ def main() -> int:
     }
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = "decoder" if chosen == ["proxy"] else "decoder-" + "-".join(chosen)
-    (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(render_decoder(report))
     return 0
 
