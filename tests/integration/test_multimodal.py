@@ -254,7 +254,8 @@ def test_analyze_answers_chart_questions_from_what_the_reader_read(
     "chart reader reads 68 % of style-shifted charts entirely right (BENCHMARKS.md, 'Reading "
     "charts'); here its readings answer 9 at or above the confidence bound, the difference "
     "question by Reason over the values stated as the question names them. The one it is "
-    "not sure of (the smallest of five fruit bars: 'cherries' read as 'peaches', 0.06 sure) "
+    "not sure of (the smallest of five fruit bars: 'lemon' read as 'cherries', so 'cherr' "
+    "decoded as 'peaches', 0.06 sure) "
     "goes to the fused path, whose chart fusion answers trends but not which bar is lowest "
     "(BENCHMARKS.md, 'Fusing the chart reader into the decoder', stages 1 and 2). Strict: "
     "once all ten are right, this marker must go.",
