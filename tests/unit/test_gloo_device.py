@@ -32,6 +32,12 @@ WORKER = textwrap.dedent(
         open(f"/proc/self/task/{task}/comm").read().strip() == "gloo_tcp_loop"
         for task in os.listdir("/proc/self/task")
     )
+    if share:  # a caller passing its own options (4th argument) is built with them
+        from torch.distributed import distributed_c10d
+        options = dist.ProcessGroupGloo._Options()
+        options._devices = [dist.ProcessGroupGloo.create_default_device()]
+        own = distributed_c10d.ProcessGroupGloo(dist.HashStore(), 0, 1, options)
+        assert len(own.options._devices) == 1
     print(loops)
     dist.destroy_process_group()
     """

@@ -55,8 +55,11 @@ def share_gloo_device() -> None:
             store: Any,
             rank: int,
             size: int,
-            timeout: datetime.timedelta = datetime.timedelta(seconds=1800),
+            timeout: Any = datetime.timedelta(seconds=1800),
         ) -> None:
+            if isinstance(timeout, original._Options):  # a caller's own options: as given
+                super().__init__(store, rank, size, timeout)
+                return
             if not shared:
                 shared.extend(_devices(original))
             options = original._Options()
