@@ -73,19 +73,15 @@ async def raw_phase(config: Path, requests: int) -> dict[str, list[float]]:
     return {"raw": ttft}
 
 
-# platform variants: bench/decoder.py's variant each one starts ("shipped": the config),
-# and the environment its starts run under (a variant with one gets raw starts under it too)
-VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
-    "shipped": ("proxy", {}),
-    "nice0": ("nice0", {}),
-    "gloo_per_group": ("proxy", {"PONDER_GLOO_SHARED_DEVICE": "0"}),
-}
+# platform variants: bench/decoder.py's variant each one starts ("shipped": the config);
+# its engine changes and environment come from decoder's tables
+VARIANTS = {"shipped": "proxy", "nice0": "nice0", "gloo_per_group": "gloo_per_group"}
 
 
 def platform_phase(config: Path, requests: int, variant: str) -> dict[str, list[float]]:
     from decoder import start_platform
 
-    platform, target = start_platform(config, VARIANTS[variant][0])
+    platform, target = start_platform(config, VARIANTS[variant])
     try:
         idle = idle_wakeups_per_s(IDLE_WINDOW_S)
         paths = asyncio.run(_platform_paths(target, requests))
@@ -182,7 +178,14 @@ def engine_changes(variant: str) -> dict[str, Any]:
     """The decoder.engine fields `variant` changes from the config."""
     from decoder import PLATFORM_VARIANTS
 
-    return PLATFORM_VARIANTS[VARIANTS[variant][0]][1]
+    return PLATFORM_VARIANTS[VARIANTS[variant]][1]
+
+
+def environment(variant: str) -> dict[str, str]:
+    """The environment variables `variant`'s starts run under (its raw starts' too)."""
+    from decoder import VARIANT_ENVIRONMENT
+
+    return VARIANT_ENVIRONMENT.get(VARIANTS[variant], {})
 
 
 def _phase(
@@ -192,9 +195,13 @@ def _phase(
     print(f"[bench] {title or f'{phase} ({variant})'} ...", file=sys.stderr, flush=True)
     command = [sys.executable, __file__, "--phase", phase, "--config", str(config)]
     command += ["--requests", str(requests), "--variants", variant]
-    environment = {**os.environ, **VARIANTS[variant][1]}
     done = subprocess.run(
-        command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=environment
+        command,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **environment(variant)},
     )
     result: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -221,7 +228,7 @@ def main() -> int:
     if args.phase == "platform":
         print(json.dumps(platform_phase(args.config, args.requests, variants[0])))
         return 0
-    own_raw = [f"raw@{v}" for v in variants if VARIANTS[v][1]]
+    own_raw = [f"raw@{v}" for v in variants if environment(v)]
     order = ["raw", *own_raw, *variants, *variants[::-1], *own_raw[::-1], "raw"]
     passes: dict[str, list[list[float]]] = {}
     for name in order:
@@ -240,7 +247,7 @@ def main() -> int:
         "meta": run_meta(args.config),
         "order": order,
         "variants": {v: engine_changes(v) for v in variants},
-        "environments": {v: VARIANTS[v][1] for v in variants if VARIANTS[v][1]},
+        "environments": {v: environment(v) for v in variants if environment(v)},
         "requests": args.requests,
         "new_tokens": NEW_TOKENS,
         "passes_s": passes,
